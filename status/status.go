@@ -1,0 +1,156 @@
+// Package status holds the one error type every failed RPC returns: a gRPC
+// status code, its details message and the call's initial and trailing
+// metadata, as grpcio's RpcError gives them.
+//
+// Use FromError or errors.As to get at the *Error behind any error the
+// library returns, and Code for just its code.
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/metadata"
+)
+
+// Error is a gRPC status other than OK, with the metadata the server sent.
+// It is immutable once returned.
+type Error struct {
+	code     codes.Code
+	details  string
+	initial  metadata.MD
+	trailing metadata.MD
+	cause    error
+}
+
+// New returns an error with code c and details msg.
+func New(c codes.Code, msg string) *Error { return &Error{code: c, details: msg} }
+
+// Errorf returns an error with code c and details formatted as fmt.Sprintf
+// does. A %w verb makes the wrapped error reachable with errors.Is and
+// errors.As.
+func Errorf(c codes.Code, format string, args ...any) *Error {
+	e := fmt.Errorf(format, args...)
+	st := &Error{code: c, details: e.Error()}
+	if u := errors.Unwrap(e); u != nil {
+		st.cause = u
+	}
+	return st
+}
+
+// WithMetadata returns a copy of e carrying the given initial and trailing
+// metadata.
+func (e *Error) WithMetadata(initial, trailing metadata.MD) *Error {
+	c := *e
+	c.initial, c.trailing = initial, trailing
+	return &c
+}
+
+// WithCause returns a copy of e that unwraps to cause.
+func (e *Error) WithCause(cause error) *Error {
+	c := *e
+	c.cause = cause
+	return &c
+}
+
+// Code returns the status code.
+func (e *Error) Code() codes.Code { return e.code }
+
+// Details returns the status message (grpcio's details()).
+func (e *Error) Details() string { return e.details }
+
+// Message is Details, under grpc-go's name.
+func (e *Error) Message() string { return e.details }
+
+// InitialMetadata returns the response headers the server sent before
+// failing, or nil.
+func (e *Error) InitialMetadata() metadata.MD { return e.initial }
+
+// TrailingMetadata returns the trailers the server sent with the status, or
+// nil.
+func (e *Error) TrailingMetadata() metadata.MD { return e.trailing }
+
+// Error renders the status as "rpc error: code = UNAVAILABLE desc = ...".
+func (e *Error) Error() string {
+	return "rpc error: code = " + e.code.String() + " desc = " + e.details
+}
+
+// Unwrap returns the underlying cause, if one was recorded: a context
+// error for CANCELLED and DEADLINE_EXCEEDED raised locally, a network
+// error for a lost connection.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is reports whether target is an *Error with the same code and details,
+// so that errors.Is(err, status.New(codes.NotFound, "x")) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	if !ok {
+		return false
+	}
+	return t.code == e.code && t.details == e.details
+}
+
+// FromError returns the *Error in err's chain, if there is one. A nil err
+// gives (nil, true): the call succeeded. For a context error not wrapped in
+// a status it returns the matching CANCELLED or DEADLINE_EXCEEDED status;
+// for any other error an UNKNOWN status and false.
+func FromError(err error) (*Error, bool) {
+	if err == nil {
+		return nil, true
+	}
+	var st *Error
+	if errors.As(err, &st) {
+		return st, true
+	}
+	if c, ok := contextCode(err); ok {
+		return New(c, err.Error()).WithCause(err), true
+	}
+	return New(codes.Unknown, err.Error()).WithCause(err), false
+}
+
+// Code returns the status code of err: OK for nil, the code of the *Error
+// in its chain, CANCELLED or DEADLINE_EXCEEDED for context errors, UNKNOWN
+// otherwise.
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
+	}
+	var st *Error
+	if errors.As(err, &st) {
+		return st.code
+	}
+	if c, ok := contextCode(err); ok {
+		return c
+	}
+	return codes.Unknown
+}
+
+// FromContextError maps a context's error to a status: DEADLINE_EXCEEDED
+// for context.DeadlineExceeded, CANCELLED otherwise. It is the one place the
+// library turns context errors into codes.
+func FromContextError(err error) *Error {
+	c, ok := contextCode(err)
+	if !ok {
+		c = codes.Canceled
+	}
+	msg := "context canceled"
+	if c == codes.DeadlineExceeded {
+		msg = "context deadline exceeded"
+	}
+	if err != nil {
+		msg = err.Error()
+	}
+	return New(c, msg).WithCause(err)
+}
+
+func contextCode(err error) (codes.Code, bool) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded, true
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled, true
+	}
+	return 0, false
+}
