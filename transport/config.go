@@ -1,0 +1,122 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultInitialWindowSize is the stream receive window advertised in
+	// SETTINGS_INITIAL_WINDOW_SIZE (1 MiB, as grpc-java uses).
+	DefaultInitialWindowSize = 1 << 20
+	// DefaultInitialConnWindowSize is the connection receive window (4 MiB).
+	DefaultInitialConnWindowSize = 4 << 20
+	// DefaultMaxHeaderListSize bounds a received header block (16 MiB, as
+	// grpc-go).
+	DefaultMaxHeaderListSize = 16 << 20
+	// DefaultConnectTimeout is gRPC's minimum connect timeout: the longest
+	// a dial, handshake and wait for the server's SETTINGS may take.
+	DefaultConnectTimeout = 20 * time.Second
+	// DefaultWriteQuota is how many bytes of one stream may wait in the
+	// connection actor before Write blocks (64 KiB, as grpc-go).
+	DefaultWriteQuota = 64 << 10
+	// DefaultBufferSize is the socket read and write buffer size.
+	DefaultBufferSize = 32 << 10
+	// maxControlBacklog bounds control frames read but not yet handled by
+	// the actor; the reader waits beyond it, so a flood of PINGs or
+	// SETTINGS cannot grow memory without bound.
+	maxControlBacklog = 100
+)
+
+// Config describes one connection. Network and Address are required; every
+// other field has a default.
+type Config struct {
+	// Network is "tcp" or "unix".
+	Network string
+	// Address is host:port for tcp, a socket path for unix (a leading '@'
+	// names an abstract socket).
+	Address string
+	// Authority is the :authority header of every stream; default Address.
+	Authority string
+	// Scheme is the :scheme header, "http" (default) or "https".
+	Scheme string
+	// UserAgent is the user-agent header; default "grpcactor-go/<version>".
+	UserAgent string
+	// Dial opens the socket; default a net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Handshake, if set, runs on the dialed socket before the HTTP/2
+	// preface (TLS); it returns the connection to use.
+	Handshake func(ctx context.Context, conn net.Conn) (net.Conn, error)
+	// ConnectTimeout bounds dial + handshake + the wait for the server's
+	// first SETTINGS; default 20 s.
+	ConnectTimeout time.Duration
+	// InitialWindowSize is the per-stream receive window.
+	InitialWindowSize int32
+	// InitialConnWindowSize is the connection receive window.
+	InitialConnWindowSize int32
+	// MaxHeaderListSize bounds the size of a received header block.
+	MaxHeaderListSize uint32
+	// MaxReceiveMessageSize bounds a received message (before and after
+	// decompression); negative means unlimited, 0 means 4 MiB.
+	MaxReceiveMessageSize int
+	// WriteQuota is the per-stream bytes that may wait before Write blocks.
+	WriteQuota int
+	// BufferSize is the size of the socket read and write buffers.
+	BufferSize int
+	// OnEvent, if set, receives the connection's events in addition to
+	// its parent actor (for tests and actor-less users). It is called from
+	// the actor's Receive and must not block.
+	OnEvent func(any)
+}
+
+// Version is the library version sent in the user-agent.
+const Version = "0.1.0"
+
+func (c *Config) withDefaults() Config {
+	o := *c
+	if o.Network == "" {
+		o.Network = "tcp"
+	}
+	if o.Authority == "" {
+		o.Authority = o.Address
+		if o.Network == "unix" {
+			o.Authority = "localhost"
+		}
+	}
+	if o.Scheme == "" {
+		o.Scheme = "http"
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "grpcactor-go/" + Version
+	}
+	if o.Dial == nil {
+		o.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, address)
+		}
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.InitialWindowSize <= 0 {
+		o.InitialWindowSize = DefaultInitialWindowSize
+	}
+	if o.InitialConnWindowSize <= 0 {
+		o.InitialConnWindowSize = DefaultInitialConnWindowSize
+	}
+	if o.MaxHeaderListSize == 0 {
+		o.MaxHeaderListSize = DefaultMaxHeaderListSize
+	}
+	if o.MaxReceiveMessageSize == 0 {
+		o.MaxReceiveMessageSize = 4 << 20
+	}
+	if o.WriteQuota <= 0 {
+		o.WriteQuota = DefaultWriteQuota
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	return o
+}

@@ -1,0 +1,363 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/metadata"
+	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// State is a connection's life stage.
+type State int32
+
+// Connection states.
+const (
+	// Connecting: dialing, handshaking or waiting for the server's SETTINGS.
+	Connecting State = iota
+	// Ready: established; new streams are accepted.
+	Ready
+	// Draining: a GOAWAY arrived (or stream ids ran out); streams in
+	// progress finish, new ones are refused as unprocessed.
+	Draining
+	// Closed: the socket is closed and every stream has ended.
+	Closed
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case Connecting:
+		return "CONNECTING"
+	case Ready:
+		return "READY"
+	case Draining:
+		return "DRAINING"
+	case Closed:
+		return "CLOSED"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// EventReady tells the parent that the connection is established: the
+// server's first SETTINGS arrived.
+type EventReady struct{ Conn *Conn }
+
+// EventGoAway tells the parent that the server sent GOAWAY: the connection
+// takes no new streams and closes when those in progress end.
+type EventGoAway struct {
+	Conn  *Conn
+	Code  http2.ErrCode
+	Debug string
+}
+
+// EventClosed tells the parent that the connection has closed, and why.
+// Err is nil after a graceful drain.
+type EventClosed struct {
+	Conn *Conn
+	Err  *status.Error
+	// Established reports whether the connection had become ready.
+	Established bool
+}
+
+// Conn is the handle of one connection actor. Its methods are safe for
+// concurrent use and never block on the network.
+type Conn struct {
+	cfg   Config
+	sys   *actor.ActorSystem
+	pid   *actor.PID
+	state atomic.Int32
+
+	mu       sync.RWMutex // guards the fields below
+	closed   bool
+	closeErr *status.Error
+	byID     map[uint32]*Stream
+	live     map[*Stream]struct{}
+	netConn  net.Conn
+
+	ctrlPending atomic.Int32
+	ctrlSig     chan struct{}
+	readerDone  chan struct{}
+	closedC     chan struct{} // closed when the connection has closed
+}
+
+// Spawn starts a connection actor as a child of spawner (an actor's context,
+// or an actor system's Root) and begins dialing. Its events go to the
+// spawner's actor (if it has one) and to cfg.OnEvent.
+func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
+	if cfg.Address == "" {
+		return nil, status.New(codes.InvalidArgument, "transport: empty address")
+	}
+	c := &Conn{
+		cfg:        cfg.withDefaults(),
+		sys:        spawner.ActorSystem(),
+		byID:       make(map[uint32]*Stream),
+		live:       make(map[*Stream]struct{}),
+		ctrlSig:    make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		closedC:    make(chan struct{}),
+	}
+	a := &connActor{c: c}
+	props := actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithMailbox(func() actor.Mailbox {
+			mb := actor.Unbounded()()
+			a.mailbox = mb
+			return mb
+		}),
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
+	)
+	c.pid = spawner.Spawn(props)
+	return c, nil
+}
+
+// PID returns the connection actor's PID.
+func (c *Conn) PID() *actor.PID { return c.pid }
+
+// Address returns the address the connection dials.
+func (c *Conn) Address() string { return c.cfg.Address }
+
+// State returns the connection's current state.
+func (c *Conn) State() State { return State(c.state.Load()) }
+
+// Close closes the connection: streams in progress end UNAVAILABLE with
+// err's message (or "connection closed"), and the actor stops.
+func (c *Conn) Close(reason string) {
+	if reason == "" {
+		reason = "connection closed by the client"
+	}
+	c.send(&closeReq{err: status.New(codes.Unavailable, reason)})
+}
+
+// Drain stops new streams and closes the connection when the streams in
+// progress have ended.
+func (c *Conn) Drain() { c.send(&drainReq{}) }
+
+func (c *Conn) send(msg any) { c.sys.Root.Send(c.pid, msg) }
+
+// NewStream starts a stream for a call. It does not wait for the network:
+// the HEADERS frame is written by the actor (later, if the server's
+// concurrent-stream limit is reached). It fails at once, with an
+// unprocessed UNAVAILABLE stream error, if the connection is not ready.
+func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
+	fields, err := c.requestFields(hdr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{
+		conn:     c,
+		ctx:      ctx,
+		hdr:      hdr,
+		fields:   fields,
+		writeCh:  make(chan struct{}, 1),
+		sig:      make(chan struct{}, 1),
+		headerCh: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
+	c.mu.Lock()
+	if c.closed || State(c.state.Load()) != Ready {
+		st := c.closeErr
+		state := State(c.state.Load())
+		c.mu.Unlock()
+		if st == nil {
+			st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
+		}
+		s.finish(st, nil, true, true)
+		return s, nil
+	}
+	c.live[s] = struct{}{}
+	c.mu.Unlock()
+	c.send(&newStream{s: s})
+	return s, nil
+}
+
+var reservedHeaders = map[string]bool{
+	"content-type": true, "te": true, "user-agent": true, "grpc-timeout": true,
+	"grpc-encoding": true, "grpc-accept-encoding": true, "grpc-message": true,
+	"grpc-status": true, "grpc-previous-rpc-attempts": true, "host": true,
+	"connection": true, "transfer-encoding": true, "upgrade": true,
+	"keep-alive": true, "proxy-connection": true, "grpc-status-details-bin": false,
+}
+
+// requestFields builds the request header list (without grpc-timeout,
+// which the actor adds when it writes the frame) in the order grpc-go
+// sends them.
+func (c *Conn) requestFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
+	authority := c.cfg.Authority
+	if hdr.Authority != "" {
+		authority = hdr.Authority
+	}
+	ct := "application/grpc"
+	if hdr.ContentSubtype != "" {
+		ct += "+" + hdr.ContentSubtype
+	}
+	f := make([]hpack.HeaderField, 0, 8+len(hdr.Metadata))
+	f = append(f,
+		hpack.HeaderField{Name: ":method", Value: "POST"},
+		hpack.HeaderField{Name: ":scheme", Value: c.cfg.Scheme},
+		hpack.HeaderField{Name: ":path", Value: hdr.Method},
+		hpack.HeaderField{Name: ":authority", Value: authority},
+		hpack.HeaderField{Name: "content-type", Value: ct},
+		hpack.HeaderField{Name: "user-agent", Value: c.cfg.UserAgent},
+		hpack.HeaderField{Name: "te", Value: "trailers"},
+	)
+	if hdr.PreviousAttempts > 0 {
+		f = append(f, hpack.HeaderField{Name: "grpc-previous-rpc-attempts", Value: fmt.Sprint(hdr.PreviousAttempts)})
+	}
+	if hdr.SendCompress != "" && hdr.SendCompress != "identity" {
+		f = append(f, hpack.HeaderField{Name: "grpc-encoding", Value: hdr.SendCompress})
+	}
+	if hdr.AcceptEncoding != "" {
+		f = append(f, hpack.HeaderField{Name: "grpc-accept-encoding", Value: hdr.AcceptEncoding})
+	}
+	for k, vs := range hdr.Metadata {
+		if reservedHeaders[k] || len(k) > 0 && k[0] == ':' {
+			continue
+		}
+		if err := metadata.ValidKey(k); err != nil {
+			return nil, status.Errorf(codes.Internal, "invalid metadata: %v", err)
+		}
+		bin := metadata.IsBinaryKey(k)
+		for _, v := range vs {
+			if bin {
+				v = wire.EncodeBinHeader([]byte(v))
+			} else if err := metadata.ValidValue(k, v); err != nil {
+				return nil, status.Errorf(codes.Internal, "invalid metadata: %v", err)
+			}
+			f = append(f, hpack.HeaderField{Name: k, Value: v})
+		}
+	}
+	return f, nil
+}
+
+// register assigns a stream its id in the shared table (actor).
+func (c *Conn) register(s *Stream) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.live[s]; !ok {
+		return false
+	}
+	c.byID[s.id] = s
+	return true
+}
+
+// forget removes a stream from the tables (actor).
+func (c *Conn) forget(s *Stream) {
+	c.mu.Lock()
+	delete(c.live, s)
+	if s.id != 0 {
+		delete(c.byID, s.id)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) lookup(id uint32) *Stream {
+	c.mu.RLock()
+	s := c.byID[id]
+	c.mu.RUnlock()
+	return s
+}
+
+// Messages of the connection actor.
+type (
+	newStream    struct{ s *Stream }
+	dataReq      struct {
+		s   *Stream
+		buf []byte
+		end bool
+	}
+	cancelStream struct{ s *Stream }
+	windowUpdate struct {
+		s *Stream // nil for the connection
+		n uint32
+	}
+	closeReq   struct{ err *status.Error }
+	drainReq   struct{}
+	dialResult struct {
+		conn net.Conn
+		err  error
+	}
+	connectTimeout struct{}
+	// Frames from the reader.
+	settingsFrame struct {
+		settings []http2.Setting
+		ack      bool
+	}
+	pingFrame struct {
+		data [8]byte
+		ack  bool
+	}
+	goAwayFrame struct {
+		lastID uint32
+		code   http2.ErrCode
+		debug  string
+	}
+	windowUpdateFrame struct{ id, incr uint32 }
+	rstStreamFrame    struct {
+		id   uint32
+		code http2.ErrCode
+	}
+	remoteEnded struct{ s *Stream }
+	resetStream struct {
+		s    *Stream
+		code http2.ErrCode
+	}
+	readerFailed struct{ err error }
+)
+
+func (c *Conn) ctrl(msg any) {
+	for c.ctrlPending.Load() >= maxControlBacklog {
+		select {
+		case <-c.ctrlSig:
+		case <-c.closedC:
+			return
+		}
+	}
+	c.ctrlPending.Add(1)
+	c.send(msg)
+}
+
+func (c *Conn) closedCh() chan struct{} { return c.closedC }
+
+// Closed is closed when the connection has closed.
+func (c *Conn) Closed() <-chan struct{} { return c.closedC }
+
+var timeNow = time.Now
+
+func rstCode(c http2.ErrCode) codes.Code { return wire.RSTStreamCode(c) }
+
+func (c *Conn) ctrlHandled() {
+	if c.ctrlPending.Add(-1) < maxControlBacklog {
+		select {
+		case c.ctrlSig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func timeoutField(deadline time.Time) (hpack.HeaderField, bool) {
+	if deadline.IsZero() {
+		return hpack.HeaderField{}, true
+	}
+	d := time.Until(deadline)
+	if d <= 0 {
+		return hpack.HeaderField{}, false
+	}
+	return hpack.HeaderField{Name: "grpc-timeout", Value: wire.EncodeTimeout(d)}, true
+}
+
+func frameTimerAfter(d time.Duration, c *Conn, msg any) *time.Timer {
+	return time.AfterFunc(d, func() { c.send(msg) })
+}
+
+func newBufWriter(nc net.Conn, size int) *bufio.Writer { return bufio.NewWriterSize(nc, size) }

@@ -1,0 +1,220 @@
+package transport
+
+import (
+	"bufio"
+	"errors"
+	"net"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// nonGRPCBodyMax is how much of a non-gRPC response body goes into the
+// call's error message.
+const nonGRPCBodyMax = 1024
+
+// reader is the connection's frame reader goroutine. It owns the framer's
+// read side and the HPACK decoder.
+type reader struct {
+	c       *Conn
+	conn    net.Conn
+	unacked int64 // connection-level bytes received and not yet credited
+}
+
+func (r *reader) run() {
+	c := r.c
+	defer close(c.readerDone)
+	fr := http2.NewFramer(nil, bufio.NewReaderSize(r.conn, c.cfg.BufferSize))
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
+	fr.SetReuseFrames()
+
+	f, err := fr.ReadFrame()
+	if err != nil {
+		c.send(&readerFailed{err: err})
+		return
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		c.send(&readerFailed{err: status.Errorf(codes.Unavailable, "connection to %s: the server's first HTTP/2 frame is %v, not SETTINGS", c.cfg.Address, f.Header().Type)})
+		return
+	}
+	r.settings(sf)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				if s := c.lookup(se.StreamID); s != nil {
+					r.failStream(s, status.Errorf(codes.Internal, "stream %d: HTTP/2 protocol error from the server: %v", se.StreamID, err), se.Code)
+				}
+				continue
+			}
+			c.send(&readerFailed{err: err})
+			return
+		}
+		switch f := f.(type) {
+		case *http2.DataFrame:
+			r.data(f)
+		case *http2.MetaHeadersFrame:
+			r.headers(f)
+		case *http2.SettingsFrame:
+			r.settings(f)
+		case *http2.PingFrame:
+			c.ctrl(&pingFrame{data: f.Data, ack: f.IsAck()})
+		case *http2.GoAwayFrame:
+			c.ctrl(&goAwayFrame{lastID: f.LastStreamID, code: f.ErrCode, debug: string(f.DebugData())})
+		case *http2.WindowUpdateFrame:
+			c.ctrl(&windowUpdateFrame{id: f.StreamID, incr: f.Increment})
+		case *http2.RSTStreamFrame:
+			c.ctrl(&rstStreamFrame{id: f.StreamID, code: f.ErrCode})
+		case *http2.PushPromiseFrame:
+			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server sent PUSH_PROMISE although push is disabled", c.cfg.Address)})
+			return
+		}
+	}
+}
+
+func (r *reader) settings(f *http2.SettingsFrame) {
+	m := &settingsFrame{ack: f.IsAck()}
+	if !m.ack {
+		_ = f.ForeachSetting(func(s http2.Setting) error {
+			m.settings = append(m.settings, s)
+			return nil
+		})
+	}
+	r.c.ctrl(m)
+}
+
+func (r *reader) failStream(s *Stream, st *status.Error, code http2.ErrCode) {
+	if s.finish(st, nil, false, false) {
+		r.c.send(&resetStream{s: s, code: code})
+	}
+}
+
+func (r *reader) data(f *http2.DataFrame) {
+	c := r.c
+	flow := int64(f.Length)
+	if flow > 0 {
+		r.unacked += flow
+		if r.unacked > int64(c.cfg.InitialConnWindowSize) {
+			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.unacked, c.cfg.InitialConnWindowSize)})
+			return
+		}
+		if r.unacked >= int64(c.cfg.InitialConnWindowSize)/4 {
+			c.send(&windowUpdate{n: uint32(r.unacked)})
+			r.unacked = 0
+		}
+	}
+	s := c.lookup(f.StreamID)
+	if s == nil {
+		return
+	}
+	if !s.gotHeaders {
+		r.failStream(s, status.Errorf(codes.Internal, "stream %d: server sent DATA before HEADERS", f.StreamID), http2.ErrCodeProtocol)
+		return
+	}
+	if s.nonGRPC != nil {
+		if room := nonGRPCBodyMax - len(s.nonGRPCBody); room > 0 {
+			d := f.Data()
+			if len(d) > room {
+				d = d[:room]
+			}
+			s.nonGRPCBody = append(s.nonGRPCBody, d...)
+		}
+		if f.StreamEnded() {
+			r.end(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), nil)
+		} else if len(s.nonGRPCBody) >= nonGRPCBodyMax {
+			r.failStream(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), http2.ErrCodeCancel)
+		}
+		return
+	}
+	credit, err := s.deliverData(f.Data(), int(f.Length))
+	if err != nil {
+		var se *wire.SizeError
+		var st *status.Error
+		switch {
+		case errors.As(err, &se):
+			st = status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", se.Size, se.Max)
+		case errors.As(err, &st):
+		default:
+			st = status.Errorf(codes.Internal, "grpc: malformed message from the server: %v", err)
+		}
+		code := http2.ErrCodeCancel
+		if st.Code() == codes.Internal {
+			code = http2.ErrCodeFlowControl
+		}
+		r.failStream(s, st, code)
+		return
+	}
+	if credit > 0 {
+		c.send(&windowUpdate{s: s, n: uint32(credit)})
+	}
+	if f.StreamEnded() {
+		r.end(s, wire.ResponseStatus(s.initial, nil, nil), nil)
+	}
+}
+
+// end finishes s from the server side and tells the actor.
+func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
+	if st != nil && st.Code() == codes.OK {
+		st = nil
+	}
+	if s.partial() && st == nil {
+		st = status.New(codes.Internal, "server ended the stream in the middle of a message")
+	}
+	s.finish(st, trailer, false, false)
+	r.c.send(&remoteEnded{s: s})
+}
+
+func (r *reader) headers(f *http2.MetaHeadersFrame) {
+	c := r.c
+	s := c.lookup(f.StreamID)
+	if s == nil {
+		return
+	}
+	if f.Truncated {
+		r.failStream(s, status.Errorf(codes.Internal, "stream %d: response header list larger than the limit of %d bytes", f.StreamID, c.cfg.MaxHeaderListSize), http2.ErrCodeFrameSize)
+		return
+	}
+	block := wire.DecodeHeaderBlock(f.Fields)
+	end := f.StreamEnded()
+	if !s.gotHeaders {
+		if block.HTTPStatus >= 100 && block.HTTPStatus < 200 {
+			if end {
+				r.failStream(s, status.Errorf(codes.Internal, "stream %d: informational HTTP status %d with END_STREAM", f.StreamID, block.HTTPStatus), http2.ErrCodeProtocol)
+			}
+			return
+		}
+		s.gotHeaders = true
+		if end {
+			st := wire.ResponseStatus(nil, &block, nil)
+			r.end(s, st, block.Metadata)
+			return
+		}
+		if block.HTTPStatus != 200 || !wire.IsGRPCContentType(block.ContentType) {
+			s.nonGRPC = &block
+			return
+		}
+		if block.Malformed != "" {
+			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
+			return
+		}
+		s.initial = &block
+		s.recvCompress.Store(&block.Encoding)
+		s.deliverHeaders(block.Metadata)
+		return
+	}
+	if !end {
+		r.failStream(s, status.Errorf(codes.Internal, "stream %d: a HEADERS frame cannot appear in the middle of a stream", f.StreamID), http2.ErrCodeProtocol)
+		return
+	}
+	if s.nonGRPC != nil {
+		r.end(s, wire.ResponseStatus(s.nonGRPC, &block, s.nonGRPCBody), nil)
+		return
+	}
+	r.end(s, wire.ResponseStatus(s.initial, &block, nil), block.Metadata)
+}

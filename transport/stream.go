@@ -1,0 +1,351 @@
+package transport
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/metadata"
+	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http2/hpack"
+)
+
+// CallHdr is what a stream's request HEADERS carry.
+type CallHdr struct {
+	// Method is the full method path, "/package.Service/Method".
+	Method string
+	// Authority overrides the connection's :authority when non-empty.
+	Authority string
+	// Deadline, when non-zero, is sent as grpc-timeout (computed when the
+	// HEADERS frame is written).
+	Deadline time.Time
+	// Metadata is the call's custom metadata; "-bin" values are sent
+	// base64-encoded. Reserved headers in it are ignored.
+	Metadata metadata.MD
+	// SendCompress is the grpc-encoding of the request messages, "" for
+	// none.
+	SendCompress string
+	// AcceptEncoding is the grpc-accept-encoding value, "" to omit it.
+	AcceptEncoding string
+	// ContentSubtype, when set, makes content-type
+	// "application/grpc+<subtype>".
+	ContentSubtype string
+	// PreviousAttempts, when positive, is sent as
+	// grpc-previous-rpc-attempts.
+	PreviousAttempts int
+}
+
+// Stream is one call's HTTP/2 stream. Write and CloseSend may be called
+// from one goroutine at a time, RecvMsg from one goroutine at a time (not
+// necessarily the same); Header, Trailer, Status, Done and Cancel from any.
+type Stream struct {
+	conn   *Conn
+	ctx    context.Context
+	fields []hpack.HeaderField // request headers except grpc-timeout
+	hdr    *CallHdr
+
+	// Owned by the connection actor.
+	id          uint32
+	started     bool // HEADERS written
+	sendWindow  int64
+	outq        []*dataReq
+	outHead     int // bytes of outq[0] already written
+	endQueued   bool
+	endSent     bool
+	remoteEnded bool
+	blocked     bool // waiting for send window
+
+	// Owned by the reader goroutine.
+	deframer    wire.Deframer
+	gotHeaders  bool
+	nonGRPC     *wire.HeaderBlock
+	nonGRPCBody []byte
+	initial     *wire.HeaderBlock
+
+	recvCompress atomic.Pointer[string] // grpc-encoding of the response
+
+	// Write quota, shared between the writer and the actor.
+	queued  atomic.Int64
+	writeCh chan struct{}
+
+	mu          sync.Mutex // guards the fields below
+	msgs        []wire.Message
+	msgHead     int
+	inFlight    int64 // received bytes not yet credited back to the peer
+	header      metadata.MD
+	headerDone  bool
+	trailer     metadata.MD
+	st          *status.Error
+	finished    bool
+	unprocessed bool
+	sig         chan struct{} // a message, the headers or the end arrived
+	headerCh    chan struct{} // closed when headers arrive or the stream ends
+	done        chan struct{} // closed when the stream ends
+}
+
+// Unprocessed reports whether the stream ended without the server having
+// processed it (never sent, refused with REFUSED_STREAM, or above a
+// GOAWAY's last stream id), so that the call may be retried transparently.
+func (s *Stream) Unprocessed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished && s.unprocessed
+}
+
+// ID returns the HTTP/2 stream id, 0 before the HEADERS were written. For
+// tests and logs; it reads actor-owned state without synchronisation, so
+// call it only after the stream ended.
+func (s *Stream) ID() uint32 { return s.id }
+
+// RecvCompress returns the response's grpc-encoding ("" before the headers
+// or when the server sent none).
+func (s *Stream) RecvCompress() string {
+	if p := s.recvCompress.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *Stream) finishedFast() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Done is closed when the stream has ended, successfully or not.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Context returns the context the stream was created with.
+func (s *Stream) Context() context.Context { return s.ctx }
+
+// Write queues buf, one or more whole gRPC messages (prefix included), to be
+// sent on the stream; end half-closes the stream after it. Ownership of buf
+// passes to the transport. Write blocks while more than the write quota of
+// this stream's bytes wait to be sent. It returns the stream's status error
+// if the stream has ended (io.EOF if it ended OK), as the status of a
+// call comes from RecvMsg.
+func (s *Stream) Write(buf []byte, end bool) error {
+	if err := s.endErr(); err != nil {
+		return err
+	}
+	q := s.queued.Add(int64(len(buf)))
+	s.conn.send(&dataReq{s: s, buf: buf, end: end})
+	quota := int64(s.conn.cfg.WriteQuota)
+	for q > quota {
+		select {
+		case <-s.writeCh:
+		case <-s.done:
+			return s.endErr()
+		case <-s.ctx.Done():
+			s.Cancel(status.FromContextError(s.ctx.Err()))
+			return s.endErr()
+		}
+		q = s.queued.Load()
+	}
+	return nil
+}
+
+// CloseSend half-closes the stream: no more messages will be sent.
+func (s *Stream) CloseSend() error { return s.Write(nil, true) }
+
+func (s *Stream) endErr() error {
+	select {
+	case <-s.done:
+	default:
+		return nil
+	}
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	if st == nil {
+		return io.EOF
+	}
+	return st
+}
+
+// RecvMsg returns the next whole message. At the end of the stream it
+// returns io.EOF if the status is OK and the status error otherwise.
+// Messages that arrived before a server error are returned first; after a
+// local cancellation none are.
+func (s *Stream) RecvMsg() (wire.Message, error) {
+	for {
+		s.mu.Lock()
+		if s.msgHead < len(s.msgs) {
+			m := s.msgs[s.msgHead]
+			s.msgs[s.msgHead] = wire.Message{}
+			s.msgHead++
+			var credit int64
+			if s.msgHead == len(s.msgs) {
+				s.msgs, s.msgHead = s.msgs[:0], 0
+				credit = s.creditLocked()
+			}
+			s.mu.Unlock()
+			if credit > 0 {
+				s.conn.send(&windowUpdate{s: s, n: uint32(credit)})
+			}
+			return m, nil
+		}
+		if s.finished {
+			st := s.st
+			s.mu.Unlock()
+			if st == nil {
+				return wire.Message{}, io.EOF
+			}
+			return wire.Message{}, st
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.sig:
+		case <-s.done:
+		case <-s.ctx.Done():
+			s.Cancel(status.FromContextError(s.ctx.Err()))
+		}
+	}
+}
+
+// creditLocked returns how many received bytes to credit back to the
+// peer now: all of them once a quarter of the window has built up and no
+// complete message is waiting for the application.
+func (s *Stream) creditLocked() int64 {
+	if s.finished || s.inFlight < int64(s.conn.cfg.InitialWindowSize)/4 {
+		return 0
+	}
+	n := s.inFlight
+	s.inFlight = 0
+	return n
+}
+
+// Header waits for the response headers and returns their metadata. For a
+// trailers-only response it returns empty metadata once the stream ended;
+// it returns an error only if the stream failed before any headers.
+func (s *Stream) Header() (metadata.MD, error) {
+	select {
+	case <-s.headerCh:
+	case <-s.ctx.Done():
+		s.Cancel(status.FromContextError(s.ctx.Err()))
+		<-s.headerCh
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.header == nil && s.st != nil {
+		return nil, s.st
+	}
+	if s.header == nil {
+		return metadata.MD{}, nil
+	}
+	return s.header, nil
+}
+
+// HeaderIfReady returns the response header metadata if it has arrived.
+func (s *Stream) HeaderIfReady() (metadata.MD, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.header, s.headerDone
+}
+
+// Trailer returns the trailing metadata; valid after the stream ended.
+func (s *Stream) Trailer() metadata.MD {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trailer
+}
+
+// Status returns the final status (nil for OK) and whether the stream has
+// ended.
+func (s *Stream) Status() (*status.Error, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st, s.finished
+}
+
+// Cancel ends the stream locally with st (a CANCELLED or
+// DEADLINE_EXCEEDED status, typically) and has the connection send
+// RST_STREAM(CANCEL). Messages not yet read are dropped. It does nothing if
+// the stream already ended.
+func (s *Stream) Cancel(st *status.Error) {
+	if st == nil {
+		st = status.New(codes.Canceled, "call cancelled")
+	}
+	if s.finish(st, nil, false, true) {
+		s.conn.send(&cancelStream{s: s})
+	}
+}
+
+// finish ends the stream; the first call wins. trailer may be nil. local
+// drops queued messages. It reports whether this call ended it.
+func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, local bool) bool {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return false
+	}
+	s.finished = true
+	s.st = st
+	s.trailer = trailer
+	s.unprocessed = unprocessed
+	if local {
+		s.msgs, s.msgHead = nil, 0
+	}
+	if !s.headerDone {
+		s.headerDone = true
+		close(s.headerCh)
+	}
+	close(s.done)
+	s.mu.Unlock()
+	return true
+}
+
+// deliverHeaders records the response headers (reader goroutine).
+func (s *Stream) deliverHeaders(md metadata.MD) {
+	s.mu.Lock()
+	if !s.headerDone && !s.finished {
+		s.header = md
+		s.headerDone = true
+		close(s.headerCh)
+	}
+	s.mu.Unlock()
+}
+
+// deliverData feeds a DATA frame's payload to the deframer and queues the
+// complete messages (reader goroutine). flowLen is the frame's
+// flow-controlled length, padding included. It returns the bytes to
+// credit back now and an error that ends the stream.
+func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return int64(flowLen), nil
+	}
+	s.inFlight += int64(flowLen)
+	if s.inFlight > int64(s.conn.cfg.InitialWindowSize) {
+		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.inFlight, s.conn.cfg.InitialWindowSize)
+	}
+	before := len(s.msgs)
+	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
+	if err != nil {
+		return 0, err
+	}
+	if len(s.msgs) > before {
+		select {
+		case s.sig <- struct{}{}:
+		default:
+		}
+	}
+	if s.msgHead == len(s.msgs) {
+		return s.creditLocked(), nil
+	}
+	return 0, nil
+}
+
+func (s *Stream) partial() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deframer.Partial()
+}
