@@ -60,6 +60,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		a.c.pid.Store(ctx.Self())
 		a.start()
 	case *actor.Stopping:
 		a.stopping = true

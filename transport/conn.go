@@ -75,7 +75,7 @@ type EventClosed struct {
 type Conn struct {
 	cfg   Config
 	sys   *actor.ActorSystem
-	pid   *actor.PID
+	pid   atomic.Pointer[actor.PID]
 	state atomic.Int32
 
 	mu       sync.RWMutex // guards the fields below
@@ -116,12 +116,12 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 		}),
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
 	)
-	c.pid = spawner.Spawn(props)
+	c.pid.Store(spawner.Spawn(props))
 	return c, nil
 }
 
 // PID returns the connection actor's PID.
-func (c *Conn) PID() *actor.PID { return c.pid }
+func (c *Conn) PID() *actor.PID { return c.pid.Load() }
 
 // Address returns the address the connection dials.
 func (c *Conn) Address() string { return c.cfg.Address }
@@ -142,7 +142,7 @@ func (c *Conn) Close(reason string) {
 // progress have ended.
 func (c *Conn) Drain() { c.send(&drainReq{}) }
 
-func (c *Conn) send(msg any) { c.sys.Root.Send(c.pid, msg) }
+func (c *Conn) send(msg any) { c.sys.Root.Send(c.pid.Load(), msg) }
 
 // NewStream starts a stream for a call. It does not wait for the network:
 // the HEADERS frame is written by the actor (later, if the server's
