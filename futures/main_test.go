@@ -1,0 +1,60 @@
+package futures_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a goroutine behind. No
+// protoactor goroutine needs ignoring: mailbox goroutines exit when their
+// mailbox is empty and the tests stop every actor they spawn.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newSystem returns an actor system that logs nothing.
+func newSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+}
+
+// goid returns the current goroutine's id, parsed from its stack header
+// ("goroutine 123 [running]:"). Tests use it as a goroutine marker.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("cannot parse goroutine id from " + string(buf[:]))
+	}
+	return id
+}
+
+// endedCtx returns a context that has already been cancelled.
+func endedCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// isClosed reports whether ch is closed, without blocking.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
