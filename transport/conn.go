@@ -270,8 +270,8 @@ func (c *Conn) lookup(id uint32) *Stream {
 
 // Messages of the connection actor.
 type (
-	newStream    struct{ s *Stream }
-	dataReq      struct {
+	newStream struct{ s *Stream }
+	dataReq   struct {
 		s   *Stream
 		buf []byte
 		end bool
