@@ -164,7 +164,9 @@ func (a *connActor) start() {
 	a.dialCtx = cancel
 	a.timer = frameTimerAfter(c.cfg.ConnectTimeout, c, &connectTimeout{})
 	cfg := c.cfg
+	c.goroutines.Add(1)
 	go func() {
+		defer c.goroutines.Done()
 		nc, err := cfg.Dial(dctx, cfg.Network, cfg.Address)
 		if err == nil && cfg.Handshake != nil {
 			var hc = nc
@@ -221,7 +223,11 @@ func (a *connActor) onDialed(m *dialResult) {
 	}
 	a.check(a.bw.Flush())
 	r := &reader{c: c, conn: nc}
-	go r.run()
+	c.goroutines.Add(1)
+	go func() {
+		defer c.goroutines.Done()
+		r.run()
+	}()
 }
 
 func (a *connActor) onSettings(m *settingsFrame) {
@@ -692,10 +698,10 @@ func (a *connActor) closeConn(err *status.Error) {
 	c.live = map[*Stream]struct{}{}
 	c.byID = map[uint32]*Stream{}
 	c.mu.Unlock()
+	close(c.closedCh())
 	if nc != nil {
 		nc.Close()
 	}
-	close(c.closedCh())
 	ferr := c.closeErr
 	for s := range live {
 		s.finish(ferr, nil, !s.started, true)

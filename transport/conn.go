@@ -89,6 +89,14 @@ type Conn struct {
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}
 	closedC     chan struct{} // closed when the connection has closed
+	goroutines  sync.WaitGroup // the dial goroutine and the reader
+}
+
+// Wait blocks until the connection has closed and its dial and reader
+// goroutines have exited.
+func (c *Conn) Wait() {
+	<-c.closedC
+	c.goroutines.Wait()
 }
 
 // Spawn starts a connection actor as a child of spawner (an actor's context,
@@ -142,7 +150,16 @@ func (c *Conn) Close(reason string) {
 // progress have ended.
 func (c *Conn) Drain() { c.send(&drainReq{}) }
 
-func (c *Conn) send(msg any) { c.sys.Root.Send(c.pid.Load(), msg) }
+// send posts msg to the actor, unless the connection has closed (the
+// actor is then stopping or gone, and the message would be a dead letter).
+func (c *Conn) send(msg any) {
+	select {
+	case <-c.closedC:
+		return
+	default:
+	}
+	c.sys.Root.Send(c.pid.Load(), msg)
+}
 
 // NewStream starts a stream for a call. It does not wait for the network:
 // the HEADERS frame is written by the actor (later, if the server's

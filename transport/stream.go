@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -144,7 +145,7 @@ func (s *Stream) Write(buf []byte, end bool) error {
 		case <-s.done:
 			return s.endErr()
 		case <-s.ctx.Done():
-			s.Cancel(status.FromContextError(s.ctx.Err()))
+			s.Cancel(ContextStatus(s.ctx))
 			return s.endErr()
 		}
 		q = s.queued.Load()
@@ -205,7 +206,7 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 		case <-s.sig:
 		case <-s.done:
 		case <-s.ctx.Done():
-			s.Cancel(status.FromContextError(s.ctx.Err()))
+			s.Cancel(ContextStatus(s.ctx))
 		}
 	}
 }
@@ -229,7 +230,7 @@ func (s *Stream) Header() (metadata.MD, error) {
 	select {
 	case <-s.headerCh:
 	case <-s.ctx.Done():
-		s.Cancel(status.FromContextError(s.ctx.Err()))
+		s.Cancel(ContextStatus(s.ctx))
 		<-s.headerCh
 	}
 	s.mu.Lock()
@@ -348,4 +349,19 @@ func (s *Stream) partial() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deframer.Partial()
+}
+
+// ContextStatus returns the status a call ends with when ctx is done: the
+// *status.Error ctx was cancelled with (context.WithCancelCause), if any,
+// else CANCELLED or DEADLINE_EXCEEDED from ctx.Err().
+func ContextStatus(ctx context.Context) *status.Error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	var st *status.Error
+	if cause := context.Cause(ctx); cause != nil && errors.As(cause, &st) {
+		return st
+	}
+	return status.FromContextError(err)
 }

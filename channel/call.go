@@ -1,0 +1,368 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/metadata"
+	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/transport"
+)
+
+const (
+	// maxTransparentRetries bounds how often a call that never reached the
+	// server is re-sent on another connection.
+	maxTransparentRetries = 5
+	// retryBufferLimit is how many request bytes a call keeps for a
+	// transparent retry before it gives up the ability (256 KiB, as
+	// grpc-go).
+	retryBufferLimit = 256 << 10
+)
+
+// callState is one RPC across its attempts: the byte-level half of every
+// call kind. Send-side methods are called from one goroutine at a time,
+// receive-side methods from one goroutine at a time.
+type callState struct {
+	ch        *Channel
+	method    string
+	ctx       context.Context
+	cancelCtx context.CancelCauseFunc
+	stopTimer context.CancelFunc
+	stopWatch func() bool
+	opts      callOptions
+	hdr       transport.CallHdr
+	maxSend   int
+	maxRecv   int
+
+	mu     sync.Mutex // guards stream (swapped by transparent retries)
+	stream *transport.Stream
+
+	// retry buffer (send side)
+	sent       [][]byte
+	sentBytes  int
+	closedSend bool
+	committed  bool
+	retries    int
+
+	done     chan struct{}
+	doneOnce sync.Once
+	final    *status.Error // valid after done
+	header   metadata.MD
+	trailer  metadata.MD
+	recvSeen bool
+}
+
+// newCall prepares a call; watch makes a streaming call watch its context
+// (a unary caller always waits on it itself).
+func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption, watch bool) (*callState, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cs := &callState{ch: ch, method: method, done: make(chan struct{})}
+	for _, o := range opts {
+		if o != nil {
+			o.applyCall(&cs.opts)
+		}
+	}
+	if cs.opts.timeout > 0 {
+		ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
+	}
+	cs.ctx, cs.cancelCtx = context.WithCancelCause(ctx)
+	comp := ch.opts.compressor
+	if cs.opts.compressionSet {
+		comp = cs.opts.compressor
+	}
+	cs.opts.compressor = comp
+	cs.hdr = transport.CallHdr{
+		Method:         method,
+		Metadata:       cs.opts.md,
+		AcceptEncoding: compression.AcceptEncoding(),
+	}
+	if comp != nil {
+		cs.hdr.SendCompress = comp.Name()
+	}
+	if d, ok := cs.ctx.Deadline(); ok {
+		cs.hdr.Deadline = d
+	}
+	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
+	if !ch.addCall(cs) {
+		cs.release()
+		return nil, errChannelClosed
+	}
+	if watch {
+		cs.stopWatch = context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
+	}
+	return cs, nil
+}
+
+// release frees the call's context resources.
+func (cs *callState) release() {
+	if cs.stopWatch != nil {
+		cs.stopWatch()
+	}
+	if cs.cancelCtx != nil {
+		cs.cancelCtx(nil)
+	}
+	if cs.stopTimer != nil {
+		cs.stopTimer()
+	}
+}
+
+// start picks a connection and opens a stream, replaying what was sent on
+// an earlier attempt that never reached the server.
+func (cs *callState) start() error {
+	for {
+		if err := cs.ctx.Err(); err != nil {
+			return transport.ContextStatus(cs.ctx)
+		}
+		conn, err := cs.ch.pick(cs.ctx, cs.opts.waitForReady)
+		if err != nil {
+			return err
+		}
+		s, err := conn.NewStream(cs.ctx, &cs.hdr)
+		if err != nil {
+			return err
+		}
+		cs.mu.Lock()
+		cs.stream = s
+		cs.mu.Unlock()
+		ok := true
+		for i, b := range cs.sent {
+			end := cs.closedSend && i == len(cs.sent)-1
+			if s.Write(b, end) != nil {
+				ok = false
+				break
+			}
+		}
+		if ok && cs.closedSend && len(cs.sent) == 0 {
+			ok = s.CloseSend() == nil
+		}
+		if ok {
+			return nil
+		}
+		if !cs.retryable(s) {
+			st, _ := s.Status()
+			return st
+		}
+	}
+}
+
+// retryable reports whether s failed without reaching the server and the
+// call may move to a new attempt (and counts the attempt).
+func (cs *callState) retryable(s *transport.Stream) bool {
+	if cs.committed || cs.recvSeen || !s.Unprocessed() || cs.retries >= maxTransparentRetries {
+		return false
+	}
+	cs.retries++
+	return true
+}
+
+func (cs *callState) cur() *transport.Stream {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.stream
+}
+
+// frame prefixes (and compresses) a serialized message; buf has
+// wire.MsgHeaderLen bytes reserved in front of the payload.
+func (cs *callState) frame(buf []byte) ([]byte, error) {
+	payload := buf[wire.MsgHeaderLen:]
+	compressed := false
+	if c := cs.opts.compressor; c != nil && len(payload) > 0 {
+		out, err := c.Compress(make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+len(payload)/2+16), payload)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "compressing request with %s: %v", c.Name(), err)
+		}
+		buf, payload, compressed = out, out[wire.MsgHeaderLen:], true
+	}
+	if cs.maxSend >= 0 && len(payload) > cs.maxSend {
+		return nil, status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", len(payload), cs.maxSend)
+	}
+	wire.AppendMsgHeader(buf[:0], compressed, len(payload))
+	return buf, nil
+}
+
+// sendMsg sends one framed message. An io.EOF means the stream has ended;
+// the call's status then comes from recvMsg.
+func (cs *callState) sendMsg(frame []byte, last bool) error {
+	if !cs.committed {
+		cs.sent = append(cs.sent, frame)
+		cs.sentBytes += len(frame)
+		if cs.sentBytes > retryBufferLimit {
+			cs.commit()
+		}
+	}
+	if last {
+		cs.closedSend = true
+	}
+	for {
+		s := cs.cur()
+		err := s.Write(frame, last)
+		if err == nil {
+			return nil
+		}
+		if !cs.retryable(s) {
+			return err
+		}
+		if err := cs.start(); err != nil {
+			return err
+		}
+		return nil // start replayed the buffer, this frame included
+	}
+}
+
+func (cs *callState) closeSend() error {
+	if cs.closedSend {
+		return nil
+	}
+	cs.closedSend = true
+	s := cs.cur()
+	err := s.CloseSend()
+	if err != nil && cs.retryable(s) {
+		return cs.start()
+	}
+	return err
+}
+
+func (cs *callState) commit() {
+	cs.committed = true
+	cs.sent = nil
+	cs.sentBytes = 0
+}
+
+// recvMsg returns the next response payload, decompressed and checked
+// against the receive limit. At the end it returns io.EOF for OK or the
+// status error, and finishes the call.
+func (cs *callState) recvMsg() ([]byte, error) {
+	for {
+		s := cs.cur()
+		m, err := s.RecvMsg()
+		if err != nil {
+			if err != io.EOF && cs.retryable(s) {
+				if serr := cs.start(); serr != nil {
+					cs.finish(toStatus(serr))
+					return nil, serr
+				}
+				continue
+			}
+			st := toStatus(err)
+			cs.finish(st)
+			if st == nil {
+				return nil, io.EOF
+			}
+			return nil, st
+		}
+		if !cs.recvSeen {
+			cs.recvSeen = true
+			cs.commit()
+		}
+		data := m.Data
+		if m.Compressed {
+			enc := s.RecvCompress()
+			if enc == "" || enc == "identity" {
+				return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
+			}
+			c, ok := compression.Get(enc)
+			if !ok {
+				return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
+			}
+			out, derr := c.Decompress(data, cs.maxRecv)
+			if derr != nil {
+				var se *compression.SizeError
+				if errors.As(derr, &se) {
+					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message after decompression larger than max (more than %d vs. %d)", cs.maxRecv, cs.maxRecv))
+				}
+				return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
+			}
+			data = out
+		}
+		return data, nil
+	}
+}
+
+// fail ends the call locally with st (cancelling the stream) and returns st.
+func (cs *callState) fail(st *status.Error) *status.Error {
+	if s := cs.cur(); s != nil {
+		if hd, ok := s.HeaderIfReady(); ok && hd != nil && st.InitialMetadata() == nil {
+			st = st.WithMetadata(hd, nil)
+		}
+		s.Cancel(st)
+	}
+	cs.finish(st)
+	return st
+}
+
+// cancel ends the call with st from any goroutine.
+func (cs *callState) cancel(st *status.Error) {
+	cs.cancelCtx(st)
+	if s := cs.cur(); s != nil {
+		s.Cancel(st)
+	}
+}
+
+// finish records the final status (nil = OK) and releases the call.
+func (cs *callState) finish(st *status.Error) {
+	cs.doneOnce.Do(func() {
+		cs.final = st
+		if s := cs.cur(); s != nil {
+			cs.trailer = s.Trailer()
+			if hd, ok := s.HeaderIfReady(); ok {
+				cs.header = hd
+			}
+			if st != nil {
+				if st.TrailingMetadata() != nil {
+					cs.trailer = st.TrailingMetadata()
+				}
+				if st.InitialMetadata() != nil {
+					cs.header = st.InitialMetadata()
+				}
+			}
+		}
+		cs.ch.removeCall(cs)
+		cs.release()
+		close(cs.done)
+	})
+}
+
+// headerMD waits for the response headers (or the end of the call).
+func (cs *callState) headerMD() metadata.MD {
+	s := cs.cur()
+	if s == nil {
+		<-cs.done
+		return cs.header
+	}
+	md, err := s.Header()
+	if err != nil {
+		<-cs.done
+		return cs.header
+	}
+	return md
+}
+
+// timeRemaining returns the time left before the deadline.
+func (cs *callState) timeRemaining() (time.Duration, bool) {
+	d, ok := cs.ctx.Deadline()
+	if !ok {
+		return 0, false
+	}
+	return time.Until(d), true
+}
+
+// toStatus turns an error from the transport or the pick into a status.
+func toStatus(err error) *status.Error {
+	if err == nil || err == io.EOF {
+		return nil
+	}
+	var st *status.Error
+	if errors.As(err, &st) {
+		return st
+	}
+	st, _ = status.FromError(err)
+	return st
+}

@@ -1,0 +1,65 @@
+package channel
+
+import (
+	"time"
+
+	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/metadata"
+)
+
+// CallOption configures one call (grpcio's per-call keyword arguments).
+type CallOption interface {
+	applyCall(*callOptions)
+}
+
+type callOptionFunc func(*callOptions)
+
+func (f callOptionFunc) applyCall(o *callOptions) { f(o) }
+
+type callOptions struct {
+	timeout        time.Duration
+	md             metadata.MD
+	waitForReady   bool
+	compressor     compression.Compressor
+	compressionSet bool
+}
+
+// Timeout bounds the call: it ends DEADLINE_EXCEEDED after d. The earlier
+// of this and the context's deadline wins. Default: the context's deadline
+// only.
+func Timeout(d time.Duration) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.timeout = d })
+}
+
+// Metadata sends md as the call's custom metadata. Keys ending in "-bin"
+// carry binary values. Several Metadata options add up.
+func Metadata(md metadata.MD) CallOption {
+	return callOptionFunc(func(o *callOptions) {
+		if o.md == nil {
+			o.md = md
+			return
+		}
+		o.md = metadata.Join(o.md, md)
+	})
+}
+
+// WaitForReady makes the call wait, until its deadline, for the channel to
+// become READY even through TRANSIENT_FAILURE, instead of failing
+// UNAVAILABLE (gRPC's wait-for-ready semantics). Default false.
+func WaitForReady(wait bool) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.waitForReady = wait })
+}
+
+// Compression compresses this call's request messages with c, overriding
+// the channel's WithCompression; compression.Identity turns it off.
+func Compression(c compression.Compressor) CallOption {
+	return callOptionFunc(func(o *callOptions) {
+		o.compressor, o.compressionSet = c, true
+		if c != nil && c.Name() == "identity" {
+			o.compressor = nil
+		}
+	})
+}
+
+// CompressionGzip is Compression(compression.Gzip).
+func CompressionGzip() CallOption { return Compression(compression.Gzip) }

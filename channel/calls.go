@@ -1,0 +1,525 @@
+package channel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"time"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/metadata"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// Call is an RPC in progress or finished: grpcio's Call and RpcContext.
+// The accessors that need the end of the call wait for it.
+type Call struct {
+	cs *callState
+}
+
+// InitialMetadata waits for the response headers and returns their
+// metadata (empty for a trailers-only response).
+func (c *Call) InitialMetadata() metadata.MD { return c.cs.headerMD() }
+
+// TrailingMetadata waits for the end of the call and returns the trailers.
+func (c *Call) TrailingMetadata() metadata.MD {
+	<-c.cs.done
+	return c.cs.trailer
+}
+
+// Code waits for the end of the call and returns its status code.
+func (c *Call) Code() codes.Code {
+	<-c.cs.done
+	if c.cs.final == nil {
+		return codes.OK
+	}
+	return c.cs.final.Code()
+}
+
+// Details waits for the end of the call and returns its status message.
+func (c *Call) Details() string {
+	<-c.cs.done
+	if c.cs.final == nil {
+		return ""
+	}
+	return c.cs.final.Details()
+}
+
+// Err waits for the end of the call and returns its status error, nil for
+// OK.
+func (c *Call) Err() error {
+	<-c.cs.done
+	if c.cs.final == nil {
+		return nil
+	}
+	return c.cs.final
+}
+
+// Cancel cancels the call: it ends CANCELLED and the server is told
+// (RST_STREAM). It returns false if the call had already ended.
+func (c *Call) Cancel() bool {
+	select {
+	case <-c.cs.done:
+		return false
+	default:
+	}
+	c.cs.cancel(status.New(codes.Canceled, "call cancelled by the client"))
+	return true
+}
+
+// IsActive reports whether the call is still in progress.
+func (c *Call) IsActive() bool {
+	select {
+	case <-c.cs.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Done is closed when the call has ended.
+func (c *Call) Done() <-chan struct{} { return c.cs.done }
+
+// TimeRemaining returns the time left before the call's deadline, and
+// false if it has none.
+func (c *Call) TimeRemaining() (time.Duration, bool) { return c.cs.timeRemaining() }
+
+// Method returns the call's full method name.
+func (c *Call) Method() string { return c.cs.method }
+
+// UnaryUnaryCallable makes one-request, one-response calls to a method
+// (grpcio's UnaryUnaryMultiCallable).
+type UnaryUnaryCallable[Req, Resp any] struct {
+	ch     *Channel
+	method string
+	codec  codec[Req, Resp]
+}
+
+// UnaryUnary returns a callable for the unary method, a full name such as
+// "/helloworld.Greeter/SayHello".
+func UnaryUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *UnaryUnaryCallable[Req, Resp] {
+	return &UnaryUnaryCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+}
+
+// Call makes the call and returns the response, or a *status.Error.
+func (u *UnaryUnaryCallable[Req, Resp]) Call(ctx context.Context, req Req, opts ...CallOption) (Resp, error) {
+	resp, _, err := u.invoke(ctx, req, opts)
+	return resp, err
+}
+
+// WithCall makes the call and returns the response with the finished
+// *Call (its metadata, code and details), or a *status.Error with the Call.
+func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, opts ...CallOption) (Resp, *Call, error) {
+	resp, cs, err := u.invoke(ctx, req, opts)
+	if cs == nil {
+		return resp, nil, err
+	}
+	return resp, &Call{cs: cs}, err
+}
+
+// Future starts the call and returns at once with a future of its
+// response, which is also the call (metadata, code, details, cancel).
+func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	go func() {
+		resp, cs, err := u.invokeWith(ctx, req, opts, f)
+		f.Complete(resp, err)
+		_ = cs
+	}()
+	return f
+}
+
+func (u *UnaryUnaryCallable[Req, Resp]) invoke(ctx context.Context, req Req, opts []CallOption) (Resp, *callState, error) {
+	return u.invokeWith(ctx, req, opts, nil)
+}
+
+func (u *UnaryUnaryCallable[Req, Resp]) invokeWith(ctx context.Context, req Req, opts []CallOption, f *CallFuture[Resp]) (Resp, *callState, error) {
+	var zero Resp
+	cs, err := u.ch.newCall(ctx, u.method, opts, false)
+	if err != nil {
+		if f != nil {
+			close(f.started)
+		}
+		return zero, nil, err
+	}
+	if f != nil {
+		f.call = &Call{cs: cs}
+		f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
+		close(f.started)
+	}
+	buf, err := u.codec.encode(req)
+	if err == nil {
+		buf, err = cs.frame(buf)
+	}
+	if err != nil {
+		st := toStatus(err)
+		cs.finish(st)
+		return zero, cs, st
+	}
+	cs.sent = [][]byte{buf}
+	cs.closedSend = true
+	if err := cs.start(); err != nil {
+		st := toStatus(err)
+		cs.finish(st)
+		return zero, cs, st
+	}
+	data, err := cs.recvMsg()
+	if err == io.EOF {
+		return zero, cs, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message for a unary call"))
+	}
+	if err != nil {
+		return zero, cs, err
+	}
+	resp, derr := u.codec.decode(data)
+	if derr != nil {
+		return zero, cs, cs.fail(toStatus(derr))
+	}
+	if _, err := cs.recvMsg(); err != io.EOF {
+		if err == nil {
+			return zero, cs, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message for a unary call"))
+		}
+		return zero, cs, err
+	}
+	return resp, cs, nil
+}
+
+// CallFuture is a call started with Future: a futures.Future of the
+// response that is also the call.
+type CallFuture[Resp any] struct {
+	*futures.Promise[Resp]
+	call    *Call
+	started chan struct{}
+}
+
+// Call returns the call behind the future, once it has started (nil if it
+// could not start, for example on a closed channel).
+func (f *CallFuture[Resp]) Call() *Call {
+	<-f.started
+	return f.call
+}
+
+// InitialMetadata waits for the response headers.
+func (f *CallFuture[Resp]) InitialMetadata() metadata.MD {
+	if c := f.Call(); c != nil {
+		return c.InitialMetadata()
+	}
+	return nil
+}
+
+// TrailingMetadata waits for the end of the call and returns its trailers.
+func (f *CallFuture[Resp]) TrailingMetadata() metadata.MD {
+	if c := f.Call(); c != nil {
+		return c.TrailingMetadata()
+	}
+	return nil
+}
+
+// Code waits for the end of the call and returns its status code.
+func (f *CallFuture[Resp]) Code() codes.Code {
+	if c := f.Call(); c != nil {
+		return c.Code()
+	}
+	_, err := f.Result(context.Background())
+	return status.Code(err)
+}
+
+// Details waits for the end of the call and returns its status message.
+func (f *CallFuture[Resp]) Details() string {
+	if c := f.Call(); c != nil {
+		return c.Details()
+	}
+	_, err := f.Result(context.Background())
+	if st, ok := status.FromError(err); ok && st != nil {
+		return st.Details()
+	}
+	return ""
+}
+
+// ResponseStream is the response side of a server-streaming or
+// bidirectional call: grpcio's response iterator, which is also the Call.
+type ResponseStream[Resp any] struct {
+	Call
+	decode func([]byte) (Resp, error)
+}
+
+// Recv returns the next response. At a clean end it returns io.EOF; if
+// the call failed, its *status.Error.
+func (r *ResponseStream[Resp]) Recv() (Resp, error) {
+	var zero Resp
+	data, err := r.cs.recvMsg()
+	if err != nil {
+		return zero, err
+	}
+	resp, err := r.decode(data)
+	if err != nil {
+		return zero, r.cs.fail(toStatus(err))
+	}
+	return resp, nil
+}
+
+// All iterates over the responses; the last pair carries the call's error
+// if it failed (a clean end yields no error). Breaking out of the loop
+// cancels the call.
+func (r *ResponseStream[Resp]) All() iter.Seq2[Resp, error] {
+	return func(yield func(Resp, error) bool) {
+		for {
+			resp, err := r.Recv()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield(resp, err)
+				return
+			}
+			if !yield(resp, nil) {
+				r.cs.cancel(status.New(codes.Canceled, "response iteration stopped by the client"))
+				return
+			}
+		}
+	}
+}
+
+// UnaryStreamCallable makes one-request, streamed-response calls (grpcio's
+// UnaryStreamMultiCallable).
+type UnaryStreamCallable[Req, Resp any] struct {
+	ch     *Channel
+	method string
+	codec  codec[Req, Resp]
+}
+
+// UnaryStream returns a callable for the server-streaming method.
+func UnaryStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *UnaryStreamCallable[Req, Resp] {
+	return &UnaryStreamCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+}
+
+// Call sends req and returns the response stream. It returns an error only
+// if the call could not start.
+func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts ...CallOption) (*ResponseStream[Resp], error) {
+	cs, err := u.ch.newCall(ctx, u.method, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	buf, err := u.codec.encode(req)
+	if err == nil {
+		buf, err = cs.frame(buf)
+	}
+	if err == nil {
+		cs.sent = [][]byte{buf}
+		cs.closedSend = true
+		err = cs.start()
+	}
+	if err != nil {
+		st := toStatus(err)
+		cs.finish(st)
+		return nil, st
+	}
+	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
+}
+
+// openStream starts a call whose requests the caller sends.
+func openStream(ch *Channel, ctx context.Context, method string, opts []CallOption) (*callState, error) {
+	cs, err := ch.newCall(ctx, method, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := cs.start(); err != nil {
+		st := toStatus(err)
+		cs.finish(st)
+		return nil, st
+	}
+	return cs, nil
+}
+
+// sendReq serializes and sends one request on a streaming call.
+func sendReq[Req, Resp any](cs *callState, c *codec[Req, Resp], req Req) error {
+	buf, err := c.encode(req)
+	if err == nil {
+		buf, err = cs.frame(buf)
+	}
+	if err != nil {
+		return cs.fail(toStatus(err))
+	}
+	return cs.sendMsg(buf, false)
+}
+
+// pumpRequests sends every request of reqs and half-closes. A panicking
+// iterator ends the call UNKNOWN. It stops early when the call ends.
+func pumpRequests[Req, Resp any](cs *callState, c *codec[Req, Resp], reqs iter.Seq[Req]) {
+	defer func() {
+		if r := recover(); r != nil {
+			cs.fail(status.Errorf(codes.Unknown, "request iterator panicked: %v", r))
+		}
+	}()
+	if reqs != nil {
+		for req := range reqs {
+			if !cs.activeSend() {
+				return
+			}
+			if err := sendReq(cs, c, req); err != nil {
+				return
+			}
+		}
+	}
+	if cs.activeSend() {
+		_ = cs.closeSend()
+	}
+}
+
+func (cs *callState) activeSend() bool {
+	select {
+	case <-cs.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// ClientStream is the interactive form of a client-streaming call.
+type ClientStream[Req, Resp any] struct {
+	Call
+	codec *codec[Req, Resp]
+}
+
+// Send sends one request. It returns io.EOF if the call has already ended;
+// CloseAndRecv then gives its status.
+func (s *ClientStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
+
+// CloseAndRecv half-closes the call and waits for the response.
+func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
+	_ = s.cs.closeSend()
+	return recvOne(s.cs, s.codec)
+}
+
+func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
+	var zero Resp
+	data, err := cs.recvMsg()
+	if err == io.EOF {
+		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message"))
+	}
+	if err != nil {
+		return zero, err
+	}
+	resp, err := c.decode(data)
+	if err != nil {
+		return zero, cs.fail(toStatus(err))
+	}
+	if _, err := cs.recvMsg(); err != io.EOF {
+		if err == nil {
+			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+		}
+		return zero, err
+	}
+	return resp, nil
+}
+
+// StreamUnaryCallable makes streamed-request, one-response calls (grpcio's
+// StreamUnaryMultiCallable).
+type StreamUnaryCallable[Req, Resp any] struct {
+	ch     *Channel
+	method string
+	codec  codec[Req, Resp]
+}
+
+// StreamUnary returns a callable for the client-streaming method.
+func StreamUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *StreamUnaryCallable[Req, Resp] {
+	return &StreamUnaryCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+}
+
+// Open starts the call for requests sent one by one with Send.
+func (u *StreamUnaryCallable[Req, Resp]) Open(ctx context.Context, opts ...CallOption) (*ClientStream[Req, Resp], error) {
+	cs, err := openStream(u.ch, ctx, u.method, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &ClientStream[Req, Resp]{Call: Call{cs: cs}, codec: &u.codec}, nil
+}
+
+// Call sends every request of reqs, then waits for the response.
+func (u *StreamUnaryCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) (Resp, error) {
+	resp, _, err := u.WithCall(ctx, reqs, opts...)
+	return resp, err
+}
+
+// WithCall is Call that also returns the finished *Call.
+func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) (Resp, *Call, error) {
+	var zero Resp
+	cs, err := openStream(u.ch, ctx, u.method, opts)
+	if err != nil {
+		return zero, nil, err
+	}
+	pumpRequests(cs, &u.codec, reqs)
+	resp, err := recvOne(cs, &u.codec)
+	return resp, &Call{cs: cs}, err
+}
+
+// Future starts the call and returns at once with a future of its
+// response; the requests are read from reqs on a goroutine of the call's.
+func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	go func() {
+		cs, err := openStream(u.ch, ctx, u.method, opts)
+		if err != nil {
+			close(f.started)
+			var zero Resp
+			f.Complete(zero, err)
+			return
+		}
+		f.call = &Call{cs: cs}
+		f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
+		close(f.started)
+		pumpRequests(cs, &u.codec, reqs)
+		resp, err := recvOne(cs, &u.codec)
+		f.Complete(resp, err)
+	}()
+	return f
+}
+
+// BidiStream is the interactive form of a bidirectional-streaming call.
+type BidiStream[Req, Resp any] struct {
+	ResponseStream[Resp]
+	codec *codec[Req, Resp]
+}
+
+// Send sends one request. It returns io.EOF if the call has already ended;
+// Recv then gives its status.
+func (s *BidiStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
+
+// CloseSend half-closes the call: no more requests.
+func (s *BidiStream[Req, Resp]) CloseSend() error { return s.cs.closeSend() }
+
+// StreamStreamCallable makes bidirectional-streaming calls (grpcio's
+// StreamStreamMultiCallable).
+type StreamStreamCallable[Req, Resp any] struct {
+	ch     *Channel
+	method string
+	codec  codec[Req, Resp]
+}
+
+// StreamStream returns a callable for the bidirectional-streaming method.
+func StreamStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *StreamStreamCallable[Req, Resp] {
+	return &StreamStreamCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+}
+
+// Open starts the call for requests sent one by one with Send.
+func (u *StreamStreamCallable[Req, Resp]) Open(ctx context.Context, opts ...CallOption) (*BidiStream[Req, Resp], error) {
+	cs, err := openStream(u.ch, ctx, u.method, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &BidiStream[Req, Resp]{ResponseStream: ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, codec: &u.codec}, nil
+}
+
+// Call starts the call, sends the requests of reqs from a goroutine of the
+// call's (grpcio's request-iterator thread) and returns the response stream.
+func (u *StreamStreamCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) (*ResponseStream[Resp], error) {
+	cs, err := openStream(u.ch, ctx, u.method, opts)
+	if err != nil {
+		return nil, err
+	}
+	go pumpRequests(cs, &u.codec, reqs)
+	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
+}
+
+var _ = fmt.Sprint

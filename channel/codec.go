@@ -1,0 +1,113 @@
+package channel
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// MethodOption configures a multi-callable.
+type MethodOption[Req, Resp any] interface {
+	applyMethod(*codec[Req, Resp])
+}
+
+type methodOptionFunc[Req, Resp any] func(*codec[Req, Resp])
+
+func (f methodOptionFunc[Req, Resp]) applyMethod(c *codec[Req, Resp]) { f(c) }
+
+// WithCodec gives a method custom serializers, as grpcio's
+// request_serializer and response_deserializer: serialize turns a request
+// into bytes, deserialize a response's bytes into a value. A serializer
+// failure ends the call INTERNAL "serializing request: ...", a deserializer
+// failure INTERNAL "deserializing response: ...". Without it, Req and Resp
+// must be protobuf messages (or []byte, passed through unchanged).
+func WithCodec[Req, Resp any](serialize func(Req) ([]byte, error), deserialize func([]byte) (Resp, error)) MethodOption[Req, Resp] {
+	return methodOptionFunc[Req, Resp](func(c *codec[Req, Resp]) {
+		c.marshal = func(dst []byte, r Req) ([]byte, error) {
+			b, err := serialize(r)
+			if err != nil {
+				return nil, err
+			}
+			return append(dst, b...), nil
+		}
+		c.unmarshal = deserialize
+		c.err = nil
+	})
+}
+
+// codec turns requests into bytes and bytes into responses. marshal
+// appends to dst, which has the message prefix reserved.
+type codec[Req, Resp any] struct {
+	marshal   func(dst []byte, r Req) ([]byte, error)
+	unmarshal func([]byte) (Resp, error)
+	err       *status.Error
+}
+
+func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
+	var c codec[Req, Resp]
+	var zReq Req
+	var zResp Resp
+	switch any(zReq).(type) {
+	case proto.Message:
+		c.marshal = func(dst []byte, r Req) ([]byte, error) {
+			m := any(r).(proto.Message)
+			dst = slices.Grow(dst, proto.Size(m))
+			return proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, m)
+		}
+	case []byte:
+		c.marshal = func(dst []byte, r Req) ([]byte, error) { return append(dst, any(r).([]byte)...), nil }
+	default:
+		c.err = status.Errorf(codes.Internal, "serializing request: %T is not a protobuf message; give the method a codec with channel.WithCodec", zReq)
+	}
+	switch m := any(zResp).(type) {
+	case proto.Message:
+		typ := m.ProtoReflect().Type()
+		c.unmarshal = func(b []byte) (Resp, error) {
+			msg := typ.New().Interface()
+			err := proto.Unmarshal(b, msg)
+			return msg.(Resp), err
+		}
+	case []byte:
+		c.unmarshal = func(b []byte) (Resp, error) { return any(b).(Resp), nil }
+	default:
+		if c.err == nil {
+			c.err = status.Errorf(codes.Internal, "deserializing response: %T is not a protobuf message; give the method a codec with channel.WithCodec", zResp)
+		}
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.applyMethod(&c)
+		}
+	}
+	return c
+}
+
+// encode serializes r into a frame with the message prefix reserved.
+func (c *codec[Req, Resp]) encode(r Req) ([]byte, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	buf, err := c.marshal(make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+8), r)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "serializing request: %v", err)
+	}
+	return buf, nil
+}
+
+func (c *codec[Req, Resp]) decode(b []byte) (Resp, error) {
+	if c.err != nil {
+		var z Resp
+		return z, c.err
+	}
+	r, err := c.unmarshal(b)
+	if err != nil {
+		return r, status.Errorf(codes.Internal, "deserializing response: %v", err)
+	}
+	return r, nil
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,317 @@
+package channel
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/compression"
+)
+
+// Option configures a channel. Options are applied in order; a later one
+// overrides an earlier one of the same kind.
+type Option interface {
+	apply(*options) error
+}
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+// options is the resolved configuration of a channel.
+type options struct {
+	sys            *actor.ActorSystem
+	maxRecv        int // -1 unlimited
+	maxSend        int // -1 unlimited
+	compressor     compression.Compressor
+	authority      string
+	primaryUA      string
+	secondaryUA    string
+	dial           func(ctx context.Context, network, address string) (net.Conn, error)
+	initialBackoff time.Duration
+	maxBackoff     time.Duration
+	minConnect     time.Duration
+	enableRetries  bool
+	keys           map[string]any // every grpc.* key given, as given
+}
+
+func defaultOptions() options {
+	return options{
+		maxRecv:        4 << 20,
+		maxSend:        -1,
+		initialBackoff: time.Second,
+		maxBackoff:     120 * time.Second,
+		minConnect:     20 * time.Second,
+		enableRetries:  true,
+		keys:           map[string]any{},
+	}
+}
+
+// WithActorSystem runs the channel's actors in sys, the user's own actor
+// system (its logger included). Default: a shared, silent system of the
+// library's.
+func WithActorSystem(sys *actor.ActorSystem) Option {
+	return optionFunc(func(o *options) error {
+		if sys == nil {
+			return fmt.Errorf("WithActorSystem: nil actor system")
+		}
+		o.sys = sys
+		return nil
+	})
+}
+
+// WithMaxReceiveMessageSize sets the largest message the channel accepts
+// (grpc.max_receive_message_length); -1 means unlimited. Default 4 MiB.
+func WithMaxReceiveMessageSize(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < -1 {
+			return fmt.Errorf("grpc.max_receive_message_length: %d is out of range (-1 for unlimited, or >= 0)", n)
+		}
+		o.maxRecv = n
+		return nil
+	})
+}
+
+// WithMaxSendMessageSize sets the largest message the channel sends
+// (grpc.max_send_message_length); -1 means unlimited. Default unlimited.
+func WithMaxSendMessageSize(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < -1 {
+			return fmt.Errorf("grpc.max_send_message_length: %d is out of range (-1 for unlimited, or >= 0)", n)
+		}
+		o.maxSend = n
+		return nil
+	})
+}
+
+// WithCompression compresses every request message of the channel with c
+// (grpcio's compression argument); a call's Compression option overrides it.
+// Default: no compression.
+func WithCompression(c compression.Compressor) Option {
+	return optionFunc(func(o *options) error {
+		if c == nil || c.Name() == "identity" {
+			o.compressor = nil
+			return nil
+		}
+		if _, ok := compression.Get(c.Name()); !ok {
+			return fmt.Errorf("WithCompression: compressor %q is not registered (compression.Register it first)", c.Name())
+		}
+		o.compressor = c
+		return nil
+	})
+}
+
+// WithAuthority sets the :authority of every call (grpc.default_authority).
+// Default: the target's host:port, or "localhost" for unix sockets.
+func WithAuthority(authority string) Option {
+	return optionFunc(func(o *options) error {
+		o.authority = authority
+		return nil
+	})
+}
+
+// WithUserAgent sets the primary and secondary user agents around the
+// library's own ("primary grpcactor-go/x.y.z secondary").
+func WithUserAgent(primary, secondary string) Option {
+	return optionFunc(func(o *options) error {
+		o.primaryUA, o.secondaryUA = primary, secondary
+		return nil
+	})
+}
+
+// WithDialer replaces the function that opens connections, for tests and
+// custom networks. Default: a net.Dialer.
+func WithDialer(dial func(ctx context.Context, network, address string) (net.Conn, error)) Option {
+	return optionFunc(func(o *options) error {
+		o.dial = dial
+		return nil
+	})
+}
+
+// WithConnectBackoff sets the reconnect backoff: the first delay and the
+// cap (grpc.initial_reconnect_backoff_ms, grpc.max_reconnect_backoff_ms),
+// and the minimum connect timeout (grpc.min_reconnect_backoff_ms). Defaults
+// 1 s, 120 s and 20 s, from gRPC's connection-backoff document.
+func WithConnectBackoff(initial, max, minConnectTimeout time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if initial <= 0 || max < initial || minConnectTimeout <= 0 {
+			return fmt.Errorf("WithConnectBackoff: need 0 < initial (%v) <= max (%v) and minConnectTimeout (%v) > 0", initial, max, minConnectTimeout)
+		}
+		o.initialBackoff, o.maxBackoff, o.minConnect = initial, max, minConnectTimeout
+		return nil
+	})
+}
+
+// keySpec describes one grpcio channel option key.
+type keySpec struct {
+	kind  string // "int", "bool", "string"
+	min   int64
+	max   int64
+	apply func(o *options, v any) error // nil: accepted but not implemented
+	note  string                        // why a key without apply is refused or ignored
+}
+
+const serverSideNote = "server-enforced; accepted and ignored by a client, as in grpcio"
+
+var channelKeys = map[string]keySpec{
+	"grpc.max_send_message_length": {kind: "int", min: -1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.maxSend = int(v.(int64))
+		return nil
+	}},
+	"grpc.max_receive_message_length": {kind: "int", min: -1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.maxRecv = int(v.(int64))
+		return nil
+	}},
+	"grpc.default_authority": {kind: "string", apply: func(o *options, v any) error {
+		o.authority = v.(string)
+		return nil
+	}},
+	"grpc.primary_user_agent": {kind: "string", apply: func(o *options, v any) error {
+		o.primaryUA = v.(string)
+		return nil
+	}},
+	"grpc.secondary_user_agent": {kind: "string", apply: func(o *options, v any) error {
+		o.secondaryUA = v.(string)
+		return nil
+	}},
+	"grpc.initial_reconnect_backoff_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.initialBackoff = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.max_reconnect_backoff_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.maxBackoff = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.min_reconnect_backoff_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.minConnect = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.enable_retries": {kind: "bool", apply: func(o *options, v any) error {
+		o.enableRetries = v.(bool)
+		return nil
+	}},
+	"grpc.max_connection_idle_ms":              {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_connection_age_ms":               {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.keepalive_time_ms":                   {kind: "int", min: 1, max: math.MaxInt32},
+	"grpc.keepalive_timeout_ms":                {kind: "int", min: 1, max: math.MaxInt32},
+	"grpc.keepalive_permit_without_calls":      {kind: "bool"},
+	"grpc.http2.max_pings_without_data":        {kind: "int", min: 0, max: math.MaxInt32},
+	"grpc.lb_policy_name":                      {kind: "string"},
+	"grpc.service_config":                      {kind: "string"},
+	"grpc.client_idle_timeout_ms":              {kind: "int", min: 0, max: math.MaxInt32},
+	"grpc.dns_min_time_between_resolutions_ms": {kind: "int", min: 0, max: math.MaxInt32},
+}
+
+// WithOption sets a channel option by its grpcio key, such as
+// ("grpc.max_receive_message_length", 16<<20). An unknown key, a value of
+// the wrong type or out of range is an error from Insecure naming the key and
+// the value; for an unknown key it suggests the nearest known one. Keys whose
+// behaviour this version does not implement are refused with an error saying
+// so (see the README's list).
+func WithOption(key string, value any) Option {
+	return optionFunc(func(o *options) error {
+		spec, ok := channelKeys[key]
+		if !ok {
+			return fmt.Errorf("%s: unknown channel option%s", key, suggest(key))
+		}
+		v, err := coerce(key, spec, value)
+		if err != nil {
+			return err
+		}
+		if spec.apply == nil {
+			if spec.note == serverSideNote {
+				o.keys[key] = v
+				return nil
+			}
+			return fmt.Errorf("%s: channel option not implemented yet in grpcactor %s", key, Version)
+		}
+		o.keys[key] = v
+		return spec.apply(o, v)
+	})
+}
+
+func coerce(key string, spec keySpec, value any) (any, error) {
+	switch spec.kind {
+	case "int":
+		var n int64
+		switch v := value.(type) {
+		case int:
+			n = int64(v)
+		case int32:
+			n = int64(v)
+		case int64:
+			n = v
+		case uint32:
+			n = int64(v)
+		case time.Duration:
+			n = v.Milliseconds()
+		default:
+			return nil, fmt.Errorf("%s: want an integer, got %T (%v)", key, value, value)
+		}
+		if n < spec.min || n > spec.max {
+			return nil, fmt.Errorf("%s: %d is out of range [%d, %d]", key, n, spec.min, spec.max)
+		}
+		return n, nil
+	case "bool":
+		switch v := value.(type) {
+		case bool:
+			return v, nil
+		case int:
+			if v == 0 || v == 1 {
+				return v == 1, nil
+			}
+		}
+		return nil, fmt.Errorf("%s: want a bool (or 0/1), got %T (%v)", key, value, value)
+	case "string":
+		s, ok := value.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a string, got %T (%v)", key, value, value)
+		}
+		return s, nil
+	}
+	return value, nil
+}
+
+// suggest returns ` (did you mean "grpc.x"?)` for the nearest known key.
+func suggest(key string) string {
+	best, bestD := "", 1<<30
+	names := make([]string, 0, len(channelKeys))
+	for k := range channelKeys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if d := editDistance(strings.ToLower(key), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if bestD <= len(key)/2+1 {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

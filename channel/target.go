@@ -1,0 +1,190 @@
+package channel
+
+import (
+	"fmt"
+	"net"
+	"strings"
+)
+
+// address is one resolved endpoint of a target.
+type address struct {
+	network string // "tcp" or "unix"
+	addr    string // host:port, socket path, or "@name" for abstract sockets
+}
+
+func (a address) String() string {
+	if a.network == "unix" {
+		return "unix:" + a.addr
+	}
+	return a.addr
+}
+
+// parsedTarget is a channel target after parsing, per gRPC's naming
+// document.
+type parsedTarget struct {
+	scheme    string // dns, unix, unix-abstract, ipv4, ipv6, passthrough
+	authority string // the DNS server for dns://authority/...
+	endpoint  string
+	addrs     []address // fixed addresses, for every scheme but dns
+	host      string    // dns: the host to resolve
+	port      string    // dns: the port
+	defAuth   string    // the default :authority
+}
+
+var knownSchemes = map[string]bool{
+	"dns": true, "unix": true, "unix-abstract": true, "ipv4": true, "ipv6": true, "passthrough": true,
+}
+
+const defaultPort = "443"
+
+// parseTarget parses target as gRPC's naming document describes: a URI
+// with one of the known schemes, or a bare host[:port] resolved by DNS.
+func parseTarget(target string) (*parsedTarget, error) {
+	if target == "" {
+		return nil, fmt.Errorf("channel target is empty")
+	}
+	scheme, rest, hasScheme := "", target, false
+	if i := strings.Index(target, "://"); i > 0 {
+		scheme, rest, hasScheme = target[:i], target[i+3:], true
+		if !knownSchemes[scheme] {
+			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: dns, unix, unix-abstract, ipv4, ipv6, passthrough)", target, scheme)
+		}
+	} else if i := strings.Index(target, ":"); i > 0 && knownSchemes[target[:i]] {
+		scheme, rest, hasScheme = target[:i], target[i+1:], true
+	}
+	if !hasScheme {
+		scheme = "dns"
+	}
+	t := &parsedTarget{scheme: scheme}
+	full := strings.Contains(target, "://")
+	switch scheme {
+	case "dns":
+		if full {
+			slash := strings.Index(rest, "/")
+			if slash < 0 {
+				return nil, fmt.Errorf("channel target %q: missing '/' after the DNS authority", target)
+			}
+			t.authority, rest = rest[:slash], rest[slash+1:]
+		}
+		host, port, err := splitHostPort(rest)
+		if err != nil {
+			return nil, fmt.Errorf("channel target %q: %v", target, err)
+		}
+		t.endpoint, t.host, t.port = rest, host, port
+		t.defAuth = rest
+		if !strings.Contains(rest, ":") || strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") {
+			t.defAuth = rest
+		}
+	case "unix":
+		path := rest
+		if full {
+			// unix:///abs/path: the authority must be empty.
+			if !strings.HasPrefix(rest, "/") {
+				return nil, fmt.Errorf("channel target %q: unix:// needs an absolute path (unix:///path)", target)
+			}
+		}
+		if path == "" {
+			return nil, fmt.Errorf("channel target %q: empty unix socket path", target)
+		}
+		t.endpoint = path
+		t.addrs = []address{{"unix", path}}
+		t.defAuth = "localhost"
+	case "unix-abstract":
+		name := strings.TrimPrefix(rest, "//")
+		if full {
+			name = strings.TrimPrefix(rest, "/")
+		}
+		t.endpoint = name
+		t.addrs = []address{{"unix", "@" + name}}
+		t.defAuth = "localhost"
+	case "ipv4", "ipv6":
+		if full {
+			rest = strings.TrimPrefix(rest, "/")
+		}
+		if rest == "" {
+			return nil, fmt.Errorf("channel target %q: no addresses", target)
+		}
+		for _, a := range strings.Split(rest, ",") {
+			host, port, err := splitHostPort(a)
+			if err != nil {
+				return nil, fmt.Errorf("channel target %q: %v", target, err)
+			}
+			ip := net.ParseIP(host)
+			if ip == nil || (scheme == "ipv4") != (ip.To4() != nil) {
+				return nil, fmt.Errorf("channel target %q: %q is not an %s address", target, host, scheme)
+			}
+			t.addrs = append(t.addrs, address{"tcp", net.JoinHostPort(host, port)})
+		}
+		t.endpoint = rest
+		t.defAuth = "localhost"
+	case "passthrough":
+		if full {
+			slash := strings.Index(rest, "/")
+			if slash < 0 {
+				return nil, fmt.Errorf("channel target %q: passthrough needs passthrough:///address", target)
+			}
+			rest = rest[slash+1:]
+		}
+		if rest == "" {
+			return nil, fmt.Errorf("channel target %q: empty passthrough address", target)
+		}
+		t.endpoint = rest
+		t.addrs = []address{{"tcp", rest}}
+		t.defAuth = rest
+	}
+	return t, nil
+}
+
+// splitHostPort splits host[:port], adding the default port 443.
+func splitHostPort(s string) (host, port string, err error) {
+	if s == "" {
+		return "", "", fmt.Errorf("missing host")
+	}
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", "", fmt.Errorf("%q: missing ']' in IPv6 address", s)
+		}
+		host = s[1:end]
+		rest := s[end+1:]
+		switch {
+		case rest == "":
+			return host, defaultPort, nil
+		case strings.HasPrefix(rest, ":") && len(rest) > 1:
+			port = rest[1:]
+		default:
+			return "", "", fmt.Errorf("%q: bad port after IPv6 address", s)
+		}
+	} else if strings.Count(s, ":") > 1 {
+		// A bare IPv6 address without brackets and port.
+		if net.ParseIP(s) == nil {
+			return "", "", fmt.Errorf("%q: too many colons", s)
+		}
+		return s, defaultPort, nil
+	} else if i := strings.LastIndex(s, ":"); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if port == "" {
+			return "", "", fmt.Errorf("%q: empty port", s)
+		}
+	} else {
+		host, port = s, defaultPort
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("%q: missing host", s)
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return "", "", fmt.Errorf("%q: port %q is not a number", s, port)
+		}
+	}
+	return host, port, nil
+}
+
+// staticAddrs returns the addresses to dial for the target. DNS targets
+// are dialed by name; the dialer resolves them when it connects.
+func (t *parsedTarget) staticAddrs() []address {
+	if t.scheme == "dns" {
+		return []address{{"tcp", net.JoinHostPort(t.host, t.port)}}
+	}
+	return t.addrs
+}
