@@ -1,0 +1,76 @@
+package channel
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWithOption(t *testing.T) {
+	tests := []struct {
+		key     string
+		value   any
+		wantErr string
+		check   func(o *options) bool
+	}{
+		{"grpc.max_receive_message_length", 16 << 20, "", func(o *options) bool { return o.maxRecv == 16<<20 }},
+		{"grpc.max_receive_message_length", -1, "", func(o *options) bool { return o.maxRecv == -1 }},
+		{"grpc.max_send_message_length", int64(1024), "", func(o *options) bool { return o.maxSend == 1024 }},
+		{"grpc.default_authority", "foo.test", "", func(o *options) bool { return o.authority == "foo.test" }},
+		{"grpc.primary_user_agent", "app/1", "", func(o *options) bool { return o.primaryUA == "app/1" }},
+		{"grpc.initial_reconnect_backoff_ms", 250, "", func(o *options) bool { return o.initialBackoff == 250*time.Millisecond }},
+		{"grpc.enable_retries", 0, "", func(o *options) bool { return !o.enableRetries }},
+		{"grpc.max_connection_idle_ms", 1000, "", func(o *options) bool { return o.keys["grpc.max_connection_idle_ms"] == int64(1000) }},
+		{"grpc.max_connection_age_ms", 1000, "", nil},
+		{"grpc.keepalive_tme_ms", 1000, `grpc.keepalive_tme_ms: unknown channel option (did you mean "grpc.keepalive_time_ms"?)`, nil},
+		{"grpc.max_receive_message_length", "big", "want an integer, got string (big)", nil},
+		{"grpc.max_receive_message_length", -2, "-2 is out of range", nil},
+		{"grpc.enable_retries", "yes", "want a bool", nil},
+		{"grpc.default_authority", 5, "want a string, got int (5)", nil},
+		{"grpc.keepalive_time_ms", 30000, "not implemented yet", nil},
+		{"totally.unrelated.option.name.here", 1, "unknown channel option", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			o := defaultOptions()
+			err := WithOption(tt.key, tt.value).apply(&o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.key) {
+					t.Fatalf("error %q does not name the key", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil && !tt.check(&o) {
+				t.Fatalf("option not applied: %+v", o)
+			}
+		})
+	}
+}
+
+func TestInsecureRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		opt    Option
+		want   string
+	}{
+		{"foo://x", nil, "unknown scheme"},
+		{"localhost:1", WithOption("grpc.bogus", 1), "grpc.bogus: unknown channel option"},
+		{"localhost:1", WithMaxReceiveMessageSize(-5), "out of range"},
+		{"dns://8.8.8.8/example.com:443", nil, "not supported yet"},
+	} {
+		ch, err := Insecure(tc.target, tc.opt)
+		if err == nil {
+			ch.Close()
+			t.Fatalf("%s: no error", tc.target)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: %v, want %q", tc.target, err, tc.want)
+		}
+	}
+}
