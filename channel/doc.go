@@ -1,0 +1,25 @@
+// Package channel is the client's public entry point: channels to a gRPC
+// target and the four kinds of calls on them, after Python grpcio's channel
+// API.
+//
+// A Channel is opened with Insecure (grpcio's insecure_channel) and shared
+// freely: it is safe for any number of goroutines and actors. Calls are
+// made through typed multi-callables bound to a method:
+//
+//	ch, err := channel.Insecure("localhost:50051")
+//	sayHello := channel.UnaryUnary[*pb.HelloRequest, *pb.HelloReply](ch, "/helloworld.Greeter/SayHello")
+//	reply, err := sayHello.Call(ctx, &pb.HelloRequest{Name: "you"}, channel.Timeout(time.Second))
+//
+// UnaryUnary, UnaryStream, StreamUnary and StreamStream mirror grpcio's
+// multi-callables: Call blocks, WithCall also returns the finished *Call
+// (metadata, code, details), Future returns a futures.Future that is also
+// the call, and the streaming kinds return streams with Recv/All and, in
+// their interactive Open form, Send/CloseSend. Every failure is a
+// *status.Error with the gRPC code and a message that says what happened.
+//
+// Each channel runs as a protoactor actor (in the user's actor system with
+// WithActorSystem, or in a silent default one) that owns its connections,
+// each an actor of package transport. A call on a READY channel reads the
+// channel's published snapshot and goes straight to the connection actor;
+// only a call that has to wait for a connection talks to the channel actor.
+package channel
