@@ -40,10 +40,12 @@ type callState struct {
 	maxSend   int
 	maxRecv   int
 
-	mu     sync.Mutex // guards stream (swapped by transparent retries)
-	stream *transport.Stream
+	// attemptMu serializes sends with moves to a new attempt, so that a
+	// replay and a new message cannot interleave.
+	attemptMu sync.Mutex
+	mu        sync.Mutex // guards stream and the retry buffer below
+	stream    *transport.Stream
 
-	// retry buffer (send side)
 	sent       [][]byte
 	sentBytes  int
 	closedSend bool
@@ -114,9 +116,36 @@ func (cs *callState) release() {
 	}
 }
 
-// start picks a connection and opens a stream, replaying what was sent on
-// an earlier attempt that never reached the server.
+// start picks a connection and opens the call's first stream.
 func (cs *callState) start() error {
+	cs.attemptMu.Lock()
+	defer cs.attemptMu.Unlock()
+	return cs.startLocked()
+}
+
+// restart moves the call to a new stream after failed ended without
+// reaching the server, unless another goroutine already did. It returns
+// failed's status if the call cannot be retried.
+func (cs *callState) restart(failed *transport.Stream) error {
+	cs.attemptMu.Lock()
+	defer cs.attemptMu.Unlock()
+	if cs.cur() != failed {
+		return nil
+	}
+	if !cs.retryable(failed) {
+		st, _ := failed.Status()
+		if st == nil {
+			return io.EOF
+		}
+		return st
+	}
+	return cs.startLocked()
+}
+
+// startLocked picks a connection and opens a stream, replaying what was
+// sent on an earlier attempt that never reached the server. attemptMu is
+// held, so no send interleaves with the replay.
+func (cs *callState) startLocked() error {
 	for {
 		if err := cs.ctx.Err(); err != nil {
 			return transport.ContextStatus(cs.ctx)
@@ -131,16 +160,17 @@ func (cs *callState) start() error {
 		}
 		cs.mu.Lock()
 		cs.stream = s
+		sent, closed := cs.sent, cs.closedSend
 		cs.mu.Unlock()
 		ok := true
-		for i, b := range cs.sent {
-			end := cs.closedSend && i == len(cs.sent)-1
+		for i, b := range sent {
+			end := closed && i == len(sent)-1
 			if s.Write(b, end) != nil {
 				ok = false
 				break
 			}
 		}
-		if ok && cs.closedSend && len(cs.sent) == 0 {
+		if ok && closed && len(sent) == 0 {
 			ok = s.CloseSend() == nil
 		}
 		if ok {
@@ -156,6 +186,8 @@ func (cs *callState) start() error {
 // retryable reports whether s failed without reaching the server and the
 // call may move to a new attempt (and counts the attempt).
 func (cs *callState) retryable(s *transport.Stream) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	if cs.committed || cs.recvSeen || !s.Unprocessed() || cs.retries >= maxTransparentRetries {
 		return false
 	}
@@ -191,46 +223,49 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
+	cs.attemptMu.Lock()
+	cs.mu.Lock()
 	if !cs.committed {
 		cs.sent = append(cs.sent, frame)
 		cs.sentBytes += len(frame)
 		if cs.sentBytes > retryBufferLimit {
-			cs.commit()
+			cs.commitLocked()
 		}
 	}
 	if last {
 		cs.closedSend = true
 	}
-	for {
-		s := cs.cur()
-		err := s.Write(frame, last)
-		if err == nil {
-			return nil
-		}
-		if !cs.retryable(s) {
-			return err
-		}
-		if err := cs.start(); err != nil {
-			return err
-		}
-		return nil // start replayed the buffer, this frame included
+	s := cs.stream
+	cs.mu.Unlock()
+	err := s.Write(frame, last)
+	cs.attemptMu.Unlock()
+	if err == nil {
+		return nil
 	}
+	// A retry replays the buffer, this frame included.
+	return cs.restart(s)
 }
 
 func (cs *callState) closeSend() error {
+	cs.attemptMu.Lock()
+	cs.mu.Lock()
 	if cs.closedSend {
+		cs.mu.Unlock()
+		cs.attemptMu.Unlock()
 		return nil
 	}
 	cs.closedSend = true
-	s := cs.cur()
+	s := cs.stream
+	cs.mu.Unlock()
 	err := s.CloseSend()
-	if err != nil && cs.retryable(s) {
-		return cs.start()
+	cs.attemptMu.Unlock()
+	if err == nil {
+		return nil
 	}
-	return err
+	return cs.restart(s)
 }
 
-func (cs *callState) commit() {
+func (cs *callState) commitLocked() {
 	cs.committed = true
 	cs.sent = nil
 	cs.sentBytes = 0
@@ -244,12 +279,12 @@ func (cs *callState) recvMsg() ([]byte, error) {
 		s := cs.cur()
 		m, err := s.RecvMsg()
 		if err != nil {
-			if err != io.EOF && cs.retryable(s) {
-				if serr := cs.start(); serr != nil {
-					cs.finish(toStatus(serr))
-					return nil, serr
+			if err != io.EOF && s.Unprocessed() {
+				if serr := cs.restart(s); serr == nil {
+					continue
+				} else {
+					err = serr
 				}
-				continue
 			}
 			st := toStatus(err)
 			cs.finish(st)
@@ -259,8 +294,10 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			return nil, st
 		}
 		if !cs.recvSeen {
+			cs.mu.Lock()
 			cs.recvSeen = true
-			cs.commit()
+			cs.commitLocked()
+			cs.mu.Unlock()
 		}
 		data := m.Data
 		if m.Compressed {

@@ -449,7 +449,10 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 	if err != nil {
 		return zero, nil, err
 	}
-	pumpRequests(cs, &u.codec, reqs)
+	// The requests go out from a goroutine of the call's, so that a server
+	// that answers before reading them all, or an iterator that blocks,
+	// cannot hold the caller once the call has ended.
+	go pumpRequests(cs, &u.codec, reqs)
 	resp, err := recvOne(cs, &u.codec)
 	return resp, &Call{cs: cs}, err
 }
@@ -469,7 +472,7 @@ func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.S
 		f.call = &Call{cs: cs}
 		f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
 		close(f.started)
-		pumpRequests(cs, &u.codec, reqs)
+		go pumpRequests(cs, &u.codec, reqs)
 		resp, err := recvOne(cs, &u.codec)
 		f.Complete(resp, err)
 	}()

@@ -368,8 +368,16 @@ func (a *connActor) startWaiting() {
 func (a *connActor) onData(m *dataReq) {
 	s := m.s
 	if s.endQueued || s.finishedFast() && !s.started {
-		s.queued.Add(-int64(len(m.buf)))
+		a.released(s, len(m.buf))
 		return
+	}
+	if s.started {
+		if _, ok := a.streams[s.id]; !ok {
+			// The stream was reset or ended: writing would be a DATA frame
+			// on a closed stream, a protocol error for the server.
+			a.released(s, len(m.buf))
+			return
+		}
 	}
 	if len(m.buf) > 0 {
 		s.outq = append(s.outq, m)
