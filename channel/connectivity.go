@@ -1,40 +1,24 @@
 package channel
 
-import "fmt"
+import "github.com/grpcactor/grpcactor/connectivity"
 
 // Connectivity is a channel's connectivity state, as gRPC's
 // connectivity-semantics document defines it (grpcio's ChannelConnectivity).
-type Connectivity int
+// String gives IDLE, CONNECTING, READY, TRANSIENT_FAILURE, SHUTDOWN.
+type Connectivity = connectivity.State
 
 // The five connectivity states.
 const (
 	// Idle: no connection and no attempt under way; a call or a request
 	// to connect starts one.
-	Idle Connectivity = iota
+	Idle = connectivity.Idle
 	// Connecting: a connection attempt is under way.
-	Connecting
+	Connecting = connectivity.Connecting
 	// Ready: a connection is established and calls go out at once.
-	Ready
+	Ready = connectivity.Ready
 	// TransientFailure: the last attempt failed; the channel retries after
 	// a backoff. Calls that do not wait for ready fail UNAVAILABLE.
-	TransientFailure
+	TransientFailure = connectivity.TransientFailure
 	// Shutdown: the channel was closed.
-	Shutdown
+	Shutdown = connectivity.Shutdown
 )
-
-// String returns the state's canonical name, such as "TRANSIENT_FAILURE".
-func (c Connectivity) String() string {
-	switch c {
-	case Idle:
-		return "IDLE"
-	case Connecting:
-		return "CONNECTING"
-	case Ready:
-		return "READY"
-	case TransientFailure:
-		return "TRANSIENT_FAILURE"
-	case Shutdown:
-		return "SHUTDOWN"
-	}
-	return fmt.Sprintf("Connectivity(%d)", int(c))
-}

@@ -154,3 +154,11 @@ func contextCode(err error) (codes.Code, bool) {
 	}
 	return 0, false
 }
+
+// Convert returns the status of any error: the *Error in its chain, a
+// context error's status, or UNKNOWN with the error's text. A nil err gives
+// nil.
+func Convert(err error) *Error {
+	st, _ := FromError(err)
+	return st
+}

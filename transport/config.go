@@ -65,6 +65,15 @@ type Config struct {
 	WriteQuota int
 	// BufferSize is the size of the socket read and write buffers.
 	BufferSize int
+	// KeepaliveTime, when positive, makes the connection send a PING after
+	// that long without reading a frame (gRFC A8; at least 10 s).
+	KeepaliveTime time.Duration
+	// KeepaliveTimeout is how long a keepalive PING may wait for its ack
+	// before the connection is closed; default 20 s.
+	KeepaliveTimeout time.Duration
+	// KeepalivePermitWithoutCalls lets keepalive PINGs go out while no
+	// stream is open.
+	KeepalivePermitWithoutCalls bool
 	// OnEvent, if set, receives the connection's events in addition to
 	// its parent actor (for tests and actor-less users). It is called from
 	// the actor's Receive and must not block.

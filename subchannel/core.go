@@ -1,0 +1,172 @@
+package subchannel
+
+import (
+	"time"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/connectivity"
+	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/transport"
+)
+
+// The subchannel's logic is this plain state machine: core.step takes a
+// message and returns the effects the actor performs. Tests drive it
+// without sockets or actors.
+
+// Messages.
+type (
+	// msgConnect asks an IDLE subchannel to connect.
+	msgConnect struct{}
+	// msgResetBackoff ends a backoff at once (ResetConnectBackoff).
+	msgResetBackoff struct{}
+	// msgBackoffDone is the backoff timer firing.
+	msgBackoffDone struct{ gen int }
+	// msgSetKeepalive changes the keepalive time for new connections.
+	msgSetKeepalive struct{ d time.Duration }
+)
+
+// Effects.
+type (
+	effDial struct {
+		connectTimeout time.Duration
+		keepalive      time.Duration
+	}
+	effCloseConn struct{ conn *transport.Conn }
+	effTimer     struct {
+		d   time.Duration
+		gen int
+	}
+	effReport struct {
+		state connectivity.State
+		conn  *transport.Conn
+		err   *status.Error
+	}
+	// effTooManyPings tells the parent the server asked for fewer pings.
+	effTooManyPings struct{ keepalive time.Duration }
+)
+
+type core struct {
+	state      connectivity.State
+	conn       *transport.Conn // the connection being dialed or in use
+	draining   map[*transport.Conn]bool
+	bo         Backoff
+	gen        int
+	minConnect time.Duration
+	keepalive  time.Duration
+	lastErr    *status.Error
+	effects    []any
+}
+
+func newCore(bo Backoff, minConnect, keepalive time.Duration) *core {
+	return &core{bo: bo, minConnect: minConnect, keepalive: keepalive, draining: map[*transport.Conn]bool{}}
+}
+
+func (c *core) emit(e any) { c.effects = append(c.effects, e) }
+
+func (c *core) report(s connectivity.State) {
+	if c.state == s && s != connectivity.TransientFailure {
+		return
+	}
+	c.state = s
+	r := effReport{state: s}
+	switch s {
+	case connectivity.Ready:
+		r.conn = c.conn
+	case connectivity.TransientFailure:
+		r.err = c.lastErr
+	}
+	c.emit(r)
+}
+
+func (c *core) step(msg any) []any {
+	c.effects = c.effects[:0]
+	if c.state == connectivity.Shutdown {
+		return c.effects
+	}
+	switch m := msg.(type) {
+	case msgConnect:
+		if c.state == connectivity.Idle && c.conn == nil {
+			c.dial()
+		}
+	case msgResetBackoff:
+		c.bo.Reset()
+		if c.state == connectivity.TransientFailure {
+			c.gen++
+			c.report(connectivity.Idle)
+		}
+	case msgBackoffDone:
+		if m.gen == c.gen && c.state == connectivity.TransientFailure {
+			c.report(connectivity.Idle)
+		}
+	case msgSetKeepalive:
+		c.keepalive = m.d
+	case *transport.EventReady:
+		if m.Conn == c.conn && c.state == connectivity.Connecting {
+			c.bo.Reset()
+			c.lastErr = nil
+			c.report(connectivity.Ready)
+		}
+	case *transport.EventGoAway:
+		if m.Code == 0xb /* ENHANCE_YOUR_CALM */ && m.Debug == "too_many_pings" && c.keepalive > 0 {
+			c.keepalive *= 2
+			c.emit(effTooManyPings{keepalive: c.keepalive})
+		}
+		if m.Conn == c.conn {
+			c.draining[m.Conn] = true
+			c.conn = nil
+			if c.state == connectivity.Ready {
+				c.report(connectivity.Idle)
+			} else if c.state == connectivity.Connecting {
+				c.fail(status.New(codes.Unavailable, "server sent GOAWAY while connecting"))
+			}
+		}
+	case *transport.EventClosed:
+		delete(c.draining, m.Conn)
+		if m.Conn != c.conn {
+			return c.effects
+		}
+		c.conn = nil
+		if c.state == connectivity.Ready {
+			c.report(connectivity.Idle)
+			return c.effects
+		}
+		err := m.Err
+		if err == nil {
+			err = status.New(codes.Unavailable, "connection closed before it was ready")
+		}
+		c.fail(err)
+	case msgShutdown:
+		c.state = connectivity.Shutdown
+		if c.conn != nil {
+			c.emit(effCloseConn{c.conn})
+			c.conn = nil
+		}
+		for d := range c.draining {
+			c.emit(effCloseConn{d})
+		}
+		c.draining = map[*transport.Conn]bool{}
+	}
+	return c.effects
+}
+
+func (c *core) dial() {
+	d := c.bo.base()
+	timeout := c.minConnect
+	if d > timeout {
+		timeout = d
+	}
+	c.report(connectivity.Connecting)
+	c.emit(effDial{connectTimeout: timeout, keepalive: c.keepalive})
+}
+
+func (c *core) fail(err *status.Error) {
+	c.lastErr = err
+	c.report(connectivity.TransientFailure)
+	c.gen++
+	c.emit(effTimer{d: c.bo.Next(), gen: c.gen})
+}
+
+// setConn records the connection an effDial created.
+func (c *core) setConn(conn *transport.Conn) { c.conn = conn }
+
+type msgShutdown struct{}

@@ -1,0 +1,154 @@
+// Package subchannel is one address of a channel as an actor: its
+// connectivity state machine (IDLE → CONNECTING → READY → IDLE, or
+// TRANSIENT_FAILURE and back to IDLE after a backoff), gRPC's connection
+// backoff, and the connection actor of package transport as its supervised
+// child.
+//
+// The subchannel never decides to connect by itself: its parent (the
+// channel actor's load-balancing policy) sends Connect, as gRPC's
+// connectivity-semantics document has it. Every state change goes to the
+// parent as a *StateChanged message.
+package subchannel
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/connectivity"
+	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/transport"
+)
+
+// Config describes a subchannel.
+type Config struct {
+	// Transport is the template of every connection: its Network and
+	// Address say where to connect; ConnectTimeout is set per attempt.
+	Transport transport.Config
+	// Backoff is the reconnect backoff; zero fields take gRPC's defaults
+	// (1 s, 120 s).
+	Backoff Backoff
+	// MinConnectTimeout is the least time an attempt gets (default 20 s).
+	MinConnectTimeout time.Duration
+	// OnConn, if set, is told of every connection the subchannel creates
+	// (from its actor's Receive; it must not block).
+	OnConn func(*transport.Conn)
+}
+
+// StateChanged is sent to the parent on every state change. Conn is set
+// when State is READY, Err when it is TRANSIENT_FAILURE.
+type StateChanged struct {
+	Sub   *Subchannel
+	State connectivity.State
+	Conn  *transport.Conn
+	Err   *status.Error
+}
+
+// TooManyPings is sent to the parent when the server answered keepalive
+// pings with GOAWAY ENHANCE_YOUR_CALM "too_many_pings": the subchannel
+// doubled its keepalive time to Keepalive, and the channel should too.
+type TooManyPings struct {
+	Sub       *Subchannel
+	Keepalive time.Duration
+}
+
+// Subchannel is the handle of a subchannel actor.
+type Subchannel struct {
+	pid  *actor.PID
+	sys  *actor.ActorSystem
+	addr string
+}
+
+// Spawn starts a subchannel actor as a child of spawner. It starts IDLE.
+func Spawn(spawner actor.SpawnerContext, cfg Config) *Subchannel {
+	if cfg.Backoff.Initial <= 0 {
+		cfg.Backoff.Initial = time.Second
+	}
+	if cfg.Backoff.Max <= 0 {
+		cfg.Backoff.Max = 120 * time.Second
+	}
+	if cfg.MinConnectTimeout <= 0 {
+		cfg.MinConnectTimeout = 20 * time.Second
+	}
+	s := &Subchannel{sys: spawner.ActorSystem(), addr: cfg.Transport.Address}
+	a := &subActor{sub: s, cfg: cfg, core: newCore(cfg.Backoff, cfg.MinConnectTimeout, cfg.Transport.KeepaliveTime)}
+	s.pid = spawner.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+	return s
+}
+
+// Address returns the subchannel's address.
+func (s *Subchannel) Address() string { return s.addr }
+
+// PID returns the subchannel actor's PID.
+func (s *Subchannel) PID() *actor.PID { return s.pid }
+
+// Connect asks an IDLE subchannel to connect; otherwise it does nothing.
+func (s *Subchannel) Connect() { s.sys.Root.Send(s.pid, msgConnect{}) }
+
+// ResetBackoff ends a backoff at once: a subchannel in TRANSIENT_FAILURE
+// goes IDLE, ready to connect again.
+func (s *Subchannel) ResetBackoff() { s.sys.Root.Send(s.pid, msgResetBackoff{}) }
+
+// SetKeepalive changes the keepalive time of the subchannel's next
+// connections.
+func (s *Subchannel) SetKeepalive(d time.Duration) { s.sys.Root.Send(s.pid, msgSetKeepalive{d}) }
+
+// Shutdown stops the subchannel and closes its connections.
+func (s *Subchannel) Shutdown() { s.sys.Root.Stop(s.pid) }
+
+type subActor struct {
+	sub  *Subchannel
+	cfg  Config
+	core *core
+	ctx  actor.Context
+}
+
+func (a *subActor) Receive(ctx actor.Context) {
+	a.ctx = ctx
+	var msg any
+	switch m := ctx.Message().(type) {
+	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive,
+		*transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
+		msg = m
+	case *actor.Stopping:
+		msg = msgShutdown{}
+	default:
+		return
+	}
+	for _, e := range a.core.step(msg) {
+		a.perform(e)
+	}
+}
+
+func (a *subActor) perform(e any) {
+	switch e := e.(type) {
+	case effDial:
+		cfg := a.cfg.Transport
+		cfg.ConnectTimeout = e.connectTimeout
+		cfg.KeepaliveTime = e.keepalive
+		conn, err := transport.Spawn(a.ctx, cfg)
+		if err != nil {
+			for _, e2 := range a.core.step(&transport.EventClosed{Err: status.Convert(err)}) {
+				a.perform(e2)
+			}
+			return
+		}
+		a.core.setConn(conn)
+		if a.cfg.OnConn != nil {
+			a.cfg.OnConn(conn)
+		}
+	case effCloseConn:
+		e.conn.Close("subchannel shut down")
+	case effTimer:
+		gen, self, sys := e.gen, a.ctx.Self(), a.sub.sys
+		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoffDone{gen: gen}) })
+	case effReport:
+		if p := a.ctx.Parent(); p != nil {
+			a.ctx.Send(p, &StateChanged{Sub: a.sub, State: e.state, Conn: e.conn, Err: e.err})
+		}
+	case effTooManyPings:
+		if p := a.ctx.Parent(); p != nil {
+			a.ctx.Send(p, &TooManyPings{Sub: a.sub, Keepalive: e.keepalive})
+		}
+	}
+}
