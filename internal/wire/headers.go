@@ -12,8 +12,8 @@ import (
 // (the response headers, the trailers, or a trailers-only response), as
 // decoded by DecodeHeaderBlock.
 type HeaderBlock struct {
-	// HTTPStatus is the :status, or 0 if it was absent or not a number
-	// (Malformed then says which).
+	// HTTPStatus is the :status, or 0 if it was absent (as in trailers) or
+	// not a 3-digit number from 100 up (Malformed then says so).
 	HTTPStatus int
 	// ContentType is the first content-type value, "" if absent.
 	ContentType string

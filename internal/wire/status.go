@@ -82,8 +82,9 @@ func RSTStreamCode(c http2.ErrCode) codes.Code {
 //     grpc-status must then be used.
 //   - No final block: INTERNAL, the server closed the stream without
 //     trailers.
-//   - A malformed grpc-status: UNKNOWN naming the value. Any other malformed
-//     element (a -bin value that is not base64): INTERNAL naming it.
+//   - A malformed grpc-status in the block that carries the status: UNKNOWN
+//     naming the value. Any other malformed element in either block (a -bin
+//     value that is not base64): INTERNAL naming it.
 //   - No grpc-status in the final block: UNKNOWN.
 //   - grpc-status 0: OK (nil). A code above 16: UNKNOWN naming it, with the
 //     server's message. Otherwise the code and grpc-message.
@@ -138,11 +139,13 @@ func responseStatus(first, initial, final *HeaderBlock, body []byte) *status.Err
 	default:
 		return httpStatus(first, body)
 	}
-	if initial != nil && initial != sb {
-		// A grpc-status in the response headers means nothing; anything
-		// else malformed there fails the call.
-		if e := cmp.Or(initial.httpStatusErr, initial.metadataErr); e != "" {
-			return status.New(codes.Internal, "server sent "+e)
+	for _, hb := range [...]*HeaderBlock{initial, final} {
+		// A grpc-status in the other block means nothing; anything else
+		// malformed there fails the call.
+		if hb != nil && hb != sb {
+			if e := cmp.Or(hb.httpStatusErr, hb.metadataErr); e != "" {
+				return status.New(codes.Internal, "server sent "+e)
+			}
 		}
 	}
 	return grpcStatus(sb)
