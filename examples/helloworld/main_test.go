@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// protoactor's dead-letter throttle (in the actor system channels
+		// share by default) keeps a goroutine for up to 1 s after a dead
+		// letter, e.g. a message to an actor the closing channel stopped.
+		// It ends on its own; nothing else is ignored.
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+	)
+}
+
+const want = `1. unary
+   sent payload "hello, world", asked for 13 bytes back
+   response payload: 13 bytes
+   initial metadata echoed back: x-grpc-test-echo-initial = ["hello from grpcactor"]
+   status: OK
+
+2. unary as a future
+   done callback: response payload 13 bytes
+   Result: response payload 13 bytes, status OK
+
+3. server streaming
+   response 1: payload 1 bytes
+   response 2: payload 2 bytes
+   response 3: payload 3 bytes
+   end of stream after 3 responses, status OK
+
+4. client streaming
+   sent 3 requests: ["hey" "hello" "hi there"]
+   aggregated_payload_size: 16
+
+5. bidirectional streaming
+   ping asking for 4 bytes -> pong with 4 bytes
+   ping asking for 8 bytes -> pong with 8 bytes
+   ping asking for 15 bytes -> pong with 15 bytes
+   closed the send side; the server ended the call with status OK
+
+6. an error status
+   status.Code(err): NOT_FOUND
+   details: "no such greeting"
+   err: rpc error: code = NOT_FOUND desc = no such greeting
+`
+
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(&out); err != nil {
+		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
+	}
+	if got := out.String(); got != want {
+		t.Errorf("output differs\n--- got:\n%s\n--- want:\n%s", got, want)
+	}
+}
