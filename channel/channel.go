@@ -2,7 +2,6 @@ package channel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,7 +10,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
 )
 
@@ -40,14 +41,16 @@ func defaultSystem() *actor.ActorSystem {
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
 type snapshot struct {
-	state Connectivity
-	conn  *transport.Conn // set when READY
+	state   Connectivity
+	conns   []*transport.Conn // the connections to pick from, when READY
+	changed chan struct{}     // closed when a snapshot with another state replaces this one
 }
 
 // Channel is a virtual connection to a target (grpcio's Channel). It is
 // safe for concurrent use by any number of goroutines and actors, and
 // cheap to share. Make calls on it with UnaryUnary, UnaryStream,
-// StreamUnary and StreamStream.
+// StreamUnary and StreamStream; watch its connectivity with State,
+// WaitForStateChange, Subscribe, SubscribePID and ReadyFuture.
 type Channel struct {
 	target string
 	opts   options
@@ -55,34 +58,39 @@ type Channel struct {
 	sys    *actor.ActorSystem
 	pid    *actor.PID
 	snap   atomic.Pointer[snapshot]
-	closed atomic.Bool
+	rr     atomic.Uint32
+	closed atomic.Bool // no new calls
 	ua     string
+	lb     string
 
-	callsMu sync.Mutex
-	calls   map[*callState]struct{}
+	callsMu    sync.Mutex
+	calls      map[*callState]struct{}
+	callsEmpty chan struct{} // closed when calls empties during CloseGrace
+	callStarts atomic.Uint64
 
 	closeOnce sync.Once
 	stopped   chan struct{}
 
 	connsMu sync.Mutex
-	conns   map[*transport.Conn]struct{} // every connection ever spawned and not yet reaped
+	conns   map[*transport.Conn]struct{} // every connection spawned and not yet reaped
+	bg      sync.WaitGroup               // resolver goroutines
 }
 
 // Insecure opens a channel to target over plaintext HTTP/2 (grpcio's
 // insecure_channel). It performs no I/O: the channel starts IDLE and
-// connects on the first call. A malformed target, an unknown scheme or a bad
-// option is an error.
+// connects on the first call (or State(true), a subscription with
+// tryToConnect, ReadyFuture). A malformed target, an unknown scheme or a
+// bad option is an error.
 //
-// Targets follow gRPC's naming document: "host:port", "dns:///host:port",
-// "unix:path", "unix:///abs/path", "unix-abstract:name",
-// "ipv4:1.2.3.4:80,5.6.7.8:80", "ipv6:[::1]:80", "passthrough:///addr".
+// Targets follow gRPC's naming document: "host:port" and
+// "dns:///host:port" (default port 443; every address the name resolves
+// to), "dns://server/host:port" (ask that DNS server), "unix:path",
+// "unix:///abs/path", "unix-abstract:name", "ipv4:1.2.3.4:80,5.6.7.8:80",
+// "ipv6:[::1]:80", "passthrough:///addr".
 func Insecure(target string, opts ...Option) (*Channel, error) {
 	pt, err := parseTarget(target)
 	if err != nil {
 		return nil, err
-	}
-	if pt.authority != "" {
-		return nil, fmt.Errorf("channel target %q: a DNS server in the target (dns://%s/...) is not supported yet", target, pt.authority)
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -95,6 +103,9 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 	}
 	if o.maxBackoff < o.initialBackoff {
 		return nil, fmt.Errorf("channel %q: grpc.max_reconnect_backoff_ms (%v) is below grpc.initial_reconnect_backoff_ms (%v)", target, o.maxBackoff, o.initialBackoff)
+	}
+	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
+		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
 	ch := &Channel{
 		target:  target,
@@ -116,8 +127,28 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 		ua += " " + o.secondaryUA
 	}
 	ch.ua = ua
-	ch.snap.Store(&snapshot{state: Idle})
-	a := &chanActor{ch: ch, core: newCore(pt.staticAddrs(), &o)}
+	ch.lb = o.lbPolicy
+	if sc := o.serviceConfig; sc != nil && sc.LBPolicy != "" {
+		ch.lb = sc.LBPolicy
+	}
+	if ch.lb == "" {
+		ch.lb = "pick_first"
+	}
+	ch.snap.Store(&snapshot{state: Idle, changed: make(chan struct{})})
+	var static []address
+	if pt.scheme != "dns" {
+		static = pt.addrs
+	}
+	a := &chanActor{
+		ch:        ch,
+		core:      newCore(static, ch.lb, &o),
+		subs:      map[int]*subchannel.Subchannel{},
+		ids:       map[*subchannel.Subchannel]int{},
+		keepalive: o.keepalive.Time,
+		rl:        resolver.RateLimit{MinInterval: o.dnsMinInterval},
+		dns:       &resolver.DNS{Server: pt.authority},
+		timers:    map[string]*time.Timer{},
+	}
 	ch.pid = ch.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
 	return ch, nil
@@ -136,9 +167,37 @@ func (ch *Channel) State(tryToConnect bool) Connectivity {
 	return s
 }
 
-// Close closes the channel: calls in progress end CANCELLED, later calls
-// fail at once, every connection closes and every actor of the channel
-// stops before Close returns. It is idempotent and always returns nil.
+// WaitForStateChange waits until the channel's state differs from last and
+// returns the new state. It returns at once if the state already differs,
+// and the context's error (with the state at that moment) if ctx ends
+// first.
+func (ch *Channel) WaitForStateChange(ctx context.Context, last Connectivity) (Connectivity, error) {
+	for {
+		s := ch.snap.Load()
+		if s.state != last {
+			return s.state, nil
+		}
+		select {
+		case <-s.changed:
+		case <-ctx.Done():
+			return s.state, ctx.Err()
+		}
+	}
+}
+
+// ResetConnectBackoff ends every reconnect backoff at once: subchannels in
+// TRANSIENT_FAILURE try again now.
+func (ch *Channel) ResetConnectBackoff() {
+	if !ch.closed.Load() {
+		ch.sys.Root.Send(ch.pid, msgResetBoff{})
+	}
+}
+
+// Close closes the channel: it moves to SHUTDOWN (subscribers see it
+// last), readiness futures fail, waiting and active calls end CANCELLED,
+// later calls fail at once, every connection closes and every actor and
+// goroutine of the channel has stopped when Close returns. It is
+// idempotent and always returns nil.
 func (ch *Channel) Close() error {
 	ch.closeOnce.Do(func() {
 		ch.closed.Store(true)
@@ -149,7 +208,6 @@ func (ch *Channel) Close() error {
 		for c := range calls {
 			c.cancel(errChannelClosed)
 		}
-		ch.sys.Root.Send(ch.pid, msgClose{})
 		_ = ch.sys.Root.StopFuture(ch.pid).Wait()
 		ch.connsMu.Lock()
 		conns := ch.conns
@@ -159,10 +217,38 @@ func (ch *Channel) Close() error {
 			c.Close("channel closed")
 			c.Wait()
 		}
+		ch.bg.Wait()
 		close(ch.stopped)
 	})
 	<-ch.stopped
 	return nil
+}
+
+// CloseGrace stops new calls at once (they fail CANCELLED), lets the calls
+// in progress finish until ctx ends, then closes the channel as Close does
+// (cancelling what is left). It returns ctx's error if calls had to be
+// cancelled, nil otherwise.
+func (ch *Channel) CloseGrace(ctx context.Context) error {
+	ch.callsMu.Lock()
+	ch.closed.Store(true)
+	var wait chan struct{}
+	if len(ch.calls) > 0 {
+		if ch.callsEmpty == nil {
+			ch.callsEmpty = make(chan struct{})
+		}
+		wait = ch.callsEmpty
+	}
+	ch.callsMu.Unlock()
+	var err error
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	ch.Close()
+	return err
 }
 
 func (ch *Channel) addCall(c *callState) bool {
@@ -172,23 +258,40 @@ func (ch *Channel) addCall(c *callState) bool {
 		return false
 	}
 	ch.calls[c] = struct{}{}
+	ch.callStarts.Add(1)
 	return true
 }
 
 func (ch *Channel) removeCall(c *callState) {
 	ch.callsMu.Lock()
 	delete(ch.calls, c)
+	if len(ch.calls) == 0 && ch.callsEmpty != nil {
+		close(ch.callsEmpty)
+		ch.callsEmpty = nil
+	}
 	ch.callsMu.Unlock()
+}
+
+func (ch *Channel) activeCalls() int {
+	ch.callsMu.Lock()
+	defer ch.callsMu.Unlock()
+	return len(ch.calls)
 }
 
 // pick returns a ready connection: at once from the published snapshot
 // when the channel is READY, otherwise by asking the channel actor and
 // waiting (on the caller's own goroutine) for its answer or ctx's end.
 func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
-	if s := ch.snap.Load(); s.conn != nil && s.conn.State() == transport.Ready {
-		return s.conn, nil
+	if s := ch.snap.Load(); len(s.conns) > 0 {
+		conn := s.conns[0]
+		if n := len(s.conns); n > 1 {
+			conn = s.conns[ch.rr.Add(1)%uint32(n)]
+		}
+		if conn.State() == transport.Ready {
+			return conn, nil
+		}
 	}
-	if ch.closed.Load() {
+	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
 		return nil, errChannelClosed
 	}
 	req := &pickReq{waitForReady: waitForReady, reply: make(chan pickResult, 1)}
@@ -199,98 +302,27 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 			return nil, r.err
 		}
 		return r.conn, nil
+	case <-ch.stopped:
+		return nil, errChannelClosed
 	case <-ctx.Done():
-		st := status.FromContextError(ctx.Err())
+		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
 }
 
-// chanActor performs the core's effects.
-type chanActor struct {
-	ch   *Channel
-	core *core
-	ctx  actor.Context
-}
-
-func (a *chanActor) Receive(ctx actor.Context) {
-	a.ctx = ctx
-	var msg any
-	switch m := ctx.Message().(type) {
-	case msgPick, msgConnect, msgBackoff, msgClose,
-		*transport.EventReady, *transport.EventGoAway:
-		msg = m
-	case *transport.EventClosed:
-		msg = m
-	case *actor.Stopping:
-		msg = msgClose{}
-	default:
-		return
-	}
-	for _, e := range a.core.step(msg) {
-		a.perform(e)
-	}
-	a.publish()
-}
-
-func (a *chanActor) publish() {
-	s := &snapshot{state: a.core.state}
-	if a.core.state == Ready {
-		s.conn = a.core.conn
-	}
-	a.ch.snap.Store(s)
-}
-
-func (a *chanActor) perform(e any) {
-	switch e := e.(type) {
-	case effSpawn:
-		a.spawn(e)
-	case effCloseConn:
-		e.conn.Close("channel closed")
-	case effReply:
-		e.req.reply <- e.res
-	case effTimer:
-		gen := e.gen
-		self := a.ctx.Self()
-		sys := a.ch.sys
-		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoff{gen: gen}) })
-	case effState:
-	}
-}
-
-func (a *chanActor) spawn(e effSpawn) {
-	ch := a.ch
-	o := &ch.opts
-	authority := ch.pt.defAuth
-	if o.authority != "" {
-		authority = o.authority
-	}
-	maxRecv := o.maxRecv
-	if maxRecv < 0 {
-		maxRecv = -1
-	}
-	cfg := transport.Config{
-		Network:               e.addr.network,
-		Address:               e.addr.addr,
-		Authority:             authority,
-		UserAgent:             ch.ua,
-		Dial:                  o.dial,
-		ConnectTimeout:        e.connectTimeout,
-		MaxReceiveMessageSize: maxRecv,
-	}
-	conn, err := transport.Spawn(a.ctx, cfg)
-	if err != nil {
-		// Spawn fails only for an empty address, which parsing rules out.
-		for _, e := range a.core.step(&transport.EventClosed{Err: toStatus(err)}) {
-			a.perform(e)
-		}
-		return
-	}
+func (ch *Channel) addConn(c *transport.Conn) {
 	ch.connsMu.Lock()
-	if ch.conns != nil {
-		ch.conns[conn] = struct{}{}
+	defer ch.connsMu.Unlock()
+	if ch.conns == nil {
+		c.Close("channel closed")
+		return
 	}
-	ch.connsMu.Unlock()
-	a.core.setConn(conn)
+	for old := range ch.conns {
+		select {
+		case <-old.Closed():
+			delete(ch.conns, old) // reap connections that are gone
+		default:
+		}
+	}
+	ch.conns[c] = struct{}{}
 }
-
-var _ = errors.New

@@ -1,18 +1,20 @@
 package channel
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The channel actor's logic is this plain state machine: core.step takes a
-// message and returns the effects the actor performs (spawn or close a
-// connection, answer waiting picks, arm a timer, publish a snapshot). Tests
-// drive it without sockets or actors.
+// message and returns the effects the actor performs (resolve the target,
+// create, connect or shut down subchannels, answer waiting picks, arm
+// timers, report state changes). Tests drive it without sockets or actors.
+// Subchannels are named by small integer ids here; the actor maps them to
+// subchannel actors.
 
 // pickResult answers a pick: a ready connection, or an error.
 type pickResult struct {
@@ -26,83 +28,83 @@ type pickReq struct {
 	reply        chan pickResult // buffered, capacity 1
 }
 
-// Messages the core understands (besides the transport events).
+// Messages the core understands.
 type (
-	msgPick    struct{ req *pickReq }
-	msgConnect struct{}
-	msgBackoff struct{ gen int }
-	msgClose   struct{}
+	msgPick       struct{ req *pickReq }
+	msgConnect    struct{} // exit IDLE (State(true), Subscribe(..., true), ReadyFuture)
+	msgClose      struct{}
+	msgEnterIdle  struct{}
+	msgResetBoff  struct{}
+	msgResolveNow struct{ gen int }
+	msgResolved   struct {
+		addrs []address
+		err   *status.Error
+	}
+	msgSubState struct {
+		id    int
+		state Connectivity
+		conn  *transport.Conn
+		err   *status.Error
+	}
 )
 
 // Effects.
 type (
-	effSpawn struct {
-		addr           address
-		connectTimeout time.Duration
+	effResolve struct{}
+	effNewSub  struct {
+		id   int
+		addr address
 	}
-	effCloseConn struct{ conn *transport.Conn }
-	effReply     struct {
+	effConnectSub  struct{ id int }
+	effShutdownSub struct{ id int }
+	effResetSubs   struct{ ids []int }
+	effReply       struct {
 		req *pickReq
 		res pickResult
 	}
-	effTimer struct {
+	effResolveTimer struct {
 		d   time.Duration
 		gen int
 	}
 	effState struct{ from, to Connectivity }
 )
 
-// backoff is gRPC's connection backoff: initial, ×1.6, ±20 % jitter, capped.
-type backoff struct {
-	initial, max time.Duration
-	attempt      int
-	jitter       func() float64 // in [-1, 1); nil means random
+// subRef is the core's view of one subchannel.
+type subRef struct {
+	id     int
+	addr   address
+	state  Connectivity
+	conn   *transport.Conn
+	sticky bool // failed since it was last READY (round_robin's sticky TF)
 }
 
-func (b *backoff) next() time.Duration {
-	d := float64(b.initial)
-	for i := 0; i < b.attempt && d < float64(b.max); i++ {
-		d *= 1.6
-	}
-	if d > float64(b.max) {
-		d = float64(b.max)
-	}
-	j := 0.0
-	if b.jitter != nil {
-		j = b.jitter()
-	} else {
-		j = rand.Float64()*2 - 1
-	}
-	b.attempt++
-	return time.Duration(d * (1 + 0.2*j))
-}
-
-func (b *backoff) reset() { b.attempt = 0 }
-
-// core is the channel's connectivity state machine over one connection at
-// a time, picking addresses in order (pick_first).
+// core is the channel's connectivity state machine.
 type core struct {
 	state      Connectivity
-	addrs      []address
-	addrIdx    int
-	conn       *transport.Conn // current connection (connecting or ready)
-	draining   map[*transport.Conn]bool
+	lb         string    // "pick_first" or "round_robin"
+	static     []address // fixed addresses; nil for a DNS target
+	addrs      []address // the latest resolved addresses
+	resolving  bool
+	subs       []*subRef // in address order
+	nextID     int
+	selected   *subRef // pick_first: the READY subchannel in use
+	passFailed bool    // pick_first: every address failed since the last READY
+	rr         int     // round_robin: next index for pending picks
 	pending    []*pickReq
 	lastErr    *status.Error
-	bo         backoff
-	timerGen   int
-	inBackoff  bool
-	minConnect time.Duration
-
-	effects []any
+	resolveBo  subchannel.Backoff
+	resolveGen int
+	effects    []any
 }
 
-func newCore(addrs []address, o *options) *core {
+func newCore(static []address, lb string, o *options) *core {
+	if lb == "" {
+		lb = "pick_first"
+	}
 	return &core{
-		addrs:      addrs,
-		draining:   map[*transport.Conn]bool{},
-		bo:         backoff{initial: o.initialBackoff, max: o.maxBackoff},
-		minConnect: o.minConnect,
+		static:    static,
+		lb:        lb,
+		resolveBo: subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
 	}
 }
 
@@ -128,76 +130,337 @@ func (c *core) step(msg any) []any {
 	case msgPick:
 		c.pick(m.req)
 	case msgConnect:
-		if c.state == Idle {
-			c.connect()
+		c.exitIdle()
+	case msgResolved:
+		c.resolved(m)
+	case msgResolveNow:
+		if m.gen == c.resolveGen && !c.resolving && c.state != Idle {
+			c.resolving = true
+			c.emit(effResolve{})
 		}
-	case msgBackoff:
-		if m.gen == c.timerGen && c.inBackoff {
-			c.inBackoff = false
-			c.connect()
+	case msgSubState:
+		c.subState(m)
+	case msgEnterIdle:
+		if len(c.pending) == 0 && c.state != Idle {
+			c.shutdownSubs()
+			c.resolving = false
+			c.resolveGen++
+			c.setState(Idle)
 		}
-	case *transport.EventReady:
-		if m.Conn == c.conn {
-			c.bo.reset()
-			c.addrIdx = 0
-			c.setState(Ready)
-			for _, p := range c.pending {
-				c.emit(effReply{p, pickResult{conn: m.Conn}})
-			}
-			c.pending = nil
+	case msgResetBoff:
+		var ids []int
+		for _, s := range c.subs {
+			ids = append(ids, s.id)
 		}
-	case *transport.EventGoAway:
-		if m.Conn == c.conn {
-			c.draining[m.Conn] = true
-			c.conn = nil
-			c.lostConn()
+		if len(ids) > 0 {
+			c.emit(effResetSubs{ids})
 		}
-	case *transport.EventClosed:
-		delete(c.draining, m.Conn)
-		if m.Conn != c.conn {
-			return c.effects
+		c.resolveBo.Reset()
+		if c.static == nil && len(c.subs) == 0 && c.state == TransientFailure && !c.resolving {
+			c.resolving = true
+			c.emit(effResolve{})
 		}
-		c.conn = nil
-		if m.Established {
-			c.lostConn()
-			return c.effects
-		}
-		c.lastErr = m.Err
-		c.addrIdx++
-		if c.addrIdx < len(c.addrs) {
-			c.spawn()
-			return c.effects
-		}
-		c.addrIdx = 0
-		c.setState(TransientFailure)
-		kept := c.pending[:0]
-		for _, p := range c.pending {
-			if p.waitForReady {
-				kept = append(kept, p)
-			} else {
-				c.emit(effReply{p, pickResult{err: c.unavailable()}})
-			}
-		}
-		c.pending = kept
-		c.timerGen++
-		c.inBackoff = true
-		c.emit(effTimer{d: c.bo.next(), gen: c.timerGen})
 	case msgClose:
 		c.setState(Shutdown)
 		for _, p := range c.pending {
 			c.emit(effReply{p, pickResult{err: errChannelClosed}})
 		}
 		c.pending = nil
-		if c.conn != nil {
-			c.emit(effCloseConn{c.conn})
-			c.conn = nil
-		}
-		for d := range c.draining {
-			c.emit(effCloseConn{d})
-		}
-		c.draining = map[*transport.Conn]bool{}
+		c.shutdownSubs()
 	}
 	return c.effects
+}
+
+func (c *core) shutdownSubs() {
+	for _, s := range c.subs {
+		c.emit(effShutdownSub{s.id})
+	}
+	c.subs = nil
+	c.selected = nil
+	c.passFailed = false
+}
+
+// exitIdle starts resolving (or uses the fixed addresses) and connecting.
+func (c *core) exitIdle() {
+	if c.state != Idle {
+		return
+	}
+	c.setState(Connecting)
+	if c.static != nil {
+		c.updateAddrs(c.static)
+		return
+	}
+	c.resolving = true
+	c.emit(effResolve{})
+}
+
+// requestResolve asks for a re-resolution (after a connection loss or
+// failure); the actor rate-limits it.
+func (c *core) requestResolve() {
+	if c.static == nil && !c.resolving && c.state != Shutdown {
+		c.resolving = true
+		c.emit(effResolve{})
+	}
+}
+
+func (c *core) resolved(m msgResolved) {
+	if !c.resolving {
+		return
+	}
+	c.resolving = false
+	if c.state == Idle {
+		if m.err == nil && len(m.addrs) > 0 {
+			c.addrs = m.addrs
+		}
+		return
+	}
+	if m.err != nil {
+		c.lastErr = m.err
+		if len(c.subs) > 0 {
+			return // keep using the addresses we have
+		}
+		c.toFailure()
+		c.resolveGen++
+		c.emit(effResolveTimer{d: c.resolveBo.Next(), gen: c.resolveGen})
+		return
+	}
+	c.resolveBo.Reset()
+	if len(m.addrs) == 0 {
+		c.lastErr = status.New(codes.Unavailable, "name resolution returned no addresses")
+		c.toFailure()
+		return
+	}
+	c.updateAddrs(m.addrs)
+}
+
+// updateAddrs reconciles the subchannels with a new address list.
+func (c *core) updateAddrs(addrs []address) {
+	c.addrs = addrs
+	old := map[address]*subRef{}
+	for _, s := range c.subs {
+		old[s.addr] = s
+	}
+	var subs []*subRef
+	for _, a := range addrs {
+		if s, ok := old[a]; ok {
+			subs = append(subs, s)
+			delete(old, a)
+			continue
+		}
+		if c.lb == "pick_first" && c.selected != nil {
+			continue // pick_first keeps only the selected subchannel
+		}
+		s := &subRef{id: c.nextID, addr: a}
+		c.nextID++
+		c.emit(effNewSub{id: s.id, addr: a})
+		subs = append(subs, s)
+	}
+	for _, s := range old {
+		c.emit(effShutdownSub{s.id})
+		if s == c.selected {
+			c.selected = nil
+		}
+	}
+	c.subs = subs
+	switch c.lb {
+	case "round_robin":
+		for _, s := range c.subs {
+			if s.state == Idle {
+				c.emit(effConnectSub{s.id})
+			}
+		}
+	default:
+		if c.selected == nil {
+			c.passFailed = false
+			if len(c.subs) > 0 && c.subs[0].state == Idle {
+				c.emit(effConnectSub{c.subs[0].id})
+			}
+		}
+	}
+	c.recompute()
+}
+
+func (c *core) find(id int) (int, *subRef) {
+	for i, s := range c.subs {
+		if s.id == id {
+			return i, s
+		}
+	}
+	return -1, nil
+}
+
+func (c *core) subState(m msgSubState) {
+	i, s := c.find(m.id)
+	if s == nil {
+		return
+	}
+	prev := s.state
+	s.state, s.conn = m.state, m.conn
+	if m.state == TransientFailure {
+		s.sticky = true
+		if m.err != nil {
+			c.lastErr = m.err
+		}
+	}
+	if m.state == Ready {
+		s.sticky = false
+	}
+	if c.lb == "round_robin" {
+		switch m.state {
+		case Idle:
+			c.emit(effConnectSub{s.id}) // round_robin reconnects at once
+			if prev == Ready {
+				c.requestResolve()
+			}
+		case TransientFailure:
+			c.requestResolve()
+		}
+		c.recompute()
+		return
+	}
+	// pick_first
+	switch m.state {
+	case Ready:
+		if c.selected == nil {
+			c.selected = s
+			c.passFailed = false
+			for _, o := range c.subs {
+				if o != s {
+					c.emit(effShutdownSub{o.id})
+				}
+			}
+			c.subs = []*subRef{s}
+		}
+	case Idle:
+		if s == c.selected {
+			// The connection in use was lost: go IDLE and re-resolve; the
+			// next call reconnects, or at once if calls are waiting.
+			c.shutdownSubs()
+			c.setState(Idle)
+			c.requestResolve()
+			if len(c.pending) > 0 {
+				c.exitIdleAfterLoss()
+			}
+			return
+		}
+		if c.passFailed {
+			c.emit(effConnectSub{s.id}) // sticky TRANSIENT_FAILURE: keep trying
+		}
+	case TransientFailure:
+		if c.selected == nil && !c.passFailed {
+			if i+1 < len(c.subs) {
+				c.emit(effConnectSub{c.subs[i+1].id})
+			} else {
+				c.passFailed = true
+				c.requestResolve()
+			}
+		}
+	}
+	c.recompute()
+}
+
+// exitIdleAfterLoss reconnects at once, to the addresses already known,
+// for calls that were waiting when the connection was lost.
+func (c *core) exitIdleAfterLoss() {
+	c.setState(Connecting)
+	if c.static != nil {
+		c.updateAddrs(c.static)
+	} else if len(c.addrs) > 0 {
+		c.updateAddrs(c.addrs)
+	}
+}
+
+// recompute derives the channel's state from its subchannels and answers
+// the picks that can be answered.
+func (c *core) recompute() {
+	if c.state == Idle || c.state == Shutdown {
+		return
+	}
+	var next Connectivity
+	switch c.lb {
+	case "round_robin":
+		anyReady, anyConnecting := false, false
+		for _, s := range c.subs {
+			switch {
+			case s.state == Ready:
+				anyReady = true
+			case !s.sticky && (s.state == Connecting || s.state == Idle):
+				anyConnecting = true
+			}
+		}
+		switch {
+		case anyReady:
+			next = Ready
+		case anyConnecting || c.resolving:
+			next = Connecting
+		default:
+			next = TransientFailure
+		}
+	default:
+		switch {
+		case c.selected != nil && c.selected.state == Ready:
+			next = Ready
+		case c.passFailed:
+			next = TransientFailure
+		default:
+			next = Connecting
+		}
+	}
+	if next == TransientFailure {
+		c.toFailure()
+		return
+	}
+	c.setState(next)
+	if next == Ready {
+		for _, p := range c.pending {
+			c.emit(effReply{p, pickResult{conn: c.readyConn()}})
+		}
+		c.pending = nil
+	}
+}
+
+// toFailure enters TRANSIENT_FAILURE and fails the calls that do not wait
+// for ready.
+func (c *core) toFailure() {
+	c.setState(TransientFailure)
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		if p.waitForReady {
+			kept = append(kept, p)
+		} else {
+			c.emit(effReply{p, pickResult{err: c.unavailable()}})
+		}
+	}
+	c.pending = kept
+}
+
+// readyConns returns the connections calls may use now.
+func (c *core) readyConns() []*transport.Conn {
+	if c.state != Ready {
+		return nil
+	}
+	if c.lb != "round_robin" {
+		if c.selected != nil && c.selected.conn != nil {
+			return []*transport.Conn{c.selected.conn}
+		}
+		return nil
+	}
+	var out []*transport.Conn
+	for _, s := range c.subs {
+		if s.state == Ready && s.conn != nil {
+			out = append(out, s.conn)
+		}
+	}
+	return out
+}
+
+func (c *core) readyConn() *transport.Conn {
+	conns := c.readyConns()
+	if len(conns) == 0 {
+		return nil
+	}
+	c.rr++
+	return conns[c.rr%len(conns)]
 }
 
 func (c *core) unavailable() *status.Error {
@@ -207,26 +470,17 @@ func (c *core) unavailable() *status.Error {
 	return status.New(codes.Unavailable, "channel is in TRANSIENT_FAILURE")
 }
 
-// lostConn handles the loss of a ready connection: the channel goes IDLE
-// and reconnects at once only if calls are waiting.
-func (c *core) lostConn() {
-	c.setState(Idle)
-	if len(c.pending) > 0 {
-		c.connect()
-	}
-}
-
 func (c *core) pick(p *pickReq) {
 	switch c.state {
 	case Ready:
-		if c.conn != nil && c.conn.State() == transport.Ready {
-			c.emit(effReply{p, pickResult{conn: c.conn}})
+		if conn := c.readyConn(); conn != nil {
+			c.emit(effReply{p, pickResult{conn: conn}})
 			return
 		}
 		c.pending = append(c.pending, p)
 	case Idle:
 		c.pending = append(c.pending, p)
-		c.connect()
+		c.exitIdle()
 	case Connecting:
 		c.pending = append(c.pending, p)
 	case TransientFailure:
@@ -237,23 +491,3 @@ func (c *core) pick(p *pickReq) {
 		c.emit(effReply{p, pickResult{err: c.unavailable()}})
 	}
 }
-
-// connect starts an attempt on the first address. In TRANSIENT_FAILURE the
-// channel stays there (sticky) until an attempt succeeds.
-func (c *core) connect() {
-	if c.conn != nil || c.inBackoff {
-		return
-	}
-	if c.state != TransientFailure {
-		c.setState(Connecting)
-	}
-	c.spawn()
-}
-
-func (c *core) spawn() {
-	d := c.minConnect
-	c.emit(effSpawn{addr: c.addrs[c.addrIdx], connectTimeout: d})
-}
-
-// setConn records the connection an effSpawn created.
-func (c *core) setConn(conn *transport.Conn) { c.conn = conn }

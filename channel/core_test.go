@@ -1,46 +1,48 @@
 package channel
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
 )
 
-func testCore(addrs ...string) *core {
+func testCore(lb string, static ...string) *core {
 	o := defaultOptions()
 	var as []address
-	for _, a := range addrs {
+	for _, a := range static {
 		as = append(as, address{"tcp", a})
 	}
-	c := newCore(as, &o)
-	c.bo.jitter = func() float64 { return 0 }
+	c := newCore(as, lb, &o)
+	c.resolveBo.Jitter = func() float64 { return 0 }
 	return c
 }
 
-// conns are stand-in connection handles: the core only compares pointers
-// and reads State, which is CONNECTING for a zero Conn.
-func fakeConn() *transport.Conn { return new(transport.Conn) }
-
-func kinds(effs []any) []string {
+func describe(effs []any) []string {
 	var out []string
 	for _, e := range effs {
 		switch e := e.(type) {
-		case effSpawn:
-			out = append(out, "spawn "+e.addr.addr)
-		case effCloseConn:
-			out = append(out, "close")
+		case effResolve:
+			out = append(out, "resolve")
+		case effNewSub:
+			out = append(out, fmt.Sprintf("new %d %s", e.id, e.addr.addr))
+		case effConnectSub:
+			out = append(out, fmt.Sprintf("connect %d", e.id))
+		case effShutdownSub:
+			out = append(out, fmt.Sprintf("shutdown %d", e.id))
+		case effResetSubs:
+			out = append(out, fmt.Sprintf("reset %v", e.ids))
 		case effReply:
 			if e.res.err != nil {
 				out = append(out, "reply "+e.res.err.Code().String())
 			} else {
 				out = append(out, "reply conn")
 			}
-		case effTimer:
-			out = append(out, "timer "+e.d.String())
+		case effResolveTimer:
+			out = append(out, "resolve-timer "+e.d.String())
 		case effState:
 			out = append(out, e.from.String()+"->"+e.to.String())
 		}
@@ -48,115 +50,115 @@ func kinds(effs []any) []string {
 	return out
 }
 
+// conns stands in for ready connections; the core only compares pointers.
+var conns = map[int]*transport.Conn{}
+
+func conn(id int) *transport.Conn {
+	if conns[id] == nil {
+		conns[id] = new(transport.Conn)
+	}
+	return conns[id]
+}
+
 func TestCoreTransitions(t *testing.T) {
+	pick := func(wfr bool) any { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
+	sub := func(id int, s Connectivity) any {
+		m := msgSubState{id: id, state: s}
+		if s == Ready {
+			m.conn = conn(id)
+		}
+		if s == TransientFailure {
+			m.err = status.New(codes.Unavailable, "connection refused")
+		}
+		return m
+	}
+	resolved := func(addrs ...string) any {
+		var as []address
+		for _, a := range addrs {
+			as = append(as, address{"tcp", a})
+		}
+		return msgResolved{addrs: as}
+	}
 	type step struct {
-		msg  func(c *core) any
+		msg  any
 		want []string
 	}
-	pick := func(wfr bool) func(*core) any {
-		return func(*core) any { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
-	}
-	ready := func(c *core) any { return &transport.EventReady{Conn: c.conn} }
-	failed := func(c *core) any {
-		return &transport.EventClosed{Conn: c.conn, Err: status.New(codes.Unavailable, "refused")}
-	}
-	lost := func(c *core) any { return &transport.EventClosed{Conn: c.conn, Established: true} }
-	goaway := func(c *core) any { return &transport.EventGoAway{Conn: c.conn} }
-	backoffFired := func(c *core) any { return msgBackoff{gen: c.timerGen} }
-	connect := func(*core) any { return msgConnect{} }
-	closeMsg := func(*core) any { return msgClose{} }
-
 	tests := []struct {
-		name  string
-		addrs []string
-		steps []step
+		name   string
+		lb     string
+		static []string
+		steps  []step
 	}{
-		{"first call connects, reply on READY", []string{"a:1"}, []step{
-			{pick(false), []string{"IDLE->CONNECTING", "spawn a:1"}},
+		{"pick_first: first call connects the first address", "pick_first", []string{"a:1", "b:2"}, []step{
+			{pick(false), []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0"}},
+			{sub(0, Connecting), nil},
+			{sub(0, Ready), []string{"shutdown 1", "CONNECTING->READY", "reply conn"}},
+			{pick(false), []string{"reply conn"}},
+		}},
+		{"pick_first: tries every address, then sticky TRANSIENT_FAILURE", "pick_first", []string{"a:1", "b:2"}, []step{
+			{pick(true), []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0"}},
 			{pick(false), nil},
-			{ready, []string{"CONNECTING->READY", "reply conn", "reply conn"}},
-		}},
-		{"State(true) connects without a call", []string{"a:1"}, []step{
-			{connect, []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{connect, nil},
-			{ready, []string{"CONNECTING->READY"}},
-		}},
-		{"failure fails fast calls, keeps wait-for-ready ones, backs off", []string{"a:1"}, []step{
-			{pick(false), []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{pick(true), nil},
-			{failed, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "timer 1s"}},
+			{sub(0, TransientFailure), []string{"connect 1"}},
+			{sub(1, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE"}},
 			{pick(false), []string{"reply UNAVAILABLE"}},
-			{backoffFired, []string{"spawn a:1"}},
-			{failed, []string{"timer 1.6s"}},
-			{backoffFired, []string{"spawn a:1"}},
-			{ready, []string{"TRANSIENT_FAILURE->READY", "reply conn"}},
+			{sub(0, Idle), []string{"connect 0"}},
+			{sub(0, Connecting), nil},
+			{sub(0, TransientFailure), nil},
+			{sub(1, Idle), []string{"connect 1"}},
+			{sub(1, Ready), []string{"shutdown 0", "TRANSIENT_FAILURE->READY", "reply conn"}},
 		}},
-		{"tries every address before TRANSIENT_FAILURE", []string{"a:1", "b:2"}, []step{
-			{pick(false), []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{failed, []string{"spawn b:2"}},
-			{failed, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "timer 1s"}},
+		{"pick_first: losing the connection goes IDLE, the next call reconnects", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{sub(0, Ready), []string{"CONNECTING->READY"}},
+			{sub(0, Idle), []string{"shutdown 0", "READY->IDLE"}},
+			{pick(false), []string{"IDLE->CONNECTING", "new 1 a:1", "connect 1"}},
 		}},
-		{"losing READY goes IDLE, next call reconnects", []string{"a:1"}, []step{
-			{pick(false), []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{ready, []string{"CONNECTING->READY", "reply conn"}},
-			{lost, []string{"READY->IDLE"}},
-			{pick(false), []string{"IDLE->CONNECTING", "spawn a:1"}},
+		{"dns: resolves on exit from IDLE, re-resolves on loss", "pick_first", nil, []step{
+			{pick(false), []string{"IDLE->CONNECTING", "resolve"}},
+			{resolved("10.0.0.1:1"), []string{"new 0 10.0.0.1:1", "connect 0"}},
+			{sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
+			{sub(0, Idle), []string{"shutdown 0", "READY->IDLE", "resolve"}},
 		}},
-		{"GOAWAY goes IDLE", []string{"a:1"}, []step{
-			{connect, []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{ready, []string{"CONNECTING->READY"}},
-			{goaway, []string{"READY->IDLE"}},
+		{"dns: a failed lookup is TRANSIENT_FAILURE with a retry", "pick_first", nil, []step{
+			{pick(false), []string{"IDLE->CONNECTING", "resolve"}},
+			{msgResolved{err: status.New(codes.Unavailable, "no such host")}, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "resolve-timer 1s"}},
+			{msgResolveNow{gen: 1}, []string{"resolve"}},
+			{resolved("10.0.0.1:1"), []string{"new 0 10.0.0.1:1", "connect 0", "TRANSIENT_FAILURE->CONNECTING"}},
 		}},
-		{"stale backoff timer is ignored", []string{"a:1"}, []step{
-			{connect, []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{failed, []string{"CONNECTING->TRANSIENT_FAILURE", "timer 1s"}},
-			{func(c *core) any { return msgBackoff{gen: c.timerGen - 1} }, nil},
+		{"round_robin: connects all, READY when one is", "round_robin", []string{"a:1", "b:2", "c:3"}, []step{
+			{pick(false), []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "new 2 c:3", "connect 0", "connect 1", "connect 2"}},
+			{sub(0, Connecting), nil},
+			{sub(1, Ready), []string{"CONNECTING->READY", "reply conn"}},
+			{sub(0, TransientFailure), nil},
+			{sub(0, Idle), []string{"connect 0"}},
+			{sub(1, Idle), []string{"connect 1", "READY->CONNECTING"}},
+			{sub(2, TransientFailure), nil},
+			{sub(1, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE"}},
 		}},
-		{"close fails waiting calls and closes the connection", []string{"a:1"}, []step{
-			{pick(true), []string{"IDLE->CONNECTING", "spawn a:1"}},
-			{closeMsg, []string{"CONNECTING->SHUTDOWN", "reply CANCELLED", "close"}},
+		{"idle timeout shuts subchannels down", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{sub(0, Ready), []string{"CONNECTING->READY"}},
+			{msgEnterIdle{}, []string{"shutdown 0", "READY->IDLE"}},
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 1 a:1", "connect 1"}},
+		}},
+		{"ResetConnectBackoff resets every subchannel", "round_robin", []string{"a:1", "b:2"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}},
+			{msgResetBoff{}, []string{"reset [0 1]"}},
+		}},
+		{"close fails waiting calls and shuts subchannels down", "pick_first", []string{"a:1"}, []step{
+			{pick(true), []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{msgClose{}, []string{"CONNECTING->SHUTDOWN", "reply CANCELLED", "shutdown 0"}},
 			{pick(true), []string{"reply CANCELLED"}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := testCore(tt.addrs...)
+			c := testCore(tt.lb, tt.static...)
 			for i, s := range tt.steps {
-				effs := c.step(s.msg(c))
-				for _, e := range effs {
-					if _, ok := e.(effSpawn); ok {
-						c.setConn(fakeConn())
-					}
-				}
-				if got := kinds(effs); !reflect.DeepEqual(got, s.want) {
-					t.Fatalf("step %d: effects %q, want %q", i, got, s.want)
+				if got := describe(c.step(s.msg)); !reflect.DeepEqual(got, s.want) {
+					t.Fatalf("step %d (%T): %q, want %q", i, s.msg, got, s.want)
 				}
 			}
 		})
-	}
-}
-
-func TestBackoffSequence(t *testing.T) {
-	b := backoff{initial: time.Second, max: 120 * time.Second, jitter: func() float64 { return 0 }}
-	want := []time.Duration{1000, 1600, 2560, 4096, 6553, 10485}
-	for i, w := range want {
-		if got := b.next().Milliseconds(); got != int64(w) {
-			t.Fatalf("attempt %d: %dms, want %dms", i, got, w)
-		}
-	}
-	for i := 0; i < 20; i++ {
-		b.next()
-	}
-	if got := b.next(); got != 120*time.Second {
-		t.Fatalf("capped backoff %v", got)
-	}
-	b.jitter = func() float64 { return 1 }
-	if got := b.next(); got != 144*time.Second {
-		t.Fatalf("+20%% jitter %v", got)
-	}
-	b.reset()
-	b.jitter = func() float64 { return -1 }
-	if got := b.next(); got != 800*time.Millisecond {
-		t.Fatalf("-20%% jitter %v", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 )
 
 // Option configures a channel. Options are applied in order; a later one
@@ -37,7 +38,83 @@ type options struct {
 	maxBackoff     time.Duration
 	minConnect     time.Duration
 	enableRetries  bool
+	lbPolicy       string
+	serviceConfig  *serviceconfig.Config
+	idleTimeout    time.Duration // 0 disables
+	dnsMinInterval time.Duration
+	keepalive      Keepalive
 	keys           map[string]any // every grpc.* key given, as given
+}
+
+// Keepalive holds the client keepalive parameters of gRFC A8.
+type Keepalive struct {
+	// Time is how long the connection may go without reading a frame
+	// before it sends a PING; 0 disables keepalive (the default). Values
+	// below 10 s are raised to 10 s.
+	Time time.Duration
+	// Timeout is how long a keepalive PING waits for its ack before the
+	// connection is closed; default 20 s.
+	Timeout time.Duration
+	// PermitWithoutCalls sends keepalive PINGs even when no call is open.
+	PermitWithoutCalls bool
+	// MaxPingsWithoutData is accepted for grpcio compatibility
+	// (grpc.http2.max_pings_without_data, default 2); gRFC A8 clients do
+	// not limit their pings by it.
+	MaxPingsWithoutData int
+}
+
+// WithKeepalive sets the client keepalive (grpc.keepalive_time_ms,
+// grpc.keepalive_timeout_ms, grpc.keepalive_permit_without_calls). Default:
+// off.
+func WithKeepalive(k Keepalive) Option {
+	return optionFunc(func(o *options) error {
+		if k.Time < 0 || k.Timeout < 0 {
+			return fmt.Errorf("WithKeepalive: negative time (%v) or timeout (%v)", k.Time, k.Timeout)
+		}
+		o.keepalive = k
+		return nil
+	})
+}
+
+// WithServiceConfig sets the service config, gRPC's JSON document
+// (grpc.service_config): loadBalancingConfig, methodConfig (timeout,
+// waitForReady, message size limits, retryPolicy) and retryThrottling. An
+// invalid document is an error from Insecure naming the field.
+func WithServiceConfig(json string) Option {
+	return optionFunc(func(o *options) error {
+		sc, err := serviceconfig.Parse(json)
+		if err != nil {
+			return fmt.Errorf("grpc.service_config: %w", err)
+		}
+		o.serviceConfig = sc
+		return nil
+	})
+}
+
+// WithLBPolicy chooses the load-balancing policy (grpc.lb_policy_name):
+// "pick_first" (the default) or "round_robin". A service config's
+// loadBalancingConfig takes precedence.
+func WithLBPolicy(name string) Option {
+	return optionFunc(func(o *options) error {
+		if name != "pick_first" && name != "round_robin" {
+			return fmt.Errorf("grpc.lb_policy_name: unknown policy %q (want pick_first or round_robin)", name)
+		}
+		o.lbPolicy = name
+		return nil
+	})
+}
+
+// WithIdleTimeout sets how long a channel with no calls stays connected
+// before it closes its connections and goes IDLE
+// (grpc.client_idle_timeout_ms); 0 disables it. Default 30 minutes.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("grpc.client_idle_timeout_ms: negative duration %v", d)
+		}
+		o.idleTimeout = d
+		return nil
+	})
 }
 
 func defaultOptions() options {
@@ -48,6 +125,9 @@ func defaultOptions() options {
 		maxBackoff:     120 * time.Second,
 		minConnect:     20 * time.Second,
 		enableRetries:  true,
+		idleTimeout:    30 * time.Minute,
+		dnsMinInterval: 30 * time.Second,
+		keepalive:      Keepalive{Timeout: 20 * time.Second, MaxPingsWithoutData: 2},
 		keys:           map[string]any{},
 	}
 }
@@ -195,16 +275,38 @@ var channelKeys = map[string]keySpec{
 		o.enableRetries = v.(bool)
 		return nil
 	}},
-	"grpc.max_connection_idle_ms":              {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
-	"grpc.max_connection_age_ms":               {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
-	"grpc.keepalive_time_ms":                   {kind: "int", min: 1, max: math.MaxInt32},
-	"grpc.keepalive_timeout_ms":                {kind: "int", min: 1, max: math.MaxInt32},
-	"grpc.keepalive_permit_without_calls":      {kind: "bool"},
-	"grpc.http2.max_pings_without_data":        {kind: "int", min: 0, max: math.MaxInt32},
-	"grpc.lb_policy_name":                      {kind: "string"},
-	"grpc.service_config":                      {kind: "string"},
-	"grpc.client_idle_timeout_ms":              {kind: "int", min: 0, max: math.MaxInt32},
-	"grpc.dns_min_time_between_resolutions_ms": {kind: "int", min: 0, max: math.MaxInt32},
+	"grpc.max_connection_idle_ms": {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_connection_age_ms":  {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.keepalive_time_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.keepalive.Time = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.keepalive_timeout_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.keepalive.Timeout = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.keepalive_permit_without_calls": {kind: "bool", apply: func(o *options, v any) error {
+		o.keepalive.PermitWithoutCalls = v.(bool)
+		return nil
+	}},
+	"grpc.http2.max_pings_without_data": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.keepalive.MaxPingsWithoutData = int(v.(int64))
+		return nil
+	}},
+	"grpc.lb_policy_name": {kind: "string", apply: func(o *options, v any) error {
+		return WithLBPolicy(v.(string)).apply(o)
+	}},
+	"grpc.service_config": {kind: "string", apply: func(o *options, v any) error {
+		return WithServiceConfig(v.(string)).apply(o)
+	}},
+	"grpc.client_idle_timeout_ms": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.idleTimeout = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
+	"grpc.dns_min_time_between_resolutions_ms": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.dnsMinInterval = time.Duration(v.(int64)) * time.Millisecond
+		return nil
+	}},
 }
 
 // WithOption sets a channel option by its grpcio key, such as

@@ -27,7 +27,13 @@ func TestWithOption(t *testing.T) {
 		{"grpc.max_receive_message_length", -2, "-2 is out of range", nil},
 		{"grpc.enable_retries", "yes", "want a bool", nil},
 		{"grpc.default_authority", 5, "want a string, got int (5)", nil},
-		{"grpc.keepalive_time_ms", 30000, "not implemented yet", nil},
+		{"grpc.keepalive_time_ms", 30000, "", func(o *options) bool { return o.keepalive.Time == 30*time.Second }},
+		{"grpc.lb_policy_name", "round_robin", "", func(o *options) bool { return o.lbPolicy == "round_robin" }},
+		{"grpc.lb_policy_name", "grpclb", "unknown policy \"grpclb\"", nil},
+		{"grpc.service_config", `{"methodConfig": [{"name": [{"service": "a"}], "timeout": "1.5s"}]}`, "", func(o *options) bool { return o.serviceConfig != nil }},
+		{"grpc.service_config", `{"methodConfig": [{"name": [{"service": "a"}], "timeout": "10"}]}`, "methodConfig[0].timeout", nil},
+		{"grpc.service_config", `{`, "invalid service config JSON", nil},
+		{"grpc.client_idle_timeout_ms", 0, "", func(o *options) bool { return o.idleTimeout == 0 }},
 		{"totally.unrelated.option.name.here", 1, "unknown channel option", nil},
 	}
 	for _, tt := range tests {
@@ -62,7 +68,6 @@ func TestInsecureRejectsBadInput(t *testing.T) {
 		{"foo://x", nil, "unknown scheme"},
 		{"localhost:1", WithOption("grpc.bogus", 1), "grpc.bogus: unknown channel option"},
 		{"localhost:1", WithMaxReceiveMessageSize(-5), "out of range"},
-		{"dns://8.8.8.8/example.com:443", nil, "not supported yet"},
 	} {
 		ch, err := Insecure(tc.target, tc.opt)
 		if err == nil {

@@ -2,8 +2,8 @@ package metadata_test
 
 import (
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/grpcactor/grpcactor/metadata"

@@ -88,7 +88,7 @@ type Conn struct {
 	ctrlPending atomic.Int32
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}
-	closedC     chan struct{} // closed when the connection has closed
+	closedC     chan struct{}  // closed when the connection has closed
 	goroutines  sync.WaitGroup // the dial goroutine and the reader
 }
 

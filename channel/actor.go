@@ -1,0 +1,293 @@
+package channel
+
+import (
+	"context"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/subchannel"
+	"github.com/grpcactor/grpcactor/transport"
+)
+
+// Messages only the actor handles.
+type (
+	msgSubscribe struct {
+		sub          *Subscription
+		tryToConnect bool
+	}
+	msgUnsubscribe struct{ sub *Subscription }
+	msgIdleCheck   struct{ gen int }
+	msgDoResolve   struct{}
+	msgResolveDone struct {
+		addrs []address
+		err   *status.Error
+	}
+)
+
+// chanActor performs the core's effects and owns the subscriptions.
+type chanActor struct {
+	ch   *Channel
+	core *core
+	ctx  actor.Context
+
+	subs map[int]*subchannel.Subchannel
+	ids  map[*subchannel.Subchannel]int
+
+	subscribers []*Subscription
+
+	keepalive time.Duration
+	rl        resolver.RateLimit
+	dns       *resolver.DNS
+	resolving bool // a lookup is in flight
+	again     bool // another was asked for meanwhile
+	scheduled bool // a rate-limited lookup is scheduled
+
+	idleGen    int
+	idleArmed  bool
+	lastStarts uint64
+	timers     map[string]*time.Timer
+}
+
+func (a *chanActor) Receive(ctx actor.Context) {
+	a.ctx = ctx
+	var msg any
+	switch m := ctx.Message().(type) {
+	case msgPick, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
+		msg = m
+	case *subchannel.StateChanged:
+		id, ok := a.ids[m.Sub]
+		if !ok {
+			return
+		}
+		msg = msgSubState{id: id, state: m.State, conn: m.Conn, err: m.Err}
+	case *subchannel.TooManyPings:
+		if m.Keepalive > a.keepalive {
+			a.keepalive = m.Keepalive
+			for _, s := range a.subs {
+				s.SetKeepalive(a.keepalive)
+			}
+		}
+		return
+	case msgResolveDone:
+		a.resolving = false
+		msg = msgResolved(m)
+		if a.again {
+			a.again = false
+			defer a.resolve(false)
+		}
+	case msgDoResolve:
+		a.scheduled = false
+		a.resolve(false)
+		return
+	case msgSubscribe:
+		a.subscribe(m)
+		return
+	case msgUnsubscribe:
+		a.unsubscribe(m.sub)
+		return
+	case *actor.Terminated:
+		for _, s := range a.subscribers {
+			if s.pid != nil && s.pid.Equal(m.Who) {
+				a.unsubscribe(s)
+			}
+		}
+		return
+	case msgIdleCheck:
+		if m.gen != a.idleGen {
+			return
+		}
+		a.idleArmed = false
+		starts := a.ch.callStarts.Load()
+		if a.ch.activeCalls() == 0 && starts == a.lastStarts {
+			msg = msgEnterIdle{}
+		} else {
+			a.lastStarts = starts
+			a.armIdle()
+			return
+		}
+	case *actor.Stopping:
+		msg = msgClose{}
+	default:
+		return
+	}
+	for _, e := range a.core.step(msg) {
+		a.perform(e)
+	}
+	a.publish()
+	if _, ok := msg.(msgClose); ok {
+		for _, t := range a.timers {
+			t.Stop()
+		}
+		a.timers = map[string]*time.Timer{}
+	}
+}
+
+// after sends msg to the actor after d, unless the channel has closed. A
+// timer of the same kind replaces the previous one.
+func (a *chanActor) after(kind string, d time.Duration, msg any) {
+	ch, self := a.ch, a.ctx.Self()
+	if old := a.timers[kind]; old != nil {
+		old.Stop()
+	}
+	a.timers[kind] = time.AfterFunc(d, func() {
+		if !ch.closed.Load() {
+			ch.sys.Root.Send(self, msg)
+		}
+	})
+}
+
+func (a *chanActor) armIdle() {
+	if a.ch.opts.idleTimeout <= 0 || a.idleArmed {
+		return
+	}
+	a.idleArmed = true
+	a.idleGen++
+	a.lastStarts = a.ch.callStarts.Load()
+	a.after("idle", a.ch.opts.idleTimeout, msgIdleCheck{gen: a.idleGen})
+}
+
+// publish stores a new snapshot when the state or the ready connections
+// changed, waking WaitForStateChange callers on a state change.
+func (a *chanActor) publish() {
+	old := a.ch.snap.Load()
+	conns := a.core.readyConns()
+	if old.state == a.core.state && sameConns(old.conns, conns) {
+		return
+	}
+	ns := &snapshot{state: a.core.state, conns: conns, changed: old.changed}
+	if old.state != a.core.state {
+		ns.changed = make(chan struct{})
+	}
+	a.ch.snap.Store(ns)
+	if ns.changed != old.changed {
+		close(old.changed)
+	}
+}
+
+func sameConns(a, b []*transport.Conn) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *chanActor) perform(e any) {
+	switch e := e.(type) {
+	case effResolve:
+		a.resolve(true)
+	case effNewSub:
+		a.newSub(e.id, e.addr)
+	case effConnectSub:
+		if s := a.subs[e.id]; s != nil {
+			s.Connect()
+		}
+	case effShutdownSub:
+		if s := a.subs[e.id]; s != nil {
+			delete(a.subs, e.id)
+			delete(a.ids, s)
+			s.Shutdown()
+		}
+	case effResetSubs:
+		for _, id := range e.ids {
+			if s := a.subs[id]; s != nil {
+				s.ResetBackoff()
+			}
+		}
+	case effReply:
+		e.req.reply <- e.res
+	case effResolveTimer:
+		a.after("resolveRetry", e.d, msgResolveNow{gen: e.gen})
+	case effState:
+		a.notify(e.from, e.to)
+		if e.from == Idle {
+			a.armIdle()
+		}
+		if e.to == Idle {
+			a.idleArmed = false
+			a.idleGen++
+		}
+	}
+}
+
+// resolve looks the target's name up on a goroutine. Re-resolutions are
+// rate-limited (grpc.dns_min_time_between_resolutions_ms); the first one
+// after leaving IDLE is not.
+func (a *chanActor) resolve(first bool) {
+	pt := a.ch.pt
+	if pt.scheme != "dns" {
+		return
+	}
+	if a.resolving {
+		a.again = true
+		return
+	}
+	if first {
+		a.rl = resolver.RateLimit{MinInterval: a.rl.MinInterval}
+	}
+	if wait := a.rl.Next(time.Now()); wait > 0 {
+		if !a.scheduled {
+			a.scheduled = true
+			a.after("resolve", wait, msgDoResolve{})
+		}
+		return
+	}
+	a.resolving = true
+	ch, self, dns := a.ch, a.ctx.Self(), a.dns
+	ch.bg.Add(1)
+	go func() {
+		defer ch.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		res, err := dns.Resolve(ctx, pt.host, pt.port)
+		m := msgResolveDone{}
+		if err != nil {
+			m.err = status.Errorf(codes.Unavailable, "name resolution failed for target %q: %v", ch.target, err).WithCause(err)
+		}
+		for _, r := range res {
+			m.addrs = append(m.addrs, address{network: r.Network, addr: r.Addr})
+		}
+		if !ch.closed.Load() || ch.snap.Load().state != Shutdown {
+			ch.sys.Root.Send(self, m)
+		}
+	}()
+}
+
+func (a *chanActor) newSub(id int, addr address) {
+	ch := a.ch
+	o := &ch.opts
+	authority := ch.pt.defAuth
+	if o.authority != "" {
+		authority = o.authority
+	}
+	maxRecv := o.maxRecv
+	if maxRecv < 0 {
+		maxRecv = -1
+	}
+	cfg := subchannel.Config{
+		Transport: transport.Config{
+			Network:                     addr.network,
+			Address:                     addr.addr,
+			Authority:                   authority,
+			UserAgent:                   ch.ua,
+			Dial:                        o.dial,
+			MaxReceiveMessageSize:       maxRecv,
+			KeepaliveTime:               a.keepalive,
+			KeepaliveTimeout:            o.keepalive.Timeout,
+			KeepalivePermitWithoutCalls: o.keepalive.PermitWithoutCalls,
+		},
+		Backoff:           subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
+		MinConnectTimeout: o.minConnect,
+		OnConn:            ch.addConn,
+	}
+	s := subchannel.Spawn(a.ctx, cfg)
+	a.subs[id] = s
+	a.ids[s] = id
+}

@@ -1,0 +1,192 @@
+package channel
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// ConnectivityChanged is the message a SubscribePID subscriber receives on
+// every change of the channel's state (and once, at subscription, with the
+// current state and Previous equal to it).
+type ConnectivityChanged struct {
+	Channel  *Channel
+	State    Connectivity
+	Previous Connectivity
+}
+
+// Subscription is a registration made with Subscribe or SubscribePID.
+type Subscription struct {
+	ch      *Channel
+	cb      func(Connectivity)
+	pid     *actor.PID
+	removed atomic.Bool
+
+	// Owned by the channel actor.
+	delivered bool
+	last      Connectivity
+
+	// The callback's own serialized executor: a queue drained by a
+	// goroutine that exists only while there is something to deliver.
+	mu      sync.Mutex
+	queue   []Connectivity
+	running bool
+}
+
+// Subscribe calls cb with the channel's current state at once and then
+// with every change, in order and never with the same state twice in a
+// row, until Unsubscribe (grpcio's subscribe). Callbacks run on a
+// goroutine of the subscription's own, never inside an actor's Receive: a
+// slow callback delays neither the channel nor other subscribers. With
+// tryToConnect an IDLE channel starts connecting. After Close, cb gets
+// SHUTDOWN last.
+func (ch *Channel) Subscribe(cb func(Connectivity), tryToConnect bool) *Subscription {
+	s := &Subscription{ch: ch, cb: cb}
+	ch.register(s, tryToConnect)
+	return s
+}
+
+// SubscribePID sends a *ConnectivityChanged message to pid with the
+// current state at once and on every change, as Subscribe does for a
+// callback. A subscriber actor that stops is removed.
+func (ch *Channel) SubscribePID(pid *actor.PID, tryToConnect bool) *Subscription {
+	s := &Subscription{ch: ch, pid: pid}
+	ch.register(s, tryToConnect)
+	return s
+}
+
+func (ch *Channel) register(s *Subscription, tryToConnect bool) {
+	if ch.snap.Load().state == Shutdown {
+		s.deliver(Shutdown)
+		return
+	}
+	ch.sys.Root.Send(ch.pid, msgSubscribe{sub: s, tryToConnect: tryToConnect})
+}
+
+// Unsubscribe stops deliveries to sub; no callback starts after it
+// returns. Unsubscribing an unknown or already removed subscription does
+// nothing.
+func (ch *Channel) Unsubscribe(sub *Subscription) {
+	if sub == nil || sub.ch != ch || sub.removed.Swap(true) {
+		return
+	}
+	if ch.snap.Load().state != Shutdown {
+		ch.sys.Root.Send(ch.pid, msgUnsubscribe{sub})
+	}
+}
+
+// deliver queues state for the subscriber (channel actor, or the
+// subscribing goroutine after shutdown).
+func (s *Subscription) deliver(state Connectivity) {
+	if s.removed.Load() || s.delivered && s.last == state {
+		return
+	}
+	prev := s.last
+	if !s.delivered {
+		prev = state
+	}
+	s.delivered, s.last = true, state
+	if s.pid != nil {
+		s.ch.sys.Root.Send(s.pid, &ConnectivityChanged{Channel: s.ch, State: state, Previous: prev})
+		return
+	}
+	s.mu.Lock()
+	s.queue = append(s.queue, state)
+	start := !s.running
+	s.running = true
+	s.mu.Unlock()
+	if start {
+		go s.drain()
+	}
+}
+
+func (s *Subscription) drain() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		state := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		if !s.removed.Load() {
+			s.call(state)
+		}
+	}
+}
+
+func (s *Subscription) call(state Connectivity) {
+	defer func() { _ = recover() }() // a panicking callback is the subscriber's problem, not the channel's
+	s.cb(state)
+}
+
+func (a *chanActor) subscribe(m msgSubscribe) {
+	s := m.sub
+	if s.removed.Load() {
+		return
+	}
+	a.subscribers = append(a.subscribers, s)
+	if s.pid != nil {
+		a.ctx.Watch(s.pid)
+	}
+	s.deliver(a.core.state)
+	if m.tryToConnect && a.core.state == Idle {
+		for _, e := range a.core.step(msgConnect{}) {
+			a.perform(e)
+		}
+		a.publish()
+	}
+}
+
+func (a *chanActor) unsubscribe(s *Subscription) {
+	s.removed.Store(true)
+	for i, o := range a.subscribers {
+		if o == s {
+			a.subscribers = append(a.subscribers[:i], a.subscribers[i+1:]...)
+			if s.pid != nil {
+				a.ctx.Unwatch(s.pid)
+			}
+			return
+		}
+	}
+}
+
+// notify tells every subscriber of a state change.
+func (a *chanActor) notify(_, to Connectivity) {
+	for _, s := range a.subscribers {
+		s.deliver(to)
+	}
+}
+
+// ReadyFuture returns a future that completes when ch is READY (grpcio's
+// channel_ready_future). It asks an IDLE channel to connect. Result(ctx)
+// gives futures.ErrTimeout when ctx ends first; Cancel detaches the future
+// and leaves the channel alone; the future fails CANCELLED if the channel
+// shuts down first.
+func ReadyFuture(ch *Channel) futures.Future[struct{}] {
+	p := futures.New[struct{}](ch.sys)
+	var sub *Subscription
+	var once sync.Once
+	subReady := make(chan struct{})
+	sub = ch.Subscribe(func(s Connectivity) {
+		switch s {
+		case Ready:
+			p.Complete(struct{}{}, nil)
+		case Shutdown:
+			p.Fail(status.New(codes.Canceled, "channel closed before it became READY"))
+		default:
+			return
+		}
+		<-subReady
+		once.Do(func() { ch.Unsubscribe(sub) })
+	}, true)
+	close(subReady)
+	p.OnCancel(func() { once.Do(func() { ch.Unsubscribe(sub) }) })
+	return p
+}
