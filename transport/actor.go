@@ -39,6 +39,7 @@ type connActor struct {
 
 	established bool
 	stopping    bool
+	ka          *keepalive
 	closed      bool
 	draining    bool
 	goAwayID    uint32 // last stream id of the latest GOAWAY
@@ -82,9 +83,17 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.onSettings(m)
 	case *pingFrame:
 		a.c.ctrlHandled()
-		if !m.ack && !a.closed {
+		if m.ack {
+			if m.data == keepalivePing {
+				a.onKeepaliveAck()
+			}
+		} else if !a.closed {
 			a.check(a.fr.WritePing(true, m.data))
 		}
+	case *keepaliveTick:
+		a.onKeepaliveTick(m)
+	case *keepaliveTimeout:
+		a.onKeepaliveTimeout(m)
 	case *goAwayFrame:
 		a.c.ctrlHandled()
 		a.onGoAway(m)
@@ -257,6 +266,7 @@ func (a *connActor) onSettings(m *settingsFrame) {
 			a.timer.Stop()
 		}
 		a.c.state.Store(int32(Ready))
+		a.keepaliveStart()
 		a.event(&EventReady{Conn: a.c})
 	}
 	a.startWaiting()
@@ -304,6 +314,7 @@ func (a *connActor) startStream(s *Stream) {
 	}
 	s.id = a.nextID
 	a.nextID += 2
+	a.keepaliveWake()
 	if !a.c.register(s) {
 		return
 	}
@@ -687,6 +698,7 @@ func (a *connActor) closeConn(err *status.Error) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.keepaliveStop()
 	if a.dialCtx != nil {
 		a.dialCtx()
 	}

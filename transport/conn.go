@@ -85,6 +85,7 @@ type Conn struct {
 	live     map[*Stream]struct{}
 	netConn  net.Conn
 
+	lastRead    atomic.Int64 // unix nanos of the last frame read (reader)
 	ctrlPending atomic.Int32
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}

@@ -45,6 +45,9 @@ func (r *reader) run() {
 	r.settings(sf)
 	for {
 		f, err := fr.ReadFrame()
+		if c.cfg.KeepaliveTime > 0 {
+			c.lastRead.Store(timeNow().UnixNano())
+		}
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
