@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
@@ -50,7 +53,10 @@ type callState struct {
 	sentBytes  int
 	closedSend bool
 	committed  bool
-	retries    int
+	retries    int // transparent retries
+	attempts   int // attempts made under the retry policy, the first included
+	retry      *serviceconfig.RetryPolicy
+	throttle   *serviceconfig.Throttling
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -70,6 +76,27 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	for _, o := range opts {
 		if o != nil {
 			o.applyCall(&cs.opts)
+		}
+	}
+	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
+	if sc := ch.opts.serviceConfig; sc != nil {
+		if mc, ok := sc.Method(method); ok {
+			if mc.Timeout > 0 && (cs.opts.timeout <= 0 || mc.Timeout < cs.opts.timeout) {
+				cs.opts.timeout = mc.Timeout
+			}
+			if mc.WaitForReady != nil && !cs.opts.wfrSet {
+				cs.opts.waitForReady = *mc.WaitForReady
+			}
+			if mc.MaxRequestBytes != nil {
+				cs.maxSend = minLimit(cs.maxSend, *mc.MaxRequestBytes)
+			}
+			if mc.MaxResponseBytes != nil {
+				cs.maxRecv = minLimit(cs.maxRecv, *mc.MaxResponseBytes)
+			}
+			if ch.opts.enableRetries && mc.Retry != nil {
+				cs.retry = mc.Retry
+				cs.throttle = sc.Throttling
+			}
 		}
 	}
 	if cs.opts.timeout > 0 {
@@ -92,7 +119,9 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if d, ok := cs.ctx.Deadline(); ok {
 		cs.hdr.Deadline = d
 	}
-	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
+	if cs.maxRecv != ch.opts.maxRecv {
+		cs.hdr.MaxReceiveMessageSize = cs.maxRecv
+	}
 	if !ch.addCall(cs) {
 		cs.release()
 		return nil, errChannelClosed
@@ -286,6 +315,15 @@ func (cs *callState) recvMsg() ([]byte, error) {
 					err = serr
 				}
 			}
+			if st := toStatus(err); cs.retry != nil && st != nil {
+				if rerr := cs.retryAfter(s, st); rerr == nil {
+					continue
+				} else if rerr != errNoRetry {
+					err = rerr
+				}
+			} else if st == nil && cs.throttle != nil {
+				cs.throttle.OnSuccess()
+			}
 			st := toStatus(err)
 			cs.finish(st)
 			if st == nil {
@@ -402,4 +440,74 @@ func toStatus(err error) *status.Error {
 	}
 	st, _ = status.FromError(err)
 	return st
+}
+
+func minLimit(a, b int) int {
+	if a < 0 {
+		return b
+	}
+	if b < 0 || a < b {
+		return a
+	}
+	return b
+}
+
+// errNoRetry means the policy does not retry this failure.
+var errNoRetry = errors.New("no retry")
+
+// retryAfter applies the service config's retry policy (gRFC A6) to a
+// stream that ended with st: if the code is retryable, the call has not
+// committed (no response headers or message, retry buffer not exceeded),
+// attempts remain and throttling allows, it waits the backoff (or the
+// server's grpc-retry-pushback-ms) and starts a new attempt. It returns nil
+// when a new attempt runs, errNoRetry when the failure stands, or the error
+// that ended the retry (deadline, cancellation).
+func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
+	p := cs.retry
+	if !p.Retryable(st.Code()) {
+		return errNoRetry
+	}
+	if cs.throttle != nil {
+		cs.throttle.OnFailure()
+	}
+	cs.mu.Lock()
+	committed := cs.committed || cs.recvSeen
+	cs.mu.Unlock()
+	if hd, _ := s.HeaderIfReady(); committed || hd != nil {
+		return errNoRetry
+	}
+	if cs.attempts == 0 {
+		cs.attempts = 1
+	}
+	if cs.attempts >= p.MaxAttempts {
+		return errNoRetry
+	}
+	if cs.throttle != nil && !cs.throttle.Allow() {
+		return errNoRetry
+	}
+	delay := p.Backoff(cs.attempts, rand.Float64())
+	if vs := st.TrailingMetadata().Get("grpc-retry-pushback-ms"); len(vs) > 0 {
+		ms, err := strconv.Atoi(vs[0])
+		if err != nil || ms < 0 {
+			return errNoRetry // the server asks us not to retry
+		}
+		delay = time.Duration(ms) * time.Millisecond
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-cs.ctx.Done():
+			t.Stop()
+			return transport.ContextStatus(cs.ctx)
+		}
+	}
+	cs.attemptMu.Lock()
+	defer cs.attemptMu.Unlock()
+	if cs.cur() != s {
+		return nil
+	}
+	cs.hdr.PreviousAttempts = cs.attempts
+	cs.attempts++
+	return cs.startLocked()
 }

@@ -20,6 +20,7 @@ type callOptions struct {
 	timeout        time.Duration
 	md             metadata.MD
 	waitForReady   bool
+	wfrSet         bool
 	compressor     compression.Compressor
 	compressionSet bool
 }
@@ -47,7 +48,7 @@ func Metadata(md metadata.MD) CallOption {
 // become READY even through TRANSIENT_FAILURE, instead of failing
 // UNAVAILABLE (gRPC's wait-for-ready semantics). Default false.
 func WaitForReady(wait bool) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.waitForReady = wait })
+	return callOptionFunc(func(o *callOptions) { o.waitForReady, o.wfrSet = wait, true })
 }
 
 // Compression compresses this call's request messages with c, overriding

@@ -182,6 +182,9 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		done:     make(chan struct{}),
 	}
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
+	if hdr.MaxReceiveMessageSize != 0 {
+		s.deframer.MaxSize = hdr.MaxReceiveMessageSize
+	}
 	c.mu.Lock()
 	if c.closed || State(c.state.Load()) != Ready {
 		st := c.closeErr

@@ -38,6 +38,9 @@ type CallHdr struct {
 	// PreviousAttempts, when positive, is sent as
 	// grpc-previous-rpc-attempts.
 	PreviousAttempts int
+	// MaxReceiveMessageSize overrides the connection's receive limit for
+	// this stream when non-zero (negative: unlimited).
+	MaxReceiveMessageSize int
 }
 
 // Stream is one call's HTTP/2 stream. Write and CloseSend may be called
