@@ -26,6 +26,7 @@ const (
 // actor's Receive.
 type connActor struct {
 	c       *Conn
+	disp    *pinnedDispatcher
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
@@ -63,6 +64,9 @@ func (a *connActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.c.pid.Store(ctx.Self())
 		a.start()
+	case *actor.Stopped:
+		a.disp.stop()
+		return
 	case *actor.Stopping:
 		a.stopping = true
 		a.closeConn(status.New(codes.Unavailable, "connection actor stopped"))
@@ -148,6 +152,11 @@ func (a *connActor) maybeFlush() {
 
 func (a *connActor) check(err error) {
 	if err != nil && !a.closed {
+		if st := a.c.closeReason.Load(); st != nil {
+			// Close shut the socket under this write.
+			a.closeConn(st)
+			return
+		}
 		a.closeConn(status.Errorf(codes.Unavailable, "writing to %s: %v", a.c.cfg.Address, err).WithCause(err))
 	}
 }
@@ -242,6 +251,15 @@ func (a *connActor) onDialed(m *dialResult) {
 func (a *connActor) onSettings(m *settingsFrame) {
 	if a.closed || m.ack {
 		return
+	}
+	// Out-of-range values are a connection error (RFC 9113 §6.5.2). A
+	// SETTINGS_MAX_FRAME_SIZE of 0 used to make writeHeaderBlock loop for
+	// ever writing empty CONTINUATION frames, and stalled every DATA write.
+	for _, s := range m.settings {
+		if err := s.Valid(); err != nil {
+			a.closeConn(status.Errorf(codes.Internal, "connection to %s: server sent an invalid setting %v: %v", a.c.cfg.Address, s, err).WithCause(err))
+			return
+		}
 	}
 	for _, s := range m.settings {
 		switch s.ID {
@@ -645,12 +663,11 @@ func (a *connActor) onGoAway(m *goAwayFrame) {
 	a.goAwaySeen = true
 	a.goAwayID = m.lastID
 	msg := fmt.Sprintf("the server sent GOAWAY (%v, %q); the call was not processed", m.code, m.debug)
-	for id, s := range a.streams {
-		if id > m.lastID {
-			s.finish(status.New(codes.Unavailable, msg), nil, true, true)
-			a.closeStream(s, true)
-		}
-	}
+	// Refuse the waiting streams and mark the connection draining before
+	// closing the streams above lastID: closeStream would otherwise start
+	// waiting streams (new HEADERS to a server that is going away, left
+	// hanging, or not, depending on map iteration order), and EventGoAway
+	// precedes the EventClosed that closing the last stream may cause.
 	for _, s := range a.waiting {
 		s.finish(status.New(codes.Unavailable, msg), nil, true, true)
 		a.c.forget(s)
@@ -663,6 +680,12 @@ func (a *connActor) onGoAway(m *goAwayFrame) {
 	}
 	if first {
 		a.event(&EventGoAway{Conn: a.c, Code: m.code, Debug: m.debug})
+	}
+	for id, s := range a.streams {
+		if id > m.lastID {
+			s.finish(status.New(codes.Unavailable, msg), nil, true, true)
+			a.closeStream(s, true) // closes the connection after the last one
+		}
 	}
 	if a.active == 0 && !a.closed {
 		a.closeConn(nil)

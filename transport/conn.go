@@ -90,6 +90,9 @@ type Conn struct {
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}
 	closedC     chan struct{}  // closed when the connection has closed
+	// closeReason is the status Close asked for; the actor uses it when
+	// the socket Close shut fails the write it was blocked in.
+	closeReason atomic.Pointer[status.Error]
 	goroutines  sync.WaitGroup // the dial goroutine and the reader
 }
 
@@ -116,8 +119,9 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
 	}
-	a := &connActor{c: c}
+	a := &connActor{c: c, disp: newPinnedDispatcher()}
 	props := actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithDispatcher(a.disp),
 		actor.WithMailbox(func() actor.Mailbox {
 			mb := actor.Unbounded()()
 			a.mailbox = mb
@@ -144,7 +148,19 @@ func (c *Conn) Close(reason string) {
 	if reason == "" {
 		reason = "connection closed by the client"
 	}
-	c.send(&closeReq{err: status.New(codes.Unavailable, reason)})
+	st := status.New(codes.Unavailable, reason)
+	c.closeReason.CompareAndSwap(nil, st)
+	c.send(&closeReq{err: st})
+	// The actor may be blocked in a socket write to a server that stopped
+	// reading, with closeReq stuck in its mailbox behind: closing the
+	// socket here fails that write, and check closes with st. Nothing is
+	// lost, as closing with an error writes no more frames anyway.
+	c.mu.RLock()
+	nc := c.netConn
+	c.mu.RUnlock()
+	if nc != nil {
+		nc.Close()
+	}
 }
 
 // Drain stops new streams and closes the connection when the streams in
