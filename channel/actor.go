@@ -182,7 +182,7 @@ func sameConns(a, b []*transport.Conn) bool {
 func (a *chanActor) perform(e any) {
 	switch e := e.(type) {
 	case effResolve:
-		a.resolve(true)
+		a.resolve(e.first)
 	case effNewSub:
 		a.newSub(e.id, e.addr)
 	case effConnectSub:

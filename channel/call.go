@@ -81,7 +81,7 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
 	if sc := ch.opts.serviceConfig; sc != nil {
 		if mc, ok := sc.Method(method); ok {
-			if mc.Timeout > 0 && (cs.opts.timeout <= 0 || mc.Timeout < cs.opts.timeout) {
+			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
 				cs.opts.timeout = mc.Timeout
 			}
 			if mc.WaitForReady != nil && !cs.opts.wfrSet {
@@ -99,7 +99,9 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 			}
 		}
 	}
-	if cs.opts.timeout > 0 {
+	if cs.opts.timeoutSet || cs.opts.timeout > 0 {
+		// A zero or negative timeout expires at once, as grpcio's
+		// timeout=0 does.
 		ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
 	}
 	cs.ctx, cs.cancelCtx = context.WithCancelCause(ctx)
@@ -202,12 +204,10 @@ func (cs *callState) startLocked() error {
 		if ok && closed && len(sent) == 0 {
 			ok = s.CloseSend() == nil
 		}
-		if ok {
+		if ok || !cs.retryable(s) {
+			// The stream is open, or ended in a way the receive side
+			// reports (the server may even have answered already).
 			return nil
-		}
-		if !cs.retryable(s) {
-			st, _ := s.Status()
-			return st
 		}
 	}
 }
@@ -351,7 +351,7 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			if derr != nil {
 				var se *compression.SizeError
 				if errors.As(derr, &se) {
-					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message after decompression larger than max (more than %d vs. %d)", cs.maxRecv, cs.maxRecv))
+					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (over %d bytes)", cs.maxRecv))
 				}
 				return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
 			}
@@ -373,12 +373,14 @@ func (cs *callState) fail(st *status.Error) *status.Error {
 	return st
 }
 
-// cancel ends the call with st from any goroutine.
+// cancel ends the call with st from any goroutine: the stream is reset
+// and the call finishes at once.
 func (cs *callState) cancel(st *status.Error) {
 	cs.cancelCtx(st)
 	if s := cs.cur(); s != nil {
 		s.Cancel(st)
 	}
+	cs.finish(st)
 }
 
 // finish records the final status (nil = OK) and releases the call.
@@ -427,6 +429,14 @@ func (cs *callState) timeRemaining() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Until(d), true
+}
+
+// failStatus is the status of a call that failed with err (never nil).
+func failStatus(err error) *status.Error {
+	if st := toStatus(err); st != nil {
+		return st
+	}
+	return status.Errorf(codes.Internal, "call ended unexpectedly: %v", err)
 }
 
 // toStatus turns an error from the transport or the pick into a status.

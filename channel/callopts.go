@@ -18,6 +18,7 @@ func (f callOptionFunc) applyCall(o *callOptions) { f(o) }
 
 type callOptions struct {
 	timeout        time.Duration
+	timeoutSet     bool
 	md             metadata.MD
 	waitForReady   bool
 	wfrSet         bool
@@ -25,11 +26,11 @@ type callOptions struct {
 	compressionSet bool
 }
 
-// Timeout bounds the call: it ends DEADLINE_EXCEEDED after d. The earlier
-// of this and the context's deadline wins. Default: the context's deadline
-// only.
+// Timeout bounds the call: it ends DEADLINE_EXCEEDED after d (at once
+// for d <= 0). The earlier of this and the context's deadline wins.
+// Default: the context's deadline only.
 func Timeout(d time.Duration) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.timeout = d })
+	return callOptionFunc(func(o *callOptions) { o.timeout, o.timeoutSet = d, true })
 }
 
 // Metadata sends md as the call's custom metadata. Keys ending in "-bin"

@@ -123,66 +123,70 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 // response, which is also the call (metadata, code, details, cancel).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	cs, err := u.ch.newCall(ctx, u.method, opts, false)
+	if err != nil {
+		close(f.started)
+		var zero Resp
+		f.Complete(zero, err)
+		return f
+	}
+	f.call = &Call{cs: cs}
+	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
+	close(f.started)
 	go func() {
-		resp, cs, err := u.invokeWith(ctx, req, opts, f)
+		resp, err := u.run(cs, req)
 		f.Complete(resp, err)
-		_ = cs
 	}()
 	return f
 }
 
 func (u *UnaryUnaryCallable[Req, Resp]) invoke(ctx context.Context, req Req, opts []CallOption) (Resp, *callState, error) {
-	return u.invokeWith(ctx, req, opts, nil)
-}
-
-func (u *UnaryUnaryCallable[Req, Resp]) invokeWith(ctx context.Context, req Req, opts []CallOption, f *CallFuture[Resp]) (Resp, *callState, error) {
-	var zero Resp
 	cs, err := u.ch.newCall(ctx, u.method, opts, false)
 	if err != nil {
-		if f != nil {
-			close(f.started)
-		}
+		var zero Resp
 		return zero, nil, err
 	}
-	if f != nil {
-		f.call = &Call{cs: cs}
-		f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
-		close(f.started)
-	}
+	resp, err := u.run(cs, req)
+	return resp, cs, err
+}
+
+// run makes the call cs: one request, one response.
+func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error) {
+	var zero Resp
 	buf, err := u.codec.encode(req)
 	if err == nil {
 		buf, err = cs.frame(buf)
 	}
 	if err != nil {
-		st := toStatus(err)
+		st := failStatus(err)
 		cs.finish(st)
-		return zero, cs, st
+		return zero, st
 	}
 	cs.sent = [][]byte{buf}
 	cs.closedSend = true
 	if err := cs.start(); err != nil {
-		st := toStatus(err)
+		st := failStatus(err)
 		cs.finish(st)
-		return zero, cs, st
+		return zero, st
 	}
 	data, err := cs.recvMsg()
 	if err == io.EOF {
-		return zero, cs, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message for a unary call"))
+		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message for a unary call"))
 	}
 	if err != nil {
-		return zero, cs, err
+		return zero, err
 	}
 	resp, derr := u.codec.decode(data)
 	if derr != nil {
-		return zero, cs, cs.fail(toStatus(derr))
+		return zero, cs.fail(toStatus(derr))
 	}
 	if _, err := cs.recvMsg(); err != io.EOF {
 		if err == nil {
-			return zero, cs, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message for a unary call"))
+			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message for a unary call"))
 		}
-		return zero, cs, err
+		return zero, err
 	}
-	return resp, cs, nil
+	return resp, nil
 }
 
 // CallFuture is a call started with Future: a futures.Future of the
@@ -311,7 +315,7 @@ func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts
 		err = cs.start()
 	}
 	if err != nil {
-		st := toStatus(err)
+		st := failStatus(err)
 		cs.finish(st)
 		return nil, st
 	}
@@ -325,7 +329,7 @@ func openStream(ch *Channel, ctx context.Context, method string, opts []CallOpti
 		return nil, err
 	}
 	if err := cs.start(); err != nil {
-		st := toStatus(err)
+		st := failStatus(err)
 		cs.finish(st)
 		return nil, st
 	}
@@ -461,17 +465,24 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 // response; the requests are read from reqs on a goroutine of the call's.
 func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	cs, err := u.ch.newCall(ctx, u.method, opts, true)
+	if err != nil {
+		close(f.started)
+		var zero Resp
+		f.Complete(zero, err)
+		return f
+	}
+	f.call = &Call{cs: cs}
+	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
+	close(f.started)
 	go func() {
-		cs, err := openStream(u.ch, ctx, u.method, opts)
-		if err != nil {
-			close(f.started)
+		if err := cs.start(); err != nil {
+			st := failStatus(err)
+			cs.finish(st)
 			var zero Resp
-			f.Complete(zero, err)
+			f.Complete(zero, st)
 			return
 		}
-		f.call = &Call{cs: cs}
-		f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
-		close(f.started)
 		go pumpRequests(cs, &u.codec, reqs)
 		resp, err := recvOne(cs, &u.codec)
 		f.Complete(resp, err)

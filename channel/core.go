@@ -50,8 +50,10 @@ type (
 
 // Effects.
 type (
-	effResolve struct{}
-	effNewSub  struct {
+	effResolve struct {
+		first bool // a lookup not subject to the rate limit (leaving IDLE, a retry after failure)
+	}
+	effNewSub struct {
 		id   int
 		addr address
 	}
@@ -88,6 +90,7 @@ type core struct {
 	subs       []*subRef // in address order
 	nextID     int
 	selected   *subRef // pick_first: the READY subchannel in use
+	passIdx    int     // pick_first: the subchannel the current pass is trying
 	passFailed bool    // pick_first: every address failed since the last READY
 	rr         int     // round_robin: next index for pending picks
 	pending    []*pickReq
@@ -136,7 +139,7 @@ func (c *core) step(msg any) []any {
 	case msgResolveNow:
 		if m.gen == c.resolveGen && !c.resolving && c.state != Idle {
 			c.resolving = true
-			c.emit(effResolve{})
+			c.emit(effResolve{first: true})
 		}
 	case msgSubState:
 		c.subState(m)
@@ -158,7 +161,7 @@ func (c *core) step(msg any) []any {
 		c.resolveBo.Reset()
 		if c.static == nil && len(c.subs) == 0 && c.state == TransientFailure && !c.resolving {
 			c.resolving = true
-			c.emit(effResolve{})
+			c.emit(effResolve{first: true})
 		}
 	case msgClose:
 		c.setState(Shutdown)
@@ -178,6 +181,7 @@ func (c *core) shutdownSubs() {
 	c.subs = nil
 	c.selected = nil
 	c.passFailed = false
+	c.passIdx = 0
 }
 
 // exitIdle starts resolving (or uses the fixed addresses) and connecting.
@@ -191,7 +195,7 @@ func (c *core) exitIdle() {
 		return
 	}
 	c.resolving = true
-	c.emit(effResolve{})
+	c.emit(effResolve{first: true})
 }
 
 // requestResolve asks for a re-resolution (after a connection loss or
@@ -236,6 +240,7 @@ func (c *core) resolved(m msgResolved) {
 // updateAddrs reconciles the subchannels with a new address list.
 func (c *core) updateAddrs(addrs []address) {
 	c.addrs = addrs
+	created := false
 	old := map[address]*subRef{}
 	for _, s := range c.subs {
 		old[s.addr] = s
@@ -252,6 +257,7 @@ func (c *core) updateAddrs(addrs []address) {
 		}
 		s := &subRef{id: c.nextID, addr: a}
 		c.nextID++
+		created = true
 		c.emit(effNewSub{id: s.id, addr: a})
 		subs = append(subs, s)
 	}
@@ -270,8 +276,11 @@ func (c *core) updateAddrs(addrs []address) {
 			}
 		}
 	default:
-		if c.selected == nil {
+		if c.selected == nil && (created || !c.passFailed) {
+			// A new pass over the addresses, in order. A subchannel still
+			// backing off connects when it reports IDLE.
 			c.passFailed = false
+			c.passIdx = 0
 			if len(c.subs) > 0 && c.subs[0].state == Idle {
 				c.emit(effConnectSub{c.subs[0].id})
 			}
@@ -343,13 +352,18 @@ func (c *core) subState(m msgSubState) {
 			}
 			return
 		}
-		if c.passFailed {
-			c.emit(effConnectSub{s.id}) // sticky TRANSIENT_FAILURE: keep trying
+		if c.selected == nil && (c.passFailed || i == c.passIdx) {
+			// Sticky TRANSIENT_FAILURE keeps every address trying; during
+			// a pass, the address whose turn it is connects.
+			c.emit(effConnectSub{s.id})
 		}
 	case TransientFailure:
-		if c.selected == nil && !c.passFailed {
+		if c.selected == nil && !c.passFailed && i == c.passIdx {
 			if i+1 < len(c.subs) {
-				c.emit(effConnectSub{c.subs[i+1].id})
+				c.passIdx = i + 1
+				if c.subs[i+1].state == Idle {
+					c.emit(effConnectSub{c.subs[i+1].id})
+				}
 			} else {
 				c.passFailed = true
 				c.requestResolve()

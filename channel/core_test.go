@@ -119,6 +119,14 @@ func TestCoreTransitions(t *testing.T) {
 			{sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
 			{sub(0, Idle), []string{"shutdown 0", "READY->IDLE", "resolve"}},
 		}},
+		{"dns: re-resolving the same address keeps the sticky failure retrying", "pick_first", nil, []step{
+			{pick(false), []string{"IDLE->CONNECTING", "resolve"}},
+			{resolved("10.0.0.1:1"), []string{"new 0 10.0.0.1:1", "connect 0"}},
+			{sub(0, TransientFailure), []string{"resolve", "CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE"}},
+			{resolved("10.0.0.1:1"), nil},
+			{sub(0, Idle), []string{"connect 0"}},
+			{sub(0, Ready), []string{"TRANSIENT_FAILURE->READY"}},
+		}},
 		{"dns: a failed lookup is TRANSIENT_FAILURE with a retry", "pick_first", nil, []step{
 			{pick(false), []string{"IDLE->CONNECTING", "resolve"}},
 			{msgResolved{err: status.New(codes.Unavailable, "no such host")}, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "resolve-timer 1s"}},

@@ -32,6 +32,8 @@ type (
 		keepalive      time.Duration
 	}
 	effCloseConn struct{ conn *transport.Conn }
+	effDrainConn struct{ conn *transport.Conn }
+	effStopSelf  struct{}
 	effTimer     struct {
 		d   time.Duration
 		gen int
@@ -54,6 +56,7 @@ type core struct {
 	minConnect time.Duration
 	keepalive  time.Duration
 	lastErr    *status.Error
+	ready      bool // c.conn is established
 	effects    []any
 }
 
@@ -81,6 +84,12 @@ func (c *core) report(s connectivity.State) {
 func (c *core) step(msg any) []any {
 	c.effects = c.effects[:0]
 	if c.state == connectivity.Shutdown {
+		if m, ok := msg.(*transport.EventClosed); ok && c.draining[m.Conn] {
+			delete(c.draining, m.Conn)
+			if len(c.draining) == 0 {
+				c.emit(effStopSelf{})
+			}
+		}
 		return c.effects
 	}
 	switch m := msg.(type) {
@@ -102,6 +111,7 @@ func (c *core) step(msg any) []any {
 		c.keepalive = m.d
 	case *transport.EventReady:
 		if m.Conn == c.conn && c.state == connectivity.Connecting {
+			c.ready = true
 			c.bo.Reset()
 			c.lastErr = nil
 			c.report(connectivity.Ready)
@@ -136,6 +146,22 @@ func (c *core) step(msg any) []any {
 		}
 		c.fail(err)
 	case msgShutdown:
+		// Graceful: a ready connection drains (its calls finish), one
+		// still connecting closes; the actor stops when none is left.
+		c.state = connectivity.Shutdown
+		if c.conn != nil {
+			if c.ready {
+				c.emit(effDrainConn{c.conn})
+				c.draining[c.conn] = true
+			} else {
+				c.emit(effCloseConn{c.conn})
+			}
+			c.conn = nil
+		}
+		if len(c.draining) == 0 {
+			c.emit(effStopSelf{})
+		}
+	case msgStopNow:
 		c.state = connectivity.Shutdown
 		if c.conn != nil {
 			c.emit(effCloseConn{c.conn})
@@ -167,6 +193,9 @@ func (c *core) fail(err *status.Error) {
 }
 
 // setConn records the connection an effDial created.
-func (c *core) setConn(conn *transport.Conn) { c.conn = conn }
+func (c *core) setConn(conn *transport.Conn) { c.conn, c.ready = conn, false }
 
-type msgShutdown struct{}
+type (
+	msgShutdown struct{} // graceful: let calls in progress finish
+	msgStopNow  struct{} // the actor is stopping: close everything
+)

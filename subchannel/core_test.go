@@ -22,6 +22,10 @@ func describe(effs []any) []string {
 			out = append(out, "dial "+e.connectTimeout.String())
 		case effCloseConn:
 			out = append(out, "close")
+		case effDrainConn:
+			out = append(out, "drain")
+		case effStopSelf:
+			out = append(out, "stop")
 		case effTimer:
 			out = append(out, "timer "+e.d.String())
 		case effReport:
@@ -36,6 +40,8 @@ func describe(effs []any) []string {
 	}
 	return out
 }
+
+var connForTest *transport.Conn
 
 func TestCoreTransitions(t *testing.T) {
 	ready := func(c *core) any { return &transport.EventReady{Conn: c.conn} }
@@ -102,10 +108,22 @@ func TestCoreTransitions(t *testing.T) {
 			{ready, []string{"report READY"}},
 			{calm, []string{"too_many_pings 20s", "report IDLE"}},
 		}},
-		{"shutdown closes the connection and ignores the rest", 0, []step{
+		{"shutdown while connecting closes the connection and stops", 0, []step{
 			{m(msgConnect{}), []string{"report CONNECTING", "dial 20s"}},
-			{m(msgShutdown{}), []string{"close"}},
+			{m(msgShutdown{}), []string{"close", "stop"}},
 			{m(msgConnect{}), nil},
+		}},
+		{"shutdown when ready drains, stops when the connection has closed", 0, []step{
+			{m(msgConnect{}), []string{"report CONNECTING", "dial 20s"}},
+			{ready, []string{"report READY"}},
+			{func(c *core) any { connForTest = c.conn; return msgShutdown{} }, []string{"drain"}},
+			{func(c *core) any { return &transport.EventClosed{Conn: connForTest} }, []string{"stop"}},
+		}},
+		{"stopping closes everything at once", 0, []step{
+			{m(msgConnect{}), []string{"report CONNECTING", "dial 20s"}},
+			{ready, []string{"report READY"}},
+			{goaway, []string{"report IDLE"}},
+			{m(msgStopNow{}), []string{"close"}},
 		}},
 	}
 	for _, tt := range tests {

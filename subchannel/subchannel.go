@@ -11,6 +11,7 @@
 package subchannel
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -53,9 +54,16 @@ type TooManyPings struct {
 
 // Subchannel is the handle of a subchannel actor.
 type Subchannel struct {
-	pid  *actor.PID
-	sys  *actor.ActorSystem
-	addr string
+	pid     *actor.PID
+	sys     *actor.ActorSystem
+	addr    string
+	stopped atomic.Bool // the actor has stopped: messages would be dead letters
+}
+
+func (s *Subchannel) send(msg any) {
+	if !s.stopped.Load() {
+		s.sys.Root.Send(s.pid, msg)
+	}
 }
 
 // Spawn starts a subchannel actor as a child of spawner. It starts IDLE.
@@ -83,18 +91,21 @@ func (s *Subchannel) Address() string { return s.addr }
 func (s *Subchannel) PID() *actor.PID { return s.pid }
 
 // Connect asks an IDLE subchannel to connect; otherwise it does nothing.
-func (s *Subchannel) Connect() { s.sys.Root.Send(s.pid, msgConnect{}) }
+func (s *Subchannel) Connect() { s.send(msgConnect{}) }
 
 // ResetBackoff ends a backoff at once: a subchannel in TRANSIENT_FAILURE
 // goes IDLE, ready to connect again.
-func (s *Subchannel) ResetBackoff() { s.sys.Root.Send(s.pid, msgResetBackoff{}) }
+func (s *Subchannel) ResetBackoff() { s.send(msgResetBackoff{}) }
 
 // SetKeepalive changes the keepalive time of the subchannel's next
 // connections.
-func (s *Subchannel) SetKeepalive(d time.Duration) { s.sys.Root.Send(s.pid, msgSetKeepalive{d}) }
+func (s *Subchannel) SetKeepalive(d time.Duration) { s.send(msgSetKeepalive{d}) }
 
-// Shutdown stops the subchannel and closes its connections.
-func (s *Subchannel) Shutdown() { s.sys.Root.Stop(s.pid) }
+// Shutdown retires the subchannel: it reports nothing more, its
+// connection drains (calls in progress finish, new ones are refused and
+// retried elsewhere) and the actor stops when no connection is left.
+// Stopping the actor itself closes everything at once.
+func (s *Subchannel) Shutdown() { s.send(msgShutdown{}) }
 
 type subActor struct {
 	sub  *Subchannel
@@ -107,11 +118,14 @@ func (a *subActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	var msg any
 	switch m := ctx.Message().(type) {
-	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive,
+	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown,
 		*transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
 		msg = m
 	case *actor.Stopping:
-		msg = msgShutdown{}
+		msg = msgStopNow{}
+	case *actor.Stopped:
+		a.sub.stopped.Store(true)
+		return
 	default:
 		return
 	}
@@ -139,10 +153,17 @@ func (a *subActor) perform(e any) {
 		}
 	case effCloseConn:
 		e.conn.Close("subchannel shut down")
+	case effDrainConn:
+		e.conn.Drain()
+	case effStopSelf:
+		a.ctx.Stop(a.ctx.Self())
 	case effTimer:
 		gen, self, sys := e.gen, a.ctx.Self(), a.sub.sys
 		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoffDone{gen: gen}) })
 	case effReport:
+		if a.core.state == connectivity.Shutdown {
+			return
+		}
 		if p := a.ctx.Parent(); p != nil {
 			a.ctx.Send(p, &StateChanged{Sub: a.sub, State: e.state, Conn: e.conn, Err: e.err})
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
@@ -215,7 +216,11 @@ func (a *connActor) onDialed(m *dialResult) {
 		return
 	}
 	if m.err != nil {
-		a.closeConn(status.Errorf(codes.Unavailable, "connection error: dial %s %s: %v", c.cfg.Network, c.cfg.Address, m.err).WithCause(m.err))
+		msg := m.err.Error()
+		if !strings.Contains(msg, c.cfg.Address) {
+			msg = "dial " + c.cfg.Address + ": " + msg
+		}
+		a.closeConn(status.Errorf(codes.Unavailable, "connection error: %s", msg).WithCause(m.err))
 		return
 	}
 	nc := m.conn
