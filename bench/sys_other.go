@@ -1,0 +1,15 @@
+//go:build !linux
+
+package main
+
+import (
+	"os/exec"
+	"time"
+)
+
+// setServerSysProcAttr does nothing here: the server also exits when its
+// stdin, a pipe from the benchmark, closes.
+func setServerSysProcAttr(cmd *exec.Cmd) {}
+
+// processCPU is not measured on this system (the CPU column shows 0).
+func processCPU() time.Duration { return 0 }
