@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -32,7 +31,7 @@ type connActor struct {
 	ctx     actor.Context
 
 	nc      interface{ Close() error }
-	bw      *bufio.Writer
+	bw      *bufWriter
 	fr      *http2.Framer
 	hbuf    bytes.Buffer
 	henc    *hpack.Encoder

@@ -54,7 +54,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// InitialWindowSize is the per-stream receive window.
 	InitialWindowSize int32
-	// InitialConnWindowSize is the connection receive window.
+	// InitialConnWindowSize is the connection receive window; values
+	// below HTTP/2's initial 65535 are raised to it.
 	InitialConnWindowSize int32
 	// MaxHeaderListSize bounds the size of a received header block.
 	MaxHeaderListSize uint32
@@ -114,6 +115,13 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.InitialConnWindowSize <= 0 {
 		o.InitialConnWindowSize = DefaultInitialConnWindowSize
+	}
+	// HTTP/2 starts every connection window at 65535 and only WINDOW_UPDATE
+	// can change it, upwards: a smaller value cannot be advertised, and
+	// enforcing it made the reader fail a compliant server that sent a
+	// 16 KiB frame as a "connection flow control" violation.
+	if o.InitialConnWindowSize < 65535 {
+		o.InitialConnWindowSize = 65535
 	}
 	if o.MaxHeaderListSize == 0 {
 		o.MaxHeaderListSize = DefaultMaxHeaderListSize

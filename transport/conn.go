@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -89,7 +88,7 @@ type Conn struct {
 	ctrlPending atomic.Int32
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}
-	closedC     chan struct{}  // closed when the connection has closed
+	closedC     chan struct{} // closed when the connection has closed
 	// closeReason is the status Close asked for; the actor uses it when
 	// the socket Close shut fails the write it was blocked in.
 	closeReason atomic.Pointer[status.Error]
@@ -397,4 +396,3 @@ func frameTimerAfter(d time.Duration, c *Conn, msg any) *time.Timer {
 	return time.AfterFunc(d, func() { c.send(msg) })
 }
 
-func newBufWriter(nc net.Conn, size int) *bufio.Writer { return bufio.NewWriterSize(nc, size) }

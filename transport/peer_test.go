@@ -101,6 +101,7 @@ func (f *frame) String() string {
 // pstream is the peer's view of one stream.
 type pstream struct {
 	cliEnded, srvEnded, reset bool
+	cliReset                  bool // the reset came from the client
 }
 
 // peer is the scripted server side of one connection.
@@ -118,6 +119,9 @@ type peer struct {
 	readErr    error
 
 	discard atomic.Bool // drop frames instead of queueing them (fuzzing)
+	// tableSize, when non-zero, is 1 + a SETTINGS_HEADER_TABLE_SIZE the
+	// peer sent: its HPACK decoder adopts it once the client acknowledges.
+	tableSize atomic.Int64
 
 	gateMu sync.Mutex
 	gate   chan struct{} // non-nil while reading is paused
@@ -150,7 +154,6 @@ type peer struct {
 	streams    map[uint32]*pstream
 	open       int
 	maxOpen    int
-	setupSeen  bool // the client's SETTINGS frame was read
 	violations []string
 }
 
@@ -317,6 +320,9 @@ func (p *peer) readLoop() {
 			})
 			if !f.IsAck() {
 				p.onClientSettings(rec.Settings)
+			} else if v := p.tableSize.Swap(0); v != 0 {
+				dec.SetAllowedMaxDynamicTableSize(uint32(v - 1))
+				dec.SetMaxDynamicTableSize(uint32(v - 1))
 			}
 		case *http2.PingFrame:
 			rec.Ping = f.Data
@@ -331,6 +337,9 @@ func (p *peer) readLoop() {
 					p.open--
 				}
 				st.reset = true
+			}
+			if st := p.streams[rec.StreamID]; st != nil {
+				st.cliReset = true
 			}
 			p.mu.Unlock()
 		case *http2.GoAwayFrame:
@@ -361,7 +370,6 @@ func (p *peer) readLoop() {
 func (p *peer) onClientSettings(s []http2.Setting) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.setupSeen = true
 	for _, st := range s {
 		if st.ID == http2.SettingInitialWindowSize {
 			d := int64(st.Val) - p.sendInit
@@ -429,8 +437,9 @@ func (p *peer) onClientData(f *frame) {
 	case st == nil:
 		p.violations = append(p.violations, fmt.Sprintf("DATA on stream %d before its HEADERS", id))
 		return
-	case st.reset:
-		p.violations = append(p.violations, fmt.Sprintf("DATA on stream %d after RST_STREAM", id))
+	case st.cliReset:
+		// (After a server reset, DATA already in flight is legitimate.)
+		p.violations = append(p.violations, fmt.Sprintf("DATA on stream %d after the client's RST_STREAM", id))
 	case st.cliEnded:
 		p.violations = append(p.violations, fmt.Sprintf("DATA on stream %d after END_STREAM", id))
 	}
@@ -491,13 +500,6 @@ func (p *peer) recvWindows(id uint32) (conn, stream int64) {
 	return p.recvConn, p.recvStream[id]
 }
 
-// sawClientSetup reports whether the client's connection preamble was read.
-func (p *peer) sawClientSetup() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.setupSeen
-}
-
 // ---- reading ----
 
 // readPreface waits for the 24-byte client connection preface.
@@ -511,26 +513,6 @@ func (p *peer) readPreface() {
 	if p.prefaceErr != nil {
 		p.t.Fatalf("reading the client preface: %v", p.prefaceErr)
 	}
-}
-
-// next returns the next frame from the client, stashed ones first.
-func (p *peer) next(what string) *frame {
-	p.t.Helper()
-	if len(p.stash) > 0 {
-		f := p.stash[0]
-		p.stash = p.stash[1:]
-		return f
-	}
-	select {
-	case f, ok := <-p.frames:
-		if !ok {
-			p.t.Fatalf("waiting for %s: the connection ended (%v)", what, p.readErr)
-		}
-		return f
-	case <-p.ctx.Done():
-		p.t.Fatalf("timed out waiting for %s", what)
-	}
-	return nil
 }
 
 // want returns the first frame, stashed or new, that match accepts; the
@@ -764,6 +746,8 @@ func (p *peer) writeSettings(settings ...http2.Setting) {
 			}
 		case http2.SettingMaxFrameSize:
 			p.maxFrame = s.Val
+		case http2.SettingHeaderTableSize:
+			p.tableSize.Store(int64(s.Val) + 1)
 		}
 	}
 	p.mu.Unlock()
@@ -1181,16 +1165,24 @@ func (ct *connTest) shutdown() {
 	}
 	ct.peer.close()
 	ct.cli.Close()
-	if ct.peer.sawClientSetup() {
-		// The client's preamble was written in full, so the reader
-		// goroutine was started: it must end too.
-		select {
-		case <-ct.conn.readerDone:
-		case <-time.After(testTimeout):
-			t.Errorf("the reader goroutine did not exit")
-		}
-	}
+	waitGoroutines(t, ct.conn)
 	ct.peer.checkViolations()
+}
+
+// waitGoroutines waits, bounded, for a closed connection's dial and reader
+// goroutines to exit.
+func waitGoroutines(t testing.TB, c *Conn) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		c.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Errorf("the connection's dial or reader goroutine did not exit")
+	}
 }
 
 // closedEvent waits for EventClosed and checks it is the last event.
@@ -1218,13 +1210,21 @@ func (ct *connTest) newStream(ctx context.Context, hdr *CallHdr) *Stream {
 	return s
 }
 
-// unary starts a stream and sends req with END_STREAM.
+// unary starts a stream and sends req with END_STREAM. A request larger
+// than the write quota is written from a goroutine, as Write blocks until
+// the server takes most of it; that Write's error is not reported (it may
+// come after the test ended): a request that does not arrive makes the
+// peer's wait fail instead.
 func (ct *connTest) unary(req []byte) *Stream {
 	ct.t.Helper()
 	s := ct.newStream(context.Background(), nil)
-	if err := s.Write(grpcFrame(req), true); err != nil {
-		ct.t.Fatalf("Write: %v", err)
+	if len(req) < DefaultWriteQuota/2 {
+		if err := s.Write(grpcFrame(req), true); err != nil {
+			ct.t.Fatalf("Write: %v", err)
+		}
+		return s
 	}
+	go func() { _ = s.Write(grpcFrame(req), true) }()
 	return s
 }
 

@@ -30,6 +30,13 @@ func (r *reader) run() {
 	fr := http2.NewFramer(nil, bufio.NewReaderSize(r.conn, c.cfg.BufferSize))
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
+	// The client advertises no SETTINGS_MAX_FRAME_SIZE, so the server must
+	// keep to HTTP/2's default of 16384 bytes (RFC 9113 §4.2). Without
+	// this limit the framer accepts frames up to 16 MiB: a non-HTTP/2
+	// reply ("HTTP/1.1 400 ..." reads as a 4.7 MB frame header) then left
+	// the reader waiting for bytes that never come until the connect
+	// timeout, and any server could make the client allocate 16 MiB.
+	fr.SetMaxReadFrameSize(defaultMaxFrame)
 	fr.SetReuseFrames()
 
 	f, err := fr.ReadFrame()
@@ -139,16 +146,17 @@ func (r *reader) data(f *http2.DataFrame) {
 	if err != nil {
 		var se *wire.SizeError
 		var st *status.Error
+		// FLOW_CONTROL_ERROR only for a flow-control violation (the
+		// status deliverData returns); a malformed or oversized message
+		// is the client giving up on the stream: CANCEL, as grpc-go.
+		code := http2.ErrCodeCancel
 		switch {
 		case errors.As(err, &se):
 			st = status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", se.Size, se.Max)
 		case errors.As(err, &st):
+			code = http2.ErrCodeFlowControl
 		default:
 			st = status.Errorf(codes.Internal, "grpc: malformed message from the server: %v", err)
-		}
-		code := http2.ErrCodeCancel
-		if st.Code() == codes.Internal {
-			code = http2.ErrCodeFlowControl
 		}
 		r.failStream(s, st, code)
 		return
