@@ -395,4 +395,3 @@ func timeoutField(deadline time.Time) (hpack.HeaderField, bool) {
 func frameTimerAfter(d time.Duration, c *Conn, msg any) *time.Timer {
 	return time.AfterFunc(d, func() { c.send(msg) })
 }
-
