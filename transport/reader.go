@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"errors"
 	"net"
 
@@ -27,7 +26,7 @@ type reader struct {
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
-	fr := http2.NewFramer(nil, bufio.NewReaderSize(r.conn, c.cfg.BufferSize))
+	fr := http2.NewFramer(nil, newConnReader(r.conn, c.cfg.BufferSize))
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
 	// The client advertises no SETTINGS_MAX_FRAME_SIZE, so the server must
