@@ -11,6 +11,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
@@ -240,6 +241,7 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "compressing request with %s: %v", c.Name(), err)
 		}
+		bufpool.Put(buf) // the uncompressed message was built by encode, for us alone
 		buf, payload, compressed = out, out[wire.MsgHeaderLen:], true
 	}
 	if cs.maxSend >= 0 && len(payload) > cs.maxSend {
@@ -348,6 +350,9 @@ func (cs *callState) recvMsg() ([]byte, error) {
 				return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
 			}
 			out, derr := c.Decompress(data, cs.maxRecv)
+			if derr == nil && (len(out) == 0 || len(data) == 0 || &out[0] != &data[0]) {
+				bufpool.Put(data) // the compressed bytes are ours alone
+			}
 			if derr != nil {
 				var se *compression.SizeError
 				if errors.As(derr, &se) {
@@ -520,4 +525,16 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	cs.hdr.PreviousAttempts = cs.attempts
 	cs.attempts++
 	return cs.startLocked()
+}
+
+// recycle gives a request buffer back to the pool once the call is over,
+// when the transport provably holds no reference to it: one attempt only,
+// and the stream drained.
+func (cs *callState) recycle(buf []byte) {
+	cs.mu.Lock()
+	s, single := cs.stream, cs.retries == 0 && cs.attempts <= 1
+	cs.mu.Unlock()
+	if single && s != nil && s.Drained() {
+		bufpool.Put(buf)
+	}
 }

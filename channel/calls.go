@@ -164,6 +164,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 	}
 	cs.sent = [][]byte{buf}
 	cs.closedSend = true
+	defer cs.recycle(buf)
 	if err := cs.start(); err != nil {
 		st := failStatus(err)
 		cs.finish(st)

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/protobuf/proto"
@@ -36,6 +37,7 @@ func WithCodec[Req, Resp any](serialize func(Req) ([]byte, error), deserialize f
 		}
 		c.unmarshal = deserialize
 		c.err = nil
+		c.copies, c.pooledReq = false, false
 	})
 }
 
@@ -45,6 +47,11 @@ type codec[Req, Resp any] struct {
 	marshal   func(dst []byte, r Req) ([]byte, error)
 	unmarshal func([]byte) (Resp, error)
 	err       *status.Error
+	// copies reports that unmarshal keeps no reference to its input
+	// (protobuf copies bytes and strings), so the buffer can be recycled.
+	copies bool
+	// pooledReq: marshal takes its buffer from bufpool.
+	pooledReq bool
 }
 
 func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
@@ -55,9 +62,17 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 	case proto.Message:
 		c.marshal = func(dst []byte, r Req) ([]byte, error) {
 			m := any(r).(proto.Message)
-			dst = slices.Grow(dst, proto.Size(m))
+			n := proto.Size(m)
+			if len(dst)+n >= 4096 {
+				b := bufpool.Get(len(dst) + n)[:len(dst)]
+				copy(b, dst)
+				dst = b
+			} else {
+				dst = slices.Grow(dst, n)
+			}
 			return proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, m)
 		}
+		c.pooledReq = true
 	case []byte:
 		c.marshal = func(dst []byte, r Req) ([]byte, error) { return append(dst, any(r).([]byte)...), nil }
 	default:
@@ -71,6 +86,7 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 			err := proto.Unmarshal(b, msg)
 			return msg.(Resp), err
 		}
+		c.copies = true
 	case []byte:
 		c.unmarshal = func(b []byte) (Resp, error) { return any(b).(Resp), nil }
 	default:
@@ -104,6 +120,9 @@ func (c *codec[Req, Resp]) decode(b []byte) (Resp, error) {
 		return z, c.err
 	}
 	r, err := c.unmarshal(b)
+	if c.copies {
+		bufpool.Put(b)
+	}
 	if err != nil {
 		return r, status.Errorf(codes.Internal, "deserializing response: %v", err)
 	}

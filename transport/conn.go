@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
@@ -197,6 +198,7 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		done:     make(chan struct{}),
 	}
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
+	s.deframer.Alloc = bufpool.Get
 	if hdr.MaxReceiveMessageSize != 0 {
 		s.deframer.MaxSize = hdr.MaxReceiveMessageSize
 	}

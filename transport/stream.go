@@ -156,6 +156,11 @@ func (s *Stream) Write(buf []byte, end bool) error {
 	return nil
 }
 
+// Drained reports whether the transport holds none of the buffers given to
+// Write any more: every byte was written to the socket or dropped. Only
+// then may a caller reuse a buffer it wrote.
+func (s *Stream) Drained() bool { return s.queued.Load() == 0 }
+
 // CloseSend half-closes the stream: no more messages will be sent.
 func (s *Stream) CloseSend() error { return s.Write(nil, true) }
 

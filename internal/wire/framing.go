@@ -61,6 +61,10 @@ type Deframer struct {
 	// value means no limit. A larger length prefix makes Feed fail with a
 	// *SizeError before any of the body is buffered.
 	MaxSize int
+	// Alloc, if set, returns the buffer for a message body of n bytes (for
+	// example from a pool); the Deframer overwrites all of it. Default
+	// make.
+	Alloc func(n int) []byte
 
 	hdr        [MsgHeaderLen]byte
 	nhdr       int    // bytes of hdr filled; MsgHeaderLen while reading a body
@@ -104,14 +108,18 @@ func (d *Deframer) Feed(p []byte, emit func(Message)) error {
 			}
 			if len(p) >= d.size {
 				// The whole body is here: one allocation, no buffering.
-				data := make([]byte, d.size)
+				data := d.alloc(d.size)
 				copy(data, p)
 				p = p[d.size:]
 				d.nhdr = 0
 				emit(Message{Compressed: d.compressed, Data: data})
 				continue
 			}
-			d.body = make([]byte, 0, d.initialCap())
+			if d.MaxSize >= 0 {
+				d.body = d.alloc(d.size)[:0]
+			} else {
+				d.body = make([]byte, 0, d.initialCap())
+			}
 		}
 		n := min(d.size-len(d.body), len(p))
 		d.grow(n)
@@ -122,6 +130,13 @@ func (d *Deframer) Feed(p []byte, emit func(Message)) error {
 		}
 	}
 	return nil
+}
+
+func (d *Deframer) alloc(n int) []byte {
+	if d.Alloc != nil {
+		return d.Alloc(n)
+	}
+	return make([]byte, n)
 }
 
 // startMessage validates a complete prefix and records what it announces.
