@@ -19,7 +19,7 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, DefaultBufferSiz
 func newConnReader(c net.Conn, size int) io.Reader {
 	if sc, ok := c.(syscall.Conn); ok && size == DefaultBufferSize {
 		if raw, err := sc.SyscallConn(); err == nil && rawReadSupported {
-			return &pooledReader{raw: raw}
+			return newPooledReader(raw)
 		}
 	}
 	return bufio.NewReaderSize(c, size)
@@ -31,16 +31,34 @@ type pooledReader struct {
 	raw  syscall.RawConn
 	buf  *[]byte
 	r, w int
+
+	// The read callback and its results, kept here so that no closure is
+	// allocated per read.
+	readFn func(fd uintptr) bool
+	dst    []byte // nil: read into a pooled buffer
+	n      int
+	rerr   error
+}
+
+func newPooledReader(raw syscall.RawConn) *pooledReader {
+	p := &pooledReader{raw: raw}
+	p.readFn = p.readFd
+	return p
 }
 
 func (p *pooledReader) Read(dst []byte) (int, error) {
 	if p.buf == nil {
 		if len(dst) >= DefaultBufferSize {
-			return p.readInto(dst)
+			p.dst = dst
+			n, err := p.read()
+			p.dst = nil
+			return n, err
 		}
-		if err := p.fill(); err != nil {
+		n, err := p.read()
+		if err != nil {
 			return 0, err
 		}
+		p.r, p.w = 0, n
 	}
 	n := copy(dst, (*p.buf)[p.r:p.w])
 	p.r += n
@@ -51,51 +69,39 @@ func (p *pooledReader) Read(dst []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads what the socket has into a pooled buffer.
-func (p *pooledReader) fill() error {
-	var n int
-	var rerr error
-	err := p.raw.Read(func(fd uintptr) bool {
-		b := readBufPool.Get().(*[]byte)
-		n, rerr = rawRead(fd, *b)
-		if rerr == syscall.EAGAIN || rerr == syscall.EINTR {
-			readBufPool.Put(b)
-			return false // wait for readability, holding no buffer
-		}
-		if rerr != nil || n <= 0 {
-			readBufPool.Put(b)
-			return true
-		}
-		p.buf = b
-		return true
-	})
-	switch {
-	case err != nil:
-		return err
-	case rerr != nil:
-		return rerr
-	case n <= 0:
-		return io.EOF
-	}
-	p.r, p.w = 0, n
-	return nil
-}
-
-// readInto reads straight into dst (large reads need no buffer).
-func (p *pooledReader) readInto(dst []byte) (int, error) {
-	var n int
-	var rerr error
-	err := p.raw.Read(func(fd uintptr) bool {
-		n, rerr = rawRead(fd, dst)
-		return !(rerr == syscall.EAGAIN || rerr == syscall.EINTR)
-	})
+// read runs one read: into p.dst if set, else into a pooled buffer that
+// becomes p.buf.
+func (p *pooledReader) read() (int, error) {
+	p.n, p.rerr = 0, nil
+	err := p.raw.Read(p.readFn)
 	switch {
 	case err != nil:
 		return 0, err
-	case rerr != nil:
-		return 0, rerr
-	case n <= 0:
+	case p.rerr != nil:
+		return 0, p.rerr
+	case p.n <= 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return p.n, nil
+}
+
+// readFd is the RawConn.Read callback: false means "wait until the socket
+// is readable and call again", with no buffer held meanwhile.
+func (p *pooledReader) readFd(fd uintptr) bool {
+	if p.dst != nil {
+		p.n, p.rerr = rawRead(fd, p.dst)
+		return !(p.rerr == syscall.EAGAIN || p.rerr == syscall.EINTR)
+	}
+	b := readBufPool.Get().(*[]byte)
+	p.n, p.rerr = rawRead(fd, *b)
+	if p.rerr == syscall.EAGAIN || p.rerr == syscall.EINTR {
+		readBufPool.Put(b)
+		return false
+	}
+	if p.rerr != nil || p.n <= 0 {
+		readBufPool.Put(b)
+		return true
+	}
+	p.buf = b
+	return true
 }
