@@ -193,12 +193,12 @@ func pingPongOpen(size int) func(context.Context, impl, *serverProc) (*session, 
 					op: func() (time.Duration, error) {
 						t0 := time.Now()
 						if err := s.Send(req); err != nil {
-							return 0, fmt.Errorf("Send: %w", err)
+							return 0, fmt.Errorf("sending: %w", err)
 						}
 						resp, err := s.Recv()
 						lat := time.Since(t0)
 						if err != nil {
-							return 0, fmt.Errorf("Recv: %w", err)
+							return 0, fmt.Errorf("receiving: %w", err)
 						}
 						if n := len(resp.GetPayload().GetBody()); n != size {
 							return 0, fmt.Errorf("response payload %d bytes, want %d", n, size)
@@ -213,7 +213,7 @@ func pingPongOpen(size int) func(context.Context, impl, *serverProc) (*session, 
 							if _, err := s.Recv(); err == io.EOF {
 								return nil
 							} else if err != nil {
-								return fmt.Errorf("Recv after CloseSend: %w", err)
+								return fmt.Errorf("receiving after CloseSend: %w", err)
 							}
 						}
 					},
@@ -256,7 +256,7 @@ func serverStreamOpen(size, count int) func(context.Context, impl, *serverProc) 
 							continue
 						}
 						if err != nil {
-							return fmt.Errorf("Recv (response %d): %w", got, err)
+							return fmt.Errorf("receiving response %d: %w", got, err)
 						}
 						if n := len(resp.GetPayload().GetBody()); n != size {
 							return fmt.Errorf("response payload %d bytes, want %d", n, size)
