@@ -4,4 +4,6 @@ package transport
 
 const rawReadSupported = false
 
-func rawRead(fd uintptr, b []byte) (int, error) { panic("transport: raw reads are not supported on this platform") }
+func rawRead(fd uintptr, b []byte) (int, error) {
+	panic("transport: raw reads are not supported on this platform")
+}
