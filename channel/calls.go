@@ -2,7 +2,6 @@ package channel
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"iter"
 	"time"
@@ -536,5 +535,3 @@ func (u *StreamStreamCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Se
 	go pumpRequests(cs, &u.codec, reqs)
 	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
 }
-
-var _ = fmt.Sprint

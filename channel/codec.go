@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -128,5 +127,3 @@ func (c *codec[Req, Resp]) decode(b []byte) (Resp, error) {
 	}
 	return r, nil
 }
-
-var _ = fmt.Sprint
