@@ -470,13 +470,32 @@ func minLimit(a, b int) int {
 // errNoRetry means the policy does not retry this failure.
 var errNoRetry = errors.New("no retry")
 
-// retryAfter applies the service config's retry policy (gRFC A6) to a
-// stream that ended with st: if the code is retryable, the call has not
-// committed (no response headers or message, retry buffer not exceeded),
-// attempts remain and throttling allows, it waits the backoff (or the
-// server's grpc-retry-pushback-ms) and starts a new attempt. It returns nil
-// when a new attempt runs, errNoRetry when the failure stands, or the error
-// that ended the retry (deadline, cancellation).
+// retryDecision is gRFC A6's decision for an attempt that ended with code:
+// retry when the code is retryable, the call has not committed (no
+// response headers or message, retry buffer not exceeded), attempts remain
+// and throttling allows; the delay is the policy's jittered backoff, or the
+// server's grpc-retry-pushback-ms (a negative or malformed pushback means
+// do not retry). attempts counts the attempts made so far. It is pure: rnd
+// in [0, 1) is the jitter, allow the throttle's verdict.
+func retryDecision(p *serviceconfig.RetryPolicy, code codes.Code, committed bool, attempts int, pushback []string, allow bool, rnd float64) (bool, time.Duration) {
+	if p == nil || !p.Retryable(code) || committed || attempts >= p.MaxAttempts || !allow {
+		return false, 0
+	}
+	if len(pushback) > 0 {
+		ms, err := strconv.Atoi(pushback[0])
+		if err != nil || ms < 0 {
+			return false, 0
+		}
+		return true, time.Duration(ms) * time.Millisecond
+	}
+	return true, p.Backoff(attempts, rnd)
+}
+
+// retryAfter applies the service config's retry policy to a stream that
+// ended with st (see retryDecision): it waits the delay and starts a new
+// attempt. It returns nil when a new attempt runs, errNoRetry when the
+// failure stands, or the error that ended the wait (deadline,
+// cancellation).
 func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	p := cs.retry
 	if !p.Retryable(st.Code()) {
@@ -488,25 +507,16 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	cs.mu.Lock()
 	committed := cs.committed || cs.recvSeen
 	cs.mu.Unlock()
-	if hd, _ := s.HeaderIfReady(); committed || hd != nil {
-		return errNoRetry
+	if hd, _ := s.HeaderIfReady(); hd != nil {
+		committed = true
 	}
 	if cs.attempts == 0 {
 		cs.attempts = 1
 	}
-	if cs.attempts >= p.MaxAttempts {
+	allow := cs.throttle == nil || cs.throttle.Allow()
+	retry, delay := retryDecision(p, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	if !retry {
 		return errNoRetry
-	}
-	if cs.throttle != nil && !cs.throttle.Allow() {
-		return errNoRetry
-	}
-	delay := p.Backoff(cs.attempts, rand.Float64())
-	if vs := st.TrailingMetadata().Get("grpc-retry-pushback-ms"); len(vs) > 0 {
-		ms, err := strconv.Atoi(vs[0])
-		if err != nil || ms < 0 {
-			return errNoRetry // the server asks us not to retry
-		}
-		delay = time.Duration(ms) * time.Millisecond
 	}
 	if delay > 0 {
 		t := time.NewTimer(delay)

@@ -348,24 +348,32 @@ func sendReq[Req, Resp any](cs *callState, c *codec[Req, Resp], req Req) error {
 	return cs.sendMsg(buf, false)
 }
 
-// pumpRequests sends every request of reqs and half-closes. A panicking
-// iterator ends the call UNKNOWN. It stops early when the call ends.
+// pumpRequests sends every request of reqs and half-closes. An iterator
+// that panics, or that abandons its goroutine (runtime.Goexit) before it
+// finishes, ends the call UNKNOWN; the call never hangs waiting for a
+// half-close that cannot come. It stops early when the call ends.
 func pumpRequests[Req, Resp any](cs *callState, c *codec[Req, Resp], reqs iter.Seq[Req]) {
+	finished := false
 	defer func() {
 		if r := recover(); r != nil {
 			cs.fail(status.Errorf(codes.Unknown, "request iterator panicked: %v", r))
+		} else if !finished {
+			cs.fail(status.New(codes.Unknown, "request iterator was abandoned before it finished (runtime.Goexit)"))
 		}
 	}()
 	if reqs != nil {
 		for req := range reqs {
 			if !cs.activeSend() {
+				finished = true
 				return
 			}
 			if err := sendReq(cs, c, req); err != nil {
+				finished = true
 				return
 			}
 		}
 	}
+	finished = true
 	if cs.activeSend() {
 		_ = cs.closeSend()
 	}

@@ -3,8 +3,11 @@ package channel_test
 import (
 	"context"
 	"io"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
@@ -88,5 +91,40 @@ func TestFourCallKinds(t *testing.T) {
 	bs.CloseSend()
 	if _, err := bs.Recv(); err != io.EOF {
 		t.Fatalf("bidi end %v", err)
+	}
+}
+
+func TestRequestIteratorFailures(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	ch, err := channel.Insecure(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cstream := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, svc+"StreamingInputCall")
+	tests := []struct {
+		name string
+		seq  func(func(*testgrpc.StreamingInputCallRequest) bool)
+		want string
+	}{
+		{"panics", func(yield func(*testgrpc.StreamingInputCallRequest) bool) {
+			yield(&testgrpc.StreamingInputCallRequest{})
+			panic("boom")
+		}, "request iterator panicked: boom"},
+		{"abandons its goroutine", func(yield func(*testgrpc.StreamingInputCallRequest) bool) {
+			yield(&testgrpc.StreamingInputCallRequest{})
+			runtime.Goexit()
+		}, "request iterator was abandoned"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cstream.Call(ctx, tt.seq)
+			st, _ := status.FromError(err)
+			if st == nil || st.Code() != codes.Unknown || !strings.Contains(st.Details(), tt.want) {
+				t.Fatalf("err = %v, want UNKNOWN %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -104,6 +104,29 @@ func WithLBPolicy(name string) Option {
 	})
 }
 
+// WithDNSMinResolutionInterval sets the least time between two DNS
+// re-resolutions of the target (grpc.dns_min_time_between_resolutions_ms);
+// 0 removes the limit. Default 30 s.
+func WithDNSMinResolutionInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("grpc.dns_min_time_between_resolutions_ms: negative duration %v", d)
+		}
+		o.dnsMinInterval = d
+		return nil
+	})
+}
+
+// WithRetries turns the service config's retry policies on or off
+// (grpc.enable_retries). Default on. Transparent retries of calls that
+// never reached the server happen either way.
+func WithRetries(enabled bool) Option {
+	return optionFunc(func(o *options) error {
+		o.enableRetries = enabled
+		return nil
+	})
+}
+
 // WithIdleTimeout sets how long a channel with no calls stays connected
 // before it closes its connections and goes IDLE
 // (grpc.client_idle_timeout_ms); 0 disables it. Default 30 minutes.
