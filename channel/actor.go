@@ -113,10 +113,13 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	default:
 		return
 	}
-	for _, e := range a.core.step(msg) {
+	effs := a.core.step(msg)
+	// Publish first: a caller woken by a reply below must see the state
+	// that woke it.
+	a.publish()
+	for _, e := range effs {
 		a.perform(e)
 	}
-	a.publish()
 	if _, ok := msg.(msgClose); ok {
 		for _, t := range a.timers {
 			t.Stop()
@@ -244,7 +247,7 @@ func (a *chanActor) resolve(first bool) {
 	ch.bg.Add(1)
 	go func() {
 		defer ch.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(ch.bgCtx, 20*time.Second)
 		defer cancel()
 		res, err := dns.Resolve(ctx, pt.host, pt.port)
 		m := msgResolveDone{}

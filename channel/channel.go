@@ -74,6 +74,8 @@ type Channel struct {
 	connsMu sync.Mutex
 	conns   map[*transport.Conn]struct{} // every connection spawned and not yet reaped
 	bg      sync.WaitGroup               // resolver goroutines
+	bgCtx   context.Context              // cancelled by Close, ends lookups
+	bgStop  context.CancelFunc
 }
 
 // Insecure opens a channel to target over plaintext HTTP/2 (grpcio's
@@ -119,6 +121,7 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
 	}
+	ch.bgCtx, ch.bgStop = context.WithCancel(context.Background())
 	ua := "grpcactor-go/" + Version
 	if o.primaryUA != "" {
 		ua = o.primaryUA + " " + ua
@@ -217,6 +220,7 @@ func (ch *Channel) Close() error {
 			c.Close("channel closed")
 			c.Wait()
 		}
+		ch.bgStop()
 		ch.bg.Wait()
 		close(ch.stopped)
 	})

@@ -137,10 +137,11 @@ func (a *chanActor) subscribe(m msgSubscribe) {
 	}
 	s.deliver(a.core.state)
 	if m.tryToConnect && a.core.state == Idle {
-		for _, e := range a.core.step(msgConnect{}) {
+		effs := a.core.step(msgConnect{})
+		a.publish()
+		for _, e := range effs {
 			a.perform(e)
 		}
-		a.publish()
 	}
 }
 

@@ -1,0 +1,774 @@
+package system_test
+
+// Helpers of the connectivity tests (connectivity_*_test.go): restartable
+// grpc-go interop servers with per-server call counters and hooks, a TCP
+// proxy that can stall and sniff HTTP/2 frames, a tiny DNS server, and a
+// recorder of connectivity states that checks gRPC's allowed transitions.
+// Every name here starts with cx.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/net/dns/dnsmessage"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// cxBound bounds every wait of the connectivity tests that expects an
+// event (a hang fails the test instead of the run).
+const cxBound = 15 * time.Second
+
+// cxCtx returns a context that ends after d or when the test ends.
+func cxCtx(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// cxDial opens a channel that is closed when the test ends.
+func cxDial(t testing.TB, target string, opts ...channel.Option) *channel.Channel {
+	t.Helper()
+	ch, err := channel.Insecure(target, opts...)
+	if err != nil {
+		t.Fatalf("channel.Insecure(%q): %v", target, err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	return ch
+}
+
+// cxReservePort returns "127.0.0.1:<port>" where nothing listens (a port
+// the kernel handed out and that was released at once).
+func cxReservePort(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+// cxEmptyCall returns the EmptyCall callable of ch.
+func cxEmptyCall(ch *channel.Channel) *channel.UnaryUnaryCallable[*testgrpc.Empty, *testgrpc.Empty] {
+	return channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](ch, "/grpc.testing.TestService/EmptyCall")
+}
+
+// cxUnaryCall returns the UnaryCall callable of ch.
+func cxUnaryCall(ch *channel.Channel) *channel.UnaryUnaryCallable[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse] {
+	return channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, "/grpc.testing.TestService/UnaryCall")
+}
+
+// cxStreamingOutput returns the StreamingOutputCall callable of ch.
+func cxStreamingOutput(ch *channel.Channel) *channel.UnaryStreamCallable[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse] {
+	return channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, "/grpc.testing.TestService/StreamingOutputCall")
+}
+
+// cxFullDuplex returns the FullDuplexCall callable of ch.
+func cxFullDuplex(ch *channel.Channel) *channel.StreamStreamCallable[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse] {
+	return channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, "/grpc.testing.TestService/FullDuplexCall")
+}
+
+// cxWantCode checks that err is a *status.Error with code and returns it.
+func cxWantCode(t testing.TB, what string, err error, code codes.Code) *status.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: succeeded, want %v", what, code)
+	}
+	st, ok := status.FromError(err)
+	if !ok || st == nil {
+		t.Fatalf("%s: error %v (%T) is not a *status.Error, want %v", what, err, err, code)
+	}
+	if st.Code() != code {
+		t.Fatalf("%s: %v %q, want %v", what, st.Code(), st.Details(), code)
+	}
+	return st
+}
+
+// cxWaitState waits until ch is in state want (using WaitForStateChange),
+// failing the test after d.
+func cxWaitState(t testing.TB, ch *channel.Channel, want channel.Connectivity, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s := ch.State(false)
+	for s != want {
+		var err error
+		s, err = ch.WaitForStateChange(ctx, s)
+		if err != nil {
+			t.Fatalf("channel %s: still %v after %v, want %v", ch.Target(), s, d, want)
+		}
+	}
+}
+
+// cxWaitClosed waits for c to be closed, failing the test after d.
+func cxWaitClosed(t testing.TB, what string, c <-chan struct{}, d time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-c:
+	case <-timer.C:
+		t.Fatalf("%s: not done within %v", what, d)
+	}
+}
+
+// cxQuietSystem returns a protoactor actor system that logs nothing.
+func cxQuietSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+}
+
+// ---------------------------------------------------------------------
+// Servers
+
+// cxServerConfig describes a cxServer.
+type cxServerConfig struct {
+	// Addr is the address to listen on; "" for a fresh loopback port.
+	Addr string
+	// Opts are extra grpc.ServerOptions.
+	Opts []grpc.ServerOption
+	// Hook, if set, runs before every handler; an error fails the call.
+	Hook func(ctx context.Context, method string) error
+}
+
+// cxServer is grpc-go's interop TestService server on a fixed address that
+// can be stopped and started again on the same port. It counts the calls
+// it handles.
+type cxServer struct {
+	t     testing.TB
+	cfg   cxServerConfig
+	addr  string
+	calls atomic.Int64 // calls that reached the handler chain, every incarnation
+
+	mu     sync.Mutex
+	srv    *grpc.Server
+	served chan struct{}
+}
+
+// cxStartServer starts a cxServer; it is stopped when the test ends.
+func cxStartServer(t testing.TB, cfg cxServerConfig) *cxServer {
+	t.Helper()
+	s := &cxServer{t: t, cfg: cfg, addr: cfg.Addr}
+	if s.addr == "" {
+		s.addr = "127.0.0.1:0"
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server again on its address (after Stop).
+func (s *cxServer) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.t.Fatalf("cxServer %s: already running", s.addr)
+	}
+	lis, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		s.t.Fatalf("cxServer: listen on %s: %v", s.addr, err)
+	}
+	s.addr = lis.Addr().String()
+	observe := func(ctx context.Context, method string) error {
+		s.calls.Add(1)
+		if s.cfg.Hook != nil {
+			return s.cfg.Hook(ctx, method)
+		}
+		return nil
+	}
+	opts := append([]grpc.ServerOption{
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := observe(ctx, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := observe(ss.Context(), info.FullMethod); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}),
+	}, s.cfg.Opts...)
+	srv := grpc.NewServer(opts...)
+	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.t.Errorf("cxServer %s: Serve: %v", s.addr, err)
+		}
+	}()
+	s.srv, s.served = srv, served
+}
+
+// Addr returns "127.0.0.1:<port>".
+func (s *cxServer) Addr() string { return s.addr }
+
+// take detaches the running server, if any.
+func (s *cxServer) take() (*grpc.Server, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	srv, served := s.srv, s.served
+	s.srv, s.served = nil, nil
+	return srv, served
+}
+
+// Stop stops the server at once (connections closed, no GOAWAY drain).
+func (s *cxServer) Stop() {
+	if srv, served := s.take(); srv != nil {
+		srv.Stop()
+		<-served
+	}
+}
+
+// GracefulStop stops the server with GOAWAY, waiting for the calls in
+// progress to finish.
+func (s *cxServer) GracefulStop() {
+	if srv, served := s.take(); srv != nil {
+		srv.GracefulStop()
+		<-served
+	}
+}
+
+// ---------------------------------------------------------------------
+// Connectivity recording and the allowed transitions
+
+// cxAllowed lists, for each state, the states a channel may move to next:
+// gRPC's connectivity-semantics document (IDLE→CONNECTING; CONNECTING→
+// READY, TRANSIENT_FAILURE or IDLE; READY→IDLE or TRANSIENT_FAILURE;
+// TRANSIENT_FAILURE→CONNECTING; anything→SHUTDOWN) plus gRFC A62's sticky
+// TRANSIENT_FAILURE, where pick_first goes from TRANSIENT_FAILURE straight
+// to READY (or IDLE when the channel idles).
+var cxAllowed = map[channel.Connectivity][]channel.Connectivity{
+	channel.Idle:             {channel.Connecting, channel.Shutdown},
+	channel.Connecting:       {channel.Ready, channel.TransientFailure, channel.Idle, channel.Shutdown},
+	channel.Ready:            {channel.Idle, channel.TransientFailure, channel.Shutdown},
+	channel.TransientFailure: {channel.Connecting, channel.Ready, channel.Idle, channel.Shutdown},
+	channel.Shutdown:         {},
+}
+
+// cxCheckSequence checks that seq starts with first, never repeats a state
+// twice in a row, only makes allowed transitions and, if shutdownLast,
+// ends with SHUTDOWN.
+func cxCheckSequence(t testing.TB, what string, seq []channel.Connectivity, first channel.Connectivity, shutdownLast bool) {
+	t.Helper()
+	if len(seq) == 0 {
+		t.Fatalf("%s: no state delivered", what)
+	}
+	if seq[0] != first {
+		t.Errorf("%s: first state %v, want %v (sequence %v)", what, seq[0], first, seq)
+	}
+	for i := 1; i < len(seq); i++ {
+		from, to := seq[i-1], seq[i]
+		if from == to {
+			t.Errorf("%s: %v delivered twice in a row at %d (sequence %v)", what, to, i, seq)
+			continue
+		}
+		ok := false
+		for _, a := range cxAllowed[from] {
+			ok = ok || a == to
+		}
+		if !ok {
+			t.Errorf("%s: transition %v → %v at %d is not allowed (sequence %v)", what, from, to, i, seq)
+		}
+	}
+	if shutdownLast && seq[len(seq)-1] != channel.Shutdown {
+		t.Errorf("%s: last state %v, want SHUTDOWN (sequence %v)", what, seq[len(seq)-1], seq)
+	}
+}
+
+// cxRecorder records the states a subscriber receives.
+type cxRecorder struct {
+	mu     sync.Mutex
+	states []channel.Connectivity
+	wake   chan struct{} // closed and replaced on every state
+}
+
+func cxNewRecorder() *cxRecorder { return &cxRecorder{wake: make(chan struct{})} }
+
+// Add records s (the subscription callback).
+func (r *cxRecorder) Add(s channel.Connectivity) {
+	r.mu.Lock()
+	r.states = append(r.states, s)
+	close(r.wake)
+	r.wake = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// States returns a copy of what was recorded.
+func (r *cxRecorder) States() []channel.Connectivity {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]channel.Connectivity(nil), r.states...)
+}
+
+// WaitFor waits until the recorder holds the state want, failing the test
+// after d.
+func (r *cxRecorder) WaitFor(t testing.TB, want channel.Connectivity, d time.Duration) {
+	t.Helper()
+	r.WaitAfter(t, 0, want, d)
+}
+
+// WaitAfter waits until a state want was recorded at an index >= from,
+// failing the test after d. It returns that index.
+func (r *cxRecorder) WaitAfter(t testing.TB, from int, want channel.Connectivity, d time.Duration) int {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		for i := from; i < len(r.states); i++ {
+			if r.states[i] == want {
+				r.mu.Unlock()
+				return i
+			}
+		}
+		wake := r.wake
+		got := append([]channel.Connectivity(nil), r.states...)
+		r.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timer.C:
+			t.Fatalf("subscriber: no %v (from index %d) within %v; got %v", want, from, d, got)
+		}
+	}
+}
+
+// Len returns how many states were recorded.
+func (r *cxRecorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.states)
+}
+
+// ---------------------------------------------------------------------
+// A TCP proxy that can stall and sniff HTTP/2 frames
+
+// cxFrame is an HTTP/2 frame header (and GOAWAY contents) seen by the
+// proxy's sniffer.
+type cxFrame struct {
+	toServer bool
+	typ      byte
+	flags    byte
+	stream   uint32
+	goAway   uint32 // GOAWAY error code
+	debug    string // GOAWAY debug data
+}
+
+// HTTP/2 frame types the tests look for.
+const (
+	cxFramePing   = 0x6
+	cxFrameGoAway = 0x7
+)
+
+// cxProxy forwards TCP connections to a backend. Stall stops forwarding in
+// both directions (the sockets stay open); Resume forwards again. It
+// records the header of every HTTP/2 frame it receives (forwarded or held
+// by a stall), and the contents of GOAWAY frames.
+type cxProxy struct {
+	t       testing.TB
+	lis     net.Listener
+	backend string
+
+	accepted atomic.Int64
+
+	mu      sync.Mutex
+	stalled bool
+	resume  chan struct{} // closed on Resume (and Close)
+	closed  bool
+	conns   []net.Conn
+	frames  []cxFrame
+	wake    chan struct{} // closed and replaced on every frame
+	done    chan struct{} // closed by Close
+	wg      sync.WaitGroup
+}
+
+// cxStartProxy starts a proxy to backend; it is closed when the test ends.
+func cxStartProxy(t testing.TB, backend string) *cxProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cxProxy{t: t, lis: lis, backend: backend, resume: make(chan struct{}), wake: make(chan struct{}), done: make(chan struct{})}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Addr returns the proxy's address.
+func (p *cxProxy) Addr() string { return p.lis.Addr().String() }
+
+func (p *cxProxy) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.lis.Accept()
+		if err != nil {
+			return
+		}
+		p.accepted.Add(1)
+		b, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			c.Close()
+			b.Close()
+			return
+		}
+		p.conns = append(p.conns, c, b)
+		p.wg.Add(2)
+		p.mu.Unlock()
+		go p.pipe(b, c, true)
+		go p.pipe(c, b, false)
+	}
+}
+
+// gate waits while the proxy is stalled; false if it closed.
+func (p *cxProxy) gate() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.stalled && !p.closed {
+		ch := p.resume
+		p.mu.Unlock()
+		<-ch
+		p.mu.Lock()
+	}
+	return !p.closed
+}
+
+// pipe forwards src to dst: a reader that records frames as they arrive
+// (stalled or not) and a writer that waits while the proxy is stalled.
+func (p *cxProxy) pipe(dst, src net.Conn, toServer bool) {
+	defer p.wg.Done()
+	q := make(chan []byte, 1024)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer dst.Close()
+		for b := range q {
+			if !p.gate() {
+				return
+			}
+			if _, err := dst.Write(b); err != nil {
+				return
+			}
+		}
+	}()
+	defer close(q)
+	sn := &cxSniffer{toServer: toServer, record: p.record}
+	if toServer {
+		sn.skip = len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			b := append([]byte(nil), buf[:n]...)
+			sn.feed(b)
+			select {
+			case q <- b:
+			case <-p.done:
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *cxProxy) record(f cxFrame) {
+	p.mu.Lock()
+	p.frames = append(p.frames, f)
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Frames returns the frames forwarded so far.
+func (p *cxProxy) Frames() []cxFrame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]cxFrame(nil), p.frames...)
+}
+
+// WaitFrame waits for a frame that match accepts, failing the test after d.
+func (p *cxProxy) WaitFrame(t testing.TB, what string, d time.Duration, match func(cxFrame) bool) cxFrame {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	seen := 0
+	for {
+		p.mu.Lock()
+		for ; seen < len(p.frames); seen++ {
+			if match(p.frames[seen]) {
+				f := p.frames[seen]
+				p.mu.Unlock()
+				return f
+			}
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timer.C:
+			t.Fatalf("proxy: no %s within %v", what, d)
+		}
+	}
+}
+
+// Stall stops forwarding in both directions, keeping the sockets open.
+func (p *cxProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stalled {
+		p.stalled = true
+		p.resume = make(chan struct{})
+	}
+}
+
+// Resume forwards again.
+func (p *cxProxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled {
+		p.stalled = false
+		close(p.resume)
+	}
+}
+
+// Close closes the listener and every connection and waits for the
+// proxy's goroutines.
+func (p *cxProxy) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	if p.stalled {
+		close(p.resume)
+	}
+	conns := p.conns
+	p.mu.Unlock()
+	p.lis.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	p.wg.Wait()
+}
+
+// cxSniffer parses HTTP/2 frame headers out of one direction of a
+// connection.
+type cxSniffer struct {
+	toServer bool
+	skip     int // bytes of client preface still to skip
+	buf      []byte
+	record   func(cxFrame)
+}
+
+func (s *cxSniffer) feed(b []byte) {
+	if s.skip > 0 {
+		n := min(s.skip, len(b))
+		s.skip -= n
+		b = b[n:]
+	}
+	s.buf = append(s.buf, b...)
+	for len(s.buf) >= 9 {
+		length := int(s.buf[0])<<16 | int(s.buf[1])<<8 | int(s.buf[2])
+		if len(s.buf) < 9+length {
+			return
+		}
+		f := cxFrame{toServer: s.toServer, typ: s.buf[3], flags: s.buf[4], stream: binary.BigEndian.Uint32(s.buf[5:9]) & 0x7fffffff}
+		payload := s.buf[9 : 9+length]
+		if f.typ == cxFrameGoAway && len(payload) >= 8 {
+			f.goAway = binary.BigEndian.Uint32(payload[4:8])
+			f.debug = string(payload[8:])
+		}
+		s.record(f)
+		s.buf = s.buf[9+length:]
+	}
+}
+
+// ---------------------------------------------------------------------
+// A tiny DNS server
+
+// cxDNSServer answers A queries for the names in hosts over UDP, AAAA
+// queries for them with no records, and NXDOMAIN for every other name.
+type cxDNSServer struct {
+	pc      net.PacketConn
+	hosts   map[string]net.IP // fully qualified, lower case ("grpcactor.test.")
+	queries atomic.Int64      // queries for a name in hosts
+	done    chan struct{}
+}
+
+// cxStartDNS starts a DNS server on a loopback UDP port; it stops when the
+// test ends.
+func cxStartDNS(t testing.TB, hosts map[string]string) *cxDNSServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &cxDNSServer{pc: pc, hosts: map[string]net.IP{}, done: make(chan struct{})}
+	for name, ip := range hosts {
+		s.hosts[strings.ToLower(strings.TrimSuffix(name, "."))+"."] = net.ParseIP(ip).To4()
+	}
+	go s.serve()
+	t.Cleanup(func() {
+		pc.Close()
+		<-s.done
+	})
+	return s
+}
+
+// Addr returns "127.0.0.1:<port>".
+func (s *cxDNSServer) Addr() string { return s.pc.LocalAddr().String() }
+
+func (s *cxDNSServer) serve() {
+	defer close(s.done)
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := s.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if resp, ok := s.answer(buf[:n]); ok {
+			_, _ = s.pc.WriteTo(resp, from)
+		}
+	}
+}
+
+func (s *cxDNSServer) answer(query []byte) ([]byte, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
+		return nil, false
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil, false
+	}
+	ip, known := s.hosts[strings.ToLower(q.Name.String())]
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+	if !known {
+		rh.RCode = dnsmessage.RCodeNameError
+	} else {
+		s.queries.Add(1)
+	}
+	b := dnsmessage.NewBuilder(nil, rh)
+	b.EnableCompression()
+	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
+		return nil, false
+	}
+	if known && q.Type == dnsmessage.TypeA && q.Class == dnsmessage.ClassINET {
+		var a dnsmessage.AResource
+		copy(a.A[:], ip)
+		if b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 1}, a) != nil {
+			return nil, false
+		}
+	}
+	out, err := b.Finish()
+	return out, err == nil
+}
+
+// ---------------------------------------------------------------------
+// Misc
+
+// cxDrain reads a response stream to its end and returns the number of
+// messages and the final error (nil for a clean end).
+func cxDrain[T any](s interface{ Recv() (T, error) }) (int, error) {
+	n := 0
+	for {
+		_, err := s.Recv()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// cxDialRecorder wraps a net.Dialer and records when each dial started.
+type cxDialRecorder struct {
+	mu    sync.Mutex
+	times []time.Time
+	wake  chan struct{}
+}
+
+func cxNewDialRecorder() *cxDialRecorder { return &cxDialRecorder{wake: make(chan struct{})} }
+
+// Dial is a channel.WithDialer function.
+func (d *cxDialRecorder) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	d.times = append(d.times, time.Now())
+	close(d.wake)
+	d.wake = make(chan struct{})
+	d.mu.Unlock()
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, address)
+}
+
+// Count returns how many dials started.
+func (d *cxDialRecorder) Count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.times)
+}
+
+// Times returns the start times of the dials.
+func (d *cxDialRecorder) Times() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]time.Time(nil), d.times...)
+}
+
+// WaitCount waits until at least n dials started, failing the test after
+// dur.
+func (d *cxDialRecorder) WaitCount(t testing.TB, n int, dur time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(dur)
+	defer timer.Stop()
+	for {
+		d.mu.Lock()
+		got, wake := len(d.times), d.wake
+		d.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			t.Fatalf("dialer: %d dials within %v, want at least %d", got, dur, n)
+		}
+	}
+}

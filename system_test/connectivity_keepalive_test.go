@@ -1,0 +1,132 @@
+package system_test
+
+// Client keepalive (gRFC A8) against grpc-go servers through a TCP proxy:
+// a server that stops answering is found out; a server with the default
+// enforcement answers pings every 10 s with GOAWAY too_many_pings. Both
+// wait out real keepalive times (10 s is the floor), so they are skipped
+// with -short and run in parallel with each other.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
+)
+
+// A proxy that stops forwarding (sockets left open) makes the keepalive
+// PING go unanswered: after Time + Timeout (about 11 s) the connection is
+// closed, the open call fails UNAVAILABLE and the channel leaves READY;
+// once the proxy forwards again the channel reconnects.
+func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a 10 s keepalive time")
+	}
+	t.Parallel()
+	srv := cxStartServer(t, cxServerConfig{Opts: []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Millisecond, PermitWithoutStream: true}),
+	}})
+	proxy := cxStartProxy(t, srv.Addr())
+	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutCalls: true}))
+	rec := cxNewRecorder()
+	ch.Subscribe(rec.Add, false)
+
+	bs, err := cxFullDuplex(ch).Open(cxCtx(t, 30*time.Second), channel.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if s := ch.State(false); s != channel.Ready {
+		t.Fatalf("State = %v, want READY", s)
+	}
+
+	proxy.Stall()
+	start := time.Now()
+	mark := rec.Len()
+	_, err = bs.Recv()
+	st := cxWantCode(t, "call open while the server went silent", err, codes.Unavailable)
+	if !strings.Contains(strings.ToLower(st.Details()), "keepalive") {
+		t.Errorf("UNAVAILABLE message %q does not say keepalive", st.Details())
+	}
+	idx := rec.WaitAfter(t, mark, channel.Idle, cxBound)
+	t.Logf("stall detected after %v: %q; states %v", time.Since(start), st.Details(), rec.States()[mark:idx+1])
+	if el := time.Since(start); el < 5*time.Second {
+		t.Errorf("stall detected after %v, before the 10 s keepalive time could have elapsed", el)
+	}
+	var pings int
+	for _, f := range proxy.Frames() {
+		if f.toServer && f.typ == cxFramePing && f.flags&1 == 0 {
+			pings++
+		}
+	}
+	if pings == 0 {
+		t.Errorf("the client sent no PING before giving up on the connection")
+	}
+
+	// The proxy forwards again: a fresh connection, READY.
+	proxy.Resume()
+	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		t.Fatalf("call after the proxy resumed: %v", err)
+	}
+	cxWaitState(t, ch, channel.Ready, cxBound)
+	if n := proxy.accepted.Load(); n != 2 {
+		t.Errorf("proxy accepted %d connections, want 2 (the stalled one, then a fresh one)", n)
+	}
+	ch.Close()
+	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+}
+
+// grpc-go's default enforcement (a ping at most every 5 minutes, none
+// without calls) strikes every ping after the first: a channel pinging
+// every 10 s without calls gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+// on its 4th ping (about 40 s), leaves READY and reconnects on the next
+// call.
+func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out four 10 s keepalive pings")
+	}
+	t.Parallel()
+	srv := cxStartServer(t, cxServerConfig{})
+	proxy := cxStartProxy(t, srv.Addr())
+	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true}))
+	rec := cxNewRecorder()
+	ch.Subscribe(rec.Add, false)
+	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	mark := rec.Len()
+	start := time.Now()
+	ga := proxy.WaitFrame(t, "GOAWAY from the server", 60*time.Second, func(f cxFrame) bool {
+		return !f.toServer && f.typ == cxFrameGoAway
+	})
+	if ga.goAway != 0xb || ga.debug != "too_many_pings" {
+		t.Fatalf("GOAWAY code %#x debug %q, want ENHANCE_YOUR_CALM (0xb) \"too_many_pings\"", ga.goAway, ga.debug)
+	}
+	var pings int
+	for _, f := range proxy.Frames() {
+		if f.toServer && f.typ == cxFramePing && f.flags&1 == 0 {
+			pings++
+		}
+	}
+	t.Logf("GOAWAY too_many_pings after %v and %d client PINGs", time.Since(start), pings)
+	if pings < 3 {
+		t.Errorf("GOAWAY too_many_pings after %d client PINGs, want at least 3", pings)
+	}
+	rec.WaitAfter(t, mark, channel.Idle, cxBound)
+	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		t.Fatalf("call after GOAWAY too_many_pings: %v", err)
+	}
+	if n := proxy.accepted.Load(); n != 2 {
+		t.Errorf("proxy accepted %d connections, want 2", n)
+	}
+}
