@@ -152,7 +152,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) invoke(ctx context.Context, req Req, opt
 // run makes the call cs: one request, one response.
 func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error) {
 	var zero Resp
-	buf, err := u.codec.encode(req)
+	buf, err := u.codec.encode(req, true)
 	if err == nil {
 		buf, err = cs.frame(buf)
 	}
@@ -305,7 +305,7 @@ func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts
 	if err != nil {
 		return nil, err
 	}
-	buf, err := u.codec.encode(req)
+	buf, err := u.codec.encode(req, false)
 	if err == nil {
 		buf, err = cs.frame(buf)
 	}
@@ -338,7 +338,7 @@ func openStream(ch *Channel, ctx context.Context, method string, opts []CallOpti
 
 // sendReq serializes and sends one request on a streaming call.
 func sendReq[Req, Resp any](cs *callState, c *codec[Req, Resp], req Req) error {
-	buf, err := c.encode(req)
+	buf, err := c.encode(req, false)
 	if err == nil {
 		buf, err = cs.frame(buf)
 	}

@@ -62,10 +62,9 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 		c.marshal = func(dst []byte, r Req) ([]byte, error) {
 			m := any(r).(proto.Message)
 			n := proto.Size(m)
-			if len(dst)+n >= 4096 {
-				b := bufpool.Get(len(dst) + n)[:len(dst)]
-				copy(b, dst)
-				dst = b
+			if cap(dst) == 0 {
+				// The caller will give the buffer back: take it from the pool.
+				dst = bufpool.Get(wire.MsgHeaderLen + n)[:wire.MsgHeaderLen]
 			} else {
 				dst = slices.Grow(dst, n)
 			}
@@ -102,11 +101,18 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 }
 
 // encode serializes r into a frame with the message prefix reserved.
-func (c *codec[Req, Resp]) encode(r Req) ([]byte, error) {
+// With recycled, the buffer comes from bufpool for a caller that gives it
+// back when the call is over (unary calls); streamed requests, which the
+// transport keeps until written, get buffers of their own.
+func (c *codec[Req, Resp]) encode(r Req, recycled bool) ([]byte, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	buf, err := c.marshal(make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+8), r)
+	var dst []byte
+	if !recycled || !c.pooledReq {
+		dst = make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+8)
+	}
+	buf, err := c.marshal(dst, r)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "serializing request: %v", err)
 	}

@@ -1,4 +1,4 @@
-// Package bufpool recycles large byte buffers (message bodies of 4 KiB and
+// Package bufpool recycles large byte buffers (message bodies of 512 B and
 // more) by power-of-two size class, so that big messages do not cost a
 // fresh, zeroed allocation each.
 package bufpool
@@ -9,14 +9,14 @@ import (
 )
 
 const (
-	minClass = 12 // 4 KiB
+	minClass = 9 // 512 B
 	maxClass = 26 // 64 MiB
 )
 
 var pools [maxClass + 1]sync.Pool
 
 // Get returns a buffer of length n. Its contents are undefined: the caller
-// must overwrite all of it. Buffers below 4 KiB or above 64 MiB are plain
+// must overwrite all of it. Buffers below 512 B or above 64 MiB are plain
 // allocations.
 func Get(n int) []byte {
 	c := class(n)

@@ -11,12 +11,12 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestGetPut(t *testing.T) {
-	for _, n := range []int{0, 1, 100, 4095, 4096, 4097, 1 << 20, 3<<20 + 7, 64 << 20, 64<<20 + 1} {
+	for _, n := range []int{0, 1, 100, 511, 512, 4095, 4096, 4097, 1 << 20, 3<<20 + 7, 64 << 20, 64<<20 + 1} {
 		b := bufpool.Get(n)
 		if len(b) != n {
 			t.Fatalf("Get(%d) has length %d", n, len(b))
 		}
-		if n >= 4096 && n <= 64<<20 && cap(b)&(cap(b)-1) != 0 {
+		if n >= 512 && n <= 64<<20 && cap(b)&(cap(b)-1) != 0 {
 			t.Fatalf("Get(%d) capacity %d is not a power of two", n, cap(b))
 		}
 		bufpool.Put(b)
