@@ -9,7 +9,7 @@ import (
 )
 
 const (
-	minClass = 9 // 512 B
+	minClass = 9  // 512 B
 	maxClass = 26 // 64 MiB
 )
 
