@@ -74,6 +74,11 @@ func (d *DNS) Resolve(ctx context.Context, host, port string) ([]Address, error)
 
 	hosts, err := lookup(ctx, host)
 	if err != nil {
+		if d.Server != "" && d.LookupHost == nil {
+			// Go's error names the system's resolver even when the query
+			// went to Server: say which server was asked.
+			return nil, fmt.Errorf("dns: resolving %q with DNS server %s: %w", host, d.Server, err)
+		}
 		return nil, fmt.Errorf("dns: resolving %q: %w", host, err)
 	}
 	addrs := make([]Address, 0, len(hosts))
