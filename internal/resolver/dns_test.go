@@ -268,7 +268,7 @@ func TestResolveServerNotFound(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Resolve = %v, want an error", got)
 	}
-	if want := `dns: resolving "nosuch.grpcactor.test": `; !strings.HasPrefix(err.Error(), want) {
+	if want := `dns: resolving "nosuch.grpcactor.test" with DNS server ` + srv.Addr + ": "; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error = %q, want it to start with %q", err, want)
 	}
 	var dnsErr *net.DNSError
