@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +152,9 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 		rl:        resolver.RateLimit{MinInterval: o.dnsMinInterval},
 		dns:       &resolver.DNS{Server: pt.authority},
 		timers:    map[string]*time.Timer{},
+	}
+	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
+		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	}
 	ch.pid = ch.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))

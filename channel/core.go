@@ -97,7 +97,10 @@ type core struct {
 	lastErr    *status.Error
 	resolveBo  subchannel.Backoff
 	resolveGen int
-	effects    []any
+	// shuffle, if set, reorders pick_first's addresses on every update
+	// (the service config's shuffleAddressList, gRFC A62).
+	shuffle func([]address)
+	effects []any
 }
 
 func newCore(static []address, lb string, o *options) *core {
@@ -239,6 +242,10 @@ func (c *core) resolved(m msgResolved) {
 
 // updateAddrs reconciles the subchannels with a new address list.
 func (c *core) updateAddrs(addrs []address) {
+	if c.shuffle != nil && c.lb == "pick_first" {
+		addrs = append([]address(nil), addrs...)
+		c.shuffle(addrs)
+	}
 	c.addrs = addrs
 	created := false
 	old := map[address]*subRef{}

@@ -60,6 +60,16 @@ func conn(id int) *transport.Conn {
 	return conns[id]
 }
 
+func TestCoreShuffle(t *testing.T) {
+	c := testCore("pick_first", "a:1", "b:2", "c:3")
+	c.shuffle = func(as []address) { as[0], as[2] = as[2], as[0] }
+	got := describe(c.step(msgConnect{}))
+	want := []string{"IDLE->CONNECTING", "new 0 c:3", "new 1 b:2", "new 2 a:1", "connect 0"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
+
 func TestCoreTransitions(t *testing.T) {
 	pick := func(wfr bool) any { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
 	sub := func(id int, s Connectivity) any {
