@@ -130,15 +130,23 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 		return nil, errChannelClosed
 	}
 	if watch {
-		cs.stopWatch = context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
+		// The callback may run before AfterFunc returns (a context that
+		// is already done), so the stop function is published under mu.
+		stop := context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
+		cs.mu.Lock()
+		cs.stopWatch = stop
+		cs.mu.Unlock()
 	}
 	return cs, nil
 }
 
 // release frees the call's context resources.
 func (cs *callState) release() {
-	if cs.stopWatch != nil {
-		cs.stopWatch()
+	cs.mu.Lock()
+	stop := cs.stopWatch
+	cs.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 	if cs.cancelCtx != nil {
 		cs.cancelCtx(nil)
