@@ -27,6 +27,9 @@ const (
 	// transparent retry before it gives up the ability (256 KiB, as
 	// grpc-go).
 	retryBufferLimit = 256 << 10
+	// maxUnsentRetries bounds retries of streams that never left the
+	// client (a connection that closed or drained as the call picked it).
+	maxUnsentRetries = 1000
 )
 
 // callState is one RPC across its attempts: the byte-level half of every
@@ -54,7 +57,8 @@ type callState struct {
 	sentBytes  int
 	closedSend bool
 	committed  bool
-	retries    int // transparent retries
+	retries    int // transparent retries of streams the server refused
+	unsent     int // transparent retries of streams that never left the client
 	attempts   int // attempts made under the retry policy, the first included
 	retry      *serviceconfig.RetryPolicy
 	throttle   *serviceconfig.Throttling
@@ -202,6 +206,12 @@ func (cs *callState) startLocked() error {
 		cs.stream = s
 		sent, closed := cs.sent, cs.closedSend
 		cs.mu.Unlock()
+		if cs.ctx.Err() != nil {
+			// cancel ran meanwhile and saw the previous stream: this one
+			// must not outlive the call.
+			s.Cancel(transport.ContextStatus(cs.ctx))
+			return nil
+		}
 		ok := true
 		for i, b := range sent {
 			end := closed && i == len(sent)-1
@@ -226,7 +236,16 @@ func (cs *callState) startLocked() error {
 func (cs *callState) retryable(s *transport.Stream) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.committed || cs.recvSeen || !s.Unprocessed() || cs.retries >= maxTransparentRetries {
+	if cs.committed || cs.recvSeen || !s.Unprocessed() {
+		return false
+	}
+	if s.NeverSent() {
+		// Never left the client: gRFC A6 allows any number of such
+		// retries; a large bound only guards against a livelock.
+		cs.unsent++
+		return cs.unsent <= maxUnsentRetries
+	}
+	if cs.retries >= maxTransparentRetries {
 		return false
 	}
 	cs.retries++
@@ -282,7 +301,25 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 		return nil
 	}
 	// A retry replays the buffer, this frame included.
-	return cs.restart(s)
+	return cs.sendFailed(s)
+}
+
+// sendFailed handles a send on a stream that has ended: a transparent
+// retry moves the call to a new stream; with a retry policy and nothing
+// committed yet, the receive side decides on a retry that will replay what
+// was sent, so the send counts as done; otherwise io.EOF tells the sender
+// that the call is over and its status comes from the receive side.
+func (cs *callState) sendFailed(s *transport.Stream) error {
+	if cs.restart(s) == nil {
+		return nil
+	}
+	cs.mu.Lock()
+	pending := cs.retry != nil && !cs.committed && !cs.recvSeen
+	cs.mu.Unlock()
+	if pending {
+		return nil
+	}
+	return io.EOF
 }
 
 func (cs *callState) closeSend() error {
@@ -301,7 +338,7 @@ func (cs *callState) closeSend() error {
 	if err == nil {
 		return nil
 	}
-	return cs.restart(s)
+	return cs.sendFailed(s)
 }
 
 func (cs *callState) commitLocked() {
@@ -358,8 +395,10 @@ func (cs *callState) recvMsg() ([]byte, error) {
 				return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
 			}
 			out, derr := c.Decompress(data, cs.maxRecv)
-			if derr == nil && (len(out) == 0 || len(data) == 0 || &out[0] != &data[0]) {
-				bufpool.Put(data) // the compressed bytes are ours alone
+			if derr == nil && c == compression.Gzip {
+				// gzip's output never shares the input's memory; a custom
+				// decompressor's might, so only this one is recycled.
+				bufpool.Put(data)
 			}
 			if derr != nil {
 				var se *compression.SizeError
@@ -427,12 +466,22 @@ func (cs *callState) headerMD() metadata.MD {
 		<-cs.done
 		return cs.header
 	}
-	md, err := s.Header()
-	if err != nil {
-		<-cs.done
-		return cs.header
+	for {
+		md, err := s.Header()
+		if err == nil {
+			return md
+		}
+		if s.Unprocessed() && cs.restart(s) == nil {
+			if s = cs.cur(); s != nil {
+				continue // a transparent retry: the new stream's headers
+			}
+		}
+		// The call failed before any headers: what the failure carried.
+		if st := toStatus(err); st != nil && st.InitialMetadata() != nil {
+			return st.InitialMetadata()
+		}
+		return metadata.MD{}
 	}
-	return md
 }
 
 // timeRemaining returns the time left before the deadline.

@@ -394,8 +394,9 @@ type ClientStream[Req, Resp any] struct {
 	codec *codec[Req, Resp]
 }
 
-// Send sends one request. It returns io.EOF if the call has already ended;
-// CloseAndRecv then gives its status.
+// Send sends one request. It returns io.EOF if the call has already ended
+// (CloseAndRecv then gives its status), or a *status.Error if the request
+// could not be serialized or is over the send limit.
 func (s *ClientStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
 
 // CloseAndRecv half-closes the call and waits for the response.
@@ -504,8 +505,9 @@ type BidiStream[Req, Resp any] struct {
 	codec *codec[Req, Resp]
 }
 
-// Send sends one request. It returns io.EOF if the call has already ended;
-// Recv then gives its status.
+// Send sends one request. It returns io.EOF if the call has already ended
+// (Recv then gives its status), or a *status.Error if the request could not
+// be serialized or is over the send limit.
 func (s *BidiStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
 
 // CloseSend half-closes the call: no more requests.

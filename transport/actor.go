@@ -318,7 +318,7 @@ func (a *connActor) refuse(s *Stream) {
 	if a.closed {
 		why = "closed"
 	}
-	s.finish(status.Errorf(codes.Unavailable, "connection to %s is %s; the call was not sent", a.c.cfg.Address, why), nil, true, true)
+	s.finishUnsent(status.Errorf(codes.Unavailable, "connection to %s is %s; the call was not sent", a.c.cfg.Address, why))
 	a.c.forget(s)
 }
 
@@ -594,7 +594,7 @@ func (a *connActor) onRSTStream(m *rstStreamFrame) {
 	}
 	code := rstCode(m.code)
 	unprocessed := m.code == http2.ErrCodeRefusedStream
-	msg := fmt.Sprintf("stream terminated by RST_STREAM with error code: %v", m.code)
+	msg := fmt.Sprintf("stream %d to %s terminated by RST_STREAM with error code: %v", m.id, a.c.cfg.Address, m.code)
 	if code == codes.Canceled && !s.hdr.Deadline.IsZero() && !timeNow().Before(s.hdr.Deadline) {
 		code = codes.DeadlineExceeded
 	}
@@ -673,7 +673,7 @@ func (a *connActor) onGoAway(m *goAwayFrame) {
 	// hanging, or not, depending on map iteration order), and EventGoAway
 	// precedes the EventClosed that closing the last stream may cause.
 	for _, s := range a.waiting {
-		s.finish(status.New(codes.Unavailable, msg), nil, true, true)
+		s.finishUnsent(status.New(codes.Unavailable, msg))
 		a.c.forget(s)
 	}
 	a.waiting = nil
@@ -751,7 +751,13 @@ func (a *connActor) closeConn(err *status.Error) {
 	}
 	ferr := c.closeErr
 	for s := range live {
-		s.finish(ferr, nil, !s.started, true)
+		if s.started {
+			// Messages that arrived before the connection died are still
+			// delivered, then the error (as grpc-go does).
+			s.finish(ferr, nil, false, false)
+		} else {
+			s.finishUnsent(ferr)
+		}
 	}
 	for _, s := range a.streams {
 		a.dropQueued(s)

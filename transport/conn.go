@@ -210,7 +210,7 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		if st == nil {
 			st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
 		}
-		s.finish(st, nil, true, true)
+		s.finishUnsent(st)
 		return s, nil
 	}
 	c.live[s] = struct{}{}

@@ -86,6 +86,7 @@ type Stream struct {
 	st          *status.Error
 	finished    bool
 	unprocessed bool
+	neverSent   bool
 	sig         chan struct{} // a message, the headers or the end arrived
 	headerCh    chan struct{} // closed when headers arrive or the stream ends
 	done        chan struct{} // closed when the stream ends
@@ -154,6 +155,25 @@ func (s *Stream) Write(buf []byte, end bool) error {
 		q = s.queued.Load()
 	}
 	return nil
+}
+
+// NeverSent reports whether the stream ended without any of it leaving
+// the client (the connection was not ready, draining or closing): such a
+// call may be retried on another connection any number of times.
+func (s *Stream) NeverSent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished && s.neverSent
+}
+
+// finishUnsent ends a stream that never left the client.
+func (s *Stream) finishUnsent(st *status.Error) {
+	s.mu.Lock()
+	if !s.finished {
+		s.neverSent = true
+	}
+	s.mu.Unlock()
+	s.finish(st, nil, true, true)
 }
 
 // Drained reports whether the transport holds none of the buffers given to
