@@ -89,7 +89,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		a.unsubscribe(m.sub)
 		return
 	case *actor.Terminated:
-		for _, s := range a.subscribers {
+		for _, s := range append([]*Subscription(nil), a.subscribers...) {
 			if s.pid != nil && s.pid.Equal(m.Who) {
 				a.unsubscribe(s)
 			}
@@ -114,6 +114,9 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		return
 	}
 	effs := a.core.step(msg)
+	if _, ok := msg.(msgEnterIdle); ok && a.core.state != Idle && a.core.state != Shutdown {
+		a.armIdle() // calls were still waiting: check again later
+	}
 	// Publish first: a caller woken by a reply below must see the state
 	// that woke it.
 	a.publish()
@@ -136,7 +139,7 @@ func (a *chanActor) after(kind string, d time.Duration, msg any) {
 		old.Stop()
 	}
 	a.timers[kind] = time.AfterFunc(d, func() {
-		if !ch.closed.Load() {
+		if ch.snap.Load().state != Shutdown {
 			ch.sys.Root.Send(self, msg)
 		}
 	})

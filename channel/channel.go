@@ -72,6 +72,9 @@ type Channel struct {
 	closeOnce sync.Once
 	stopped   chan struct{}
 
+	subsMu sync.Mutex
+	unseen map[*Subscription]struct{} // registered, not yet taken by the actor; nil after Close
+
 	connsMu sync.Mutex
 	conns   map[*transport.Conn]struct{} // every connection spawned and not yet reaped
 	bg      sync.WaitGroup               // resolver goroutines
@@ -118,6 +121,7 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 		calls:   map[*callState]struct{}{},
 		stopped: make(chan struct{}),
 		conns:   map[*transport.Conn]struct{}{},
+		unseen:  map[*Subscription]struct{}{},
 	}
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
@@ -216,6 +220,15 @@ func (ch *Channel) Close() error {
 			c.cancel(errChannelClosed)
 		}
 		_ = ch.sys.Root.StopFuture(ch.pid).Wait()
+		// Subscriptions the actor never saw (made as it stopped) still get
+		// SHUTDOWN.
+		ch.subsMu.Lock()
+		unseen := ch.unseen
+		ch.unseen = nil
+		ch.subsMu.Unlock()
+		for s := range unseen {
+			s.deliver(Shutdown)
+		}
 		ch.connsMu.Lock()
 		conns := ch.conns
 		ch.conns = nil
@@ -313,6 +326,7 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 	case <-ch.stopped:
 		return nil, errChannelClosed
 	case <-ctx.Done():
+		req.abandoned.Store(true)
 		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -26,6 +27,7 @@ type pickResult struct {
 type pickReq struct {
 	waitForReady bool
 	reply        chan pickResult // buffered, capacity 1
+	abandoned    atomic.Bool     // the caller stopped waiting (its context ended)
 }
 
 // Messages the core understands.
@@ -147,6 +149,7 @@ func (c *core) step(msg any) []any {
 	case msgSubState:
 		c.subState(m)
 	case msgEnterIdle:
+		c.dropAbandoned()
 		if len(c.pending) == 0 && c.state != Idle {
 			c.shutdownSubs()
 			c.resolving = false
@@ -491,7 +494,20 @@ func (c *core) unavailable() *status.Error {
 	return status.New(codes.Unavailable, "channel is in TRANSIENT_FAILURE")
 }
 
+// dropAbandoned forgets picks whose callers stopped waiting.
+func (c *core) dropAbandoned() {
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		if !p.abandoned.Load() {
+			kept = append(kept, p)
+		}
+	}
+	clear(c.pending[len(kept):])
+	c.pending = kept
+}
+
 func (c *core) pick(p *pickReq) {
+	c.dropAbandoned()
 	switch c.state {
 	case Ready:
 		if conn := c.readyConn(); conn != nil {

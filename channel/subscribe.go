@@ -60,15 +60,19 @@ func (ch *Channel) SubscribePID(pid *actor.PID, tryToConnect bool) *Subscription
 }
 
 func (ch *Channel) register(s *Subscription, tryToConnect bool) {
-	if ch.snap.Load().state == Shutdown {
+	ch.subsMu.Lock()
+	if ch.unseen == nil || ch.snap.Load().state == Shutdown {
+		ch.subsMu.Unlock()
 		s.deliver(Shutdown)
 		return
 	}
+	ch.unseen[s] = struct{}{}
+	ch.subsMu.Unlock()
 	ch.sys.Root.Send(ch.pid, msgSubscribe{sub: s, tryToConnect: tryToConnect})
 }
 
-// Unsubscribe stops deliveries to sub; no callback starts after it
-// returns. Unsubscribing an unknown or already removed subscription does
+// Unsubscribe stops deliveries to sub: no callback starts after it
+// returns, except one that was already being dispatched at that moment. Unsubscribing an unknown or already removed subscription does
 // nothing.
 func (ch *Channel) Unsubscribe(sub *Subscription) {
 	if sub == nil || sub.ch != ch || sub.removed.Swap(true) {
@@ -128,6 +132,9 @@ func (s *Subscription) call(state Connectivity) {
 
 func (a *chanActor) subscribe(m msgSubscribe) {
 	s := m.sub
+	a.ch.subsMu.Lock()
+	delete(a.ch.unseen, s)
+	a.ch.subsMu.Unlock()
 	if s.removed.Load() {
 		return
 	}
@@ -150,12 +157,22 @@ func (a *chanActor) unsubscribe(s *Subscription) {
 	for i, o := range a.subscribers {
 		if o == s {
 			a.subscribers = append(a.subscribers[:i], a.subscribers[i+1:]...)
-			if s.pid != nil {
+			if s.pid != nil && !a.watching(s.pid) {
 				a.ctx.Unwatch(s.pid)
 			}
 			return
 		}
 	}
+}
+
+// watching reports whether another subscription still names pid.
+func (a *chanActor) watching(pid *actor.PID) bool {
+	for _, o := range a.subscribers {
+		if o.pid != nil && o.pid.Equal(pid) {
+			return true
+		}
+	}
+	return false
 }
 
 // notify tells every subscriber of a state change.
