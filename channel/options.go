@@ -57,9 +57,10 @@ type Keepalive struct {
 	Timeout time.Duration
 	// PermitWithoutCalls sends keepalive PINGs even when no call is open.
 	PermitWithoutCalls bool
-	// MaxPingsWithoutData is accepted for grpcio compatibility
-	// (grpc.http2.max_pings_without_data, default 2); gRFC A8 clients do
-	// not limit their pings by it.
+	// MaxPingsWithoutData is how many keepalive PINGs may go out before
+	// the client sends HEADERS or DATA again
+	// (grpc.http2.max_pings_without_data, default 2 as in grpcio); 0
+	// means no limit.
 	MaxPingsWithoutData int
 }
 

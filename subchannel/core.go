@@ -57,11 +57,13 @@ type core struct {
 	keepalive  time.Duration
 	lastErr    *status.Error
 	ready      bool // c.conn is established
+	now        func() time.Time
+	started    time.Time // when the current attempt began
 	effects    []any
 }
 
 func newCore(bo Backoff, minConnect, keepalive time.Duration) *core {
-	return &core{bo: bo, minConnect: minConnect, keepalive: keepalive, draining: map[*transport.Conn]bool{}}
+	return &core{bo: bo, minConnect: minConnect, keepalive: keepalive, draining: map[*transport.Conn]bool{}, now: time.Now}
 }
 
 func (c *core) emit(e any) { c.effects = append(c.effects, e) }
@@ -181,6 +183,7 @@ func (c *core) dial() {
 	if d > timeout {
 		timeout = d
 	}
+	c.started = c.now()
 	c.report(connectivity.Connecting)
 	c.emit(effDial{connectTimeout: timeout, keepalive: c.keepalive})
 }
@@ -189,7 +192,13 @@ func (c *core) fail(err *status.Error) {
 	c.lastErr = err
 	c.report(connectivity.TransientFailure)
 	c.gen++
-	c.emit(effTimer{d: c.bo.Next(), gen: c.gen})
+	// The connection-backoff document times the next attempt from the
+	// start of this one: what the attempt took counts against the delay.
+	d := c.bo.Next() - c.now().Sub(c.started)
+	if d < 0 {
+		d = 0
+	}
+	c.emit(effTimer{d: d, gen: c.gen})
 }
 
 // setConn records the connection an effDial created.

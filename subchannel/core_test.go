@@ -129,6 +129,8 @@ func TestCoreTransitions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCore(Backoff{Initial: time.Second, Max: 120 * time.Second, Jitter: func() float64 { return 0 }}, 20*time.Second, tt.keepalive)
+			t0 := time.Unix(1000, 0)
+			c.now = func() time.Time { return t0 }
 			for i, s := range tt.steps {
 				effs := c.step(s.msg(c))
 				for _, e := range effs {
@@ -141,6 +143,27 @@ func TestCoreTransitions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestBackoffCountsFromAttemptStart(t *testing.T) {
+	c := newCore(Backoff{Initial: time.Second, Max: 120 * time.Second, Jitter: func() float64 { return 0 }}, 20*time.Second, 0)
+	clock := time.Unix(1000, 0)
+	c.now = func() time.Time { return clock }
+	c.step(msgConnect{})
+	c.setConn(new(transport.Conn))
+	clock = clock.Add(300 * time.Millisecond) // the attempt took 300 ms
+	effs := c.step(&transport.EventClosed{Conn: c.conn})
+	if d := effs[len(effs)-1].(effTimer).d; d != 700*time.Millisecond {
+		t.Fatalf("backoff after a 300 ms attempt: %v, want 700ms", d)
+	}
+	c.step(msgBackoffDone{gen: c.gen})
+	c.step(msgConnect{})
+	c.setConn(new(transport.Conn))
+	clock = clock.Add(20 * time.Second) // a connect timeout longer than the backoff
+	effs = c.step(&transport.EventClosed{Conn: c.conn})
+	if d := effs[len(effs)-1].(effTimer).d; d != 0 {
+		t.Fatalf("backoff after a 20 s attempt: %v, want 0", d)
 	}
 }
 

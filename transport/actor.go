@@ -459,6 +459,9 @@ func (a *connActor) writeStream(s *Stream) {
 		}
 		s.sendWindow -= int64(n)
 		a.sendQuota -= int64(n)
+		if a.ka != nil {
+			a.keepaliveWake()
+		}
 		s.outHead += n
 		a.released(s, n)
 		if s.outHead == len(d.buf) {

@@ -75,6 +75,10 @@ type Config struct {
 	// KeepalivePermitWithoutCalls lets keepalive PINGs go out while no
 	// stream is open.
 	KeepalivePermitWithoutCalls bool
+	// KeepaliveMaxPingsWithoutData, when positive, is how many keepalive
+	// PINGs may go out before the client sends HEADERS or DATA again
+	// (grpc.http2.max_pings_without_data); 0 means no limit.
+	KeepaliveMaxPingsWithoutData int
 	// OnEvent, if set, receives the connection's events in addition to
 	// its parent actor (for tests and actor-less users). It is called from
 	// the actor's Receive and must not block.

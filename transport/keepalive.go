@@ -32,6 +32,8 @@ type keepalive struct {
 	permitNoStreams bool
 	gen             int
 	dormant         bool
+	maxPings        int // pings allowed without data sent in between; 0: no limit
+	pingsNoData     int
 	pingSent        time.Time // zero when no keepalive ping is outstanding
 	timer           *time.Timer
 }
@@ -41,7 +43,7 @@ func (a *connActor) keepaliveStart() {
 	if cfg.KeepaliveTime <= 0 {
 		return
 	}
-	k := &keepalive{time: cfg.KeepaliveTime, timeout: cfg.KeepaliveTimeout, permitNoStreams: cfg.KeepalivePermitWithoutCalls}
+	k := &keepalive{time: cfg.KeepaliveTime, timeout: cfg.KeepaliveTimeout, permitNoStreams: cfg.KeepalivePermitWithoutCalls, maxPings: cfg.KeepaliveMaxPingsWithoutData}
 	if k.time < minKeepaliveTime {
 		k.time = minKeepaliveTime
 	}
@@ -74,10 +76,11 @@ func (a *connActor) onKeepaliveTick(m *keepaliveTick) {
 		a.keepaliveArm(k.time - idle)
 		return
 	}
-	if a.active == 0 && !k.permitNoStreams {
-		k.dormant = true
+	if a.active == 0 && !k.permitNoStreams || k.maxPings > 0 && k.pingsNoData >= k.maxPings {
+		k.dormant = true // until a stream opens or data goes out
 		return
 	}
+	k.pingsNoData++
 	k.pingSent = timeNow()
 	a.check(a.fr.WritePing(false, keepalivePing))
 	k.gen++
@@ -108,9 +111,15 @@ func (a *connActor) onKeepaliveAck() {
 	a.keepaliveArm(k.time)
 }
 
-// keepaliveWake re-arms a dormant keepalive when a stream opens.
+// keepaliveWake re-arms a dormant keepalive when a stream opens or data
+// goes out, and resets the count of pings without data.
 func (a *connActor) keepaliveWake() {
-	if k := a.ka; k != nil && k.dormant {
+	k := a.ka
+	if k == nil {
+		return
+	}
+	k.pingsNoData = 0
+	if k.dormant {
 		k.dormant = false
 		a.keepaliveArm(k.time)
 	}
