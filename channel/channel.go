@@ -208,7 +208,8 @@ func (ch *Channel) ResetConnectBackoff() {
 // last), readiness futures fail, waiting and active calls end CANCELLED,
 // later calls fail at once, every connection closes and every actor and
 // goroutine of the channel has stopped when Close returns. It is
-// idempotent and always returns nil.
+// idempotent and always returns nil. A channel that is dropped without
+// Close keeps its actors and connections, as grpc-go's ClientConn does.
 func (ch *Channel) Close() error {
 	ch.closeOnce.Do(func() {
 		ch.closed.Store(true)
