@@ -745,7 +745,12 @@ func (p *peer) writeSettings(settings ...http2.Setting) {
 				p.recvStream[id] += d
 			}
 		case http2.SettingMaxFrameSize:
-			p.maxFrame = s.Val
+			// An out-of-range value is a protocol error the client must
+			// reject, not a limit it must obey (frames it sent before
+			// reading it are in flight anyway).
+			if s.Val >= 16384 && s.Val <= 1<<24-1 {
+				p.maxFrame = s.Val
+			}
 		case http2.SettingHeaderTableSize:
 			p.tableSize.Store(int64(s.Val) + 1)
 		}
