@@ -91,15 +91,13 @@ func (c *Call) Method() string { return c.cs.method }
 // UnaryUnaryCallable makes one-request, one-response calls to a method
 // (grpcio's UnaryUnaryMultiCallable).
 type UnaryUnaryCallable[Req, Resp any] struct {
-	ch     *Channel
-	method string
-	codec  codec[Req, Resp]
+	callable[Req, Resp]
 }
 
 // UnaryUnary returns a callable for the unary method, a full name such as
 // "/helloworld.Greeter/SayHello".
 func UnaryUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *UnaryUnaryCallable[Req, Resp] {
-	return &UnaryUnaryCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+	return &UnaryUnaryCallable[Req, Resp]{newCallable(ch, method, opts)}
 }
 
 // Call makes the call and returns the response, or a *status.Error.
@@ -121,17 +119,10 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 // Future starts the call and returns at once with a future of its
 // response, which is also the call (metadata, code, details, cancel).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
-	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
-	cs, err := u.ch.newCall(ctx, u.method, opts, false)
-	if err != nil {
-		close(f.started)
-		var zero Resp
-		f.Complete(zero, err)
+	f, cs := u.newFuture(ctx, opts, false)
+	if cs == nil {
 		return f
 	}
-	f.call = &Call{cs: cs}
-	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
-	close(f.started)
 	go func() {
 		resp, err := u.run(cs, req)
 		f.Complete(resp, err)
@@ -288,14 +279,12 @@ func (r *ResponseStream[Resp]) All() iter.Seq2[Resp, error] {
 // UnaryStreamCallable makes one-request, streamed-response calls (grpcio's
 // UnaryStreamMultiCallable).
 type UnaryStreamCallable[Req, Resp any] struct {
-	ch     *Channel
-	method string
-	codec  codec[Req, Resp]
+	callable[Req, Resp]
 }
 
 // UnaryStream returns a callable for the server-streaming method.
 func UnaryStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *UnaryStreamCallable[Req, Resp] {
-	return &UnaryStreamCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+	return &UnaryStreamCallable[Req, Resp]{newCallable(ch, method, opts)}
 }
 
 // Call sends req and returns the response stream. It returns an error only
@@ -430,14 +419,12 @@ func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
 // StreamUnaryCallable makes streamed-request, one-response calls (grpcio's
 // StreamUnaryMultiCallable).
 type StreamUnaryCallable[Req, Resp any] struct {
-	ch     *Channel
-	method string
-	codec  codec[Req, Resp]
+	callable[Req, Resp]
 }
 
 // StreamUnary returns a callable for the client-streaming method.
 func StreamUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *StreamUnaryCallable[Req, Resp] {
-	return &StreamUnaryCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+	return &StreamUnaryCallable[Req, Resp]{newCallable(ch, method, opts)}
 }
 
 // Open starts the call for requests sent one by one with Send.
@@ -473,17 +460,10 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 // Future starts the call and returns at once with a future of its
 // response; the requests are read from reqs on a goroutine of the call's.
 func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
-	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
-	cs, err := u.ch.newCall(ctx, u.method, opts, true)
-	if err != nil {
-		close(f.started)
-		var zero Resp
-		f.Complete(zero, err)
+	f, cs := u.newFuture(ctx, opts, true)
+	if cs == nil {
 		return f
 	}
-	f.call = &Call{cs: cs}
-	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
-	close(f.started)
 	go func() {
 		if err := cs.start(); err != nil {
 			st := failStatus(err)
@@ -516,14 +496,12 @@ func (s *BidiStream[Req, Resp]) CloseSend() error { return s.cs.closeSend() }
 // StreamStreamCallable makes bidirectional-streaming calls (grpcio's
 // StreamStreamMultiCallable).
 type StreamStreamCallable[Req, Resp any] struct {
-	ch     *Channel
-	method string
-	codec  codec[Req, Resp]
+	callable[Req, Resp]
 }
 
 // StreamStream returns a callable for the bidirectional-streaming method.
 func StreamStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[Req, Resp]) *StreamStreamCallable[Req, Resp] {
-	return &StreamStreamCallable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+	return &StreamStreamCallable[Req, Resp]{newCallable(ch, method, opts)}
 }
 
 // Open starts the call for requests sent one by one with Send.
@@ -544,4 +522,34 @@ func (u *StreamStreamCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Se
 	}
 	go pumpRequests(cs, &u.codec, reqs)
 	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
+}
+
+// callable is what every multi-callable holds: its channel, its method and
+// its codec.
+type callable[Req, Resp any] struct {
+	ch     *Channel
+	method string
+	codec  codec[Req, Resp]
+}
+
+func newCallable[Req, Resp any](ch *Channel, method string, opts []MethodOption[Req, Resp]) callable[Req, Resp] {
+	return callable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+}
+
+// newFuture prepares a call started with Future: the future, whose Cancel
+// cancels the call, and the call itself (nil if it could not start, the
+// future then already failed).
+func (c *callable[Req, Resp]) newFuture(ctx context.Context, opts []CallOption, watch bool) (*CallFuture[Resp], *callState) {
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](c.ch.sys), started: make(chan struct{})}
+	cs, err := c.ch.newCall(ctx, c.method, opts, watch)
+	if err != nil {
+		close(f.started)
+		var zero Resp
+		f.Complete(zero, err)
+		return f, nil
+	}
+	f.call = &Call{cs: cs}
+	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
+	close(f.started)
+	return f, cs
 }
