@@ -196,20 +196,7 @@ func (s *cxServer) Start() {
 		}
 		return nil
 	}
-	opts := append([]grpc.ServerOption{
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := observe(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}),
-		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := observe(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return h(srv, ss)
-		}),
-	}, s.cfg.Opts...)
+	opts := append(observing(observe), s.cfg.Opts...)
 	srv := grpc.NewServer(opts...)
 	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
 	served := make(chan struct{})

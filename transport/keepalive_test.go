@@ -121,21 +121,12 @@ func TestKeepaliveDetectsStalledServer(t *testing.T) {
 	withFastKeepalive(t)
 	addr := startInteropOpts(t, grpc.KeepaliveEnforcementPolicy(grpcka.EnforcementPolicy{MinTime: time.Millisecond, PermitWithoutStream: true}))
 	proxy := newStallProxy(t, addr)
-	sys := quietSystem()
-	events := make(chan any, 8)
-	c, err := Spawn(sys.Root, Config{
+	c, events, ctx := kaReady(t, Config{
 		Address:                     proxy.lis.Addr().String(),
 		KeepaliveTime:               50 * time.Millisecond,
 		KeepaliveTimeout:            100 * time.Millisecond,
 		KeepalivePermitWithoutCalls: true,
-		OnEvent:                     func(ev any) { events <- ev },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	waitKAEvent[*EventReady](ctx, t, events)
 	// A stream that stays open while the server goes silent.
 	s, _ := c.NewStream(ctx, &CallHdr{Method: "/grpc.testing.TestService/FullDuplexCall"})
 	proxy.setStall()
@@ -154,20 +145,11 @@ func TestKeepaliveTooManyPings(t *testing.T) {
 	// grpc-go's default enforcement (5 min between pings) answers a client
 	// that pings every few milliseconds with GOAWAY ENHANCE_YOUR_CALM.
 	addr := startInteropOpts(t)
-	sys := quietSystem()
-	events := make(chan any, 8)
-	c, err := Spawn(sys.Root, Config{
+	c, events, ctx := kaReady(t, Config{
 		Address:                     addr,
 		KeepaliveTime:               5 * time.Millisecond,
 		KeepalivePermitWithoutCalls: true,
-		OnEvent:                     func(ev any) { events <- ev },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	waitKAEvent[*EventReady](ctx, t, events)
 	ga := waitKAEvent[*EventGoAway](ctx, t, events)
 	if ga.Code != http2.ErrCodeEnhanceYourCalm || ga.Debug != "too_many_pings" {
 		t.Fatalf("GOAWAY %v %q", ga.Code, ga.Debug)
@@ -180,20 +162,11 @@ func TestKeepaliveWakesWhenAStreamOpens(t *testing.T) {
 	withFastKeepalive(t)
 	addr := startInteropOpts(t, grpc.KeepaliveEnforcementPolicy(grpcka.EnforcementPolicy{MinTime: time.Millisecond, PermitWithoutStream: true}))
 	proxy := newStallProxy(t, addr)
-	sys := quietSystem()
-	events := make(chan any, 8)
-	c, err := Spawn(sys.Root, Config{
+	c, events, ctx := kaReady(t, Config{
 		Address:          proxy.lis.Addr().String(),
 		KeepaliveTime:    5 * time.Millisecond,
 		KeepaliveTimeout: 50 * time.Millisecond,
-		OnEvent:          func(ev any) { events <- ev },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	waitKAEvent[*EventReady](ctx, t, events)
 	proxy.setStall()
 	// Without streams (and without PermitWithoutCalls) keepalive goes
 	// dormant; opening a stream must wake it, so the silent server is
@@ -207,6 +180,22 @@ func TestKeepaliveWakesWhenAStreamOpens(t *testing.T) {
 		t.Fatal("stream survived")
 	}
 	c.Wait()
+}
+
+// kaReady spawns a connection with cfg and waits until it is ready; the
+// returned context bounds the test's waits.
+func kaReady(t *testing.T, cfg Config) (*Conn, chan any, context.Context) {
+	t.Helper()
+	events := make(chan any, 8)
+	cfg.OnEvent = func(ev any) { events <- ev }
+	c, err := Spawn(quietSystem().Root, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	waitKAEvent[*EventReady](ctx, t, events)
+	return c, events, ctx
 }
 
 func waitKAEvent[T any](ctx context.Context, t *testing.T, events chan any) T {
