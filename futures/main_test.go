@@ -9,14 +9,16 @@ import (
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"go.uber.org/goleak"
+
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
-// TestMain fails the package if any test leaves a goroutine behind. No
-// protoactor goroutine needs ignoring: mailbox goroutines exit when their
-// mailbox is empty and the tests stop every actor they spawn.
+// TestMain fails the package if any test leaves a goroutine behind: mailbox
+// goroutines exit when their mailbox is empty and the tests stop every actor
+// they spawn; only protoactor's dead-letter throttle is ignored (a PipeTo to
+// a stopped actor is a dead letter).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leakcheck.VerifyTestMain(m)
 }
 
 // newSystem returns an actor system that logs nothing.

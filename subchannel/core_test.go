@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
-	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
 func describe(effs []any) []string {
 	var out []string

@@ -20,6 +20,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
 // A channel to a port where nothing listens goes IDLE → CONNECTING →
@@ -596,6 +597,5 @@ func TestConnectivityCloseLeavesNoGoroutine(t *testing.T) {
 	rec.WaitFor(t, channel.Shutdown, cxBound)
 
 	srv.Stop()
-	goleak.VerifyNone(t, before,
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+	leakcheck.VerifyNone(t, before)
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"google.golang.org/grpc"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	grpcmd "google.golang.org/grpc/metadata"
@@ -26,13 +26,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// protoactor-go's dead-letter process starts a throttle goroutine
-		// (actor.NewThrottle) that sleeps out its period, up to 1 s, after
-		// the last dead letter: it ends by itself, but may still be running
-		// when the last test returns.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-	)
+	leakcheck.VerifyTestMain(m)
 }
 
 // Method names of grpc.testing.TestService.

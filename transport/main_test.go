@@ -3,7 +3,7 @@ package transport
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }

@@ -4,17 +4,11 @@ import (
 	"bytes"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// protoactor's dead-letter throttle (in the actor system channels
-		// share by default) keeps a goroutine for up to 1 s after a dead
-		// letter, e.g. a message to an actor the closing channel stopped.
-		// It ends on its own; nothing else is ignored.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-	)
+	leakcheck.VerifyTestMain(m)
 }
 
 const want = `1. unary
