@@ -33,6 +33,7 @@ type pickReq struct {
 // Messages the core understands.
 type (
 	msgPick       struct{ req *pickReq }
+	msgAbandoned  struct{} // a waiting caller's context ended: drop its pick
 	msgConnect    struct{} // exit IDLE (State(true), Subscribe(..., true), ReadyFuture)
 	msgClose      struct{}
 	msgEnterIdle  struct{}
@@ -118,11 +119,30 @@ func newCore(static []address, lb string, o *options) *core {
 
 func (c *core) emit(e any) { c.effects = append(c.effects, e) }
 
+// setState moves the channel to s. Subscribers see only the transitions
+// gRPC's connectivity-semantics document allows: TRANSIENT_FAILURE leads
+// only to CONNECTING (or SHUTDOWN), and READY never to CONNECTING. So a
+// sticky failure (gRFC A62: the channel stays TRANSIENT_FAILURE while
+// pick_first retries, so that fail-fast calls keep failing fast) that ends
+// in a connection is reported TRANSIENT_FAILURE → CONNECTING → READY, and
+// round_robin losing its last READY subchannel while others connect is
+// reported READY → IDLE → CONNECTING.
 func (c *core) setState(s Connectivity) {
-	if c.state != s {
-		c.emit(effState{from: c.state, to: s})
-		c.state = s
+	if c.state == s {
+		return
 	}
+	switch {
+	case c.state == TransientFailure && s != Connecting && s != Shutdown:
+		c.moveTo(Connecting)
+	case c.state == Ready && s == Connecting:
+		c.moveTo(Idle)
+	}
+	c.moveTo(s)
+}
+
+func (c *core) moveTo(s Connectivity) {
+	c.emit(effState{from: c.state, to: s})
+	c.state = s
 }
 
 // step applies one message and returns the effects to perform.
@@ -137,6 +157,8 @@ func (c *core) step(msg any) []any {
 	switch m := msg.(type) {
 	case msgPick:
 		c.pick(m.req)
+	case msgAbandoned:
+		c.dropAbandoned()
 	case msgConnect:
 		c.exitIdle()
 	case msgResolved:
@@ -150,7 +172,9 @@ func (c *core) step(msg any) []any {
 		c.subState(m)
 	case msgEnterIdle:
 		c.dropAbandoned()
-		if len(c.pending) == 0 && c.state != Idle {
+		// The document has no TRANSIENT_FAILURE → IDLE edge: a failing
+		// channel keeps its backoff and is checked again later.
+		if len(c.pending) == 0 && c.state != Idle && c.state != TransientFailure {
 			c.shutdownSubs()
 			c.resolving = false
 			c.resolveGen++

@@ -115,7 +115,7 @@ func TestCoreTransitions(t *testing.T) {
 			{sub(0, Connecting), nil},
 			{sub(0, TransientFailure), nil},
 			{sub(1, Idle), []string{"connect 1"}},
-			{sub(1, Ready), []string{"shutdown 0", "TRANSIENT_FAILURE->READY", "reply conn"}},
+			{sub(1, Ready), []string{"shutdown 0", "TRANSIENT_FAILURE->CONNECTING", "CONNECTING->READY", "reply conn"}},
 		}},
 		{"pick_first: losing the connection goes IDLE, the next call reconnects", "pick_first", []string{"a:1"}, []step{
 			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
@@ -135,7 +135,7 @@ func TestCoreTransitions(t *testing.T) {
 			{sub(0, TransientFailure), []string{"resolve", "CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE"}},
 			{resolved("10.0.0.1:1"), nil},
 			{sub(0, Idle), []string{"connect 0"}},
-			{sub(0, Ready), []string{"TRANSIENT_FAILURE->READY"}},
+			{sub(0, Ready), []string{"TRANSIENT_FAILURE->CONNECTING", "CONNECTING->READY"}},
 		}},
 		{"dns: a failed lookup is TRANSIENT_FAILURE with a retry", "pick_first", nil, []step{
 			{pick(false), []string{"IDLE->CONNECTING", "resolve"}},
@@ -149,7 +149,7 @@ func TestCoreTransitions(t *testing.T) {
 			{sub(1, Ready), []string{"CONNECTING->READY", "reply conn"}},
 			{sub(0, TransientFailure), nil},
 			{sub(0, Idle), []string{"connect 0"}},
-			{sub(1, Idle), []string{"connect 1", "READY->CONNECTING"}},
+			{sub(1, Idle), []string{"connect 1", "READY->IDLE", "IDLE->CONNECTING"}},
 			{sub(2, TransientFailure), nil},
 			{sub(1, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE"}},
 		}},
@@ -162,6 +162,41 @@ func TestCoreTransitions(t *testing.T) {
 		{"ResetConnectBackoff resets every subchannel", "round_robin", []string{"a:1", "b:2"}, []step{
 			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}},
 			{msgResetBoff{}, []string{"reset [0 1]"}},
+		}},
+		{"idle timeout while CONNECTING with no call goes IDLE", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{msgEnterIdle{}, []string{"shutdown 0", "CONNECTING->IDLE"}},
+		}},
+		{"idle timeout while CONNECTING with a call waiting is refused", "pick_first", []string{"a:1"}, []step{
+			{pick(true), []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{msgEnterIdle{}, nil},
+		}},
+		{"idle timeout in TRANSIENT_FAILURE is refused (no TRANSIENT_FAILURE->IDLE edge)", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{sub(0, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE"}},
+			{msgEnterIdle{}, nil},
+			{sub(0, Idle), []string{"connect 0"}},
+			{sub(0, Ready), []string{"TRANSIENT_FAILURE->CONNECTING", "CONNECTING->READY"}},
+		}},
+		{"round_robin: sticky TRANSIENT_FAILURE ends through CONNECTING", "round_robin", []string{"a:1", "b:2"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}},
+			{sub(0, TransientFailure), nil},
+			{sub(1, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE"}},
+			{sub(1, Idle), []string{"connect 1"}},
+			{sub(1, Ready), []string{"TRANSIENT_FAILURE->CONNECTING", "CONNECTING->READY"}},
+		}},
+		{"IDLE->SHUTDOWN", "pick_first", []string{"a:1"}, []step{
+			{msgClose{}, []string{"IDLE->SHUTDOWN"}},
+		}},
+		{"READY->SHUTDOWN", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{sub(0, Ready), []string{"CONNECTING->READY"}},
+			{msgClose{}, []string{"READY->SHUTDOWN", "shutdown 0"}},
+		}},
+		{"TRANSIENT_FAILURE->SHUTDOWN fails calls waiting for ready", "pick_first", []string{"a:1"}, []step{
+			{pick(true), []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{sub(0, TransientFailure), []string{"CONNECTING->TRANSIENT_FAILURE"}},
+			{msgClose{}, []string{"TRANSIENT_FAILURE->SHUTDOWN", "reply CANCELLED", "shutdown 0"}},
 		}},
 		{"close fails waiting calls and shuts subchannels down", "pick_first", []string{"a:1"}, []step{
 			{pick(true), []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
@@ -178,5 +213,109 @@ func TestCoreTransitions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// docAllowed holds the transitions of gRPC's connectivity-semantics
+// document (besides any state to SHUTDOWN).
+var docAllowed = map[Connectivity][]Connectivity{
+	Idle:             {Connecting},
+	Connecting:       {Ready, TransientFailure, Idle},
+	Ready:            {TransientFailure, Idle},
+	TransientFailure: {Connecting},
+}
+
+// TestCoreOnlyDocumentedTransitions drives the core with every sequence of
+// subchannel states (and idle checks) up to a length, for both policies,
+// and checks that every transition it reports is one the
+// connectivity-semantics document allows.
+func TestCoreOnlyDocumentedTransitions(t *testing.T) {
+	states := []Connectivity{Idle, Connecting, Ready, TransientFailure}
+	var msgs []any
+	for id := 0; id < 2; id++ {
+		for _, st := range states {
+			m := msgSubState{id: id, state: st}
+			if st == Ready {
+				m.conn = conn(id)
+			}
+			if st == TransientFailure {
+				m.err = status.New(codes.Unavailable, "connection refused")
+			}
+			msgs = append(msgs, m)
+		}
+	}
+	msgs = append(msgs, msgEnterIdle{}, msgConnect{})
+	const depth = 5
+	checked := 0
+	for _, lb := range []string{"pick_first", "round_robin"} {
+		var walk func(prefix []int)
+		walk = func(prefix []int) {
+			if len(prefix) == depth {
+				return
+			}
+			for i := range msgs {
+				seq := append(append([]int(nil), prefix...), i)
+				c := testCore(lb, "a:1", "b:2")
+				var trace []string
+				c.step(msgConnect{})
+				for _, j := range seq {
+					for _, e := range c.step(msgs[j]) {
+						st, ok := e.(effState)
+						if !ok {
+							continue
+						}
+						trace = append(trace, st.from.String()+"->"+st.to.String())
+						if !allowedMove(st.from, st.to) {
+							t.Fatalf("%s, messages %v: transition %v->%v is not in the document (trace %q)", lb, seq, st.from, st.to, trace)
+						}
+					}
+				}
+				checked++
+				walk(seq)
+			}
+		}
+		walk(nil)
+	}
+	if checked == 0 {
+		t.Fatal("no sequence checked")
+	}
+}
+
+func allowedMove(from, to Connectivity) bool {
+	if to == Shutdown {
+		return from != Shutdown
+	}
+	for _, s := range docAllowed[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// A waiting pick whose caller gave up is dropped when the caller's
+// msgAbandoned arrives, not only at the next pick: the core keeps no
+// pending pick of an ended caller, and an idle check then succeeds.
+func TestCoreAbandonedPicks(t *testing.T) {
+	c := testCore("pick_first", "a:1")
+	kept := &pickReq{waitForReady: true, reply: make(chan pickResult, 1)}
+	gone := &pickReq{waitForReady: true, reply: make(chan pickResult, 1)}
+	c.step(msgPick{kept})
+	c.step(msgPick{gone})
+	if len(c.pending) != 2 {
+		t.Fatalf("%d pending picks, want 2", len(c.pending))
+	}
+	gone.abandoned.Store(true)
+	c.step(msgAbandoned{})
+	if len(c.pending) != 1 || c.pending[0] != kept {
+		t.Fatalf("after msgAbandoned: %d pending picks, want only the live one", len(c.pending))
+	}
+	kept.abandoned.Store(true)
+	c.step(msgAbandoned{})
+	if len(c.pending) != 0 {
+		t.Fatalf("after both gave up: %d pending picks", len(c.pending))
+	}
+	if got := describe(c.step(msgEnterIdle{})); !reflect.DeepEqual(got, []string{"shutdown 0", "CONNECTING->IDLE"}) {
+		t.Errorf("idle check with no live pick: %q", got)
 	}
 }

@@ -241,17 +241,16 @@ func (s *cxServer) GracefulStop() {
 // ---------------------------------------------------------------------
 // Connectivity recording and the allowed transitions
 
-// cxAllowed lists, for each state, the states a channel may move to next:
-// gRPC's connectivity-semantics document (IDLE→CONNECTING; CONNECTING→
-// READY, TRANSIENT_FAILURE or IDLE; READY→IDLE or TRANSIENT_FAILURE;
-// TRANSIENT_FAILURE→CONNECTING; anything→SHUTDOWN) plus gRFC A62's sticky
-// TRANSIENT_FAILURE, where pick_first goes from TRANSIENT_FAILURE straight
-// to READY (or IDLE when the channel idles).
+// cxAllowed lists, for each state, the states a channel may move to next,
+// exactly as gRPC's connectivity-semantics document has them:
+// IDLE→CONNECTING; CONNECTING→READY, TRANSIENT_FAILURE or IDLE; READY→IDLE
+// or TRANSIENT_FAILURE; TRANSIENT_FAILURE→CONNECTING; anything→SHUTDOWN.
+// (A sticky TRANSIENT_FAILURE, gRFC A62, is reported through CONNECTING.)
 var cxAllowed = map[channel.Connectivity][]channel.Connectivity{
 	channel.Idle:             {channel.Connecting, channel.Shutdown},
 	channel.Connecting:       {channel.Ready, channel.TransientFailure, channel.Idle, channel.Shutdown},
 	channel.Ready:            {channel.Idle, channel.TransientFailure, channel.Shutdown},
-	channel.TransientFailure: {channel.Connecting, channel.Ready, channel.Idle, channel.Shutdown},
+	channel.TransientFailure: {channel.Connecting, channel.Shutdown},
 	channel.Shutdown:         {},
 }
 

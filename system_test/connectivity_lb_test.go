@@ -57,6 +57,8 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 		t.Run("RoundRobin/"+tc.name, func(t *testing.T) {
 			srvs, target := cxThreeServers(t)
 			ch := cxDial(t, target, tc.opt)
+			rec := cxNewRecorder()
+			ch.Subscribe(rec.Add, false)
 			empty := cxEmptyCall(ch)
 			if _, err := channel.ReadyFuture(ch).Result(cxCtx(t, cxBound)); err != nil {
 				t.Fatal(err)
@@ -88,6 +90,7 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 				}
 			}
 			t.Logf("calls per server: %v", cxDiff(c, base))
+			cxCheckSequence(t, "round_robin subscriber", rec.States(), channel.Idle, false)
 		})
 	}
 
@@ -160,6 +163,8 @@ func cxGracefulStop(t *testing.T, lb string) {
 	}})
 	ch := cxDial(t, "ipv4:"+first.Addr()+","+second.Addr(), channel.WithLBPolicy(lb),
 		channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
+	rec := cxNewRecorder()
+	ch.Subscribe(rec.Add, false)
 	unary := cxUnaryCall(ch)
 	empty := cxEmptyCall(ch)
 	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
@@ -270,4 +275,6 @@ func cxGracefulStop(t *testing.T, lb string) {
 	if s := ch.State(false); s != channel.Ready {
 		t.Errorf("State after the graceful stop = %v, want READY (on the second server)", s)
 	}
+	rec.WaitFor(t, channel.Ready, cxBound)
+	cxCheckSequence(t, lb+" subscriber across the graceful stop", rec.States(), channel.Idle, false)
 }
