@@ -10,11 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
 // TestMain makes the test binary the benchmark's server when it is
 // re-executed as one (startServer runs os.Executable, which here is the test
-// binary, with GRPCACTOR_BENCH_SERVE=1).
+// binary, with GRPCACTOR_BENCH_SERVE=1); otherwise it runs the tests and
+// fails if they leave a goroutine behind.
 func TestMain(m *testing.M) {
 	if os.Getenv(serveEnv) == "1" {
 		if err := serve(os.Stdout, os.Stdin); err != nil {
@@ -23,7 +26,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	leakcheck.VerifyTestMain(m)
 }
 
 // TestSmoke runs the program with -smoke on a few rows, so that it keeps

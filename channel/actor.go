@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -55,7 +56,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	var msg any
 	switch m := ctx.Message().(type) {
-	case msgPick, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
+	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
 		msg = m
 	case *subchannel.StateChanged:
 		id, ok := a.ids[m.Sub]
@@ -269,16 +270,27 @@ func (a *chanActor) resolve(first bool) {
 func (a *chanActor) newSub(id int, addr address) {
 	ch := a.ch
 	o := &ch.opts
-	authority := ch.pt.defAuth
-	if o.authority != "" {
-		authority = o.authority
-	}
+	authority := ch.authority()
 	maxRecv := o.maxRecv
 	if maxRecv < 0 {
 		maxRecv = -1
 	}
+	var handshake func(ctx context.Context, conn net.Conn) (net.Conn, error)
+	scheme := "http"
+	if creds := ch.creds; creds != nil {
+		scheme = creds.Scheme()
+		serverName := o.tlsServerName
+		if serverName == "" {
+			serverName = hostOf(authority)
+		}
+		handshake = func(ctx context.Context, conn net.Conn) (net.Conn, error) {
+			return creds.ClientHandshake(ctx, serverName, conn)
+		}
+	}
 	cfg := subchannel.Config{
 		Transport: transport.Config{
+			Scheme:                       scheme,
+			Handshake:                    handshake,
 			Network:                      addr.network,
 			Address:                      addr.addr,
 			Authority:                    authority,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/wire"
@@ -62,6 +63,7 @@ type callState struct {
 	attempts   int // attempts made under the retry policy, the first included
 	retry      *serviceconfig.RetryPolicy
 	throttle   *serviceconfig.Throttling
+	credsDone  bool // call credentials asked (attemptMu)
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -198,6 +200,15 @@ func (cs *callState) startLocked() error {
 		if err != nil {
 			return err
 		}
+		if !cs.credsDone {
+			// Once per call, when it first has a connection (a
+			// wait-for-ready call may wait long), in the caller's
+			// goroutine: never inside an actor.
+			cs.credsDone = true
+			if err := cs.addCallCredentials(); err != nil {
+				return err
+			}
+		}
 		s, err := conn.NewStream(cs.ctx, &cs.hdr)
 		if err != nil {
 			return err
@@ -229,6 +240,28 @@ func (cs *callState) startLocked() error {
 			return nil
 		}
 	}
+}
+
+// addCallCredentials adds the metadata of the channel's and the call's
+// call credentials to the call's headers. They go only over TLS or local
+// channel credentials.
+func (cs *callState) addCallCredentials() error {
+	ch := cs.ch
+	creds := append(ch.creds.CallCredentials(), cs.opts.creds...)
+	if len(creds) == 0 {
+		return nil
+	}
+	if !ch.creds.SendsCallCredentials() {
+		return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
+	}
+	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.method), creds...)
+	if err != nil {
+		return err
+	}
+	if len(md) > 0 {
+		cs.hdr.Metadata = metadata.Join(cs.hdr.Metadata, md)
+	}
+	return nil
 }
 
 // retryable reports whether s failed without reaching the server and the
@@ -403,7 +436,9 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			if derr != nil {
 				var se *compression.SizeError
 				if errors.As(derr, &se) {
-					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (over %d bytes)", cs.maxRecv))
+					// Decompress stops once the output passes the limit, so
+					// the size is known only to be over it.
+					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
 				}
 				return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
 			}

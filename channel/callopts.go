@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/metadata"
 )
 
@@ -24,6 +25,7 @@ type callOptions struct {
 	wfrSet         bool
 	compressor     compression.Compressor
 	compressionSet bool
+	creds          []credentials.CallCredentials
 }
 
 // Timeout bounds the call: it ends DEADLINE_EXCEEDED after d (at once
@@ -65,3 +67,16 @@ func Compression(c compression.Compressor) CallOption {
 
 // CompressionGzip is Compression(compression.Gzip).
 func CompressionGzip() CallOption { return Compression(compression.Gzip) }
+
+// CallCredentials sends the metadata of creds with this call, after the
+// call credentials of the channel's own credentials (grpcio's credentials=
+// keyword). They need a channel opened with Secure over TLS or local
+// credentials: on a plaintext channel the call fails UNAUTHENTICATED and
+// nothing is sent. Several CallCredentials options add up.
+func CallCredentials(creds credentials.CallCredentials) CallOption {
+	return callOptionFunc(func(o *callOptions) {
+		if creds != nil {
+			o.creds = append(o.creds, creds)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -21,6 +23,11 @@ import (
 const Version = transport.Version
 
 var errChannelClosed = status.New(codes.Canceled, "channel closed")
+
+// ErrInsecureCredentials is wrapped by the error of Secure when it is
+// given plaintext credentials (grpcio's ValueError "secure_channel cannot
+// be called with insecure credentials").
+var ErrInsecureCredentials = errors.New("Secure cannot be called with insecure credentials; call Insecure instead")
 
 var (
 	defaultSysOnce sync.Once
@@ -63,6 +70,7 @@ type Channel struct {
 	closed atomic.Bool // no new calls
 	ua     string
 	lb     string
+	creds  *credentials.ChannelCredentials // nil for Insecure
 
 	callsMu    sync.Mutex
 	calls      map[*callState]struct{}
@@ -94,6 +102,30 @@ type Channel struct {
 // "unix:///abs/path", "unix-abstract:name", "ipv4:1.2.3.4:80,5.6.7.8:80",
 // "ipv6:[::1]:80", "passthrough:///addr".
 func Insecure(target string, opts ...Option) (*Channel, error) {
+	return open(target, nil, opts)
+}
+
+// Secure opens a channel to target whose connections creds secure
+// (grpcio's secure_channel): TLS with ALPN "h2" (credentials.TLS), or
+// local connections (credentials.Local), with the call credentials that
+// credentials.CompositeChannel bundled sent on every call. The channel
+// behaves as one from Insecure in every other way: it starts IDLE, the
+// TLS handshake happens on a connection's dial, outside any mailbox, and a
+// failed handshake is a connection failure (TRANSIENT_FAILURE; calls fail
+// UNAVAILABLE with the handshake's error). Plaintext credentials
+// (credentials.Insecure) are an error wrapping ErrInsecureCredentials.
+func Secure(target string, creds *credentials.ChannelCredentials, opts ...Option) (*Channel, error) {
+	if creds == nil {
+		return nil, fmt.Errorf("channel %q: Secure needs channel credentials, got nil", target)
+	}
+	if creds.IsInsecure() {
+		return nil, fmt.Errorf("channel %q: %w", target, ErrInsecureCredentials)
+	}
+	return open(target, creds, opts)
+}
+
+// open makes a channel; creds is nil for plaintext.
+func open(target string, creds *credentials.ChannelCredentials, opts []Option) (*Channel, error) {
 	pt, err := parseTarget(target)
 	if err != nil {
 		return nil, err
@@ -122,6 +154,7 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 		stopped: make(chan struct{}),
 		conns:   map[*transport.Conn]struct{}{},
 		unseen:  map[*Subscription]struct{}{},
+		creds:   creds,
 	}
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
@@ -163,6 +196,14 @@ func Insecure(target string, opts ...Option) (*Channel, error) {
 	ch.pid = ch.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
 	return ch, nil
+}
+
+// authority is the :authority of the channel's calls.
+func (ch *Channel) authority() string {
+	if ch.opts.authority != "" {
+		return ch.opts.authority
+	}
+	return ch.pt.defAuth
 }
 
 // Target returns the target the channel was opened with.
@@ -328,6 +369,9 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		return nil, errChannelClosed
 	case <-ctx.Done():
 		req.abandoned.Store(true)
+		// The deadline (or cancellation) reaches the actor as a message,
+		// so the pending pick does not outlive its caller.
+		ch.sys.Root.Send(ch.pid, msgAbandoned{})
 		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}

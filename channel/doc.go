@@ -2,7 +2,8 @@
 // target and the four kinds of calls on them, after Python grpcio's channel
 // API.
 //
-// A Channel is opened with Insecure (grpcio's insecure_channel) and shared
+// A Channel is opened with Insecure (grpcio's insecure_channel) or Secure
+// (secure_channel, with credentials from package credentials) and shared
 // freely: it is safe for any number of goroutines and actors. Calls are
 // made through typed multi-callables bound to a method:
 //

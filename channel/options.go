@@ -31,6 +31,7 @@ type options struct {
 	maxSend        int // -1 unlimited
 	compressor     compression.Compressor
 	authority      string
+	tlsServerName  string // grpc.ssl_target_name_override
 	primaryUA      string
 	secondaryUA    string
 	dial           func(ctx context.Context, network, address string) (net.Conn, error)
@@ -219,6 +220,17 @@ func WithAuthority(authority string) Option {
 	})
 }
 
+// WithSSLTargetNameOverride makes a secure channel check the server's
+// certificate against name instead of the host of its authority
+// (grpc.ssl_target_name_override; for tests). Plaintext channels ignore
+// it.
+func WithSSLTargetNameOverride(name string) Option {
+	return optionFunc(func(o *options) error {
+		o.tlsServerName = name
+		return nil
+	})
+}
+
 // WithUserAgent sets the primary and secondary user agents around the
 // library's own ("primary grpcactor-go/x.y.z secondary").
 func WithUserAgent(primary, secondary string) Option {
@@ -275,6 +287,10 @@ var channelKeys = map[string]keySpec{
 		o.authority = v.(string)
 		return nil
 	}},
+	"grpc.ssl_target_name_override": {kind: "string", apply: func(o *options, v any) error {
+		o.tlsServerName = v.(string)
+		return nil
+	}},
 	"grpc.primary_user_agent": {kind: "string", apply: func(o *options, v any) error {
 		o.primaryUA = v.(string)
 		return nil
@@ -299,8 +315,13 @@ var channelKeys = map[string]keySpec{
 		o.enableRetries = v.(bool)
 		return nil
 	}},
-	"grpc.max_connection_idle_ms": {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
-	"grpc.max_connection_age_ms":  {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_connection_idle_ms":                       {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_connection_age_ms":                        {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_connection_age_grace_ms":                  {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},
+	"grpc.http2.max_ping_strikes":                       {kind: "int", min: 0, max: math.MaxInt32, note: serverSideNote},
+	"grpc.http2.min_ping_interval_without_data_ms":      {kind: "int", min: 0, max: math.MaxInt32, note: serverSideNote},
+	"grpc.http2.min_recv_ping_interval_without_data_ms": {kind: "int", min: 0, max: math.MaxInt32, note: serverSideNote},
+	"grpc.max_concurrent_streams":                       {kind: "int", min: 0, max: math.MaxInt32, note: serverSideNote},
 	"grpc.keepalive_time_ms": {kind: "int", min: 1, max: math.MaxInt32, apply: func(o *options, v any) error {
 		o.keepalive.Time = time.Duration(v.(int64)) * time.Millisecond
 		return nil
@@ -343,7 +364,7 @@ func WithOption(key string, value any) Option {
 	return optionFunc(func(o *options) error {
 		spec, ok := channelKeys[key]
 		if !ok {
-			return fmt.Errorf("%s: unknown channel option%s", key, suggest(key))
+			return fmt.Errorf("%s: unknown channel option (value %v)%s", key, value, suggest(key))
 		}
 		v, err := coerce(key, spec, value)
 		if err != nil {

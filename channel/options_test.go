@@ -22,7 +22,10 @@ func TestWithOption(t *testing.T) {
 		{"grpc.enable_retries", 0, "", func(o *options) bool { return !o.enableRetries }},
 		{"grpc.max_connection_idle_ms", 1000, "", func(o *options) bool { return o.keys["grpc.max_connection_idle_ms"] == int64(1000) }},
 		{"grpc.max_connection_age_ms", 1000, "", nil},
-		{"grpc.keepalive_tme_ms", 1000, `grpc.keepalive_tme_ms: unknown channel option (did you mean "grpc.keepalive_time_ms"?)`, nil},
+		{"grpc.http2.max_ping_strikes", 2, "", func(o *options) bool { return o.keys["grpc.http2.max_ping_strikes"] == int64(2) }},
+		{"grpc.max_concurrent_streams", 100, "", func(o *options) bool { return o.keys["grpc.max_concurrent_streams"] == int64(100) }},
+		{"grpc.ssl_target_name_override", "x.test.example.com", "", func(o *options) bool { return o.tlsServerName == "x.test.example.com" }},
+		{"grpc.keepalive_tme_ms", 1000, `grpc.keepalive_tme_ms: unknown channel option (value 1000) (did you mean "grpc.keepalive_time_ms"?)`, nil},
 		{"grpc.max_receive_message_length", "big", "want an integer, got string (big)", nil},
 		{"grpc.max_receive_message_length", -2, "-2 is out of range", nil},
 		{"grpc.enable_retries", "yes", "want a bool", nil},
@@ -66,7 +69,7 @@ func TestInsecureRejectsBadInput(t *testing.T) {
 		want   string
 	}{
 		{"foo://x", nil, "unknown scheme"},
-		{"localhost:1", WithOption("grpc.bogus", 1), "grpc.bogus: unknown channel option"},
+		{"localhost:1", WithOption("grpc.bogus", 1), "grpc.bogus: unknown channel option (value 1)"},
 		{"localhost:1", WithMaxReceiveMessageSize(-5), "out of range"},
 	} {
 		ch, err := Insecure(tc.target, tc.opt)

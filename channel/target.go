@@ -188,3 +188,12 @@ func (t *parsedTarget) staticAddrs() []address {
 	}
 	return t.addrs
 }
+
+// hostOf returns the host of an authority ("host:port", "[v6]:port" or a
+// bare host), the name a server's TLS certificate is checked against.
+func hostOf(authority string) string {
+	if host, _, err := net.SplitHostPort(authority); err == nil {
+		return host
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(authority, "["), "]")
+}
