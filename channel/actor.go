@@ -300,7 +300,7 @@ func (a *chanActor) newSub(id int, addr address) {
 			KeepaliveTime:                a.keepalive,
 			KeepaliveTimeout:             o.keepalive.Timeout,
 			KeepalivePermitWithoutCalls:  o.keepalive.PermitWithoutCalls,
-			KeepaliveMaxPingsWithoutData: o.keepalive.MaxPingsWithoutData,
+			KeepaliveMaxPingsWithoutData: max(o.keepalive.MaxPingsWithoutData, 0), // transport: 0 = no limit
 		},
 		Backoff:           subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
 		MinConnectTimeout: o.minConnect,

@@ -60,8 +60,8 @@ type Keepalive struct {
 	PermitWithoutCalls bool
 	// MaxPingsWithoutData is how many keepalive PINGs may go out before
 	// the client sends HEADERS or DATA again
-	// (grpc.http2.max_pings_without_data, default 2 as in grpcio); 0
-	// means no limit.
+	// (grpc.http2.max_pings_without_data); 0 means the default, 2 as in
+	// grpcio, and a negative value means no limit (the option key's 0).
 	MaxPingsWithoutData int
 }
 
@@ -72,6 +72,14 @@ func WithKeepalive(k Keepalive) Option {
 	return optionFunc(func(o *options) error {
 		if k.Time < 0 || k.Timeout < 0 {
 			return fmt.Errorf("WithKeepalive: negative time (%v) or timeout (%v)", k.Time, k.Timeout)
+		}
+		// Zero fields keep their defaults, so Keepalive{Time: d} alone
+		// does not lift the ping limit or the timeout.
+		if k.Timeout == 0 {
+			k.Timeout = 20 * time.Second
+		}
+		if k.MaxPingsWithoutData == 0 {
+			k.MaxPingsWithoutData = 2
 		}
 		o.keepalive = k
 		return nil
@@ -336,6 +344,9 @@ var channelKeys = map[string]keySpec{
 	}},
 	"grpc.http2.max_pings_without_data": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
 		o.keepalive.MaxPingsWithoutData = int(v.(int64))
+		if o.keepalive.MaxPingsWithoutData == 0 {
+			o.keepalive.MaxPingsWithoutData = -1 // grpcio's 0: no limit
+		}
 		return nil
 	}},
 	"grpc.lb_policy_name": {kind: "string", apply: func(o *options, v any) error {

@@ -37,6 +37,8 @@ func TestWithOption(t *testing.T) {
 		{"grpc.service_config", `{"methodConfig": [{"name": [{"service": "a"}], "timeout": "10"}]}`, "methodConfig[0].timeout", nil},
 		{"grpc.service_config", `{`, "invalid service config JSON", nil},
 		{"grpc.client_idle_timeout_ms", 0, "", func(o *options) bool { return o.idleTimeout == 0 }},
+		{"grpc.http2.max_pings_without_data", 0, "", func(o *options) bool { return o.keepalive.MaxPingsWithoutData < 0 }},
+		{"grpc.http2.max_pings_without_data", 5, "", func(o *options) bool { return o.keepalive.MaxPingsWithoutData == 5 }},
 		{"totally.unrelated.option.name.here", 1, "unknown channel option", nil},
 	}
 	for _, tt := range tests {
@@ -80,5 +82,26 @@ func TestInsecureRejectsBadInput(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("%s: %v, want %q", tc.target, err, tc.want)
 		}
+	}
+}
+
+// WithKeepalive keeps the defaults of the fields left zero.
+func TestWithKeepaliveDefaults(t *testing.T) {
+	o := defaultOptions()
+	if err := WithKeepalive(Keepalive{Time: 30 * time.Second}).apply(&o); err != nil {
+		t.Fatal(err)
+	}
+	want := Keepalive{Time: 30 * time.Second, Timeout: 20 * time.Second, MaxPingsWithoutData: 2}
+	if o.keepalive != want {
+		t.Errorf("WithKeepalive(Time only) = %+v, want %+v", o.keepalive, want)
+	}
+	if err := WithKeepalive(Keepalive{Time: time.Minute, Timeout: time.Second, MaxPingsWithoutData: -1}).apply(&o); err != nil {
+		t.Fatal(err)
+	}
+	if o.keepalive.Timeout != time.Second || o.keepalive.MaxPingsWithoutData != -1 {
+		t.Errorf("WithKeepalive with every field = %+v", o.keepalive)
+	}
+	if err := WithKeepalive(Keepalive{Time: -1}).apply(&o); err == nil {
+		t.Error("negative keepalive time accepted")
 	}
 }

@@ -88,7 +88,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 
 // grpc-go's default enforcement (a ping at most every 5 minutes, none
 // without calls) strikes every ping after the first: a channel pinging
-// every 10 s without calls gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+// every 10 s without calls (and no limit on pings without data) gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
 // on its 4th ping (about 40 s), leaves READY and reconnects on the next
 // call.
 func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
@@ -98,7 +98,7 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	t.Parallel()
 	srv := cxStartServer(t, cxServerConfig{})
 	proxy := cxStartProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true}))
+	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true, MaxPingsWithoutData: -1}))
 	rec := cxNewRecorder()
 	ch.Subscribe(rec.Add, false)
 	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
