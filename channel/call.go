@@ -599,8 +599,8 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	cs.mu.Lock()
 	committed := cs.committed || cs.recvSeen
 	cs.mu.Unlock()
-	if hd, _ := s.HeaderIfReady(); hd != nil {
-		committed = true
+	if s.HeadersReceived() {
+		committed = true // gRFC A6: response headers commit the call
 	}
 	if cs.attempts == 0 {
 		cs.attempts = 1

@@ -8,28 +8,45 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/interceptors"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 )
 
 // Call is an RPC in progress or finished: grpcio's Call and RpcContext.
-// The accessors that need the end of the call wait for it.
+// The accessors that need the end of the call wait for it. It implements
+// interceptors.Call.
 type Call struct {
 	cs *callState
+	// ic is set instead of cs for a call an interceptor chain returned
+	// (on a channel from Intercept) that is not the RPC's own.
+	ic     interceptors.Call
+	method string // with ic
 }
 
 // InitialMetadata waits for the response headers and returns their
 // metadata (empty for a trailers-only response).
-func (c *Call) InitialMetadata() metadata.MD { return c.cs.headerMD() }
+func (c *Call) InitialMetadata() metadata.MD {
+	if c.ic != nil {
+		return c.ic.InitialMetadata()
+	}
+	return c.cs.headerMD()
+}
 
 // TrailingMetadata waits for the end of the call and returns the trailers.
 func (c *Call) TrailingMetadata() metadata.MD {
+	if c.ic != nil {
+		return c.ic.TrailingMetadata()
+	}
 	<-c.cs.done
 	return c.cs.trailer
 }
 
 // Code waits for the end of the call and returns its status code.
 func (c *Call) Code() codes.Code {
+	if c.ic != nil {
+		return c.ic.Code()
+	}
 	<-c.cs.done
 	if c.cs.final == nil {
 		return codes.OK
@@ -39,6 +56,9 @@ func (c *Call) Code() codes.Code {
 
 // Details waits for the end of the call and returns its status message.
 func (c *Call) Details() string {
+	if c.ic != nil {
+		return c.ic.Details()
+	}
 	<-c.cs.done
 	if c.cs.final == nil {
 		return ""
@@ -49,6 +69,12 @@ func (c *Call) Details() string {
 // Err waits for the end of the call and returns its status error, nil for
 // OK.
 func (c *Call) Err() error {
+	if c.ic != nil {
+		if code := c.ic.Code(); code != codes.OK {
+			return status.New(code, c.ic.Details()).WithMetadata(c.ic.InitialMetadata(), c.ic.TrailingMetadata())
+		}
+		return nil
+	}
 	<-c.cs.done
 	if c.cs.final == nil {
 		return nil
@@ -59,6 +85,9 @@ func (c *Call) Err() error {
 // Cancel cancels the call: it ends CANCELLED and the server is told
 // (RST_STREAM). It returns false if the call had already ended.
 func (c *Call) Cancel() bool {
+	if c.ic != nil {
+		return c.ic.Cancel()
+	}
 	select {
 	case <-c.cs.done:
 		return false
@@ -68,8 +97,21 @@ func (c *Call) Cancel() bool {
 	return true
 }
 
+// cancelWith cancels the call with st (Cancel's status on an intercepted
+// call).
+func (c *Call) cancelWith(st *status.Error) {
+	if c.ic != nil {
+		c.ic.Cancel()
+		return
+	}
+	c.cs.cancel(st)
+}
+
 // IsActive reports whether the call is still in progress.
 func (c *Call) IsActive() bool {
+	if c.ic != nil {
+		return c.ic.IsActive()
+	}
 	select {
 	case <-c.cs.done:
 		return false
@@ -79,14 +121,29 @@ func (c *Call) IsActive() bool {
 }
 
 // Done is closed when the call has ended.
-func (c *Call) Done() <-chan struct{} { return c.cs.done }
+func (c *Call) Done() <-chan struct{} {
+	if c.ic != nil {
+		return c.ic.Done()
+	}
+	return c.cs.done
+}
 
 // TimeRemaining returns the time left before the call's deadline, and
 // false if it has none.
-func (c *Call) TimeRemaining() (time.Duration, bool) { return c.cs.timeRemaining() }
+func (c *Call) TimeRemaining() (time.Duration, bool) {
+	if c.ic != nil {
+		return c.ic.TimeRemaining()
+	}
+	return c.cs.timeRemaining()
+}
 
 // Method returns the call's full method name.
-func (c *Call) Method() string { return c.cs.method }
+func (c *Call) Method() string {
+	if c.ic != nil {
+		return c.method
+	}
+	return c.cs.method
+}
 
 // UnaryUnaryCallable makes one-request, one-response calls to a method
 // (grpcio's UnaryUnaryMultiCallable).
@@ -102,6 +159,10 @@ func UnaryUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption[
 
 // Call makes the call and returns the response, or a *status.Error.
 func (u *UnaryUnaryCallable[Req, Resp]) Call(ctx context.Context, req Req, opts ...CallOption) (Resp, error) {
+	if u.chain != nil && len(u.chain.uu) > 0 {
+		resp, _, err := u.intercepted(ctx, req, opts)
+		return resp, err
+	}
 	resp, _, err := u.invoke(ctx, req, opts)
 	return resp, err
 }
@@ -109,6 +170,9 @@ func (u *UnaryUnaryCallable[Req, Resp]) Call(ctx context.Context, req Req, opts 
 // WithCall makes the call and returns the response with the finished
 // *Call (its metadata, code and details), or a *status.Error with the Call.
 func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, opts ...CallOption) (Resp, *Call, error) {
+	if u.chain != nil && len(u.chain.uu) > 0 {
+		return u.intercepted(ctx, req, opts)
+	}
 	resp, cs, err := u.invoke(ctx, req, opts)
 	if cs == nil {
 		return resp, nil, err
@@ -119,6 +183,9 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 // Future starts the call and returns at once with a future of its
 // response, which is also the call (metadata, code, details, cancel).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
+	if u.chain != nil && len(u.chain.uu) > 0 {
+		return u.interceptedFuture(ctx, req, opts)
+	}
 	f, cs := u.newFuture(ctx, opts, false)
 	if cs == nil {
 		return f
@@ -237,11 +304,15 @@ func (f *CallFuture[Resp]) Details() string {
 type ResponseStream[Resp any] struct {
 	Call
 	decode func([]byte) (Resp, error)
+	recv   func() (Resp, error) // instead of decode, on an intercepted channel
 }
 
 // Recv returns the next response. At a clean end it returns io.EOF; if
 // the call failed, its *status.Error.
 func (r *ResponseStream[Resp]) Recv() (Resp, error) {
+	if r.recv != nil {
+		return r.recv()
+	}
 	var zero Resp
 	data, err := r.cs.recvMsg()
 	if err != nil {
@@ -269,7 +340,7 @@ func (r *ResponseStream[Resp]) All() iter.Seq2[Resp, error] {
 				return
 			}
 			if !yield(resp, nil) {
-				r.cs.cancel(status.New(codes.Canceled, "response iteration stopped by the client"))
+				r.cancelWith(status.New(codes.Canceled, "response iteration stopped by the client"))
 				return
 			}
 		}
@@ -290,6 +361,9 @@ func UnaryStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption
 // Call sends req and returns the response stream. It returns an error only
 // if the call could not start.
 func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts ...CallOption) (*ResponseStream[Resp], error) {
+	if u.chain != nil && len(u.chain.us) > 0 {
+		return u.intercepted(ctx, req, opts)
+	}
 	cs, err := u.ch.newCall(ctx, u.method, opts, true)
 	if err != nil {
 		return nil, err
@@ -345,6 +419,10 @@ func pumpRequests[Req, Resp any](cs *callState, c *codec[Req, Resp], reqs iter.S
 	finished := false
 	defer func() {
 		if r := recover(); r != nil {
+			if te, ok := r.(reqTypeError); ok {
+				cs.fail(te.st) // an interceptor's request of the wrong type
+				return
+			}
 			cs.fail(status.Errorf(codes.Unknown, "request iterator panicked: %v", r))
 		} else if !finished {
 			cs.fail(status.New(codes.Unknown, "request iterator was abandoned before it finished (runtime.Goexit)"))
@@ -381,15 +459,30 @@ func (cs *callState) activeSend() bool {
 type ClientStream[Req, Resp any] struct {
 	Call
 	codec *codec[Req, Resp]
+	// On an intercepted channel: Send feeds pipe, the chain's answer
+	// arrives on result.
+	pipe   *reqPipe
+	result chan unaryResult[Resp]
 }
 
 // Send sends one request. It returns io.EOF if the call has already ended
 // (CloseAndRecv then gives its status), or a *status.Error if the request
 // could not be serialized or is over the send limit.
-func (s *ClientStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
+func (s *ClientStream[Req, Resp]) Send(req Req) error {
+	if s.pipe != nil {
+		return s.pipe.send(req)
+	}
+	return sendReq(s.cs, s.codec, req)
+}
 
 // CloseAndRecv half-closes the call and waits for the response.
 func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
+	if s.pipe != nil {
+		s.pipe.close()
+		r := <-s.result
+		s.result <- r // a second CloseAndRecv gets the same answer
+		return r.resp, r.err
+	}
 	_ = s.cs.closeSend()
 	return recvOne(s.cs, s.codec)
 }
@@ -429,6 +522,9 @@ func StreamUnary[Req, Resp any](ch *Channel, method string, opts ...MethodOption
 
 // Open starts the call for requests sent one by one with Send.
 func (u *StreamUnaryCallable[Req, Resp]) Open(ctx context.Context, opts ...CallOption) (*ClientStream[Req, Resp], error) {
+	if u.chain != nil && len(u.chain.su) > 0 {
+		return u.interceptedOpen(ctx, opts), nil
+	}
 	cs, err := openStream(u.ch, ctx, u.method, opts)
 	if err != nil {
 		return nil, err
@@ -444,6 +540,9 @@ func (u *StreamUnaryCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Seq
 
 // WithCall is Call that also returns the finished *Call.
 func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) (Resp, *Call, error) {
+	if u.chain != nil && len(u.chain.su) > 0 {
+		return u.intercepted(ctx, anyReqs(reqs), opts)
+	}
 	var zero Resp
 	cs, err := openStream(u.ch, ctx, u.method, opts)
 	if err != nil {
@@ -460,6 +559,9 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 // Future starts the call and returns at once with a future of its
 // response; the requests are read from reqs on a goroutine of the call's.
 func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
+	if u.chain != nil && len(u.chain.su) > 0 {
+		return u.interceptedFuture(ctx, anyReqs(reqs), opts)
+	}
 	f, cs := u.newFuture(ctx, opts, true)
 	if cs == nil {
 		return f
@@ -483,15 +585,27 @@ func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.S
 type BidiStream[Req, Resp any] struct {
 	ResponseStream[Resp]
 	codec *codec[Req, Resp]
+	pipe  *reqPipe // on an intercepted channel: Send feeds the chain's iterator
 }
 
 // Send sends one request. It returns io.EOF if the call has already ended
 // (Recv then gives its status), or a *status.Error if the request could not
 // be serialized or is over the send limit.
-func (s *BidiStream[Req, Resp]) Send(req Req) error { return sendReq(s.cs, s.codec, req) }
+func (s *BidiStream[Req, Resp]) Send(req Req) error {
+	if s.pipe != nil {
+		return s.pipe.send(req)
+	}
+	return sendReq(s.cs, s.codec, req)
+}
 
 // CloseSend half-closes the call: no more requests.
-func (s *BidiStream[Req, Resp]) CloseSend() error { return s.cs.closeSend() }
+func (s *BidiStream[Req, Resp]) CloseSend() error {
+	if s.pipe != nil {
+		s.pipe.close()
+		return nil
+	}
+	return s.cs.closeSend()
+}
 
 // StreamStreamCallable makes bidirectional-streaming calls (grpcio's
 // StreamStreamMultiCallable).
@@ -506,6 +620,9 @@ func StreamStream[Req, Resp any](ch *Channel, method string, opts ...MethodOptio
 
 // Open starts the call for requests sent one by one with Send.
 func (u *StreamStreamCallable[Req, Resp]) Open(ctx context.Context, opts ...CallOption) (*BidiStream[Req, Resp], error) {
+	if u.chain != nil && len(u.chain.ss) > 0 {
+		return u.interceptedOpen(ctx, opts)
+	}
 	cs, err := openStream(u.ch, ctx, u.method, opts)
 	if err != nil {
 		return nil, err
@@ -516,6 +633,9 @@ func (u *StreamStreamCallable[Req, Resp]) Open(ctx context.Context, opts ...Call
 // Call starts the call, sends the requests of reqs from a goroutine of the
 // call's (grpcio's request-iterator thread) and returns the response stream.
 func (u *StreamStreamCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) (*ResponseStream[Resp], error) {
+	if u.chain != nil && len(u.chain.ss) > 0 {
+		return u.intercepted(ctx, anyReqs(reqs), opts)
+	}
 	cs, err := openStream(u.ch, ctx, u.method, opts)
 	if err != nil {
 		return nil, err
@@ -530,10 +650,11 @@ type callable[Req, Resp any] struct {
 	ch     *Channel
 	method string
 	codec  codec[Req, Resp]
+	chain  *chain // the channel's interceptors, nil without
 }
 
 func newCallable[Req, Resp any](ch *Channel, method string, opts []MethodOption[Req, Resp]) callable[Req, Resp] {
-	return callable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts)}
+	return callable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts), chain: ch.chain}
 }
 
 // newFuture prepares a call started with Future: the future, whose Cancel

@@ -60,6 +60,15 @@ type snapshot struct {
 // StreamUnary and StreamStream; watch its connectivity with State,
 // WaitForStateChange, Subscribe, SubscribePID and ReadyFuture.
 type Channel struct {
+	*chanState
+	// chain holds the interceptors of a channel made by Intercept,
+	// outermost first; nil for a channel from Insecure or Secure.
+	chain *chain
+}
+
+// chanState is a channel's shared state: every handle Intercept derives
+// from a channel points to the same one.
+type chanState struct {
 	target string
 	opts   options
 	pt     *parsedTarget
@@ -145,7 +154,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
 		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
-	ch := &Channel{
+	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
 		pt:      pt,
@@ -155,7 +164,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		conns:   map[*transport.Conn]struct{}{},
 		unseen:  map[*Subscription]struct{}{},
 		creds:   creds,
-	}
+	}}
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
 	}

@@ -82,6 +82,7 @@ type Stream struct {
 	inFlight    int64 // received bytes not yet credited back to the peer
 	header      metadata.MD
 	headerDone  bool
+	headersRecv bool // response headers arrived (not a trailers-only response)
 	trailer     metadata.MD
 	st          *status.Error
 	finished    bool
@@ -279,6 +280,15 @@ func (s *Stream) HeaderIfReady() (metadata.MD, bool) {
 	return s.header, s.headerDone
 }
 
+// HeadersReceived reports whether the server's response headers arrived
+// (with or without metadata): under gRFC A6 they commit a call, so it is
+// not retried. A trailers-only response is not headers.
+func (s *Stream) HeadersReceived() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.headersRecv
+}
+
 // Trailer returns the trailing metadata; valid after the stream ended.
 func (s *Stream) Trailer() metadata.MD {
 	s.mu.Lock()
@@ -337,6 +347,7 @@ func (s *Stream) deliverHeaders(md metadata.MD) {
 	if !s.headerDone && !s.finished {
 		s.header = md
 		s.headerDone = true
+		s.headersRecv = true
 		close(s.headerCh)
 	}
 	s.mu.Unlock()
