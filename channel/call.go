@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -131,6 +132,12 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if cs.maxRecv != ch.opts.maxRecv {
 		cs.hdr.MaxReceiveMessageSize = cs.maxRecv
 	}
+	if (len(cs.opts.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
+		// Fail before waiting for a connection the credentials could
+		// never be sent over.
+		cs.release()
+		return nil, errPlaintextCallCreds(ch)
+	}
 	if !ch.addCall(cs) {
 		cs.release()
 		return nil, errChannelClosed
@@ -247,12 +254,12 @@ func (cs *callState) startLocked() error {
 // channel credentials.
 func (cs *callState) addCallCredentials() error {
 	ch := cs.ch
-	creds := append(ch.creds.CallCredentials(), cs.opts.creds...)
+	creds := slices.Concat(ch.creds.CallCredentials(), cs.opts.creds) // never append to the shared slice
 	if len(creds) == 0 {
 		return nil
 	}
 	if !ch.creds.SendsCallCredentials() {
-		return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
+		return errPlaintextCallCreds(ch)
 	}
 	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.method), creds...)
 	if err != nil {
@@ -262,6 +269,10 @@ func (cs *callState) addCallCredentials() error {
 		cs.hdr.Metadata = metadata.Join(cs.hdr.Metadata, md)
 	}
 	return nil
+}
+
+func errPlaintextCallCreds(ch *Channel) *status.Error {
+	return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
 }
 
 // retryable reports whether s failed without reaching the server and the

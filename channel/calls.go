@@ -256,7 +256,9 @@ type CallFuture[Resp any] struct {
 }
 
 // Call returns the call behind the future, once it has started (nil if it
-// could not start, for example on a closed channel).
+// could not start, for example on a closed channel). On a channel from
+// Intercept it is known once the interceptor chain has returned, that is
+// at the end of the call: cancel such a call with the future's Cancel.
 func (f *CallFuture[Resp]) Call() *Call {
 	<-f.started
 	return f.call

@@ -27,7 +27,7 @@ var errChannelClosed = status.New(codes.Canceled, "channel closed")
 // ErrInsecureCredentials is wrapped by the error of Secure when it is
 // given plaintext credentials (grpcio's ValueError "secure_channel cannot
 // be called with insecure credentials").
-var ErrInsecureCredentials = errors.New("Secure cannot be called with insecure credentials; call Insecure instead")
+var ErrInsecureCredentials = errors.New("channel.Secure cannot be called with insecure credentials; call channel.Insecure instead")
 
 var (
 	defaultSysOnce sync.Once

@@ -134,6 +134,9 @@ func icError(err error) error {
 	if errors.As(err, &st) && st != nil {
 		return st
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err)
+	}
 	return status.Errorf(codes.Internal, "interceptor failed: %v", err).WithCause(err)
 }
 
@@ -250,8 +253,11 @@ func streamStreamChain(ics []interceptors.StreamStream, terminal interceptors.St
 // when an interceptor answered without one, a finished call carrying the
 // chain's result.
 func callOf(ic interceptors.Call, err error, method string) *Call {
-	if c, ok := ic.(*Call); ok && c != nil {
-		return c
+	if c, ok := ic.(*Call); ok {
+		if c != nil {
+			return c
+		}
+		ic = nil // a typed nil
 	}
 	if ic == nil {
 		return &Call{ic: finishedCall(err), method: method}
@@ -394,12 +400,34 @@ func (u *UnaryStreamCallable[Req, Resp]) intercepted(ctx context.Context, req Re
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel() // ends an RPC next may have started
+		}
+	}()
 	defer recovered(u.method, &err)
 	s, err := unaryStreamChain(u.chain.us, u.terminal())(ctx, callDetails(u.method, opts), req)
+	return interceptedResult[Resp](ctx, s, err, u.method, cancel)
+}
+
+// interceptedResult is what a streaming chain returned as the callable's
+// response stream; cancel is called when the stream ends.
+func interceptedResult[Resp any](ctx context.Context, s interceptors.ClientStream, err error, method string, cancel context.CancelFunc) (*ResponseStream[Resp], error) {
 	if err != nil {
 		return nil, icError(err)
 	}
-	return interceptedStream[Resp](s, u.method), nil
+	if s == nil {
+		return nil, status.Errorf(codes.Internal, "an interceptor returned neither a response stream nor an error for %s", method)
+	}
+	go func() {
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return interceptedStream[Resp](s, method), nil
 }
 
 // interceptedStream wraps what a chain returned as the callable's typed
@@ -480,13 +508,14 @@ func (u *StreamUnaryCallable[Req, Resp]) interceptedOpen(ctx context.Context, op
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	pc := newPendingCall(ctx, cancel)
-	reqs := newReqPipe(pc.finished)
+	reqs := newReqPipe(ctx)
 	s := &ClientStream[Req, Resp]{Call: Call{ic: pc, method: u.method}, pipe: reqs, result: make(chan unaryResult[Resp], 1)}
 	go func() {
 		resp, call, err := u.intercepted(ctx, reqs.seq(), opts)
 		if call == nil {
 			call = callOf(nil, err, u.method)
 		}
+		reqs.end()
 		pc.set(call)
 		s.result <- unaryResult[Resp]{resp, err}
 	}()
@@ -513,12 +542,15 @@ func (u *StreamStreamCallable[Req, Resp]) intercepted(ctx context.Context, reqs 
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	defer recovered(u.method, &err)
 	s, err := streamStreamChain(u.chain.ss, u.terminal())(ctx, callDetails(u.method, opts), reqs)
-	if err != nil {
-		return nil, icError(err)
-	}
-	return interceptedStream[Resp](s, u.method), nil
+	return interceptedResult[Resp](ctx, s, err, u.method, cancel)
 }
 
 // interceptedOpen is Open on an intercepted channel: Send feeds the
@@ -528,11 +560,10 @@ func (u *StreamStreamCallable[Req, Resp]) interceptedOpen(ctx context.Context, o
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	stop := make(chan struct{})
-	reqs := newReqPipe(stop)
+	reqs := newReqPipe(ctx)
 	rs, err := u.intercepted(ctx, reqs.seq(), opts)
 	if err != nil {
-		cancel()
+		cancel() // ends an RPC next may have started, and the pipe
 		return nil, err
 	}
 	go func() {
@@ -541,56 +572,90 @@ func (u *StreamStreamCallable[Req, Resp]) interceptedOpen(ctx context.Context, o
 		case <-rs.Done():
 		case <-ctx.Done():
 		}
-		close(stop)
+		reqs.end()
 		cancel()
 	}()
 	return &BidiStream[Req, Resp]{ResponseStream: *rs, pipe: reqs}, nil
 }
 
 // reqPipe carries the requests of an Open call on an intercepted channel
-// from Send to the iterator the chain consumes.
+// from Send to the iterator the chain consumes. Send never blocks past the
+// end of the call, its context, or the iterator's consumer giving up.
 type reqPipe struct {
 	ch        chan any
+	closed    chan struct{} // CloseSend
 	closeOnce sync.Once
-	stop      <-chan struct{} // the call is over: Send gives io.EOF
-	gone      chan struct{}   // the iterator's consumer stopped
+	ctxDone   <-chan struct{}
+	stopMu    sync.Mutex
+	stop      chan struct{} // the call is over
+	stopped   bool
+	gone      chan struct{} // the iterator's consumer stopped
 	goneOnce  sync.Once
 }
 
-func newReqPipe(stop <-chan struct{}) *reqPipe {
-	return &reqPipe{ch: make(chan any), stop: stop, gone: make(chan struct{})}
+func newReqPipe(ctx context.Context) *reqPipe {
+	return &reqPipe{ch: make(chan any), closed: make(chan struct{}), ctxDone: ctx.Done(), stop: make(chan struct{}), gone: make(chan struct{})}
 }
 
+// end tells the pipe the call is over.
+func (p *reqPipe) end() {
+	p.stopMu.Lock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.stop)
+	}
+	p.stopMu.Unlock()
+}
+
+var errSendAfterClose = status.New(codes.Internal, "Send called after CloseSend")
+
 func (p *reqPipe) send(v any) error {
+	// A call that is over gives io.EOF, as Send does without
+	// interceptors, even after CloseSend.
 	select {
 	case <-p.gone:
 		return io.EOF
 	case <-p.stop:
 		return io.EOF
+	case <-p.ctxDone:
+		return io.EOF
+	default:
+	}
+	select {
+	case <-p.closed:
+		return errSendAfterClose
 	default:
 	}
 	select {
 	case p.ch <- v:
 		return nil
+	case <-p.closed:
+		return errSendAfterClose
 	case <-p.gone:
 		return io.EOF
 	case <-p.stop:
 		return io.EOF
+	case <-p.ctxDone:
+		return io.EOF
 	}
 }
 
-func (p *reqPipe) close() { p.closeOnce.Do(func() { close(p.ch) }) }
+func (p *reqPipe) close() { p.closeOnce.Do(func() { close(p.closed) }) }
 
 func (p *reqPipe) seq() iter.Seq[any] {
 	return func(yield func(any) bool) {
 		defer p.goneOnce.Do(func() { close(p.gone) })
 		for {
 			select {
-			case v, ok := <-p.ch:
-				if !ok || !yield(v) {
+			case v := <-p.ch:
+				if !yield(v) {
 					return
 				}
+			case <-p.closed:
+				return
 			case <-p.stop:
+				return
+			case <-p.ctxDone:
 				return
 			}
 		}
@@ -661,6 +726,11 @@ func (p *pendingCall) IsActive() bool {
 }
 
 func (p *pendingCall) TimeRemaining() (time.Duration, bool) {
+	select {
+	case <-p.ready:
+		return p.call.TimeRemaining()
+	default:
+	}
 	d, ok := p.ctx.Deadline()
 	if !ok {
 		return 0, false

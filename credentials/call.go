@@ -148,15 +148,15 @@ func checkKey(key string) error {
 // gRFC A54: codes a control plane must not produce become INTERNAL.
 func pluginError(name string, err error) *status.Error {
 	var st *status.Error
-	if errors.As(err, &st) && st != nil {
-		switch {
-		case strings.HasPrefix(st.Details(), "getting request metadata from "):
-			return st // a credential inside a composite, already mapped
-		case allowedCode(st.Code()):
-			return status.Errorf(st.Code(), "getting request metadata from %s: %s", name, st.Details()).WithCause(err)
-		default:
-			return status.Errorf(codes.Internal, "getting request metadata from %s: it failed with %v, a code call credentials may not produce: %s", name, st.Code(), st.Details()).WithCause(err)
+	isStatus := errors.As(err, &st) && st != nil
+	if m := (*mapped)(nil); isStatus && errors.As(err, &m) {
+		return st // a credential inside a composite, already mapped
+	}
+	if isStatus {
+		if allowedCode(st.Code()) {
+			return status.Errorf(st.Code(), "getting request metadata from %s: %s", name, st.Details()).WithCause(&mapped{err})
 		}
+		return status.Errorf(codes.Internal, "getting request metadata from %s: it failed with %v, a code call credentials may not produce: %s", name, st.Code(), st.Details()).WithCause(&mapped{err})
 	}
 	code := codes.Unavailable
 	switch {
@@ -165,8 +165,16 @@ func pluginError(name string, err error) *status.Error {
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	}
-	return status.Errorf(code, "getting request metadata from %s: %v", name, err).WithCause(err)
+	return status.Errorf(code, "getting request metadata from %s: %v", name, err).WithCause(&mapped{err})
 }
+
+// mapped marks, as the cause of the status pluginError returns, a failure
+// already turned into a call's status, so that a composite reports it
+// once; it wraps the credential's own error.
+type mapped struct{ cause error }
+
+func (m *mapped) Error() string { return m.cause.Error() }
+func (m *mapped) Unwrap() error { return m.cause }
 
 // allowedCode reports whether gRFC A54 lets call credentials fail a call
 // with c (the codes it does not list as control-plane-only).

@@ -77,7 +77,7 @@ func (c *ChannelCredentials) CallCredentials() []CallCredentials {
 	if c == nil {
 		return nil
 	}
-	return c.call
+	return c.call[:len(c.call):len(c.call)] // an append makes a copy
 }
 
 // SendsCallCredentials reports whether call credentials may go over
@@ -153,8 +153,8 @@ type TLSConfig struct {
 	// MaxVersion is the highest TLS version offered; default TLS13.
 	MaxVersion TLSVersion
 	// ServerName, if set, is the name the server's certificate must be
-	// valid for, instead of the host of the channel's authority (what the
-	// channel option grpc.ssl_target_name_override also sets).
+	// valid for, instead of the host of the channel's authority. It wins
+	// over the channel option grpc.ssl_target_name_override.
 	ServerName string
 }
 

@@ -198,6 +198,19 @@ func TestComposites(t *testing.T) {
 	if len(cc.CallCredentials()) != 1 || len(local.CallCredentials()) != 0 || cc.String() != "local(tcp)+call" {
 		t.Errorf("CompositeChannel: %d call credentials (original %d), %q", len(cc.CallCredentials()), len(local.CallCredentials()), cc)
 	}
+	// Appending to what CallCredentials returns never writes into the
+	// credentials' own slice, whatever its capacity.
+	nested, err := credentials.CompositeChannel(local, tok, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err = credentials.CompositeChannel(nested, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := nested.CallCredentials(); cap(got) != len(got) || len(got) != 3 {
+		t.Errorf("CallCredentials: len %d cap %d, want 3 and no spare capacity", len(got), cap(got))
+	}
 	if a, b := credentials.Insecure(), credentials.Insecure(); a != b || !a.IsInsecure() || a.SendsCallCredentials() {
 		t.Error("Insecure is not one plaintext value")
 	}
@@ -244,6 +257,7 @@ func TestRequestMetadata(t *testing.T) {
 		{"plain error", plugin(nil, errors.New("no token")), codes.Unavailable, "getting request metadata from p: no token"},
 		{"allowed status code", plugin(nil, status.New(codes.Unauthenticated, "expired")), codes.Unauthenticated, "getting request metadata from p: expired"},
 		{"control-plane-only code", plugin(nil, status.New(codes.FailedPrecondition, "x")), codes.Internal, "getting request metadata from p: it failed with FAILED_PRECONDITION, a code call credentials may not produce: x"},
+		{"control-plane code disguised as already mapped", plugin(nil, status.New(codes.InvalidArgument, "getting request metadata from x: y")), codes.Internal, "getting request metadata from p: it failed with INVALID_ARGUMENT, a code call credentials may not produce: getting request metadata from x: y"},
 		{"deadline", plugin(nil, context.DeadlineExceeded), codes.DeadlineExceeded, "getting request metadata from p: context deadline exceeded"},
 		{"reserved key", plugin(metadata.Pairs("grpc-timeout", "1S"), nil), codes.Internal, `call credentials for M: metadata key "grpc-timeout" is reserved for gRPC itself`},
 		{"pseudo-header", plugin(metadata.MD{":path": {"/x"}}, nil), codes.Internal, `call credentials for M: metadata key ":path" is reserved for gRPC itself`},

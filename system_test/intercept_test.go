@@ -431,6 +431,117 @@ func TestInterceptBehaviours(t *testing.T) {
 	})
 }
 
+// Misbehaving or unusual interceptors never hang or crash a call.
+func TestInterceptEdgeCases(t *testing.T) {
+	addr, _ := startTraceServer(t)
+	base := dial(t, addr)
+
+	t.Run("SendAfterCloseSend", func(t *testing.T) {
+		// The interceptor holds the real half-close back until released,
+		// so the call is still open when Send follows CloseSend.
+		release := make(chan struct{})
+		hold := interceptors.StreamStreamFunc(func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any], next interceptors.StreamStreamInvoker) (interceptors.ClientStream, error) {
+			return next(ctx, d, func(yield func(any) bool) {
+				for r := range reqs {
+					if !yield(r) {
+						return
+					}
+				}
+				<-release
+			})
+		})
+		bs, err := channel.StreamStream[*outReq, *outResp](intercept(t, base, hold), mFullDuplex).Open(tctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bs.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "Send after CloseSend", bs.Send(&outReq{}), codes.Internal, "Send called after CloseSend")
+		close(release)
+		if _, err := bs.Recv(); err != io.EOF {
+			t.Errorf("Recv after CloseSend: %v, want io.EOF", err)
+		}
+	})
+	t.Run("RequestsReplaced", func(t *testing.T) {
+		// The interceptor sends requests of its own and never reads the
+		// caller's: Send returns io.EOF once the call is over.
+		own := interceptors.StreamStreamFunc(func(ctx context.Context, d *interceptors.ClientCallDetails, _ iter.Seq[any], next interceptors.StreamStreamInvoker) (interceptors.ClientStream, error) {
+			return next(ctx, d, slices.Values([]any{&outReq{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 2}}}}))
+		})
+		bs, err := channel.StreamStream[*outReq, *outResp](intercept(t, base, own), mFullDuplex).Open(tctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := bs.Recv(); err != nil || len(r.GetPayload().GetBody()) != 2 {
+			t.Fatalf("the interceptor's own request: %v, %v", r, err)
+		}
+		if _, err := bs.Recv(); err != io.EOF {
+			t.Fatalf("end: %v", err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- bs.Send(&outReq{}) }()
+		if err := recvWithin(t, "Send on a call that is over", sent); err != io.EOF {
+			t.Errorf("Send on a call that is over: %v, want io.EOF", err)
+		}
+	})
+	t.Run("NilStream", func(t *testing.T) {
+		broken := interceptors.UnaryStreamFunc(func(context.Context, *interceptors.ClientCallDetails, any, interceptors.UnaryStreamInvoker) (interceptors.ClientStream, error) {
+			return nil, nil
+		})
+		_, err := channel.UnaryStream[*outReq, *outResp](intercept(t, base, broken), mStreamingOutput).Call(tctx(t), &outReq{})
+		wantStatus(t, "nil stream", err, codes.Internal, "an interceptor returned neither a response stream nor an error for "+mStreamingOutput)
+	})
+	t.Run("ContextErrors", func(t *testing.T) {
+		ctxErr := interceptors.UnaryUnaryFunc(func(ctx context.Context, _ *interceptors.ClientCallDetails, _ any, _ interceptors.UnaryInvoker) (any, interceptors.Call, error) {
+			return nil, nil, context.DeadlineExceeded
+		})
+		_, err := channel.UnaryUnary[*empty, *empty](intercept(t, base, ctxErr), mEmptyCall).Call(tctx(t), &empty{})
+		wantStatus(t, "interceptor returning DeadlineExceeded", err, codes.DeadlineExceeded, "")
+	})
+	t.Run("TypedNilCall", func(t *testing.T) {
+		cache := interceptors.UnaryUnaryFunc(func(context.Context, *interceptors.ClientCallDetails, any, interceptors.UnaryInvoker) (any, interceptors.Call, error) {
+			var none *channel.Call
+			return &empty{}, none, nil
+		})
+		_, call, err := channel.UnaryUnary[*empty, *empty](intercept(t, base, cache), mEmptyCall).WithCall(tctx(t), &empty{})
+		if err != nil || call == nil || call.Code() != codes.OK || call.IsActive() {
+			t.Errorf("typed nil call: err %v, call %v", err, call)
+		}
+	})
+	t.Run("ClientStreamingCancelWhileBuffering", func(t *testing.T) {
+		// The interceptor reads every request before calling next; the
+		// caller cancels instead of closing: the call ends CANCELLED.
+		buffering := interceptors.StreamUnaryFunc(func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any], next interceptors.StreamUnaryInvoker) (any, interceptors.Call, error) {
+			var all []any
+			for r := range reqs {
+				all = append(all, r)
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+			return next(ctx, d, slices.Values(all))
+		})
+		cs, err := channel.StreamUnary[*inReq, *inResp](intercept(t, base, buffering), mStreamingInput).Open(tctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.Send(&inReq{Payload: zeros(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if !cs.Cancel() {
+			t.Error("Cancel returned false")
+		}
+		done := make(chan codes.Code, 1)
+		go func() { done <- cs.Code() }()
+		if c := recvWithin(t, "Code after Cancel", done); c != codes.Canceled {
+			t.Errorf("Code after Cancel = %v, want CANCELLED", c)
+		}
+		_, err = cs.CloseAndRecv()
+		wantStatus(t, "CloseAndRecv after Cancel", err, codes.Canceled, "")
+	})
+}
+
 type countingStream struct {
 	interceptors.ClientStream
 	mu *sync.Mutex

@@ -371,6 +371,14 @@ func TestSecureCallCredentials(t *testing.T) {
 		s := dialStubs(t, plainAddr)
 		_, err := s.empty.Call(tctx(t), &empty{}, channel.CallCredentials(credentials.AccessToken("secret")))
 		wantStatusContains(t, "call credentials on a plaintext channel", err, codes.Unauthenticated, "call credentials need a channel opened with Secure", addrOf(plainAddr))
+		// A wait-for-ready call fails at once too, without waiting for a
+		// connection its credentials could not use.
+		dead := dialStubs(t, deadPort(t))
+		_, err = dead.empty.Call(tctx(t), &empty{}, channel.CallCredentials(credentials.AccessToken("secret")), channel.WaitForReady(true))
+		wantStatusContains(t, "call credentials on a plaintext channel, waiting for ready", err, codes.Unauthenticated, "call credentials need a channel opened with Secure")
+		if s := dead.ch.State(false); s != channel.Idle {
+			t.Errorf("State after the refused call = %v, want IDLE (nothing dialled)", s)
+		}
 		if n := plainSeen.count(); n != 0 {
 			t.Errorf("the server saw %d calls; the token must not be sent in the clear", n)
 		}

@@ -9,10 +9,16 @@ import (
 // Defaults for Config fields left zero.
 const (
 	// DefaultInitialWindowSize is the stream receive window advertised in
-	// SETTINGS_INITIAL_WINDOW_SIZE (1 MiB, as grpc-java uses).
-	DefaultInitialWindowSize = 1 << 20
-	// DefaultInitialConnWindowSize is the connection receive window (4 MiB).
-	DefaultInitialConnWindowSize = 4 << 20
+	// SETTINGS_INITIAL_WINDOW_SIZE: 4 MiB, the default receive limit, so
+	// that a message of that size needs no WINDOW_UPDATE round trip and
+	// a 1 MiB one a single update (grpc-go's BDP estimator grows its
+	// windows to about as much on loopback; with 1 MiB, 1 MiB unary calls
+	// were 3-6 % slower than grpc-go's and spent 5 % more CPU). A window
+	// is only a number: no memory is reserved for it.
+	DefaultInitialWindowSize = 4 << 20
+	// DefaultInitialConnWindowSize is the connection receive window
+	// (16 MiB: four streams' windows).
+	DefaultInitialConnWindowSize = 16 << 20
 	// DefaultMaxHeaderListSize bounds a received header block (16 MiB, as
 	// grpc-go).
 	DefaultMaxHeaderListSize = 16 << 20
