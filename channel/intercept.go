@@ -204,49 +204,45 @@ func (c *callable[Req, Resp]) plain(method string) callable[Req, Resp] {
 	return p
 }
 
-// unaryChain builds the UnaryInvoker of c's chain over terminal.
-func unaryChain(ics []interceptors.UnaryUnary, terminal interceptors.UnaryInvoker) interceptors.UnaryInvoker {
+// buildChain wraps terminal in ics, the first outermost.
+func buildChain[I, N any](ics []I, terminal N, wrap func(ic I, next N) N) N {
 	next := terminal
 	for i := len(ics) - 1; i >= 0; i-- {
-		ic, inner := ics[i], next
-		next = func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (any, interceptors.Call, error) {
-			return ic.InterceptUnaryUnary(ctx, d, req, inner)
-		}
+		next = wrap(ics[i], next)
 	}
 	return next
+}
+
+func unaryChain(ics []interceptors.UnaryUnary, terminal interceptors.UnaryInvoker) interceptors.UnaryInvoker {
+	return buildChain(ics, terminal, func(ic interceptors.UnaryUnary, next interceptors.UnaryInvoker) interceptors.UnaryInvoker {
+		return func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (any, interceptors.Call, error) {
+			return ic.InterceptUnaryUnary(ctx, d, req, next)
+		}
+	})
 }
 
 func unaryStreamChain(ics []interceptors.UnaryStream, terminal interceptors.UnaryStreamInvoker) interceptors.UnaryStreamInvoker {
-	next := terminal
-	for i := len(ics) - 1; i >= 0; i-- {
-		ic, inner := ics[i], next
-		next = func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (interceptors.ClientStream, error) {
-			return ic.InterceptUnaryStream(ctx, d, req, inner)
+	return buildChain(ics, terminal, func(ic interceptors.UnaryStream, next interceptors.UnaryStreamInvoker) interceptors.UnaryStreamInvoker {
+		return func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (interceptors.ClientStream, error) {
+			return ic.InterceptUnaryStream(ctx, d, req, next)
 		}
-	}
-	return next
+	})
 }
 
 func streamUnaryChain(ics []interceptors.StreamUnary, terminal interceptors.StreamUnaryInvoker) interceptors.StreamUnaryInvoker {
-	next := terminal
-	for i := len(ics) - 1; i >= 0; i-- {
-		ic, inner := ics[i], next
-		next = func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (any, interceptors.Call, error) {
-			return ic.InterceptStreamUnary(ctx, d, reqs, inner)
+	return buildChain(ics, terminal, func(ic interceptors.StreamUnary, next interceptors.StreamUnaryInvoker) interceptors.StreamUnaryInvoker {
+		return func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (any, interceptors.Call, error) {
+			return ic.InterceptStreamUnary(ctx, d, reqs, next)
 		}
-	}
-	return next
+	})
 }
 
 func streamStreamChain(ics []interceptors.StreamStream, terminal interceptors.StreamStreamInvoker) interceptors.StreamStreamInvoker {
-	next := terminal
-	for i := len(ics) - 1; i >= 0; i-- {
-		ic, inner := ics[i], next
-		next = func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (interceptors.ClientStream, error) {
-			return ic.InterceptStreamStream(ctx, d, reqs, inner)
+	return buildChain(ics, terminal, func(ic interceptors.StreamStream, next interceptors.StreamStreamInvoker) interceptors.StreamStreamInvoker {
+		return func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (interceptors.ClientStream, error) {
+			return ic.InterceptStreamStream(ctx, d, reqs, next)
 		}
-	}
-	return next
+	})
 }
 
 // callOf is the *Call behind what a chain returned: the RPC's own, or,
@@ -346,34 +342,51 @@ func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 }
 
 // intercepted runs a unary call through the chain.
-func (u *UnaryUnaryCallable[Req, Resp]) intercepted(ctx context.Context, req Req, opts []CallOption) (resp Resp, call *Call, err error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	defer recovered(u.method, &err)
-	v, ic, err := unaryChain(u.chain.uu, u.terminal())(ctx, callDetails(u.method, opts), req)
-	err = icError(err)
-	call = callOf(ic, err, u.method)
-	if err != nil {
-		return resp, call, err
-	}
-	resp, err = asResp[Resp](v, u.method)
-	return resp, call, err
+func (u *UnaryUnaryCallable[Req, Resp]) intercepted(ctx context.Context, req Req, opts []CallOption) (Resp, *Call, error) {
+	return runUnaryChain[Resp](ctx, u.method, func(ctx context.Context) (any, interceptors.Call, error) {
+		return unaryChain(u.chain.uu, u.terminal())(ctx, callDetails(u.method, opts), req)
+	})
 }
 
 func (u *UnaryUnaryCallable[Req, Resp]) interceptedFuture(ctx context.Context, req Req, opts []CallOption) *CallFuture[Resp] {
+	return unaryChainFuture(&u.callable, ctx, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) })
+}
+
+// runUnaryChain runs a chain with a single response and makes what it
+// returned the callable's types: the response, the call (never nil) and a
+// *status.Error.
+func runUnaryChain[Resp any](ctx context.Context, method string, run func(context.Context) (any, interceptors.Call, error)) (resp Resp, call *Call, err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	defer func() {
+		if call == nil { // an interceptor panicked
+			call = callOf(nil, err, method)
+		}
+	}()
+	defer recovered(method, &err)
+	v, ic, err := run(ctx)
+	err = icError(err)
+	call = callOf(ic, err, method)
+	if err != nil {
+		return resp, call, err
+	}
+	resp, err = asResp[Resp](v, method)
+	return resp, call, err
+}
+
+// unaryChainFuture runs intercepted on a goroutine of its own and returns
+// its future; the future's Cancel cancels the chain's context.
+func unaryChainFuture[Req, Resp any](c *callable[Req, Resp], ctx context.Context, intercepted func(context.Context) (Resp, *Call, error)) *CallFuture[Resp] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](c.ch.sys), started: make(chan struct{})}
 	f.Promise.OnCancel(cancel)
 	go func() {
 		defer cancel()
-		resp, call, err := u.intercepted(ctx, req, opts)
-		if call == nil { // an interceptor panicked
-			call = callOf(nil, err, u.method)
-		}
+		resp, call, err := intercepted(ctx)
 		f.call = call
 		close(f.started)
 		f.Complete(resp, err)
@@ -464,39 +477,14 @@ func (u *StreamUnaryCallable[Req, Resp]) terminal() interceptors.StreamUnaryInvo
 	}
 }
 
-func (u *StreamUnaryCallable[Req, Resp]) intercepted(ctx context.Context, reqs iter.Seq[any], opts []CallOption) (resp Resp, call *Call, err error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	defer recovered(u.method, &err)
-	v, ic, err := streamUnaryChain(u.chain.su, u.terminal())(ctx, callDetails(u.method, opts), reqs)
-	err = icError(err)
-	call = callOf(ic, err, u.method)
-	if err != nil {
-		return resp, call, err
-	}
-	resp, err = asResp[Resp](v, u.method)
-	return resp, call, err
+func (u *StreamUnaryCallable[Req, Resp]) intercepted(ctx context.Context, reqs iter.Seq[any], opts []CallOption) (Resp, *Call, error) {
+	return runUnaryChain[Resp](ctx, u.method, func(ctx context.Context) (any, interceptors.Call, error) {
+		return streamUnaryChain(u.chain.su, u.terminal())(ctx, callDetails(u.method, opts), reqs)
+	})
 }
 
 func (u *StreamUnaryCallable[Req, Resp]) interceptedFuture(ctx context.Context, reqs iter.Seq[any], opts []CallOption) *CallFuture[Resp] {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
-	f.Promise.OnCancel(cancel)
-	go func() {
-		defer cancel()
-		resp, call, err := u.intercepted(ctx, reqs, opts)
-		if call == nil {
-			call = callOf(nil, err, u.method)
-		}
-		f.call = call
-		close(f.started)
-		f.Complete(resp, err)
-	}()
-	return f
+	return unaryChainFuture(&u.callable, ctx, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, reqs, opts) })
 }
 
 // interceptedOpen is Open on an intercepted channel: Send feeds the
@@ -512,9 +500,6 @@ func (u *StreamUnaryCallable[Req, Resp]) interceptedOpen(ctx context.Context, op
 	s := &ClientStream[Req, Resp]{Call: Call{ic: pc, method: u.method}, pipe: reqs, result: make(chan unaryResult[Resp], 1)}
 	go func() {
 		resp, call, err := u.intercepted(ctx, reqs.seq(), opts)
-		if call == nil {
-			call = callOf(nil, err, u.method)
-		}
 		reqs.end()
 		pc.set(call)
 		s.result <- unaryResult[Resp]{resp, err}
