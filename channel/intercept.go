@@ -147,20 +147,20 @@ func recovered(method string, err *error) {
 	}
 }
 
-func asReq[Req any](v any, method string) (Req, error) {
-	r, ok := v.(Req)
-	if !ok && v != nil {
-		var zero Req
-		return zero, status.Errorf(codes.Internal, "an interceptor passed a request of type %T to %s, want %T", v, method, zero)
-	}
-	return r, nil
-}
+// The messages of a value of the wrong type from an interceptor: its type,
+// the method, the type the callable wants.
+const (
+	wrongReq  = "an interceptor passed a request of type %T to %s, want %T"
+	wrongResp = "an interceptor returned a response of type %T for %s, want %T"
+)
 
-func asResp[Resp any](v any, method string) (Resp, error) {
-	r, ok := v.(Resp)
+// as converts what an interceptor handed over to the callable's type T; a
+// value of another type is INTERNAL with msg (wrongReq or wrongResp).
+func as[T any](v any, msg, method string) (T, error) {
+	r, ok := v.(T)
 	if !ok && v != nil {
-		var zero Resp
-		return zero, status.Errorf(codes.Internal, "an interceptor returned a response of type %T for %s, want %T", v, method, zero)
+		var zero T
+		return zero, status.Errorf(codes.Internal, msg, v, method, zero)
 	}
 	return r, nil
 }
@@ -175,7 +175,7 @@ type reqTypeError struct{ st *status.Error }
 func typedReqs[Req any](reqs iter.Seq[any], method string) iter.Seq[Req] {
 	return func(yield func(Req) bool) {
 		for v := range reqs {
-			r, err := asReq[Req](v, method)
+			r, err := as[Req](v, wrongReq, method)
 			if err != nil {
 				panic(reqTypeError{err.(*status.Error)})
 			}
@@ -325,7 +325,7 @@ func (s streamOf[Resp]) Recv() (any, error) {
 
 func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 	return func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (any, interceptors.Call, error) {
-		r, err := asReq[Req](req, d.Method)
+		r, err := as[Req](req, wrongReq, d.Method)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -371,7 +371,7 @@ func runUnaryChain[Resp any](ctx context.Context, method string, run func(contex
 	if err != nil {
 		return resp, call, err
 	}
-	resp, err = asResp[Resp](v, method)
+	resp, err = as[Resp](v, wrongResp, method)
 	return resp, call, err
 }
 
@@ -396,7 +396,7 @@ func unaryChainFuture[Req, Resp any](c *callable[Req, Resp], ctx context.Context
 
 func (u *UnaryStreamCallable[Req, Resp]) terminal() interceptors.UnaryStreamInvoker {
 	return func(ctx context.Context, d *interceptors.ClientCallDetails, req any) (interceptors.ClientStream, error) {
-		r, err := asReq[Req](req, d.Method)
+		r, err := as[Req](req, wrongReq, d.Method)
 		if err != nil {
 			return nil, err
 		}
@@ -458,7 +458,7 @@ func interceptedStream[Resp any](s interceptors.ClientStream, method string) *Re
 			}
 			return zero, icError(err)
 		}
-		return asResp[Resp](v, method)
+		return as[Resp](v, wrongResp, method)
 	}}
 }
 

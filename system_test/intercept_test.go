@@ -25,6 +25,7 @@ import (
 	"github.com/grpcactor/grpcactor/interceptors"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // tracer implements all four interceptor interfaces and logs, under its
@@ -90,7 +91,7 @@ type traceServer struct {
 
 func startTraceServer(t testing.TB) (string, *traceServer) {
 	ts := &traceServer{}
-	addr := startGoInteropWith(t, observing(func(ctx context.Context, method string) error {
+	addr := peers.StartGoInteropOpts(t, observing(func(ctx context.Context, method string) error {
 		md, _ := grpcmd.FromIncomingContext(ctx)
 		ts.mu.Lock()
 		ts.traces = append(ts.traces, md.Get("x-trace"))

@@ -118,6 +118,23 @@ func (rs *rsServer) seen() []rsAttempt {
 
 // rsReq is request i of a test: a payload of i+1 bytes asking for one
 // response of 10*(i+1) bytes.
+// rsOpenAndSend opens a FullDuplexCall to srv under the retry policy and
+// sends the first n requests of rsReq.
+func rsOpenAndSend(t *testing.T, srv *rsServer, n int) *channel.BidiStream[*outReq, *outResp] {
+	t.Helper()
+	ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
+	bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := bs.Send(rsReq(i)); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	return bs
+}
+
 func rsReq(i int) *outReq {
 	return &outReq{
 		ResponseType:       testgrpc.PayloadType_COMPRESSABLE,
@@ -214,16 +231,7 @@ func TestRetryPolicyStreaming(t *testing.T) {
 			}
 			return true, rsUnavailable(n, "after 3 requests, before headers")
 		})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-		bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			if err := bs.Send(rsReq(i)); err != nil {
-				t.Fatalf("Send %d: %v", i, err)
-			}
-		}
+		bs := rsOpenAndSend(t, srv, 3)
 		got := rsRecvSizes(t, "FullDuplexCall retried after UNAVAILABLE", bs, 3)
 		if err := bs.Send(rsReq(3)); err != nil {
 			t.Fatalf("Send 3, after the retry: %v", err)
@@ -259,16 +267,7 @@ func TestRetryPolicyStreaming(t *testing.T) {
 			}
 			return true, rsUnavailable(n, "after the half-close, before headers")
 		})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-		bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			if err := bs.Send(rsReq(i)); err != nil {
-				t.Fatalf("Send %d: %v", i, err)
-			}
-		}
+		bs := rsOpenAndSend(t, srv, 3)
 		if err := bs.CloseSend(); err != nil {
 			t.Fatalf("CloseSend: %v", err)
 		}
@@ -322,21 +321,14 @@ func TestRetryPolicyStreaming(t *testing.T) {
 			}
 			return true, rsUnavailable(n, "after a message")
 		})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-		bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bs.Send(rsReq(0)); err != nil {
-			t.Fatal(err)
-		}
+		bs := rsOpenAndSend(t, srv, 1)
 		if got := rsRecvSizes(t, "FullDuplexCall's first response", bs, 1); got[0] != 9 {
 			t.Errorf("response of %d bytes, want 9", got[0])
 		}
 		if err := bs.Send(rsReq(1)); err != nil {
 			t.Fatal(err)
 		}
-		_, err = bs.Recv()
+		_, err := bs.Recv()
 		wantStatus(t, "FullDuplexCall failing UNAVAILABLE after a message", err, codes.Unavailable, "rs: attempt 1 fails after a message")
 		rsWantAttempts(t, srv.seen(), mFullDuplex, []int{1, 2})
 	})

@@ -86,12 +86,7 @@ func startTLSServer(t testing.TB, clientCAs []byte) (string, *authSeen) {
 	}
 	seen := &authSeen{}
 	opts := append(observing(seen.observe), grpc.Creds(grpccreds.NewTLS(cfg)))
-	return startGoInteropWith(t, opts...), seen
-}
-
-func startGoInteropWith(t testing.TB, opts ...grpc.ServerOption) string {
-	t.Helper()
-	return peers.StartGoInteropOpts(t, opts...)
+	return peers.StartGoInteropOpts(t, opts...), seen
 }
 
 func tlsCreds(t testing.TB, cfg credentials.TLSConfig) *credentials.ChannelCredentials {
@@ -370,7 +365,7 @@ func TestSecureCallCredentials(t *testing.T) {
 		plainAddr, plainSeen := startPlainObserved(t)
 		s := dialStubs(t, plainAddr)
 		_, err := s.empty.Call(tctx(t), &empty{}, channel.CallCredentials(credentials.AccessToken("secret")))
-		wantStatusContains(t, "call credentials on a plaintext channel", err, codes.Unauthenticated, "call credentials need a channel opened with Secure", addrOf(plainAddr))
+		wantStatusContains(t, "call credentials on a plaintext channel", err, codes.Unauthenticated, "call credentials need a channel opened with Secure", plainAddr)
 		// A wait-for-ready call fails at once too, without waiting for a
 		// connection its credentials could not use.
 		dead := dialStubs(t, deadPort(t))
@@ -387,7 +382,7 @@ func TestSecureCallCredentials(t *testing.T) {
 
 func startPlainObserved(t testing.TB) (string, *authSeen) {
 	seen := &authSeen{}
-	return startGoInteropWith(t, observing(seen.observe)...), seen
+	return peers.StartGoInteropOpts(t, observing(seen.observe)...), seen
 }
 
 // Local credentials: plaintext, checked to be local, and carrying call
@@ -421,5 +416,3 @@ func wantStatusContains(t testing.TB, what string, err error, code codes.Code, s
 	}
 	return st
 }
-
-func addrOf(target string) string { return target }

@@ -3,7 +3,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -76,24 +75,11 @@ func countHeaders(t *testing.T, b []byte) int {
 // calls start meanwhile; once it is released, all ten calls' HEADERS go
 // out in a single write.
 func TestWriteBatching(t *testing.T) {
-	cli, srv := net.Pipe()
-	g := &gatedConn{Conn: cli}
-	ct := &connTest{t: t, ev: newEventLog(), cli: cli}
-	ct.peer = newPeer(t, srv)
-	cfg := Config{Address: testAddr, OnEvent: ct.ev.add}
-	cfg.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-		if ct.dials.Add(1) > 1 {
-			return nil, errors.New("second dial")
-		}
-		return g, nil
-	}
-	ct.cfg = cfg
-	c, err := Spawn(testSys.Root, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct.conn = c
-	t.Cleanup(ct.shutdown)
+	var g *gatedConn
+	ct := startConnWrapped(t, Config{}, func(c net.Conn) net.Conn {
+		g = &gatedConn{Conn: c}
+		return g
+	})
 	ct.peer.handshake()
 	waitEvent[*EventReady](t, ct.ev)
 	ct.peer.ping([8]byte{1})

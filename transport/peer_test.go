@@ -1126,7 +1126,18 @@ type connTest struct {
 // goroutines waited for, when the test ends.
 func startConn(t testing.TB, cfg Config) *connTest {
 	t.Helper()
+	return startConnWrapped(t, cfg, nil)
+}
+
+// startConnWrapped is startConn whose Dial returns wrap(client end), for
+// tests that watch the actor's socket writes.
+func startConnWrapped(t testing.TB, cfg Config, wrap func(net.Conn) net.Conn) *connTest {
+	t.Helper()
 	cli, srv := net.Pipe()
+	dialed := net.Conn(cli)
+	if wrap != nil {
+		dialed = wrap(cli)
+	}
 	ct := &connTest{t: t, ev: newEventLog(), cli: cli}
 	ct.peer = newPeer(t, srv)
 	if cfg.Address == "" {
@@ -1137,7 +1148,7 @@ func startConn(t testing.TB, cfg Config) *connTest {
 			t.Errorf("the transport dialed a second time (did the actor restart?)")
 			return nil, errors.New("second dial")
 		}
-		return cli, nil
+		return dialed, nil
 	}
 	cfg.OnEvent = ct.ev.add
 	ct.cfg = cfg
