@@ -66,6 +66,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		msg = msgSubState{id: id, state: m.State, conn: m.Conn, err: m.Err}
 	case *subchannel.TooManyPings:
 		if m.Keepalive > a.keepalive {
+			a.logTooManyPings(m.Sub.Address(), m.Keepalive)
 			a.keepalive = m.Keepalive
 			for _, s := range a.subs {
 				s.SetKeepalive(a.keepalive)
@@ -74,6 +75,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		return
 	case msgResolveDone:
 		a.resolving = false
+		a.logResolved(m)
 		msg = msgResolved(m)
 		if a.again {
 			a.again = false
@@ -213,6 +215,7 @@ func (a *chanActor) perform(e any) {
 	case effResolveTimer:
 		a.after("resolveRetry", e.d, msgResolveNow{gen: e.gen})
 	case effState:
+		a.logState(e)
 		a.notify(e.from, e.to)
 		if e.from == Idle {
 			a.armIdle()
@@ -305,6 +308,7 @@ func (a *chanActor) newSub(id int, addr address) {
 		Backoff:           subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
 		MinConnectTimeout: o.minConnect,
 		OnConn:            ch.addConn,
+		Logger:            o.logger,
 	}
 	s := subchannel.Spawn(a.ctx, cfg)
 	a.subs[id] = s

@@ -192,6 +192,10 @@ func (cs *callState) restart(failed *transport.Stream) error {
 		}
 		return st
 	}
+	if cs.ch.opts.logger != nil {
+		st, _ := failed.Status()
+		cs.logRetry("transparent", 0, st, 0)
+	}
 	return cs.startLocked()
 }
 
@@ -621,6 +625,7 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	if !retry {
 		return errNoRetry
 	}
+	cs.logRetry("retry policy", cs.attempts+1, st, delay)
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {

@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"sort"
@@ -45,6 +46,7 @@ type options struct {
 	dnsMinInterval time.Duration
 	keepalive      Keepalive
 	keys           map[string]any // every grpc.* key given, as given
+	logger         *slog.Logger   // nil: silent
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.

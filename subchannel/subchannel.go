@@ -11,6 +11,7 @@
 package subchannel
 
 import (
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,9 @@ type Config struct {
 	// OnConn, if set, is told of every connection the subchannel creates
 	// (from its actor's Receive; it must not block).
 	OnConn func(*transport.Conn)
+	// Logger, if set, receives connection failures, closures and GOAWAYs
+	// with the address. Default: silent.
+	Logger *slog.Logger
 }
 
 // StateChanged is sent to the parent on every state change. Conn is set
@@ -118,8 +122,10 @@ func (a *subActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	var msg any
 	switch m := ctx.Message().(type) {
-	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown,
-		*transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
+	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown:
+		msg = m
+	case *transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
+		a.logEvent(m)
 		msg = m
 	case *actor.Stopping:
 		msg = msgStopNow{}
@@ -142,6 +148,7 @@ func (a *subActor) perform(e any) {
 		cfg.KeepaliveTime = e.keepalive
 		conn, err := transport.Spawn(a.ctx, cfg)
 		if err != nil {
+			a.logDialError(err)
 			for _, e2 := range a.core.step(&transport.EventClosed{Err: status.Convert(err)}) {
 				a.perform(e2)
 			}
