@@ -49,7 +49,7 @@ func (a *chanActor) logState(e effState) {
 		slog.String("to", e.to.String()),
 	}
 	if e.to == TransientFailure && a.core.lastErr != nil {
-		attrs = append(attrs, slog.String("cause", a.core.lastErr.Error()))
+		attrs = append(attrs, slog.String("cause", a.core.lastErr.Details()))
 	}
 	l.LogAttrs(context.Background(), level, "channel connectivity changed", attrs...)
 }
@@ -59,7 +59,7 @@ func (a *chanActor) logResolved(m msgResolveDone) {
 	if m.err != nil {
 		if l := a.ch.logAt(slog.LevelWarn); l != nil {
 			l.LogAttrs(context.Background(), slog.LevelWarn, "name resolution failed",
-				slog.String("target", a.ch.target), slog.String("error", m.err.Error()))
+				slog.String("target", a.ch.target), slog.String("error", m.err.Details()))
 		}
 		return
 	}
@@ -91,7 +91,7 @@ func (cs *callState) logRetry(kind string, attempt int, cause *status.Error, del
 			slog.Int("attempt", attempt),
 		}
 		if cause != nil {
-			attrs = append(attrs, slog.String("cause", cause.Error()))
+			attrs = append(attrs, slog.String("cause", cause.Details()))
 		}
 		if delay > 0 {
 			attrs = append(attrs, slog.Duration("delay", delay))

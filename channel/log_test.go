@@ -30,8 +30,8 @@ func newLogCapture(level slog.Level) *logCapture {
 }
 
 func (c *logCapture) Enabled(_ context.Context, l slog.Level) bool { return l >= c.level }
-func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler        { return c }
-func (c *logCapture) WithGroup(string) slog.Handler             { return c }
+func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler           { return c }
+func (c *logCapture) WithGroup(string) slog.Handler                { return c }
 
 func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder

@@ -45,7 +45,7 @@ func (a *subActor) logEvent(msg any) {
 		}
 		attrs := []slog.Attr{slog.String("address", a.sub.addr)}
 		if m.Err != nil {
-			attrs = append(attrs, slog.String("error", m.Err.Error()))
+			attrs = append(attrs, slog.String("error", m.Err.Details()))
 		}
 		l.LogAttrs(ctx, level, what, attrs...)
 	}
