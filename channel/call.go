@@ -72,6 +72,9 @@ type callState struct {
 	header   metadata.MD
 	trailer  metadata.MD
 	recvSeen bool
+
+	att  AttemptStats // the current attempt's (WithStatsHandler), guarded by mu
+	nAtt int          // attempts begun, guarded by mu
 }
 
 // newCall prepares a call; watch makes a streaming call watch its context
@@ -192,9 +195,10 @@ func (cs *callState) restart(failed *transport.Stream) error {
 		}
 		return st
 	}
-	if cs.ch.opts.logger != nil {
+	if cs.ch.opts.logger != nil || cs.ch.opts.stats != nil {
 		st, _ := failed.Status()
 		cs.logRetry("transparent", 0, st, 0)
+		cs.endAttempt(retriedStatus(st))
 	}
 	return cs.startLocked()
 }
@@ -207,6 +211,7 @@ func (cs *callState) startLocked() error {
 		if err := cs.ctx.Err(); err != nil {
 			return transport.ContextStatus(cs.ctx)
 		}
+		cs.beginAttempt()
 		conn, err := cs.ch.pick(cs.ctx, cs.opts.waitForReady)
 		if err != nil {
 			return err
@@ -241,6 +246,7 @@ func (cs *callState) startLocked() error {
 				ok = false
 				break
 			}
+			cs.statsOut(b)
 		}
 		if ok && closed && len(sent) == 0 {
 			ok = s.CloseSend() == nil
@@ -344,6 +350,9 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 	s := cs.stream
 	cs.mu.Unlock()
 	err := s.Write(frame, last)
+	if err == nil {
+		cs.statsOut(frame)
+	}
 	cs.attemptMu.Unlock()
 	if err == nil {
 		return nil
@@ -433,6 +442,9 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			cs.mu.Unlock()
 		}
 		data := m.Data
+		if a := cs.attemptStats(); a != nil {
+			a.InMessage(len(data))
+		}
 		if m.Compressed {
 			enc := s.RecvCompress()
 			if enc == "" || enc == "identity" {
@@ -488,6 +500,7 @@ func (cs *callState) cancel(st *status.Error) {
 // finish records the final status (nil = OK) and releases the call.
 func (cs *callState) finish(st *status.Error) {
 	cs.doneOnce.Do(func() {
+		cs.endAttempt(st)
 		cs.final = st
 		if s := cs.cur(); s != nil {
 			cs.trailer = s.Trailer()
@@ -626,6 +639,7 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 		return errNoRetry
 	}
 	cs.logRetry("retry policy", cs.attempts+1, st, delay)
+	cs.endAttempt(st)
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {

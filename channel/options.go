@@ -47,6 +47,7 @@ type options struct {
 	keepalive      Keepalive
 	keys           map[string]any // every grpc.* key given, as given
 	logger         *slog.Logger   // nil: silent
+	stats          StatsHandler   // nil: none
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.

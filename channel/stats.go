@@ -1,0 +1,122 @@
+package channel
+
+import (
+	"context"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/wire"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// StatsHandler observes the attempts of every call on a channel: what an
+// interceptor cannot see, because it happens below it (transparent
+// retries, retries under the service config's retry policy, the size of
+// each message on the wire). Package otelgrpcactor implements it to record
+// gRFC A66's per-attempt metrics. Its methods run in the goroutines of the
+// call (the caller's, a Future's, a stream's reader), never inside an
+// actor, and must not block.
+type StatsHandler interface {
+	// AttemptStarted is called when an attempt of a call begins, before
+	// it picks a connection; ctx is the call's context. The returned
+	// AttemptStats, if not nil, sees the attempt's messages and its end.
+	AttemptStarted(ctx context.Context, info AttemptInfo) AttemptStats
+}
+
+// AttemptInfo describes an attempt.
+type AttemptInfo struct {
+	// Target is the channel's target as given to Insecure or Secure.
+	Target string
+	// Method is the full method name, "/package.Service/Method".
+	Method string
+	// Attempt counts the call's attempts, 1 for the first.
+	Attempt int
+}
+
+// AttemptStats receives the events of one attempt. Calls to it are not
+// concurrent with each other except OutMessage with InMessage.
+type AttemptStats interface {
+	// OutMessage reports a request message written on the attempt;
+	// compressedSize is its size on the wire without the 5-byte message
+	// prefix (after compression, if any).
+	OutMessage(compressedSize int)
+	// InMessage reports a response message received on the attempt, its
+	// size on the wire without the prefix (before decompression).
+	InMessage(compressedSize int)
+	// End reports the attempt's end: nil for OK, else its status. An
+	// attempt replaced by a retry ends with the status that caused it.
+	End(st *status.Error)
+}
+
+// WithStatsHandler makes h observe every attempt of every call on the
+// channel. Default: none (the calls pay one nil check).
+func WithStatsHandler(h StatsHandler) Option {
+	return optionFunc(func(o *options) error {
+		o.stats = h
+		return nil
+	})
+}
+
+// beginAttempt ends the call's previous attempt (with its stream's
+// status) and starts the next one. attemptMu is held.
+func (cs *callState) beginAttempt() {
+	h := cs.ch.opts.stats
+	if h == nil {
+		return
+	}
+	cs.mu.Lock()
+	prev, s := cs.att, cs.stream
+	cs.att = nil
+	cs.nAtt++
+	n := cs.nAtt
+	cs.mu.Unlock()
+	if prev != nil {
+		var st *status.Error
+		if s != nil {
+			st, _ = s.Status()
+		}
+		prev.End(retriedStatus(st))
+	}
+	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, Method: cs.method, Attempt: n})
+	cs.mu.Lock()
+	cs.att = a
+	cs.mu.Unlock()
+}
+
+// attemptStats returns the current attempt's stats, or nil.
+func (cs *callState) attemptStats() AttemptStats {
+	if cs.ch.opts.stats == nil {
+		return nil
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.att
+}
+
+// statsOut reports a framed request message written on the current attempt.
+func (cs *callState) statsOut(frame []byte) {
+	if a := cs.attemptStats(); a != nil {
+		a.OutMessage(len(frame) - wire.MsgHeaderLen)
+	}
+}
+
+// endAttempt ends the current attempt with the call's final status.
+func (cs *callState) endAttempt(st *status.Error) {
+	if cs.ch.opts.stats == nil {
+		return
+	}
+	cs.mu.Lock()
+	a := cs.att
+	cs.att = nil
+	cs.mu.Unlock()
+	if a != nil {
+		a.End(st)
+	}
+}
+
+// retriedStatus is the status an attempt that is being retried ends with.
+func retriedStatus(st *status.Error) *status.Error {
+	if st == nil {
+		return status.New(codes.Unavailable, "attempt replaced by a new one")
+	}
+	return st
+}
