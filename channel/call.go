@@ -75,6 +75,7 @@ type callState struct {
 
 	att  AttemptStats // the current attempt's (WithStatsHandler), guarded by mu
 	nAtt int          // attempts begun, guarded by mu
+	peer string       // the address of the last attempt's connection, guarded by mu
 }
 
 // newCall prepares a call; watch makes a streaming call watch its context
@@ -231,6 +232,7 @@ func (cs *callState) startLocked() error {
 		}
 		cs.mu.Lock()
 		cs.stream = s
+		cs.peer = conn.Address()
 		sent, closed := cs.sent, cs.closedSend
 		cs.mu.Unlock()
 		if cs.ctx.Err() != nil {
