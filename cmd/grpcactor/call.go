@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -116,7 +117,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		outDesc: md.Output(),
 		un:      protojson.UnmarshalOptions{Resolver: types},
 		out:     c.stdout,
-		mar:     protojson.MarshalOptions{Resolver: types, Multiline: true, Indent: "  "},
+		mar:     protojson.MarshalOptions{Resolver: types},
 	}
 	var reqs *json.Decoder
 	switch {
@@ -298,9 +299,16 @@ func (j *jsonIO) print(resp []byte) error {
 	if err != nil {
 		return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
 	}
+	// protojson varies its whitespace on purpose; indent it ourselves so
+	// that the output is stable.
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
+	}
+	out.WriteByte('\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_, err = fmt.Fprintf(j.out, "%s\n", b)
+	_, err = j.out.Write(out.Bytes())
 	return err
 }
 
@@ -339,7 +347,10 @@ func (c *cli) rpcError(err error) int {
 			mar := protojson.MarshalOptions{Resolver: protoregistry.GlobalTypes}
 			for i, a := range sp.GetDetails() {
 				b, err := mar.Marshal(a)
-				if err != nil {
+				var compact bytes.Buffer
+				if err == nil && json.Compact(&compact, b) == nil {
+					b = compact.Bytes()
+				} else {
 					b = []byte(fmt.Sprintf("%s (%d bytes)", a.GetTypeUrl(), len(a.GetValue())))
 				}
 				fmt.Fprintf(c.stderr, "  %d) %s\n", i+1, b)
