@@ -152,3 +152,28 @@ func TestLoggerDisabledLevelsSilent(t *testing.T) {
 		t.Fatalf("logged below the handler's level: %q", logs.lines)
 	}
 }
+
+func TestLoggerResolverResults(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	_, port, _ := net.SplitHostPort(addr)
+	logs := newLogCapture(slog.LevelDebug)
+	target := "dns:///localhost:" + port
+	ch, err := channel.Insecure(target, channel.WithLogger(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ch.State(true)
+	logs.wait(t, "DEBUG name resolved", "target="+target, "127.0.0.1:"+port)
+
+	// A name that cannot resolve: a Warn with the error.
+	bad := "dns:///no-such-host.invalid:443"
+	ch2, err := channel.Insecure(bad, channel.WithLogger(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch2.Close()
+	ch2.State(true)
+	logs.wait(t, "WARN name resolution failed", "target="+bad, "no-such-host.invalid")
+	logs.wait(t, "WARN channel connectivity changed", "target="+bad, "to=TRANSIENT_FAILURE", "cause=name resolution failed")
+}

@@ -40,7 +40,7 @@ func (e *env) close() {
 
 // open dials addr and picks the descriptor source; it returns nil and the
 // exit code on failure.
-func (c *cli) open(ctx context.Context, addr string, _ bool) (*env, int) {
+func (c *cli) open(ctx context.Context, addr string) (*env, int) {
 	md, err := c.metadata()
 	if err != nil {
 		return nil, c.usageErr("%v", err)
@@ -94,7 +94,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 	if !ok {
 		return c.usageErr("method %q: want pkg.Service/Method", full)
 	}
-	e, code := c.open(ctx, addr, true)
+	e, code := c.open(ctx, addr)
 	if e == nil {
 		return code
 	}

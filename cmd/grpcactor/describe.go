@@ -10,7 +10,7 @@ import (
 )
 
 func (c *cli) list(ctx context.Context, addr string, rest []string) int {
-	env, code := c.open(ctx, addr, false)
+	env, code := c.open(ctx, addr)
 	if env == nil {
 		return code
 	}
@@ -40,7 +40,7 @@ func (c *cli) list(ctx context.Context, addr string, rest []string) int {
 }
 
 func (c *cli) describe(ctx context.Context, addr, symbol string) int {
-	env, code := c.open(ctx, addr, false)
+	env, code := c.open(ctx, addr)
 	if env == nil {
 		return code
 	}
