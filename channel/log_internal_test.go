@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"testing"
@@ -40,5 +41,26 @@ func BenchmarkLogOff(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		cs.logRetry("retry policy", 2, st, time.Millisecond)
+	}
+}
+
+// The records the system tests cannot cheaply provoke (a server refusing
+// keepalive pings takes 30 s of real pings) say what happened.
+func TestLogTooManyPings(t *testing.T) {
+	var buf bytes.Buffer
+	ch := &Channel{chanState: &chanState{target: "localhost:50051"}}
+	ch.opts.logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	a := &chanActor{ch: ch, core: &core{}}
+	a.logTooManyPings("127.0.0.1:50051", 20*time.Second)
+	want := `level=WARN msg="server refused keepalive pings (GOAWAY ENHANCE_YOUR_CALM too_many_pings); keepalive time doubled" target=localhost:50051 address=127.0.0.1:50051 keepalive_time=20s` + "\n"
+	if buf.String() != want {
+		t.Fatalf("got  %q\nwant %q", buf.String(), want)
 	}
 }

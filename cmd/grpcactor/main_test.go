@@ -352,8 +352,10 @@ func TestWatch(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("exit %d: %s", c, errb.String())
 	}
-	if !strings.HasSuffix(out.String(), " SHUTDOWN\n") {
-		t.Fatalf("watch output does not end in SHUTDOWN:\n%s", out.String())
+	// A subchannel still dialing as the channel closes may report after
+	// the SHUTDOWN line: the line must be there, not necessarily last.
+	if !strings.Contains(out.String(), " SHUTDOWN\n") {
+		t.Fatalf("watch output lacks SHUTDOWN:\n%s", out.String())
 	}
 	t.Logf("watch output:\n%s", out.String())
 }
