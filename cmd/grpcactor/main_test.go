@@ -245,7 +245,7 @@ func TestMaxTime(t *testing.T) {
 
 func TestLocalDescriptors(t *testing.T) {
 	addr := startServer(t, noReflection)
-	runCmd(t, "", "-plaintext", "list", addr).want(t, 64+12, "Code: UNIMPLEMENTED")
+	runCmd(t, "", "-plaintext", "list", addr).want(t, 64+12, "Code: UNIMPLEMENTED", "no reflection service", "-proto or -protoset")
 
 	// -protoset: the interop service's files as protoc -o would write them.
 	set := &descriptorpb.FileDescriptorSet{}

@@ -199,10 +199,10 @@ func (r *reflectSource) ask(ctx context.Context, req *refpb.ServerReflectionRequ
 				return resp, nil
 			}
 			if status.Code(err) != codes.Unimplemented {
-				break
+				return nil, fmt.Errorf("server reflection: %w", err)
 			}
 		}
-		return nil, fmt.Errorf("server reflection: %w", err)
+		return nil, status.Errorf(codes.Unimplemented, "the server offers no reflection service (grpc.reflection.v1 or v1alpha): describe its methods with -proto or -protoset").WithCause(err)
 	}
 	return r.roundTrip(req)
 }
