@@ -229,6 +229,8 @@ func TestErrors(t *testing.T) {
 	dead := lis.Addr().String()
 	lis.Close()
 	runCmd(t, "", "-plaintext", "list", dead).want(t, 64+14, "Code: UNAVAILABLE", "refused")
+	// -connect-timeout: the first connection never comes.
+	runCmd(t, "", "-plaintext", "-connect-timeout", "0.2", "list", dead).want(t, 1, "could not connect to "+dead+" within 200ms")
 }
 
 func TestMaxTime(t *testing.T) {
