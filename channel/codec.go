@@ -8,6 +8,7 @@ import (
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // MethodOption configures a multi-callable.
@@ -78,13 +79,16 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 	}
 	switch m := any(zResp).(type) {
 	case proto.Message:
-		typ := m.ProtoReflect().Type()
-		c.unmarshal = func(b []byte) (Resp, error) {
-			msg := typ.New().Interface()
-			err := proto.Unmarshal(b, msg)
-			return msg.(Resp), err
+		if typ, ok := staticMessageType(m); ok {
+			c.unmarshal = func(b []byte) (Resp, error) {
+				msg := typ.New().Interface()
+				err := proto.Unmarshal(b, msg)
+				return msg.(Resp), err
+			}
+			c.copies = true
+		} else if c.err == nil {
+			c.err = status.Errorf(codes.Internal, "deserializing response: %T has no static message type (a dynamic message); give the method a codec with channel.WithCodec", zResp)
 		}
-		c.copies = true
 	case []byte:
 		c.unmarshal = func(b []byte) (Resp, error) { return any(b).(Resp), nil }
 	default:
@@ -98,6 +102,19 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 		}
 	}
 	return c
+}
+
+// staticMessageType is the message type of m's Go type, taken from its zero
+// value. A type whose zero value cannot tell it (a nil *dynamicpb.Message
+// panics when asked) has none.
+func staticMessageType(m proto.Message) (typ protoreflect.MessageType, ok bool) {
+	defer func() {
+		if recover() != nil {
+			typ, ok = nil, false
+		}
+	}()
+	typ = m.ProtoReflect().Type()
+	return typ, typ != nil
 }
 
 // encode serializes r into a frame with the message prefix reserved.
