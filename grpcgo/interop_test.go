@@ -3,6 +3,7 @@ package grpcgo_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -277,3 +278,40 @@ func (c tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]s
 	return c.md, nil
 }
 func (c tokenCreds) RequireTransportSecurity() bool { return c.secure }
+
+// TestNonServerStreamingRecv checks RecvMsg on a client-streaming call as
+// grpc-go has it: one response, then io.EOF; no response at all is a
+// cardinality violation.
+func TestNonServerStreamingRecv(t *testing.T) {
+	addr := peers.StartGoInteropOpts(t, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		var req testgrpc.Empty
+		if err := stream.RecvMsg(&req); err != nil && err != io.EOF {
+			return err
+		}
+		return nil // OK without a response
+	}))
+	cc := grpcgo.NewClientConn(newChannel(t, addr))
+	s, err := cc.NewStream(context.Background(), &grpc.StreamDesc{ClientStreams: true}, "/x.Y/Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CloseSend()
+	if err := s.RecvMsg(&testgrpc.Empty{}); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "cardinality violation") {
+		t.Errorf("no response: %v", err)
+	}
+
+	tc := testgrpc.NewTestServiceClient(grpcgo.NewClientConn(newChannel(t, peers.StartGoInterop(t))))
+	cs, err := tc.StreamingInputCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RecvMsg(&testgrpc.StreamingInputCallResponse{}); err != io.EOF {
+		t.Errorf("RecvMsg after the response: %v, want io.EOF", err)
+	}
+	if tr := cs.Trailer(); tr == nil {
+		t.Error("no trailer after the end of the call")
+	}
+}

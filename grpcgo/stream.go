@@ -21,6 +21,7 @@ type clientStream struct {
 	serverStreams bool
 	co            *callOpts
 	finishOnce    sync.Once
+	received      bool // a response has been received (RecvMsg's goroutine)
 }
 
 // Header waits for the response headers and returns their metadata.
@@ -34,7 +35,11 @@ func (s *clientStream) Trailer() grpcmd.MD {
 	if s.bs.IsActive() {
 		return nil
 	}
-	return grpcmd.MD(s.bs.TrailingMetadata())
+	md := grpcmd.MD(s.bs.TrailingMetadata())
+	if md == nil {
+		md = grpcmd.MD{}
+	}
+	return md
 }
 
 // CloseSend half-closes the call.
@@ -64,11 +69,12 @@ func (s *clientStream) RecvMsg(m any) error {
 	b, err := s.bs.Recv()
 	if err != nil {
 		s.finish()
-		if err == io.EOF && !s.serverStreams {
+		if err == io.EOF && !s.serverStreams && !s.received {
 			return grpcstatus.Error(grpccodes.Internal, "cardinality violation: received no response message from non-server-streaming RPC")
 		}
 		return toGRPC(err)
 	}
+	s.received = true
 	if err := unmarshal(b, m); err != nil {
 		s.bs.Cancel()
 		s.finish()
