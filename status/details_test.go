@@ -39,7 +39,7 @@ func TestNilErrorIsOK(t *testing.T) {
 	if e.WithMetadata(nil, nil) != nil || e.WithCause(errors.New("x")) != nil {
 		t.Error("nil: With* not nil")
 	}
-	if got := e.Error(); got != "rpc error: code = OK desc = " || e.String() != got {
+	if got := e.Error(); got != "<nil>" || e.String() != got || fmt.Sprint(e) != got {
 		t.Errorf("nil Error() = %q", got)
 	}
 	if _, err := e.WithDetails(&errdetails.RetryInfo{}); err == nil {

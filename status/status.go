@@ -105,9 +105,12 @@ func (e *Error) TrailingMetadata() metadata.MD {
 }
 
 // Error renders the status as "rpc error: code = UNAVAILABLE desc = ...";
-// a nil e as "rpc error: code = OK desc = ".
+// a nil e as "<nil>", as fmt prints other nil pointers.
 func (e *Error) Error() string {
-	return "rpc error: code = " + e.Code().String() + " desc = " + e.Details()
+	if e == nil {
+		return "<nil>"
+	}
+	return "rpc error: code = " + e.code.String() + " desc = " + e.details
 }
 
 // String is Error.
