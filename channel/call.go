@@ -91,6 +91,14 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 		}
 	}
 	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
+	if w := cs.opts.wire; w.maxRecvSet || w.maxSendSet {
+		if w.maxRecvSet {
+			cs.maxRecv = max(w.maxRecv, -1)
+		}
+		if w.maxSendSet {
+			cs.maxSend = max(w.maxSend, -1)
+		}
+	}
 	if sc := ch.opts.serviceConfig; sc != nil {
 		if mc, ok := sc.Method(method); ok {
 			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
@@ -133,6 +141,7 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if d, ok := cs.ctx.Deadline(); ok {
 		cs.hdr.Deadline = d
 	}
+	cs.hdr.ContentSubtype = cs.opts.wire.subtype
 	if cs.maxRecv != ch.opts.maxRecv {
 		cs.hdr.MaxReceiveMessageSize = cs.maxRecv
 	}

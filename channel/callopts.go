@@ -1,6 +1,8 @@
 package channel
 
 import (
+	"context"
+	"strings"
 	"time"
 
 	"github.com/grpcactor/grpcactor/compression"
@@ -26,6 +28,15 @@ type callOptions struct {
 	compressor     compression.Compressor
 	compressionSet bool
 	creds          []credentials.CallCredentials
+	wire           wireOptions
+}
+
+// wireOptions are the call options that interceptors do not see: they
+// reach the RPC past an interceptor chain in the call's context.
+type wireOptions struct {
+	maxRecv, maxSend       int
+	maxRecvSet, maxSendSet bool
+	subtype                string
 }
 
 // Timeout bounds the call: it ends DEADLINE_EXCEEDED after d (at once
@@ -79,4 +90,50 @@ func CallCredentials(creds credentials.CallCredentials) CallOption {
 			o.creds = append(o.creds, creds)
 		}
 	})
+}
+
+// MaxReceiveMessageSize limits this call's response messages to n bytes
+// (after decompression; -1 for no limit), in place of the channel's
+// WithMaxReceiveMessageSize; a service config's maxResponseMessageBytes
+// still applies if it is smaller (grpc-go's MaxCallRecvMsgSize). A larger
+// message ends the call RESOURCE_EXHAUSTED. Default: the channel's limit.
+func MaxReceiveMessageSize(n int) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.wire.maxRecv, o.wire.maxRecvSet = n, true })
+}
+
+// MaxSendMessageSize limits this call's request messages to n bytes (-1
+// for no limit), in place of the channel's WithMaxSendMessageSize; a
+// service config's maxRequestMessageBytes still applies if it is smaller
+// (grpc-go's MaxCallSendMsgSize). A larger message fails RESOURCE_EXHAUSTED
+// without being sent. Default: the channel's limit.
+func MaxSendMessageSize(n int) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.wire.maxSend, o.wire.maxSendSet = n, true })
+}
+
+// ContentSubtype sends the call's content-type as "application/grpc+" +
+// subtype (lower-cased), as grpc-go's CallContentSubtype does; the
+// messages are still encoded by the method's codec. Default: plain
+// "application/grpc".
+func ContentSubtype(subtype string) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.wire.subtype = strings.ToLower(subtype) })
+}
+
+type wireOptionsKey struct{}
+
+// withWireOptions carries the wire options of opts in ctx past an
+// interceptor chain, which sees only the call's details.
+func withWireOptions(ctx context.Context, opts []CallOption) context.Context {
+	var o callOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyCall(&o)
+		}
+	}
+	if o.wire == (wireOptions{}) {
+		return ctx
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithValue(ctx, wireOptionsKey{}, o.wire)
 }

@@ -215,6 +215,10 @@ func (ch *Channel) authority() string {
 	return ch.pt.defAuth
 }
 
+// Authority returns the :authority the channel's calls carry: the
+// WithAuthority option, else the one the target implies.
+func (ch *Channel) Authority() string { return ch.authority() }
+
 // Target returns the target the channel was opened with.
 func (ch *Channel) Target() string { return ch.target }
 

@@ -107,8 +107,11 @@ func callDetails(method string, opts []CallOption) *interceptors.ClientCallDetai
 }
 
 // detailsOptions turns details back into the options of the RPC.
-func detailsOptions(d *interceptors.ClientCallDetails) []CallOption {
+func detailsOptions(ctx context.Context, d *interceptors.ClientCallDetails) []CallOption {
 	var o callOptions
+	if ctx != nil {
+		o.wire, _ = ctx.Value(wireOptionsKey{}).(wireOptions)
+	}
 	if d.Timeout != nil {
 		o.timeout, o.timeoutSet = *d.Timeout, true
 	}
@@ -330,7 +333,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 			return nil, nil, err
 		}
 		p := UnaryUnaryCallable[Req, Resp]{u.plain(d.Method)}
-		resp, cs, err := p.invoke(ctx, r, detailsOptions(d))
+		resp, cs, err := p.invoke(ctx, r, detailsOptions(ctx, d))
 		if cs == nil {
 			return nil, nil, err
 		}
@@ -344,7 +347,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 // intercepted runs a unary call through the chain.
 func (u *UnaryUnaryCallable[Req, Resp]) intercepted(ctx context.Context, req Req, opts []CallOption) (Resp, *Call, error) {
 	return runUnaryChain[Resp](ctx, u.method, func(ctx context.Context) (any, interceptors.Call, error) {
-		return unaryChain(u.chain.uu, u.terminal())(ctx, callDetails(u.method, opts), req)
+		return unaryChain(u.chain.uu, u.terminal())(withWireOptions(ctx, opts), callDetails(u.method, opts), req)
 	})
 }
 
@@ -401,7 +404,7 @@ func (u *UnaryStreamCallable[Req, Resp]) terminal() interceptors.UnaryStreamInvo
 			return nil, err
 		}
 		p := UnaryStreamCallable[Req, Resp]{u.plain(d.Method)}
-		rs, err := p.Call(ctx, r, detailsOptions(d)...)
+		rs, err := p.Call(ctx, r, detailsOptions(ctx, d)...)
 		if err != nil {
 			return nil, err
 		}
@@ -420,7 +423,7 @@ func (u *UnaryStreamCallable[Req, Resp]) intercepted(ctx context.Context, req Re
 		}
 	}()
 	defer recovered(u.method, &err)
-	s, err := unaryStreamChain(u.chain.us, u.terminal())(ctx, callDetails(u.method, opts), req)
+	s, err := unaryStreamChain(u.chain.us, u.terminal())(withWireOptions(ctx, opts), callDetails(u.method, opts), req)
 	return interceptedResult[Resp](ctx, s, err, u.method, cancel)
 }
 
@@ -465,7 +468,7 @@ func interceptedStream[Resp any](s interceptors.ClientStream, method string) *Re
 func (u *StreamUnaryCallable[Req, Resp]) terminal() interceptors.StreamUnaryInvoker {
 	return func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (any, interceptors.Call, error) {
 		p := StreamUnaryCallable[Req, Resp]{u.plain(d.Method)}
-		resp, call, err := p.WithCall(ctx, typedReqs[Req](reqs, d.Method), detailsOptions(d)...)
+		resp, call, err := p.WithCall(ctx, typedReqs[Req](reqs, d.Method), detailsOptions(ctx, d)...)
 		var ic interceptors.Call
 		if call != nil {
 			ic = call
@@ -479,7 +482,7 @@ func (u *StreamUnaryCallable[Req, Resp]) terminal() interceptors.StreamUnaryInvo
 
 func (u *StreamUnaryCallable[Req, Resp]) intercepted(ctx context.Context, reqs iter.Seq[any], opts []CallOption) (Resp, *Call, error) {
 	return runUnaryChain[Resp](ctx, u.method, func(ctx context.Context) (any, interceptors.Call, error) {
-		return streamUnaryChain(u.chain.su, u.terminal())(ctx, callDetails(u.method, opts), reqs)
+		return streamUnaryChain(u.chain.su, u.terminal())(withWireOptions(ctx, opts), callDetails(u.method, opts), reqs)
 	})
 }
 
@@ -515,7 +518,7 @@ type unaryResult[Resp any] struct {
 func (u *StreamStreamCallable[Req, Resp]) terminal() interceptors.StreamStreamInvoker {
 	return func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (interceptors.ClientStream, error) {
 		p := StreamStreamCallable[Req, Resp]{u.plain(d.Method)}
-		rs, err := p.Call(ctx, typedReqs[Req](reqs, d.Method), detailsOptions(d)...)
+		rs, err := p.Call(ctx, typedReqs[Req](reqs, d.Method), detailsOptions(ctx, d)...)
 		if err != nil {
 			return nil, err
 		}
@@ -534,7 +537,7 @@ func (u *StreamStreamCallable[Req, Resp]) intercepted(ctx context.Context, reqs 
 		}
 	}()
 	defer recovered(u.method, &err)
-	s, err := streamStreamChain(u.chain.ss, u.terminal())(ctx, callDetails(u.method, opts), reqs)
+	s, err := streamStreamChain(u.chain.ss, u.terminal())(withWireOptions(ctx, opts), callDetails(u.method, opts), reqs)
 	return interceptedResult[Resp](ctx, s, err, u.method, cancel)
 }
 

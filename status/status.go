@@ -1,9 +1,12 @@
 // Package status holds the one error type every failed RPC returns: a gRPC
 // status code, its details message and the call's initial and trailing
-// metadata, as grpcio's RpcError gives them.
+// metadata, as grpcio's RpcError gives them, with the google.rpc.Status a
+// server sends in grpc-status-details-bin (Proto) and its typed details
+// (ErrorDetails), as grpc-go's status package gives them.
 //
-// Use FromError or errors.As to get at the *Error behind any error the
-// library returns, and Code for just its code.
+// Use FromError, Convert or errors.As to get at the *Error behind any error
+// the library returns, and Code for just its code. Every method of *Error
+// accepts a nil receiver, which stands for OK.
 package status
 
 import (
@@ -13,6 +16,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/metadata"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 )
 
 // Error is a gRPC status other than OK, with the metadata the server sent.
@@ -23,6 +27,7 @@ type Error struct {
 	initial  metadata.MD
 	trailing metadata.MD
 	cause    error
+	proto    *spb.Status // from WithDetails or FromProto; else from trailing
 }
 
 // New returns an error with code c and details msg.
@@ -43,6 +48,9 @@ func Errorf(c codes.Code, format string, args ...any) *Error {
 // WithMetadata returns a copy of e carrying the given initial and trailing
 // metadata.
 func (e *Error) WithMetadata(initial, trailing metadata.MD) *Error {
+	if e == nil {
+		return nil
+	}
 	c := *e
 	c.initial, c.trailing = initial, trailing
 	return &c
@@ -50,37 +58,82 @@ func (e *Error) WithMetadata(initial, trailing metadata.MD) *Error {
 
 // WithCause returns a copy of e that unwraps to cause.
 func (e *Error) WithCause(cause error) *Error {
+	if e == nil {
+		return nil
+	}
 	c := *e
 	c.cause = cause
 	return &c
 }
 
-// Code returns the status code.
-func (e *Error) Code() codes.Code { return e.code }
+// Code returns the status code; OK for a nil e.
+func (e *Error) Code() codes.Code {
+	if e == nil {
+		return codes.OK
+	}
+	return e.code
+}
 
-// Details returns the status message (grpcio's details()).
-func (e *Error) Details() string { return e.details }
+// Details returns the status message (grpcio's details()); "" for a nil e.
+func (e *Error) Details() string {
+	if e == nil {
+		return ""
+	}
+	return e.details
+}
 
 // Message is Details, under grpc-go's name.
-func (e *Error) Message() string { return e.details }
+func (e *Error) Message() string { return e.Details() }
 
 // InitialMetadata returns the response headers the server sent before
 // failing, or nil.
-func (e *Error) InitialMetadata() metadata.MD { return e.initial }
+func (e *Error) InitialMetadata() metadata.MD {
+	if e == nil {
+		return nil
+	}
+	return e.initial
+}
 
 // TrailingMetadata returns the trailers the server sent with the status, or
-// nil.
-func (e *Error) TrailingMetadata() metadata.MD { return e.trailing }
+// nil. A google.rpc.Status the server sent is there too, under
+// grpc-status-details-bin (Proto decodes it).
+func (e *Error) TrailingMetadata() metadata.MD {
+	if e == nil {
+		return nil
+	}
+	return e.trailing
+}
 
-// Error renders the status as "rpc error: code = UNAVAILABLE desc = ...".
+// Error renders the status as "rpc error: code = UNAVAILABLE desc = ...";
+// a nil e as "<nil>", as fmt prints other nil pointers.
 func (e *Error) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	return "rpc error: code = " + e.code.String() + " desc = " + e.details
+}
+
+// String is Error.
+func (e *Error) String() string { return e.Error() }
+
+// Err returns e as an error: nil for a nil e or code OK (so that a nil
+// *Error never becomes a non-nil error interface).
+func (e *Error) Err() error {
+	if e.Code() == codes.OK {
+		return nil
+	}
+	return e
 }
 
 // Unwrap returns the underlying cause, if one was recorded: a context
 // error for CANCELLED and DEADLINE_EXCEEDED raised locally, a network
 // error for a lost connection.
-func (e *Error) Unwrap() error { return e.cause }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.cause
+}
 
 // Is reports whether target is an *Error with the same code and details,
 // so that errors.Is(err, status.New(codes.NotFound, "x")) works.
@@ -89,7 +142,7 @@ func (e *Error) Is(target error) bool {
 	if !ok {
 		return false
 	}
-	return t.code == e.code && t.details == e.details
+	return t.Code() == e.Code() && t.Details() == e.Details()
 }
 
 // FromError returns the *Error in err's chain, if there is one. A nil err

@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
 func TestFromErrorAndCode(t *testing.T) {
 	st := status.New(codes.NotFound, "no such thing").WithMetadata(metadata.Pairs("a", "1"), metadata.Pairs("b", "2"))

@@ -4,6 +4,11 @@
 // future, server streaming, client streaming, bidirectional streaming, and
 // a call that fails with a status — printing what came back.
 //
+// The calls go through the typed stub that protoc-gen-go-grpcactor
+// generated from the TestService's .proto (package grpc_testingactor,
+// beside this file): grpctesting.NewTestServiceStub(ch).UnaryCall(ctx, req)
+// and so on.
+//
 // Run it from the module root:
 //
 //	go run ./examples/helloworld
@@ -24,20 +29,13 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/channel"
+	grpctesting "github.com/grpcactor/grpcactor/examples/helloworld/grpc_testingactor"
 	"github.com/grpcactor/grpcactor/futures"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
-)
-
-// The TestService's full method names.
-const (
-	unaryCall           = "/grpc.testing.TestService/UnaryCall"
-	streamingOutputCall = "/grpc.testing.TestService/StreamingOutputCall"
-	streamingInputCall  = "/grpc.testing.TestService/StreamingInputCall"
-	fullDuplexCall      = "/grpc.testing.TestService/FullDuplexCall"
 )
 
 // echoInitialKey is the request metadata key the interop server sends back
@@ -90,7 +88,7 @@ func run(w io.Writer) (err error) {
 
 	steps := []struct {
 		title string
-		fn    func(context.Context, io.Writer, *channel.Channel) error
+		fn    func(context.Context, io.Writer, *grpctesting.TestServiceStub) error
 	}{
 		{"unary", unary},
 		{"unary as a future", unaryFuture},
@@ -99,22 +97,18 @@ func run(w io.Writer) (err error) {
 		{"bidirectional streaming", bidiStreaming},
 		{"an error status", errorStatus},
 	}
+	// The generated stub: one Go method per RPC and call form.
+	stub := grpctesting.NewTestServiceStub(ch)
 	for i, s := range steps {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%d. %s\n", i+1, s.title)
-		if err := s.fn(ctx, w, ch); err != nil {
+		if err := s.fn(ctx, w, stub); err != nil {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 	}
 	return nil
-}
-
-// newUnary returns the UnaryCall multi-callable. Requests and responses
-// are protobuf messages, so no codec is needed.
-func newUnary(ch *channel.Channel) *channel.UnaryUnaryCallable[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse] {
-	return channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, unaryCall)
 }
 
 // helloRequest asks for a 13-byte response and carries a small payload.
@@ -127,9 +121,9 @@ func helloRequest() *testgrpc.SimpleRequest {
 
 // unary makes a plain unary call. WithCall also returns the finished
 // *channel.Call, which holds the response headers.
-func unary(ctx context.Context, w io.Writer, ch *channel.Channel) error {
+func unary(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
 	md := metadata.Pairs(echoInitialKey, "hello from grpcactor")
-	resp, call, err := newUnary(ch).WithCall(ctx, helloRequest(), channel.Metadata(md))
+	resp, call, err := stub.UnaryCallWithCall(ctx, helloRequest(), channel.Metadata(md))
 	if err != nil {
 		return err
 	}
@@ -143,8 +137,8 @@ func unary(ctx context.Context, w io.Writer, ch *channel.Channel) error {
 
 // unaryFuture starts the same call as a future: Future returns at once; a
 // done callback and Result both see the response.
-func unaryFuture(ctx context.Context, w io.Writer, ch *channel.Channel) error {
-	f := newUnary(ch).Future(ctx, helloRequest())
+func unaryFuture(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
+	f := stub.UnaryCallFuture(ctx, helloRequest())
 
 	// The callback runs on a goroutine of the future's own (or at once, if
 	// the call has already finished), so the example waits for it before
@@ -171,12 +165,11 @@ func unaryFuture(ctx context.Context, w io.Writer, ch *channel.Channel) error {
 
 // serverStreaming asks for three responses of different sizes and ranges
 // over them.
-func serverStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) error {
-	ss := channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, streamingOutputCall)
+func serverStreaming(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
 	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{
 		{Size: 1}, {Size: 2}, {Size: 3},
 	}}
-	stream, err := ss.Call(ctx, req)
+	stream, err := stub.StreamingOutputCall(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -194,15 +187,14 @@ func serverStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) erro
 
 // clientStreaming sends payloads of 3, 5 and 8 bytes from an iter.Seq; the
 // server answers once with their total size.
-func clientStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) error {
-	cs := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, streamingInputCall)
+func clientStreaming(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
 	words := []string{"hey", "hello", "hi there"}
 	var reqs []*testgrpc.StreamingInputCallRequest
 	for _, s := range words {
 		reqs = append(reqs, &testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte(s)}})
 	}
 	// Any iter.Seq will do; the call reads it on a goroutine of its own.
-	resp, err := cs.Call(ctx, slices.Values(reqs))
+	resp, err := stub.StreamingInputCall(ctx, slices.Values(reqs))
 	if err != nil {
 		return err
 	}
@@ -213,9 +205,8 @@ func clientStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) erro
 
 // bidiStreaming plays ping-pong: each request asks for one response, which
 // is read before the next request goes out.
-func bidiStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) error {
-	bidi := channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, fullDuplexCall)
-	stream, err := bidi.Open(ctx)
+func bidiStreaming(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
+	stream, err := stub.FullDuplexCallOpen(ctx)
 	if err != nil {
 		return err
 	}
@@ -245,19 +236,17 @@ func bidiStreaming(ctx context.Context, w io.Writer, ch *channel.Channel) error 
 }
 
 // errorStatus asks the server to fail the call with NOT_FOUND. Every failed
-// RPC returns a *status.Error.
-func errorStatus(ctx context.Context, w io.Writer, ch *channel.Channel) error {
+// RPC returns a *status.Error; status.Convert gets at it as in grpc-go.
+func errorStatus(ctx context.Context, w io.Writer, stub *grpctesting.TestServiceStub) error {
 	req := &testgrpc.SimpleRequest{ResponseStatus: &testgrpc.EchoStatus{Code: 5, Message: "no such greeting"}}
-	_, err := newUnary(ch).Call(ctx, req)
+	_, err := stub.UnaryCall(ctx, req)
 	if err == nil {
 		return errors.New("the call succeeded; want NOT_FOUND")
 	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return fmt.Errorf("not a status error: %w", err)
-	}
-	fmt.Fprintf(w, "   status.Code(err): %v\n", status.Code(err))
-	fmt.Fprintf(w, "   details: %q\n", st.Details())
+	st := status.Convert(err)
+	fmt.Fprintf(w, "   code: %v\n", st.Code())
+	fmt.Fprintf(w, "   message: %q\n", st.Message())
+	fmt.Fprintf(w, "   details: %d (the server attached no google.rpc.Status details)\n", len(st.ErrorDetails()))
 	fmt.Fprintf(w, "   err: %v\n", err)
 	return nil
 }

@@ -38,8 +38,9 @@ const want = `1. unary
    closed the send side; the server ended the call with status OK
 
 6. an error status
-   status.Code(err): NOT_FOUND
-   details: "no such greeting"
+   code: NOT_FOUND
+   message: "no such greeting"
+   details: 0 (the server attached no google.rpc.Status details)
    err: rpc error: code = NOT_FOUND desc = no such greeting
 `
 

@@ -117,6 +117,13 @@ func TestResponseStatus(t *testing.T) {
 			trailMD: metadata.MD{"x-t": {"2"}, "grpc-status-details-bin": {"\x01\x02\x03"}},
 		},
 		{
+			name:    "trailers-only error with grpc-status-details-bin",
+			final:   block(with(okHeaders, "grpc-status", "5", "grpc-status-details-bin", "CAU")...),
+			code:    codes.NotFound,
+			msg:     "=",
+			trailMD: metadata.MD{"grpc-status-details-bin": {"\x08\x05"}},
+		},
+		{
 			name:    "trailers-only passed as both blocks",
 			initial: block(with(okHeaders, "grpc-status", "9", "x-t", "1")...),
 			same:    true,

@@ -1,0 +1,58 @@
+// Command protoc-gen-go-grpcactor is a protoc plugin that generates, for
+// each service of a .proto file, a typed client (a "stub", as grpcio
+// names it) bound to a grpcactor *channel.Channel, with one Go method per
+// RPC in each form the channel has:
+//
+//   - unary: SayHello (blocking), SayHelloWithCall (with the finished
+//     *channel.Call), SayHelloFuture (a *channel.CallFuture);
+//   - server streaming: LotsOfReplies, returning a *channel.ResponseStream;
+//   - client streaming: LotsOfGreetings (requests from an iter.Seq),
+//     LotsOfGreetingsWithCall, LotsOfGreetingsFuture and
+//     LotsOfGreetingsOpen (a *channel.ClientStream for Send and
+//     CloseAndRecv);
+//   - bidirectional streaming: BidiHello (requests from an iter.Seq, a
+//     *channel.ResponseStream back) and BidiHelloOpen (a
+//     *channel.BidiStream).
+//
+// It also generates the service's full name and its full method names as
+// exported constants, and carries the .proto's comments and deprecations
+// onto the generated names. The names (GreeterStub, NewGreeterStub,
+// GreeterSayHelloMethod, ...) do not collide with those of
+// protoc-gen-go-grpc, so both can generate into one package.
+//
+// Run it with buf (buf.gen.yaml: a "local: protoc-gen-go-grpcactor"
+// plugin) or protoc (--go-grpcactor_out=.), beside protoc-gen-go, which
+// generates the messages. Parameters, given as protoc's
+// --go-grpcactor_opt or buf's opt:
+//
+//   - paths=import|source_relative, module=..., M...=...: protogen's own,
+//     as for protoc-gen-go;
+//   - package_suffix=S: generate into a package of its own, named the
+//     messages' package name followed by S, in a directory of that name
+//     beside the messages (for example helloworld/helloworldactor), which
+//     imports the messages. The default is the messages' own package.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"google.golang.org/protobuf/compiler/protogen"
+)
+
+// version is the generator's version, written into each generated file.
+const version = "0.1.0"
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--version" {
+		fmt.Println("protoc-gen-go-grpcactor", version)
+		return
+	}
+	var flags flag.FlagSet
+	cfg := config{}
+	flags.StringVar(&cfg.packageSuffix, "package_suffix", "", "generate into a separate package named <messages' package><suffix>")
+	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
+		return generate(gen, cfg)
+	})
+}
