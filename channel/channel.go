@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/credentials"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -29,22 +29,9 @@ var errChannelClosed = status.New(codes.Canceled, "channel closed")
 // be called with insecure credentials").
 var ErrInsecureCredentials = errors.New("channel.Secure cannot be called with insecure credentials; call channel.Insecure instead")
 
-var (
-	defaultSysOnce sync.Once
-	defaultSys     *actor.ActorSystem
-)
-
 // defaultSystem is the shared actor system channels use when the user
-// gives none. It logs nothing: protoactor's default logger prints colour
-// codes to stderr at Info, dead letters included.
-func defaultSystem() *actor.ActorSystem {
-	defaultSysOnce.Do(func() {
-		defaultSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(slog.DiscardHandler)
-		}))
-	})
-	return defaultSys
-}
+// gives none (it logs nothing); futures without a system use it too.
+func defaultSystem() *actor.ActorSystem { return actorsys.Default() }
 
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
