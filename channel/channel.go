@@ -141,6 +141,14 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
 		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
+	if o.parent != nil {
+		if o.sys != nil && o.sys != o.parent.ActorSystem() {
+			return nil, fmt.Errorf("channel %q: WithActorSystem names another system than WithParent's actor", target)
+		}
+		o.sys = o.parent.ActorSystem()
+	} else if o.notifyParent {
+		return nil, fmt.Errorf("channel %q: NotifyParent needs WithParent", target)
+	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
@@ -189,8 +197,16 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
 		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	}
-	ch.pid = ch.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+	props := actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	if o.parent != nil {
+		ch.pid = o.parent.Spawn(props)
+		if o.notifyParent {
+			ch.SubscribePID(o.parent.Self(), false)
+		}
+	} else {
+		ch.pid = ch.sys.Root.Spawn(props)
+	}
 	return ch, nil
 }
 

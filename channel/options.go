@@ -45,6 +45,8 @@ type options struct {
 	dnsMinInterval time.Duration
 	keepalive      Keepalive
 	keys           map[string]any // every grpc.* key given, as given
+	parent         actor.Context  // WithParent; nil spawns at the root
+	notifyParent   bool           // NotifyParent
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.
