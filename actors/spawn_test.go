@@ -1,0 +1,164 @@
+package actors_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/grpcactor/grpcactor/actors"
+	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/credentials"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// spawnChannel asks a parent actor to spawn a channel; the answer is the
+// channel or the error.
+type spawnChannel struct {
+	target string
+	opts   []channel.Option
+}
+
+type spawned struct {
+	ch  *channel.Channel
+	err error
+}
+
+// parentActor spawns channels as its children and forwards the
+// connectivity changes it receives to states.
+func parentActor(states chan<- channel.Connectivity) actor.ReceiveFunc {
+	return func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case spawnChannel:
+			ch, err := actors.Spawn(c, m.target, m.opts...)
+			c.Respond(spawned{ch, err})
+		case *channel.ConnectivityChanged:
+			states <- m.State
+		}
+	}
+}
+
+func spawnIn(t *testing.T, sys *actor.ActorSystem, parent *actor.PID, target string, opts ...channel.Option) (*channel.Channel, error) {
+	t.Helper()
+	v, err := sys.Root.RequestFuture(parent, spawnChannel{target, opts}, mwBound).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := v.(spawned)
+	if s.ch != nil {
+		t.Cleanup(func() { s.ch.Close() })
+	}
+	return s.ch, s.err
+}
+
+// TestSpawnStopsWithParent: a channel spawned by an actor is its child:
+// when the parent stops, the channel's calls end CANCELLED, the channel
+// goes to SHUTDOWN, and the parent received its connectivity until then.
+func TestSpawnStopsWithParent(t *testing.T) {
+	sys := mwSystem()
+	srv := startMWServer(t, nil)
+	states := make(chan channel.Connectivity, 16)
+	parent := sys.Root.Spawn(actor.PropsFromFunc(parentActor(states)))
+	ch, err := spawnIn(t, sys, parent, srv.addr, actors.WatchConnectivity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.ActorSystem() != sys {
+		t.Error("the channel does not run in its parent's actor system")
+	}
+	ctx := mwCtx(t)
+	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, mwSvc+"UnaryCall").Call(ctx, &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	bidi, err := channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, mwSvc+"FullDuplexCall").Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bidi.Recv(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := sys.Root.StopFuture(parent).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bidi.Recv()
+	if st, _ := status.FromError(err); st.Code() != codes.Canceled || !strings.Contains(st.Details(), "stopped") {
+		t.Errorf("open stream after the parent stopped: %v, want CANCELLED saying the actor stopped", err)
+	}
+	ch.Close() // waits for the rest of the shutdown
+	if s := ch.State(false); s != channel.Shutdown {
+		t.Errorf("state after the parent stopped: %v, want SHUTDOWN", s)
+	}
+	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, mwSvc+"UnaryCall").Call(ctx, &testgrpc.SimpleRequest{}); status.Code(err) != codes.Canceled {
+		t.Errorf("call after the parent stopped: %v, want CANCELLED", err)
+	}
+
+	// The parent saw IDLE first and READY on the way.
+	close(states)
+	var seen []channel.Connectivity
+	for s := range states {
+		seen = append(seen, s)
+	}
+	ready := false
+	for _, s := range seen {
+		ready = ready || s == channel.Ready
+	}
+	if len(seen) == 0 || seen[0] != channel.Idle || !ready {
+		t.Errorf("parent saw %v, want IDLE first and READY later", seen)
+	}
+}
+
+// TestSpawnClosedByItself: Close on a spawned channel stops only the
+// channel; the parent goes on.
+func TestSpawnClosedByItself(t *testing.T) {
+	sys := mwSystem()
+	srv := startMWServer(t, nil)
+	states := make(chan channel.Connectivity, 16)
+	parent := mwSpawn(t, sys, parentActor(states))
+	ch, err := spawnIn(t, sys, parent, srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Close()
+	ch2, err := spawnIn(t, sys, parent, srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch2, mwSvc+"UnaryCall").Call(mwCtx(t), &testgrpc.SimpleRequest{}); err != nil {
+		t.Errorf("call on a second channel of the same parent: %v", err)
+	}
+	select {
+	case s := <-states:
+		t.Errorf("parent received %v without WatchConnectivity", s)
+	default:
+	}
+}
+
+func TestSpawnErrors(t *testing.T) {
+	sys := mwSystem()
+	parent := mwSpawn(t, sys, func(c actor.Context) {
+		if _, ok := c.Message().(string); ok {
+			_, err := actors.SpawnSecure(c, "localhost:1", credentials.Insecure())
+			c.Respond(err)
+		}
+	})
+	v, err := sys.Root.RequestFuture(parent, "go", mwBound).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err, _ := v.(error); !errors.Is(err, channel.ErrInsecureCredentials) {
+		t.Errorf("SpawnSecure with insecure credentials: %v, want ErrInsecureCredentials", v)
+	}
+	if _, err := actors.Spawn(nil, "localhost:1"); err == nil {
+		t.Error("Spawn with a nil context: no error")
+	}
+	if _, err := channel.Insecure("localhost:1", actors.WatchConnectivity()); err == nil || !strings.Contains(err.Error(), "WithParent") {
+		t.Errorf("WatchConnectivity without a parent: %v, want an error naming WithParent", err)
+	}
+}
