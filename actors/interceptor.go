@@ -233,8 +233,10 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 	if !hasDeadline && m.answerTimeout > 0 {
 		deadline, hasDeadline = start.Add(m.answerTimeout), true
 	}
+	// ctx.Done covers a deadline of the context's own; a timer covers
+	// the others.
 	var expired <-chan time.Time
-	if hasDeadline {
+	if hasDeadline && (fromTimeout || !callDeadline) {
 		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		expired = t.C
