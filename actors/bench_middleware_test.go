@@ -27,7 +27,9 @@ func BenchmarkMiddlewareHandOff(b *testing.B) {
 	}
 	defer ch.Close()
 	m := actors.Interceptor(pid).BindChannel(ch).(interceptors.UnaryUnary)
-	next := func(context.Context, *interceptors.ClientCallDetails, any) (any, interceptors.Call, error) { return nil, nil, nil }
+	next := func(context.Context, *interceptors.ClientCallDetails, any) (any, interceptors.Call, error) {
+		return nil, nil, nil
+	}
 	d := &interceptors.ClientCallDetails{Method: "/s/M"}
 	ctx := context.Background()
 	b.ReportAllocs()
