@@ -17,9 +17,9 @@ import (
 	"github.com/grpcactor/grpcactor/metadata"
 )
 
-// exampleServer starts grpc-go's interop server on a local port; it
+// mwExampleServer starts grpc-go's interop server on a local port; it
 // echoes the x-grpc-test-echo-initial header back.
-func exampleServer() (addr string, stop func()) {
+func mwExampleServer() (addr string, stop func()) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -34,7 +34,7 @@ func exampleServer() (addr string, stop func()) {
 // (the server sees it, and this one echoes it back) and asks to hear how
 // each call ended.
 func ExampleInterceptor() {
-	addr, stop := exampleServer()
+	addr, stop := mwExampleServer()
 	defer stop()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
@@ -107,7 +107,7 @@ func ExampleAwait() {
 // A channel spawned by an actor is its child: it reports its connectivity
 // to the actor and stops when the actor stops.
 func ExampleSpawn() {
-	addr, stop := exampleServer()
+	addr, stop := mwExampleServer()
 	defer stop()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)

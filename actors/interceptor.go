@@ -70,7 +70,8 @@ type Intercept struct {
 type Proceed struct {
 	// Details are the details the call goes on with, changes included
 	// (they reach the wire: added metadata is sent to the server). Nil
-	// keeps the details as they were.
+	// keeps the details as they were. The call owns them once sent: the
+	// actor must not change them afterwards.
 	Details *interceptors.ClientCallDetails
 	// NotifyDone asks for a *CallDone, sent to the middleware actor when
 	// the call ends.
@@ -277,7 +278,9 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 		// hand-off took comes off it, unless the actor set another.
 		if fromTimeout && out.Timeout != nil && details.Timeout != nil && *out.Timeout == *details.Timeout {
 			left := time.Until(deadline)
-			out.Timeout = &left
+			c := *out // the actor's value stays as it sent it
+			c.Timeout = &left
+			out = &c
 		}
 		var done *doneReporter
 		if a.NotifyDone {

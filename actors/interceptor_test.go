@@ -83,12 +83,12 @@ var mwMethods = map[string]string{
 	"StreamStream": "FullDuplexCall",
 }
 
-// rotate asks the token refresher for a new token.
-type rotate struct{}
+// mwRotate asks the token refresher for a new token.
+type mwRotate struct{}
 
-// tokenRefresher is a middleware actor that adds its current token to every
-// call and makes a new one on rotate (its state lives in the actor).
-func tokenRefresher() actor.ReceiveFunc {
+// mwTokenRefresher is a middleware actor that adds its current token to every
+// call and makes a new one on mwRotate messages (its state lives in the actor).
+func mwTokenRefresher() actor.ReceiveFunc {
 	gen := 1
 	return func(c actor.Context) {
 		switch m := c.Message().(type) {
@@ -99,7 +99,7 @@ func tokenRefresher() actor.ReceiveFunc {
 			}
 			d.Metadata.Set("authorization", fmt.Sprintf("Bearer token-%d", gen))
 			c.Respond(&actors.Proceed{Details: d})
-		case rotate:
+		case mwRotate:
 			gen++
 			c.Respond(gen)
 		}
@@ -109,7 +109,7 @@ func tokenRefresher() actor.ReceiveFunc {
 func TestMiddlewareTokenRefresher(t *testing.T) {
 	sys := mwSystem()
 	srv := startMWServer(t, nil)
-	pid := mwSpawn(t, sys, tokenRefresher())
+	pid := mwSpawn(t, sys, mwTokenRefresher())
 	ch := mwChannel(t, sys, srv.addr, actors.Interceptor(pid))
 	ctx := mwCtx(t)
 
@@ -125,7 +125,7 @@ func TestMiddlewareTokenRefresher(t *testing.T) {
 				t.Errorf("round %d, %s: server saw authorization %q, want token-%d last", round, kind, seen, round)
 			}
 		}
-		if _, err := sys.Root.RequestFuture(pid, rotate{}, mwBound).Result(); err != nil {
+		if _, err := sys.Root.RequestFuture(pid, mwRotate{}, mwBound).Result(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,7 +313,7 @@ func TestMiddlewareStopped(t *testing.T) {
 	ctx := mwCtx(t)
 
 	t.Run("before the call", func(t *testing.T) {
-		pid := sys.Root.Spawn(actor.PropsFromFunc(tokenRefresher()))
+		pid := sys.Root.Spawn(actor.PropsFromFunc(mwTokenRefresher()))
 		if err := sys.Root.StopFuture(pid).Wait(); err != nil {
 			t.Fatal(err)
 		}

@@ -15,39 +15,39 @@ import (
 	"github.com/grpcactor/grpcactor/status"
 )
 
-// spawnChannel asks a parent actor to spawn a channel; the answer is the
+// mwSpawnChannel asks a parent actor to spawn a channel; the answer is the
 // channel or the error.
-type spawnChannel struct {
+type mwSpawnChannel struct {
 	target string
 	opts   []channel.Option
 }
 
-type spawned struct {
+type mwSpawned struct {
 	ch  *channel.Channel
 	err error
 }
 
-// parentActor spawns channels as its children and forwards the
+// mwParentActor spawns channels as its children and forwards the
 // connectivity changes it receives to states.
-func parentActor(states chan<- channel.Connectivity) actor.ReceiveFunc {
+func mwParentActor(states chan<- channel.Connectivity) actor.ReceiveFunc {
 	return func(c actor.Context) {
 		switch m := c.Message().(type) {
-		case spawnChannel:
+		case mwSpawnChannel:
 			ch, err := actors.Spawn(c, m.target, m.opts...)
-			c.Respond(spawned{ch, err})
+			c.Respond(mwSpawned{ch, err})
 		case *channel.ConnectivityChanged:
 			states <- m.State
 		}
 	}
 }
 
-func spawnIn(t *testing.T, sys *actor.ActorSystem, parent *actor.PID, target string, opts ...channel.Option) (*channel.Channel, error) {
+func mwSpawnIn(t *testing.T, sys *actor.ActorSystem, parent *actor.PID, target string, opts ...channel.Option) (*channel.Channel, error) {
 	t.Helper()
-	v, err := sys.Root.RequestFuture(parent, spawnChannel{target, opts}, mwBound).Result()
+	v, err := sys.Root.RequestFuture(parent, mwSpawnChannel{target, opts}, mwBound).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := v.(spawned)
+	s := v.(mwSpawned)
 	if s.ch != nil {
 		t.Cleanup(func() { s.ch.Close() })
 	}
@@ -61,8 +61,8 @@ func TestSpawnStopsWithParent(t *testing.T) {
 	sys := mwSystem()
 	srv := startMWServer(t, nil)
 	states := make(chan channel.Connectivity, 16)
-	parent := sys.Root.Spawn(actor.PropsFromFunc(parentActor(states)))
-	ch, err := spawnIn(t, sys, parent, srv.addr, actors.WatchConnectivity())
+	parent := sys.Root.Spawn(actor.PropsFromFunc(mwParentActor(states)))
+	ch, err := mwSpawnIn(t, sys, parent, srv.addr, actors.WatchConnectivity())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +120,13 @@ func TestSpawnClosedByItself(t *testing.T) {
 	sys := mwSystem()
 	srv := startMWServer(t, nil)
 	states := make(chan channel.Connectivity, 16)
-	parent := mwSpawn(t, sys, parentActor(states))
-	ch, err := spawnIn(t, sys, parent, srv.addr)
+	parent := mwSpawn(t, sys, mwParentActor(states))
+	ch, err := mwSpawnIn(t, sys, parent, srv.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch.Close()
-	ch2, err := spawnIn(t, sys, parent, srv.addr)
+	ch2, err := mwSpawnIn(t, sys, parent, srv.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
