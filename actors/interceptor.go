@@ -142,7 +142,8 @@ type Middleware struct {
 //   - an actor that panics ends the calls it was handed and had not
 //     answered INTERNAL (whatever its supervisor then does, even a
 //     restart that keeps its mailbox: their answers would come from state
-//     that is gone);
+//     that is gone); with Recover in its Props, only the call it panicked
+//     on ends INTERNAL and the actor keeps its state;
 //   - any other answer ends the call INTERNAL;
 //
 // each with a message naming the actor's PID.

@@ -542,3 +542,38 @@ func TestMiddlewareUnbound(t *testing.T) {
 		t.Errorf("call through an unbound interceptor to no actor: %v, want UNAVAILABLE", err)
 	}
 }
+
+// TestMiddlewareRecover: with actors.Recover, a panic on an Intercept ends
+// that call INTERNAL and the actor keeps its state (it counts calls).
+func TestMiddlewareRecover(t *testing.T) {
+	sys := mwSystem()
+	srv := startMWServer(t, nil)
+	ctx := mwCtx(t)
+	pid := mwSpawn(t, sys, func() actor.ReceiveFunc {
+		n := 0
+		return func(c actor.Context) {
+			if m, ok := c.Message().(*actors.Intercept); ok {
+				n++
+				if m.Details.Metadata.Get("x-boom") != nil {
+					panic("boom")
+				}
+				m.Details.Metadata.Set("authorization", fmt.Sprint("call-", n))
+				c.Respond(&actors.Proceed{Details: m.Details})
+			}
+		}
+	}(), actor.WithReceiverMiddleware(actors.Recover))
+	ch := mwChannel(t, sys, srv.addr, actors.Interceptor(pid))
+	unary := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, mwSvc+"UnaryCall")
+	md := func(kv ...string) channel.CallOption { return channel.Metadata(metadata.Pairs(kv...)) }
+	if _, err := unary.Call(ctx, &testgrpc.SimpleRequest{}, md("x-a", "1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := unary.Call(ctx, &testgrpc.SimpleRequest{}, md("x-boom", "1"))
+	wantMW(t, "panicking call", err, codes.Internal, pid, "panicked handling the UnaryUnary call to "+mwSvc+"UnaryCall: boom")
+	if _, err := unary.Call(ctx, &testgrpc.SimpleRequest{}, md("x-a", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if seen := srv.seen("UnaryCall"); len(seen) != 2 || seen[1] != "call-3" {
+		t.Errorf("server saw %q, want call-1 and call-3 (the actor kept its count)", seen)
+	}
+}
