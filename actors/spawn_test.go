@@ -140,6 +140,35 @@ func TestSpawnClosedByItself(t *testing.T) {
 	}
 }
 
+// TestSpawnSecure: the secure form, with local credentials over loopback
+// TCP, makes calls as the parent's child.
+func TestSpawnSecure(t *testing.T) {
+	sys := mwSystem()
+	srv := startMWServer(t, nil)
+	type result struct {
+		ch  *channel.Channel
+		err error
+	}
+	parent := mwSpawn(t, sys, func(c actor.Context) {
+		if _, ok := c.Message().(string); ok {
+			ch, err := actors.SpawnSecure(c, srv.addr, credentials.Local(credentials.LocalTCP))
+			c.Respond(result{ch, err})
+		}
+	})
+	v, err := sys.Root.RequestFuture(parent, "go", mwBound).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v.(result)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.ch.Close()
+	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](r.ch, mwSvc+"UnaryCall").Call(mwCtx(t), &testgrpc.SimpleRequest{}); err != nil {
+		t.Errorf("call on a secure spawned channel: %v", err)
+	}
+}
+
 func TestSpawnErrors(t *testing.T) {
 	sys := mwSystem()
 	parent := mwSpawn(t, sys, func(c actor.Context) {
