@@ -88,6 +88,13 @@ type Reject struct {
 // proceed with NotifyDone ends. For a streaming response the end is seen
 // when the caller reads it (Recv returns io.EOF or an error) or cancels the
 // call; a stream abandoned unread never reports one.
+//
+// A CallDone with Unanswered set arrives, whether asked for or not, when a
+// call ends (its deadline passed or its context ended) while the actor had
+// not yet answered its Intercept: an actor that holds calls (a rate
+// limiter) lets go of the one with that ID; an answer it still sends is
+// ignored. If its answer crossed the call's end, it receives this
+// CallDone for a call it already let proceed: either way the call is over.
 type CallDone struct {
 	// ID and Kind are those of the call's Intercept.
 	ID   uint64
@@ -100,6 +107,8 @@ type CallDone struct {
 	Details string
 	// Duration is the time from the hand-off to the end of the call.
 	Duration time.Duration
+	// Unanswered is set when the call ended before the actor answered.
+	Unanswered bool
 }
 
 // DefaultAnswerTimeout is how long a call without a deadline waits for the
@@ -256,14 +265,18 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 	select {
 	case answer = <-h.reply:
 	case <-ctx.Done():
-		st := status.FromContextError(ctx.Err())
-		return nil, nil, status.Errorf(st.Code(), "%s while middleware actor %s had the %s call to %s", st.Details(), m.pid, kind, d.Method).WithCause(ctx.Err())
+		ctxSt := status.FromContextError(ctx.Err())
+		st := status.Errorf(ctxSt.Code(), "%s while middleware actor %s had the %s call to %s", ctxSt.Details(), m.pid, kind, d.Method).WithCause(ctx.Err())
+		unanswered(sys, m.pid, h.id, kind, d.Method, start, st)
+		return nil, nil, st
 	case <-expired:
 		what := "the call's deadline"
 		if !callDeadline {
 			what = "its answer timeout (actors.AnswerTimeout) " + m.answerTimeout.String()
 		}
-		return nil, nil, status.Errorf(codes.DeadlineExceeded, "middleware actor %s did not answer the %s call to %s before %s", m.pid, kind, d.Method, what)
+		st := status.Errorf(codes.DeadlineExceeded, "middleware actor %s did not answer the %s call to %s before %s", m.pid, kind, d.Method, what)
+		unanswered(sys, m.pid, h.id, kind, d.Method, start, st)
+		return nil, nil, st
 	}
 
 	switch a := answer.(type) {
@@ -302,6 +315,12 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 		return nil, nil, a // from the link: the actor stopped or failed
 	}
 	return nil, nil, status.Errorf(codes.Internal, "middleware actor %s answered the %s call to %s with %T, want *actors.Proceed or *actors.Reject", m.pid, kind, d.Method, answer)
+}
+
+// unanswered tells the middleware actor that a call it had not answered has
+// ended, so that an actor holding calls can let go of it.
+func unanswered(sys *actor.ActorSystem, pid *actor.PID, id uint64, kind Kind, method string, start time.Time, st *status.Error) {
+	sys.Root.Send(pid, &CallDone{ID: id, Kind: kind, Method: method, Code: st.Code(), Details: st.Details(), Duration: time.Since(start), Unanswered: true})
 }
 
 // copyDetails returns a copy of d that shares nothing the actor may change

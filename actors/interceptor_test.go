@@ -203,6 +203,73 @@ func TestMiddlewareRateLimiter(t *testing.T) {
 	}
 }
 
+// TestMiddlewareHeldCallEnds: a call that ends while the middleware actor
+// holds it is reported to the actor (CallDone with Unanswered), so that a
+// limiter frees its place: after it, the next call proceeds at once.
+func TestMiddlewareHeldCallEnds(t *testing.T) {
+	sys := mwSystem()
+	gate := make(chan struct{})
+	srv := startMWServer(t, gate)
+	type heldCall struct {
+		id     uint64
+		sender *actor.PID
+	}
+	dropped := make(chan uint64, 1)
+	pid := mwSpawn(t, sys, func() actor.ReceiveFunc {
+		running := map[uint64]bool{}
+		var queue []heldCall
+		return func(c actor.Context) {
+			switch m := c.Message().(type) {
+			case *actors.Intercept:
+				if len(running) < 1 {
+					running[m.ID] = true
+					c.Respond(&actors.Proceed{NotifyDone: true})
+					return
+				}
+				queue = append(queue, heldCall{m.ID, c.Sender()})
+			case *actors.CallDone:
+				for i, h := range queue {
+					if h.id == m.ID {
+						queue = append(queue[:i], queue[i+1:]...)
+						dropped <- m.ID
+						return
+					}
+				}
+				delete(running, m.ID)
+				if len(queue) > 0 {
+					next := queue[0]
+					queue = queue[1:]
+					running[next.id] = true
+					c.Send(next.sender, &actors.Proceed{NotifyDone: true})
+				}
+			}
+		}
+	}())
+	ch := mwChannel(t, sys, srv.addr, actors.Interceptor(pid))
+	unary := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, mwSvc+"UnaryCall")
+	ctx := mwCtx(t)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := unary.Call(ctx, &testgrpc.SimpleRequest{})
+		first <- err
+	}()
+	<-srv.arrived // the first call holds the only place, at the server
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err := unary.Call(short, &testgrpc.SimpleRequest{})
+	wantMW(t, "held call", err, codes.DeadlineExceeded, pid, "")
+	<-dropped // the limiter let go of it
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// The place is free again.
+	if _, err := unary.Call(ctx, &testgrpc.SimpleRequest{}); err != nil {
+		t.Errorf("call after a held call ended: %v", err)
+	}
+}
+
 // TestMiddlewareAuditor: the auditor asks for CallDone on every call and
 // receives, for each kind, the call's code, details and duration.
 func TestMiddlewareAuditor(t *testing.T) {
