@@ -644,3 +644,36 @@ func TestMiddlewareRecover(t *testing.T) {
 		t.Errorf("server saw %q, want call-1 and call-3 (the actor kept its count)", seen)
 	}
 }
+
+// TestMiddlewareStoppedHoldingMany: an actor that stops while it holds many
+// calls ends every one of them UNAVAILABLE.
+func TestMiddlewareStoppedHoldingMany(t *testing.T) {
+	const n = 32
+	sys := mwSystem()
+	srv := startMWServer(t, nil)
+	held := make(chan struct{}, n)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*actors.Intercept); ok {
+			held <- struct{}{} // and never answer
+		}
+	}))
+	ch := mwChannel(t, sys, srv.addr, actors.Interceptor(pid))
+	unary := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, mwSvc+"UnaryCall")
+	ctx := mwCtx(t)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := unary.Call(ctx, &testgrpc.SimpleRequest{})
+			errs <- err
+		}()
+	}
+	for range n {
+		<-held
+	}
+	if err := sys.Root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		wantMW(t, "held call", <-errs, codes.Unavailable, pid, "stopped")
+	}
+}
