@@ -172,6 +172,9 @@ func Interceptor(pid *actor.PID, opts ...InterceptorOption) *Middleware {
 // BindChannel implements channel.ChannelBinder: channel.Intercept uses a
 // copy of m that talks to the actor through ch's actor system.
 func (m *Middleware) BindChannel(ch *channel.Channel) any {
+	if m == nil {
+		return nil // Intercept reports it
+	}
 	c := *m
 	c.sys = ch.ActorSystem()
 	return &c

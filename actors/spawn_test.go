@@ -184,10 +184,36 @@ func TestSpawnErrors(t *testing.T) {
 	if err, _ := v.(error); !errors.Is(err, channel.ErrInsecureCredentials) {
 		t.Errorf("SpawnSecure with insecure credentials: %v, want ErrInsecureCredentials", v)
 	}
+	other := mwSystem()
+	parent2 := mwSpawn(t, sys, func(c actor.Context) {
+		if _, ok := c.Message().(string); ok {
+			_, err := actors.Spawn(c, "localhost:1", channel.WithActorSystem(other))
+			c.Respond(err)
+		}
+	})
+	if v, err := sys.Root.RequestFuture(parent2, "go", mwBound).Result(); err != nil {
+		t.Fatal(err)
+	} else if err, _ := v.(error); err == nil || !strings.Contains(err.Error(), "WithActorSystem") {
+		t.Errorf("Spawn with another actor system: %v, want an error naming WithActorSystem", v)
+	}
+	var nilMW *actors.Middleware
+	if _, err := channel.Intercept(mwInsecure(t, "localhost:1"), nilMW); err == nil {
+		t.Error("Intercept with a nil *actors.Middleware: no error")
+	}
 	if _, err := actors.Spawn(nil, "localhost:1"); err == nil {
 		t.Error("Spawn with a nil context: no error")
 	}
 	if _, err := channel.Insecure("localhost:1", actors.WatchConnectivity()); err == nil || !strings.Contains(err.Error(), "WithParent") {
 		t.Errorf("WatchConnectivity without a parent: %v, want an error naming WithParent", err)
 	}
+}
+
+func mwInsecure(t *testing.T, target string) *channel.Channel {
+	t.Helper()
+	ch, err := channel.Insecure(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	return ch
 }
