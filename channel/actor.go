@@ -112,6 +112,9 @@ func (a *chanActor) Receive(ctx actor.Context) {
 			return
 		}
 	case *actor.Stopping:
+		if !a.ch.closed.Load() {
+			a.ch.parentStopped() // stopped from outside: its parent stopped
+		}
 		msg = msgClose{}
 	default:
 		return

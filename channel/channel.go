@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/credentials"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -29,22 +29,9 @@ var errChannelClosed = status.New(codes.Canceled, "channel closed")
 // be called with insecure credentials").
 var ErrInsecureCredentials = errors.New("channel.Secure cannot be called with insecure credentials; call channel.Insecure instead")
 
-var (
-	defaultSysOnce sync.Once
-	defaultSys     *actor.ActorSystem
-)
-
 // defaultSystem is the shared actor system channels use when the user
-// gives none. It logs nothing: protoactor's default logger prints colour
-// codes to stderr at Info, dead letters included.
-func defaultSystem() *actor.ActorSystem {
-	defaultSysOnce.Do(func() {
-		defaultSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(slog.DiscardHandler)
-		}))
-	})
-	return defaultSys
-}
+// gives none (it logs nothing); futures without a system use it too.
+func defaultSystem() *actor.ActorSystem { return actorsys.Default() }
 
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
@@ -154,6 +141,14 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
 		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
+	if o.parent != nil {
+		if o.sys != nil && o.sys != o.parent.ActorSystem() {
+			return nil, fmt.Errorf("channel %q: WithActorSystem names another system than WithParent's actor", target)
+		}
+		o.sys = o.parent.ActorSystem()
+	} else if o.notifyParent {
+		return nil, fmt.Errorf("channel %q: NotifyParent needs WithParent", target)
+	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
@@ -202,8 +197,16 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
 		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	}
-	ch.pid = ch.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+	props := actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	if o.parent != nil {
+		ch.pid = o.parent.Spawn(props)
+		if o.notifyParent {
+			ch.SubscribePID(o.parent.Self(), false)
+		}
+	} else {
+		ch.pid = ch.sys.Root.Spawn(props)
+	}
 	return ch, nil
 }
 

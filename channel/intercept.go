@@ -43,6 +43,9 @@ func Intercept(ch *Channel, ics ...any) (*Channel, error) {
 	}
 	c := &chain{}
 	for i, ic := range ics {
+		if b, ok := ic.(ChannelBinder); ok {
+			ic = b.BindChannel(ch)
+		}
 		if ic == nil || !interceptors.Implements(ic) {
 			return nil, fmt.Errorf("channel.Intercept: interceptor %d (%T) implements none of interceptors.UnaryUnary, UnaryStream, StreamUnary, StreamStream", i, ic)
 		}

@@ -48,6 +48,8 @@ type options struct {
 	keys           map[string]any // every grpc.* key given, as given
 	logger         *slog.Logger   // nil: silent
 	stats          StatsHandler   // nil: none
+	parent         actor.Context  // WithParent; nil spawns at the root
+	notifyParent   bool           // NotifyParent
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.

@@ -25,5 +25,9 @@
 //
 // Errors: waiting past the context's end returns an error that matches both
 // [ErrTimeout] and the context's error with [errors.Is]; a cancelled future
-// returns [ErrCancelled].
+// returns a *status.Error with code CANCELLED that matches [ErrCancelled].
+//
+// An actor with several futures in flight pipes each with its own tag,
+// f.PipeTo(self, futures.Tag(id)), and matches each [Outcome] to its
+// request by Outcome.Tag.
 package futures

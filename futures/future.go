@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/status"
 )
 
 // ErrTimeout is returned by [Future.Result] when its context ends before the
@@ -13,9 +15,21 @@ import (
 // context.Canceled) with [errors.Is].
 var ErrTimeout = errors.New("futures: timed out waiting for the result")
 
-// ErrCancelled is the error of a future whose Cancel won (grpcio's
-// FutureCancelledError).
+// ErrCancelled matches, with [errors.Is], the error of a future whose Cancel
+// won (grpcio's FutureCancelledError). That error is itself a *status.Error
+// with code CANCELLED (see [Cancelled]), so status.Code and status.FromError
+// report the cancellation as gRPC does.
 var ErrCancelled = errors.New("futures: cancelled")
+
+// cancelledErr is the error every cancelled future completes with.
+var cancelledErr = status.New(codes.Canceled, "future cancelled by the client").WithCause(ErrCancelled)
+
+// Cancelled returns the error a future completes with when its Cancel wins:
+// a *status.Error with code CANCELLED that matches [ErrCancelled] with
+// [errors.Is]. Producers that settle a future as cancelled by other means
+// (for example an RPC cancelled through its call) may use it so that their
+// consumers see the same error.
+func Cancelled() error { return cancelledErr }
 
 // Future is the read side of a result that arrives later. All methods are
 // safe for concurrent use.
@@ -57,22 +71,29 @@ type Future[T any] interface {
 	AddDoneCallback(fn func(Future[T]))
 
 	// PipeTo arranges for an *Outcome[T] holding the future's value and
-	// error to be sent, as a user message, to pid through the future's
-	// actor system once the future is done. It may be called several times,
-	// for several pids. PipeTo panics if the future has no actor system.
-	PipeTo(pid *actor.PID)
+	// error to be sent, as a user message, to pid once the future is done.
+	// With [Tag] the Outcome carries the caller's correlation value, so
+	// that an actor with several futures in flight can match each outcome
+	// to its request. The message goes through the future's actor system,
+	// or, for a future made without one (such as [Completed]), through the
+	// system named with [Through], else the library's default system (the
+	// one channels use when given none). PipeTo may be called several
+	// times, for several pids. It panics if pid is nil.
+	PipeTo(pid *actor.PID, opts ...PipeOption)
 }
 
 // Outcome is the message [Future.PipeTo] delivers to an actor: the value and
-// error the future completed with. A cancelled future delivers Err matching
-// [ErrCancelled].
+// error the future completed with, and the tag given to PipeTo with [Tag]
+// (nil without). A cancelled future delivers Err matching [ErrCancelled].
 type Outcome[T any] struct {
 	Value T
 	Err   error
+	Tag   any
 }
 
 // Completed returns a future that is already complete with v and err. It has
-// no actor system, so its PipeTo panics.
+// no actor system of its own: its PipeTo uses the system given with
+// [Through], or the library's default system.
 func Completed[T any](v T, err error) Future[T] {
 	p := &Promise[T]{value: v, err: err}
 	p.state.Store(stateDone)

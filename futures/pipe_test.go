@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/status"
 )
 
 // spawnSink spawns an actor that forwards every *futures.Outcome[string] it
@@ -87,22 +91,82 @@ func TestPipeToNilPIDPanics(t *testing.T) {
 	futures.New[int](newSystem()).PipeTo(nil)
 }
 
-func TestPipeToWithoutSystemPanics(t *testing.T) {
+// TestPipeToWithoutSystem: a future made without an actor system (New(nil),
+// Completed) pipes through the system given with Through, or else through
+// the library's default system.
+func TestPipeToWithoutSystem(t *testing.T) {
 	sys := newSystem()
-	pid := sys.NewLocalPID("nobody")
-	for name, f := range map[string]futures.Future[int]{
-		"New(nil)":  futures.New[int](nil),
-		"Completed": futures.Completed(1, nil),
+	for name, f := range map[string]func() futures.Future[string]{
+		"New(nil)": func() futures.Future[string] {
+			p := futures.New[string](nil)
+			p.Complete("v", nil)
+			return p
+		},
+		"Completed": func() futures.Future[string] { return futures.Completed("v", nil) },
 	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				if s, _ := r.(string); !strings.Contains(s, "actor system") {
-					t.Errorf("PipeTo panicked with %v, want a message about the missing actor system", r)
-				}
-			}()
-			f.PipeTo(pid)
+		t.Run(name+"/Through", func(t *testing.T) {
+			pid, got := spawnSink(t, sys)
+			f().PipeTo(pid, futures.Through(sys), futures.Tag(7))
+			if o := <-got; o.Value != "v" || o.Err != nil || o.Tag != 7 {
+				t.Errorf("actor received %+v, want {v <nil> 7}", *o)
+			}
 		})
+		t.Run(name+"/default system", func(t *testing.T) {
+			pid, got := spawnSink(t, actorsys.Default())
+			f().PipeTo(pid)
+			if o := <-got; o.Value != "v" || o.Err != nil || o.Tag != nil {
+				t.Errorf("actor received %+v, want {v <nil> <nil>}", *o)
+			}
+		})
+	}
+}
+
+// TestPipeToTag: each outcome carries the tag of its own PipeTo, so an actor
+// with many futures in flight matches outcomes to requests.
+func TestPipeToTag(t *testing.T) {
+	sys := newSystem()
+	pid, got := spawnSink(t, sys)
+	const n = 50
+	ps := make([]*futures.Promise[string], n)
+	for i := range ps {
+		ps[i] = futures.New[string](sys)
+		ps[i].PipeTo(pid, futures.Tag(i))
+	}
+	for i := n - 1; i >= 0; i-- { // settle in reverse order
+		ps[i].Complete(strconv.Itoa(i), nil)
+	}
+	seen := map[int]bool{}
+	for range n {
+		o := <-got
+		i, ok := o.Tag.(int)
+		if !ok || o.Value != strconv.Itoa(i) || seen[i] {
+			t.Fatalf("outcome %+v: tag does not match its value, or seen twice", *o)
+		}
+		seen[i] = true
+	}
+}
+
+// TestCancelledIsStatus: a cancelled future's error is a *status.Error with
+// code CANCELLED that also matches ErrCancelled, also when piped.
+func TestCancelledIsStatus(t *testing.T) {
+	sys := newSystem()
+	pid, got := spawnSink(t, sys)
+	p := futures.New[string](sys)
+	p.PipeTo(pid, futures.Tag("req-1"))
+	p.Cancel()
+	_, err := p.Result(context.Background())
+	o := <-got
+	for _, e := range []error{err, o.Err, futures.Cancelled()} {
+		st, ok := status.FromError(e)
+		if !ok || st.Code() != codes.Canceled || !errors.Is(e, futures.ErrCancelled) {
+			t.Errorf("error %v: status %v (ok %v), want a CANCELLED *status.Error matching ErrCancelled", e, st, ok)
+		}
+		if errors.Is(e, futures.ErrTimeout) {
+			t.Errorf("error %v matches ErrTimeout", e)
+		}
+	}
+	if o.Tag != "req-1" {
+		t.Errorf("outcome tag %v, want req-1", o.Tag)
 	}
 }
 

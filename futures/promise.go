@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 )
 
 // Promise states. A promise leaves statePending exactly once: to
@@ -53,7 +54,8 @@ type Promise[T any] struct {
 }
 
 // New returns a pending promise. sys is the actor system through which
-// PipeTo sends its messages; it may be nil, in which case PipeTo panics.
+// PipeTo sends its messages; it may be nil, in which case PipeTo uses the
+// system given with [Through] or the library's default system.
 func New[T any](sys *actor.ActorSystem) *Promise[T] {
 	return &Promise[T]{sys: sys}
 }
@@ -106,7 +108,7 @@ func (p *Promise[T]) Cancel() bool {
 	defer func() {
 		var zero T
 		p.mu.Lock()
-		p.settleLocked(zero, ErrCancelled, true)
+		p.settleLocked(zero, cancelledErr, true)
 	}()
 	if hook != nil {
 		hook()
@@ -250,18 +252,27 @@ func (p *Promise[T]) addCallback(fn func(Future[T]), async bool) {
 
 // PipeTo implements [Future.PipeTo]. The message is sent with
 // sys.Root.Send, which does not block. If the promise is already done, the
-// message is sent before PipeTo returns. PipeTo panics if the promise was
-// created without an actor system or pid is nil.
-func (p *Promise[T]) PipeTo(pid *actor.PID) {
-	if p.sys == nil {
-		panic("futures: PipeTo on a future without an actor system; create it with futures.New(system)")
-	}
+// message is sent before PipeTo returns. PipeTo panics if pid is nil.
+func (p *Promise[T]) PipeTo(pid *actor.PID, opts ...PipeOption) {
 	if pid == nil {
 		panic("futures: PipeTo called with a nil PID")
 	}
+	var o pipeOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
 	sys := p.sys
+	if o.sys != nil {
+		sys = o.sys
+	}
+	if sys == nil {
+		sys = actorsys.Default()
+	}
+	tag := o.tag
 	p.addCallback(func(Future[T]) {
-		sys.Root.Send(pid, &Outcome[T]{Value: p.value, Err: p.err})
+		sys.Root.Send(pid, &Outcome[T]{Value: p.value, Err: p.err, Tag: tag})
 	}, false)
 }
 

@@ -153,7 +153,9 @@ func (f foreign[T]) Done() <-chan struct{}                 { return f.p.Done() }
 func (f foreign[T]) Cancel() bool                          { return f.p.Cancel() }
 func (f foreign[T]) Cancelled() bool                       { return f.p.Cancelled() }
 func (f foreign[T]) Running() bool                         { return f.p.Running() }
-func (f foreign[T]) PipeTo(pid *actor.PID)                 { f.p.PipeTo(pid) }
+func (f foreign[T]) PipeTo(pid *actor.PID, opts ...futures.PipeOption) {
+	f.p.PipeTo(pid, opts...)
+}
 func (f foreign[T]) AddDoneCallback(fn func(futures.Future[T])) {
 	f.p.AddDoneCallback(func(futures.Future[T]) { fn(f) })
 }
