@@ -18,9 +18,9 @@ const nonGRPCBodyMax = 1024
 // reader is the connection's frame reader goroutine. It owns the framer's
 // read side and the HPACK decoder.
 type reader struct {
-	c       *Conn
-	conn    net.Conn
-	unacked int64 // connection-level bytes received and not yet credited
+	c    *Conn
+	conn net.Conn
+	flow inFlow // the connection's receive window (credited on receipt)
 }
 
 func (r *reader) run() {
@@ -106,16 +106,13 @@ func (r *reader) failStream(s *Stream, st *status.Error, code http2.ErrCode) {
 
 func (r *reader) data(f *http2.DataFrame) {
 	c := r.c
-	flow := int64(f.Length)
-	if flow > 0 {
-		r.unacked += flow
-		if r.unacked > int64(c.cfg.InitialConnWindowSize) {
-			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.unacked, c.cfg.InitialConnWindowSize)})
+	if n := int64(f.Length); n > 0 {
+		if !r.flow.receive(n) {
+			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.flow.received, r.flow.window)})
 			return
 		}
-		if r.unacked >= int64(c.cfg.InitialConnWindowSize)/4 {
-			c.send(&windowUpdate{n: uint32(r.unacked)})
-			r.unacked = 0
+		if credit := r.flow.consume(n); credit > 0 {
+			c.send(&windowUpdate{n: uint32(credit)})
 		}
 	}
 	s := c.lookup(f.StreamID)

@@ -52,10 +52,13 @@ type Stream struct {
 	fields []hpack.HeaderField // request headers except grpc-timeout
 	hdr    *CallHdr
 
-	// Owned by the connection actor.
+	fieldsSize int64 // header list size of fields (HTTP/2's count)
+
+	// Owned by the connection core (the actor's goroutine).
 	id          uint32
-	started     bool // HEADERS written
-	sendWindow  int64
+	timeout     string // grpc-timeout value, set when HEADERS are written
+	started     bool   // HEADERS written
+	sendFlow    outFlow
 	outq        []*dataReq
 	outHead     int // bytes of outq[0] already written
 	endQueued   bool
@@ -79,7 +82,7 @@ type Stream struct {
 	mu          sync.Mutex // guards the fields below
 	msgs        []wire.Message
 	msgHead     int
-	inFlight    int64 // received bytes not yet credited back to the peer
+	recvFlow    inFlow // the stream's receive window
 	header      metadata.MD
 	headerDone  bool
 	headersRecv bool // response headers arrived (not a trailers-only response)
@@ -241,15 +244,14 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 }
 
 // creditLocked returns how many received bytes to credit back to the
-// peer now: all of them once a quarter of the window has built up and no
-// complete message is waiting for the application.
+// peer now, called when no complete message waits for the application:
+// every byte received counts as consumed, and goes back once a quarter of
+// the window has built up.
 func (s *Stream) creditLocked() int64 {
-	if s.finished || s.inFlight < int64(s.conn.cfg.InitialWindowSize)/4 {
+	if s.finished {
 		return 0
 	}
-	n := s.inFlight
-	s.inFlight = 0
-	return n
+	return s.recvFlow.consumeAll()
 }
 
 // Header waits for the response headers and returns their metadata. For a
@@ -363,9 +365,8 @@ func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error)
 	if s.finished {
 		return int64(flowLen), nil
 	}
-	s.inFlight += int64(flowLen)
-	if s.inFlight > int64(s.conn.cfg.InitialWindowSize) {
-		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.inFlight, s.conn.cfg.InitialWindowSize)
+	if !s.recvFlow.receive(int64(flowLen)) {
+		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
 	}
 	before := len(s.msgs)
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
