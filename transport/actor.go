@@ -83,14 +83,17 @@ func (a *connActor) apply(m coreMsg) {
 // closeIfWriteFailed closes the connection after a failed write.
 func (a *connActor) closeIfWriteFailed() {
 	if a.werr != nil && !a.closed {
-		err := a.werr
-		a.werr = nil
-		st := a.c.closeReason.Load() // Close shut the socket under this write
-		if st == nil {
-			st = status.Errorf(codes.Unavailable, "writing to %s: %v", a.c.cfg.Address, err).WithCause(err)
-		}
-		a.apply(&closeReq{err: st})
+		a.apply(&closeReq{err: a.writeFailure()})
 	}
+}
+
+// writeFailure is the status a failed write closes the connection with:
+// the one Close asked for if Close shut the socket under the write.
+func (a *connActor) writeFailure() *status.Error {
+	if st := a.c.closeReason.Load(); st != nil {
+		return st
+	}
+	return status.Errorf(codes.Unavailable, "writing to %s: %v", a.c.cfg.Address, a.werr).WithCause(a.werr)
 }
 
 func (a *connActor) perform(e effect) {
@@ -375,12 +378,15 @@ func (a *connActor) closeConn(e *effClose) {
 	}
 	a.closed = true
 	c := a.c
+	if e.err == nil && a.werr != nil {
+		e.err = a.writeFailure() // a write of this batch failed before the graceful close
+	}
 	a.stopTimer(timerConnect)
 	a.stopTimer(timerKeepaliveTick)
 	if a.dialCtx != nil {
 		a.dialCtx()
 	}
-	if a.bw != nil && e.err == nil && a.werr == nil {
+	if a.bw != nil && e.err == nil {
 		_ = a.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("client closing"))
 		_ = a.bw.Flush()
 	}

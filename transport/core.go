@@ -195,8 +195,8 @@ func (c *connCore) onSettings(m *settingsFrame) {
 		c.established = true
 		c.emit(effStopTimer{timerConnect})
 		c.setState(Ready)
-		c.keepaliveStart()
 		c.emit(effReady{})
+		c.keepaliveStart()
 	}
 	c.startWaiting()
 	c.writeAll()
