@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
+
+// goAwayWriteTimeout bounds the write of the GOAWAY that reports a
+// connection error to the server.
+const goAwayWriteTimeout = time.Second
 
 // connActor is the connection's single writer: it hands every message to
 // the core and performs the effects, which is all its I/O (the socket, the
@@ -27,7 +32,7 @@ type connActor struct {
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
-	nc       interface{ Close() error }
+	nc       net.Conn
 	bw       *bufWriter
 	fr       *http2.Framer
 	hbuf     bytes.Buffer
@@ -386,8 +391,18 @@ func (a *connActor) closeConn(e *effClose) {
 	if a.dialCtx != nil {
 		a.dialCtx()
 	}
-	if a.bw != nil && e.err == nil {
-		_ = a.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("client closing"))
+	if a.bw != nil && e.goAway && a.werr == nil {
+		debug := "client closing"
+		if e.err != nil {
+			// A connection error: best effort, as the server may not be
+			// reading; the close must not wait for it.
+			_ = a.nc.SetWriteDeadline(time.Now().Add(goAwayWriteTimeout))
+			debug = e.err.Details()
+			if len(debug) > 256 {
+				debug = debug[:256]
+			}
+		}
+		_ = a.fr.WriteGoAway(0, e.code, []byte(debug))
 		_ = a.bw.Flush()
 	}
 	c.state.Store(int32(Closed))

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -143,7 +144,16 @@ func (c *connCore) step(msg coreMsg) []effect {
 			c.close(status.Errorf(codes.Unavailable, "connection to %s timed out after %v (dial, handshake and server SETTINGS)", c.addr, m.after))
 		}
 	case *readerFailed:
-		c.close(readError(c.addr, m.err))
+		var ce http2.ConnectionError
+		var pe *protocolError
+		switch {
+		case errors.As(m.err, &pe):
+			c.connError(pe.code, pe.st)
+		case errors.As(m.err, &ce):
+			c.connError(http2.ErrCode(ce), readError(c.addr, m.err))
+		default:
+			c.close(readError(c.addr, m.err))
+		}
 	case *closeReq:
 		c.close(m.err)
 	case *drainReq:
@@ -168,7 +178,7 @@ func (c *connCore) onSettings(m *settingsFrame) {
 	// ever writing empty CONTINUATION frames, and stalled every DATA write.
 	for _, s := range m.settings {
 		if err := s.Valid(); err != nil {
-			c.close(status.Errorf(codes.Internal, "connection to %s: server sent an invalid setting %v: %v", c.addr, s, err).WithCause(err))
+			c.connError(goAwayCode(err), status.Errorf(codes.Internal, "connection to %s: server sent an invalid setting %v: %v", c.addr, s, err).WithCause(err))
 			return
 		}
 	}
@@ -180,7 +190,11 @@ func (c *connCore) onSettings(m *settingsFrame) {
 			delta := int64(s.Val) - c.peerInitWin
 			c.peerInitWin = int64(s.Val)
 			for _, st := range c.streams {
-				st.sendFlow.add(delta)
+				if !st.sendFlow.add(delta) {
+					// RFC 9113 §6.9.2: a connection error.
+					c.connError(http2.ErrCodeFlowControl, status.Errorf(codes.Internal, "connection to %s: server's SETTINGS_INITIAL_WINDOW_SIZE %d overflowed the send window of stream %d to %d", c.addr, s.Val, st.id, st.sendFlow.n))
+					return
+				}
 			}
 		case http2.SettingMaxFrameSize:
 			c.peerMaxFrame = s.Val
@@ -472,7 +486,7 @@ func (c *connCore) onWindowUpdateFrame(m *windowUpdateFrame) {
 	}
 	if m.id == 0 {
 		if !c.sendFlow.add(int64(m.incr)) {
-			c.close(status.Errorf(codes.Internal, "server overflowed the connection send window to %d", c.sendFlow.n))
+			c.connError(http2.ErrCodeFlowControl, status.Errorf(codes.Internal, "server overflowed the connection send window to %d", c.sendFlow.n))
 			return
 		}
 		c.writeAll()
@@ -482,7 +496,14 @@ func (c *connCore) onWindowUpdateFrame(m *windowUpdateFrame) {
 	if !ok {
 		return
 	}
-	s.sendFlow.add(int64(m.incr))
+	if !s.sendFlow.add(int64(m.incr)) {
+		// RFC 9113 §6.9.1: a stream error; the call fails, the
+		// connection goes on.
+		c.emit(&effFinish{s: s, st: status.Errorf(codes.Internal, "stream %d to %s: server overflowed the send window to %d", s.id, c.addr, s.sendFlow.n), local: true})
+		c.emit(c.rsts.put(effRST{id: s.id, code: http2.ErrCodeFlowControl}))
+		c.closeStream(s)
+		return
+	}
 	c.writeStream(s)
 }
 
@@ -521,7 +542,7 @@ func (c *connCore) onGoAway(m *goAwayFrame) {
 		return
 	}
 	if c.goAwaySeen && m.lastID > c.goAwayID {
-		c.close(status.Errorf(codes.Internal, "server sent a second GOAWAY with a larger last stream id (%d > %d)", m.lastID, c.goAwayID))
+		c.connError(http2.ErrCodeProtocol, status.Errorf(codes.Internal, "server sent a second GOAWAY with a larger last stream id (%d > %d)", m.lastID, c.goAwayID))
 		return
 	}
 	c.goAwaySeen = true
@@ -580,10 +601,28 @@ func (c *connCore) startDrain() {
 	}
 }
 
+// goAwayCode is the HTTP/2 error code of err, a connection error, or
+// PROTOCOL_ERROR.
+func goAwayCode(err error) http2.ErrCode {
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		return http2.ErrCode(ce)
+	}
+	return http2.ErrCodeProtocol
+}
+
+// connError closes the connection for an HTTP/2 connection error the
+// client detected: GOAWAY with code tells the server why (RFC 9113 §5.4.1).
+func (c *connCore) connError(code http2.ErrCode, err *status.Error) {
+	c.closeWith(err, code, true)
+}
+
 // close ends the connection: the actor closes the socket and ends every
 // stream handed out (the core's and those still in the mailbox). A nil err
 // is a graceful close after draining.
-func (c *connCore) close(err *status.Error) {
+func (c *connCore) close(err *status.Error) { c.closeWith(err, http2.ErrCodeNo, err == nil) }
+
+func (c *connCore) closeWith(err *status.Error, code http2.ErrCode, goAway bool) {
 	if c.closed {
 		return
 	}
@@ -604,5 +643,5 @@ func (c *connCore) close(err *status.Error) {
 	c.waiting = nil
 	c.blockedOnConn = nil
 	c.state = Closed
-	c.emit(&effClose{err: err, established: c.established})
+	c.emit(&effClose{err: err, established: c.established, goAway: goAway, code: code})
 }

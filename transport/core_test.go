@@ -236,6 +236,17 @@ func TestCoreGolden(t *testing.T) {
 			sc.note("a connection window past 2^31-1 is a connection error")
 			sc.step(&windowUpdateFrame{id: 0, incr: maxWindow})
 		}},
+		{"window_overflow", func(sc *script) {
+			sc.ready()
+			a, b := coreStream("/a"), coreStream("/b")
+			sc.step(&newStream{s: a})
+			sc.step(&newStream{s: b})
+			sc.note("a stream window past 2^31-1: a stream error, the connection goes on")
+			sc.step(&windowUpdateFrame{id: 1, incr: maxWindow})
+			sc.step(&windowUpdateFrame{id: 3, incr: maxWindow - 65535})
+			sc.note("a SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's window past 2^31-1: a connection error")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 65536}}})
+		}},
 		{"goaway", func(sc *script) {
 			sc.ready(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 3})
 			s1, s3, s5, w := coreStream("/one"), coreStream("/three"), coreStream("/five"), coreStream("/waiting")

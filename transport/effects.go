@@ -99,12 +99,15 @@ type (
 		gen   int
 	}
 	effStopTimer struct{ timer timerKind }
-	// effClose closes the connection: GOAWAY first if err is nil (a
-	// graceful close), then the socket; every stream handed out ends with
-	// err (or "closed"), EventClosed goes to the parent, the actor stops.
+	// effClose closes the connection: GOAWAY with code first if goAway
+	// (a graceful close, err nil, or a connection error the client
+	// detected), then the socket; every stream handed out ends with err
+	// (or "closed"), EventClosed goes to the parent, the actor stops.
 	effClose struct {
 		err         *status.Error
 		established bool
+		goAway      bool
+		code        http2.ErrCode
 	}
 )
 
@@ -180,5 +183,9 @@ func (e *effClose) String() string {
 	if e.err == nil {
 		return "close gracefully"
 	}
-	return "close: " + e.err.Code().String() + ": " + e.err.Details()
+	s := "close: " + e.err.Code().String() + ": " + e.err.Details()
+	if e.goAway {
+		s += " (GOAWAY " + e.code.String() + ")"
+	}
+	return s
 }

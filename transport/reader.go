@@ -15,6 +15,16 @@ import (
 // call's error message.
 const nonGRPCBodyMax = 1024
 
+// protocolError is a connection error the reader detected: st for the
+// calls, code for the GOAWAY that tells the server.
+type protocolError struct {
+	code http2.ErrCode
+	st   *status.Error
+}
+
+func (e *protocolError) Error() string { return e.st.Error() }
+func (e *protocolError) Unwrap() error { return e.st }
+
 // reader is the connection's frame reader goroutine. It owns the framer's
 // read side and the HPACK decoder.
 type reader struct {
@@ -26,7 +36,7 @@ type reader struct {
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
-	fr := http2.NewFramer(nil, newConnReader(r.conn, c.cfg.BufferSize))
+	fr := http2.NewFramer(nil, newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize))
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
 	// The client advertises no SETTINGS_MAX_FRAME_SIZE, so the server must
@@ -62,6 +72,10 @@ func (r *reader) run() {
 				}
 				continue
 			}
+			var ce http2.ConnectionError
+			if mh, ok := f.(*http2.MetaHeadersFrame); ok && mh != nil && mh.Truncated && errors.As(err, &ce) {
+				err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+			}
 			c.send(&readerFailed{err: err})
 			return
 		}
@@ -81,7 +95,7 @@ func (r *reader) run() {
 		case *http2.RSTStreamFrame:
 			c.ctrl(&rstStreamFrame{id: f.StreamID, code: f.ErrCode})
 		case *http2.PushPromiseFrame:
-			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server sent PUSH_PROMISE although push is disabled", c.cfg.Address)})
+			c.send(&readerFailed{err: &protocolError{code: http2.ErrCodeProtocol, st: status.Errorf(codes.Internal, "connection to %s: server sent PUSH_PROMISE although push is disabled", c.cfg.Address)}})
 			return
 		}
 	}
@@ -108,7 +122,7 @@ func (r *reader) data(f *http2.DataFrame) {
 	c := r.c
 	if n := int64(f.Length); n > 0 {
 		if !r.flow.receive(n) {
-			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.flow.received, r.flow.window)})
+			c.send(&readerFailed{err: &protocolError{code: http2.ErrCodeFlowControl, st: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.flow.received, r.flow.window)}})
 			return
 		}
 		if credit := r.flow.consume(n); credit > 0 {
