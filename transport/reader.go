@@ -137,18 +137,18 @@ func (r *reader) data(f *http2.DataFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: server sent DATA before HEADERS", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if s.nonGRPC != nil {
-		if room := nonGRPCBodyMax - len(s.nonGRPCBody); room > 0 {
+	if ng := s.nonGRPC; ng != nil {
+		if room := nonGRPCBodyMax - len(ng.body); room > 0 {
 			d := f.Data()
 			if len(d) > room {
 				d = d[:room]
 			}
-			s.nonGRPCBody = append(s.nonGRPCBody, d...)
+			ng.body = append(ng.body, d...)
 		}
 		if f.StreamEnded() {
-			r.end(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), nil)
-		} else if len(s.nonGRPCBody) >= nonGRPCBodyMax {
-			r.failStream(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), http2.ErrCodeCancel)
+			r.end(s, wire.ResponseStatus(ng.headers, nil, ng.body), nil)
+		} else if len(ng.body) >= nonGRPCBodyMax {
+			r.failStream(s, wire.ResponseStatus(ng.headers, nil, ng.body), http2.ErrCodeCancel)
 		}
 		return
 	}
@@ -217,7 +217,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			return
 		}
 		if block.HTTPStatus != 200 || !wire.IsGRPCContentType(block.ContentType) {
-			s.nonGRPC = &block
+			s.nonGRPC = &nonGRPCResponse{headers: &block}
 			return
 		}
 		if block.Malformed != "" {
@@ -233,8 +233,8 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: a HEADERS frame cannot appear in the middle of a stream", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if s.nonGRPC != nil {
-		r.end(s, wire.ResponseStatus(s.nonGRPC, &block, s.nonGRPCBody), nil)
+	if ng := s.nonGRPC; ng != nil {
+		r.end(s, wire.ResponseStatus(ng.headers, &block, ng.body), nil)
 		return
 	}
 	r.end(s, wire.ResponseStatus(s.initial, &block, nil), block.Metadata)

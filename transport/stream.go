@@ -55,23 +55,22 @@ type Stream struct {
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
 
 	// Owned by the connection core (the actor's goroutine).
-	id          uint32
 	timeout     string // grpc-timeout value, set when HEADERS are written
-	started     bool   // HEADERS written
 	sendFlow    outFlow
 	outq        []*dataReq
 	outHead     int // bytes of outq[0] already written
+	id          uint32
+	started     bool // HEADERS written
 	endQueued   bool
 	endSent     bool
 	remoteEnded bool
 	blocked     bool // waiting for send window
 
 	// Owned by the reader goroutine.
-	deframer    wire.Deframer
-	gotHeaders  bool
-	nonGRPC     *wire.HeaderBlock
-	nonGRPCBody []byte
-	initial     *wire.HeaderBlock
+	gotHeaders bool
+	deframer   wire.Deframer
+	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
+	initial    *wire.HeaderBlock
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
@@ -84,16 +83,24 @@ type Stream struct {
 	msgHead     int
 	recvFlow    inFlow // the stream's receive window
 	header      metadata.MD
-	headerDone  bool
-	headersRecv bool // response headers arrived (not a trailers-only response)
 	trailer     metadata.MD
 	st          *status.Error
+	headerDone  bool
+	headersRecv bool // response headers arrived (not a trailers-only response)
 	finished    bool
 	unprocessed bool
 	neverSent   bool
 	sig         chan struct{} // a message, the headers or the end arrived
 	headerCh    chan struct{} // closed when headers arrive or the stream ends
 	done        chan struct{} // closed when the stream ends
+}
+
+// nonGRPCResponse is a response that is not gRPC (an HTTP status other
+// than 200 or another content-type): its headers, and the start of its
+// body for the call's error message.
+type nonGRPCResponse struct {
+	headers *wire.HeaderBlock
+	body    []byte
 }
 
 // Unprocessed reports whether the stream ended without the server having
