@@ -112,11 +112,6 @@ func (s *Stream) Unprocessed() bool {
 	return s.finished && s.unprocessed
 }
 
-// ID returns the HTTP/2 stream id, 0 before the HEADERS were written. For
-// tests and logs; it reads actor-owned state without synchronisation, so
-// call it only after the stream ended.
-func (s *Stream) ID() uint32 { return s.id }
-
 // RecvCompress returns the response's grpc-encoding ("" before the headers
 // or when the server sent none).
 func (s *Stream) RecvCompress() string {
