@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
-	"io"
 	"net"
 	"strings"
 	"time"
@@ -193,21 +191,6 @@ func (a *connActor) stopTimer(t timerKind) {
 		(*p).Stop()
 		*p = nil
 	}
-}
-
-func readError(addr string, err error) *status.Error {
-	if errors.Is(err, io.EOF) {
-		return status.Errorf(codes.Unavailable, "connection to %s closed by the server (EOF)", addr).WithCause(err)
-	}
-	var ce http2.ConnectionError
-	if errors.As(err, &ce) {
-		return status.Errorf(codes.Internal, "connection to %s: HTTP/2 protocol error from the server: %v", addr, err).WithCause(err)
-	}
-	var se *status.Error
-	if errors.As(err, &se) {
-		return se
-	}
-	return status.Errorf(codes.Unavailable, "connection to %s lost: %v", addr, err).WithCause(err)
 }
 
 // maybeFlush writes out buffered frames when no other message waits in

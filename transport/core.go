@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"time"
@@ -599,6 +600,23 @@ func (c *connCore) startDrain() {
 	if len(c.streams) == 0 {
 		c.close(nil)
 	}
+}
+
+// readError is the status the calls end with when the reader stopped
+// with err.
+func readError(addr string, err error) *status.Error {
+	if errors.Is(err, io.EOF) {
+		return status.Errorf(codes.Unavailable, "connection to %s closed by the server (EOF)", addr).WithCause(err)
+	}
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		return status.Errorf(codes.Internal, "connection to %s: HTTP/2 protocol error from the server: %v", addr, err).WithCause(err)
+	}
+	var se *status.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return status.Errorf(codes.Unavailable, "connection to %s lost: %v", addr, err).WithCause(err)
 }
 
 // goAwayCode is the HTTP/2 error code of err, a connection error, or

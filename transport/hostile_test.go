@@ -147,6 +147,25 @@ func TestHostileHeaderBlockOverLimit(t *testing.T) {
 	ct.callWorks("call after the oversized headers")
 }
 
+// TestHostileHeaderFieldOverLimit: one response header field longer than
+// the client's whole MaxHeaderListSize cannot even be decoded (the Framer's
+// HPACK limit): a connection error that names the stream and the limit.
+func TestHostileHeaderFieldOverLimit(t *testing.T) {
+	cfg := Config{MaxHeaderListSize: 4096}
+	ct := startReady(t, cfg)
+	p := ct.peer
+	s := ct.newStream(guardCtx(t), nil)
+	id, _ := p.wantHeaders()
+	p.writeHeaders(id, okHeaders("x-big", strings.Repeat("b", 5000)), false)
+	_, err := s.RecvMsg()
+	wantCode(t, "call with an oversized header field", err, codes.Internal, fmt.Sprintf("header block for stream %d cannot be decoded", id), "limit of 4096 bytes")
+	if f := p.wantGoAway(); f.Code != http2.ErrCodeCompression {
+		t.Errorf("GOAWAY %v, want COMPRESSION_ERROR", f.Code)
+	}
+	ct.closedEvent()
+	freshConnWorks(t, cfg)
+}
+
 // TestHostileSettingsFlood: 10,000 SETTINGS frames while the server reads
 // nothing back. The client stops reading at its control backlog instead of
 // buffering acks without bound; once the server reads again every SETTINGS

@@ -73,8 +73,13 @@ func (r *reader) run() {
 				continue
 			}
 			var ce http2.ConnectionError
-			if mh, ok := f.(*http2.MetaHeadersFrame); ok && mh != nil && mh.Truncated && errors.As(err, &ce) {
-				err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+			if mh, ok := f.(*http2.MetaHeadersFrame); ok && mh != nil && errors.As(err, &ce) {
+				switch {
+				case mh.Truncated:
+					err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+				case http2.ErrCode(ce) == http2.ErrCodeCompression:
+					err = &protocolError{code: http2.ErrCodeCompression, st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d cannot be decoded: bad HPACK, or a field longer than the client's limit of %d bytes", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+				}
 			}
 			c.send(&readerFailed{err: err})
 			return
