@@ -64,6 +64,7 @@ type connCore struct {
 	data    arena[effData]
 	wins    arena[effWindowUpdate]
 	rsts    arena[effRST]
+	pings   arena[effPing]
 	scratch []*Stream
 }
 
@@ -107,6 +108,7 @@ func (c *connCore) step(msg coreMsg) []effect {
 	c.data.reset()
 	c.wins.reset()
 	c.rsts.reset()
+	c.pings.reset()
 	switch m := msg.(type) {
 	case *newStream:
 		c.onNewStream(m.s)
@@ -128,7 +130,7 @@ func (c *connCore) step(msg coreMsg) []effect {
 				c.onKeepaliveAck()
 			}
 		} else if !c.closed {
-			c.emit(&effPing{ack: true, data: m.data})
+			c.emit(c.pings.put(effPing{ack: true, data: m.data}))
 		}
 	case *goAwayFrame:
 		c.onGoAway(m)

@@ -563,4 +563,8 @@ func TestCoreHotPathAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per call in the core, want 0", allocs)
 	}
+	ping := &pingFrame{data: [8]byte{1}}
+	if a := testing.AllocsPerRun(runs, func() { sc.c.step(ping) }); a != 0 {
+		t.Errorf("%v allocations per PING answered, want 0", a)
+	}
 }

@@ -79,7 +79,7 @@ func (c *connCore) onKeepaliveTick(m *keepaliveTick) {
 	}
 	k.pingsNoData++
 	k.pingSent = m.now
-	c.emit(&effPing{data: keepalivePing})
+	c.emit(c.pings.put(effPing{data: keepalivePing}))
 	c.keepaliveArm(timerKeepaliveTimeout, k.timeout)
 }
 
