@@ -76,9 +76,9 @@ func (r *reader) run() {
 			if mh, ok := f.(*http2.MetaHeadersFrame); ok && mh != nil && errors.As(err, &ce) {
 				switch {
 				case mh.Truncated:
-					err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+					err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE; %v)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize, ce)}
 				case http2.ErrCode(ce) == http2.ErrCodeCompression:
-					err = &protocolError{code: http2.ErrCodeCompression, st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d cannot be decoded: bad HPACK, or a field longer than the client's limit of %d bytes", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize)}
+					err = &protocolError{code: http2.ErrCodeCompression, st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d cannot be decoded (%v): bad HPACK, or a field longer than the client's limit of %d bytes", c.cfg.Address, mh.StreamID, ce, c.cfg.MaxHeaderListSize)}
 				}
 			}
 			c.send(&readerFailed{err: err})
