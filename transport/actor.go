@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
-	"math"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
@@ -17,45 +15,34 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-const (
-	maxStreamID     = math.MaxInt32
-	defaultMaxFrame = 16384
-)
+// goAwayWriteTimeout bounds the write of the GOAWAY that reports a
+// connection error to the server.
+const goAwayWriteTimeout = time.Second
 
-// connActor is the connection's single writer. All fields are owned by the
-// actor's Receive.
+// connActor is the connection's single writer: it hands every message to
+// the core and performs the effects, which is all its I/O (the socket, the
+// HPACK encoder, the timers, the tables shared with the reader and with
+// NewStream). All fields are owned by the actor's Receive.
 type connActor struct {
 	c       *Conn
+	core    *connCore
 	disp    *pinnedDispatcher
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
-	nc      interface{ Close() error }
-	bw      *bufWriter
-	fr      *http2.Framer
-	hbuf    bytes.Buffer
-	henc    *hpack.Encoder
-	dialCtx context.CancelFunc
-	timer   interface{ Stop() bool }
+	nc       net.Conn
+	bw       *bufWriter
+	fr       *http2.Framer
+	hbuf     bytes.Buffer
+	henc     *hpack.Encoder
+	dialCtx  context.CancelFunc
+	connTmr  interface{ Stop() bool }
+	kaTmr    interface{ Stop() bool }
+	stopping bool
+	closed   bool  // effClose performed
+	werr     error // a failed write of the current batch of effects
 
-	established bool
-	stopping    bool
-	ka          *keepalive
-	closed      bool
-	draining    bool
-	goAwayID    uint32 // last stream id of the latest GOAWAY
-	goAwaySeen  bool
-
-	nextID        uint32
-	active        int
-	maxStreams    uint32
-	waiting       []*Stream // streams waiting for a free slot
-	streams       map[uint32]*Stream
-	sendQuota     int64 // connection send window
-	peerInitWin   int64
-	peerMaxFrame  uint32
-	blockedOnConn []*Stream
-	hdrScratch    [9]byte
+	hdrScratch [9]byte
 }
 
 func (a *connActor) Receive(ctx actor.Context) {
@@ -69,73 +56,141 @@ func (a *connActor) Receive(ctx actor.Context) {
 		return
 	case *actor.Stopping:
 		a.stopping = true
-		a.closeConn(status.New(codes.Unavailable, "connection actor stopped"))
-	case *newStream:
-		a.onNewStream(m.s)
-	case *dataReq:
-		a.onData(m)
-	case *cancelStream:
-		a.onCancel(m.s)
-	case *windowUpdate:
-		a.onWindowUpdateReq(m)
-	case *remoteEnded:
-		a.onRemoteEnded(m.s)
-	case *resetStream:
-		a.onResetStream(m.s, m.code)
-	case *settingsFrame:
-		a.c.ctrlHandled()
-		a.onSettings(m)
-	case *pingFrame:
-		a.c.ctrlHandled()
-		if m.ack {
-			if m.data == keepalivePing {
-				a.onKeepaliveAck()
-			}
-		} else if !a.closed {
-			a.check(a.fr.WritePing(true, m.data))
-		}
-	case *keepaliveTick:
-		a.onKeepaliveTick(m)
-	case *keepaliveTimeout:
-		a.onKeepaliveTimeout(m)
-	case *goAwayFrame:
-		a.c.ctrlHandled()
-		a.onGoAway(m)
-	case *windowUpdateFrame:
-		a.c.ctrlHandled()
-		a.onWindowUpdateFrame(m)
-	case *rstStreamFrame:
-		a.c.ctrlHandled()
-		a.onRSTStream(m)
+		a.apply(&closeReq{err: status.New(codes.Unavailable, "connection actor stopped")})
 	case *dialResult:
 		a.onDialed(m)
-	case *connectTimeout:
-		if !a.established && !a.closed {
-			a.closeConn(status.Errorf(codes.Unavailable, "connection to %s timed out after %v (dial, handshake and server SETTINGS)", a.c.cfg.Address, a.c.cfg.ConnectTimeout))
+	case coreMsg:
+		switch m := m.(type) {
+		case *settingsFrame, *pingFrame, *goAwayFrame, *windowUpdateFrame, *rstStreamFrame:
+			a.c.ctrlHandled()
+		case *keepaliveTick:
+			m.now, m.lastRead = timeNow(), a.c.lastReadTime()
+		case *keepaliveTimeout:
+			m.lastRead = a.c.lastReadTime()
 		}
-	case *readerFailed:
-		a.closeConn(readError(a.c.cfg.Address, m.err))
-	case *closeReq:
-		a.closeConn(m.err)
-	case *drainReq:
-		a.startDrain()
+		a.apply(m)
 	}
 	a.maybeFlush()
 }
 
-func readError(addr string, err error) *status.Error {
-	if errors.Is(err, io.EOF) {
-		return status.Errorf(codes.Unavailable, "connection to %s closed by the server (EOF)", addr).WithCause(err)
+// apply steps the core with m and performs the effects. A write that fails
+// closes the connection once the batch is done (the core is not stepped
+// while its effects are being performed).
+func (a *connActor) apply(m coreMsg) {
+	for _, e := range a.core.step(m) {
+		a.perform(e)
 	}
-	var ce http2.ConnectionError
-	if errors.As(err, &ce) {
-		return status.Errorf(codes.Internal, "connection to %s: HTTP/2 protocol error from the server: %v", addr, err).WithCause(err)
+	a.closeIfWriteFailed()
+}
+
+// closeIfWriteFailed closes the connection after a failed write.
+func (a *connActor) closeIfWriteFailed() {
+	if a.werr != nil && !a.closed {
+		a.apply(&closeReq{err: a.writeFailure()})
 	}
-	var se *status.Error
-	if errors.As(err, &se) {
-		return se
+}
+
+// writeFailure is the status a failed write closes the connection with:
+// the one Close asked for if Close shut the socket under the write.
+func (a *connActor) writeFailure() *status.Error {
+	if st := a.c.closeReason.Load(); st != nil {
+		return st
 	}
-	return status.Errorf(codes.Unavailable, "connection to %s lost: %v", addr, err).WithCause(err)
+	return status.Errorf(codes.Unavailable, "writing to %s: %v", a.c.cfg.Address, a.werr).WithCause(a.werr)
+}
+
+func (a *connActor) perform(e effect) {
+	switch e := e.(type) {
+	case effHeaders:
+		if !a.c.register(e.s) {
+			return
+		}
+		if a.writable() {
+			a.writeHeaders(e.s)
+		}
+	case *effData:
+		if a.writable() {
+			a.check(a.writeData(e.s.id, e.end, e.p))
+		}
+		a.release(e.s, len(e.p))
+	case *effRelease:
+		a.release(e.s, e.n)
+	case *effWindowUpdate:
+		if a.writable() {
+			a.check(a.fr.WriteWindowUpdate(e.id, e.n))
+		}
+	case *effRST:
+		if a.writable() {
+			a.check(a.fr.WriteRSTStream(e.id, e.code))
+		}
+	case *effPing:
+		if a.writable() {
+			a.check(a.fr.WritePing(e.ack, e.data))
+		}
+	case effSettingsAck:
+		if a.writable() {
+			a.check(a.fr.WriteSettingsAck())
+		}
+	case *effHeaderTableSize:
+		a.henc.SetMaxDynamicTableSizeLimit(e.n)
+	case *effFinish:
+		if e.unsent {
+			e.s.finishUnsent(e.st)
+		} else {
+			e.s.finish(e.st, nil, e.unprocessed, e.local)
+		}
+	case effForget:
+		a.c.forget(e.s)
+	case effState:
+		a.c.state.Store(int32(e.state))
+	case effReady:
+		if a.c.cfg.KeepaliveTime > 0 {
+			a.c.lastRead.Store(timeNow().UnixNano())
+		}
+		a.event(&EventReady{Conn: a.c})
+	case *effGoAway:
+		a.event(&EventGoAway{Conn: a.c, Code: e.code, Debug: e.debug})
+	case *effArm:
+		a.arm(e)
+	case effStopTimer:
+		a.stopTimer(e.timer)
+	case *effClose:
+		a.closeConn(e)
+	}
+}
+
+func (a *connActor) writable() bool { return a.werr == nil && !a.closed && a.fr != nil }
+
+func (a *connActor) check(err error) {
+	if err != nil && a.werr == nil {
+		a.werr = err
+	}
+}
+
+func (a *connActor) arm(e *effArm) {
+	c, gen := a.c, e.gen
+	var fire func()
+	switch e.timer {
+	case timerKeepaliveTick:
+		fire = func() { c.send(&keepaliveTick{gen: gen}) }
+	case timerKeepaliveTimeout:
+		fire = func() { c.send(&keepaliveTimeout{gen: gen}) }
+	default:
+		return
+	}
+	a.stopTimer(e.timer)
+	a.kaTmr = time.AfterFunc(e.d, fire)
+}
+
+func (a *connActor) stopTimer(t timerKind) {
+	p := &a.kaTmr
+	if t == timerConnect {
+		p = &a.connTmr
+	}
+	if *p != nil {
+		(*p).Stop()
+		*p = nil
+	}
 }
 
 // maybeFlush writes out buffered frames when no other message waits in
@@ -148,17 +203,7 @@ func (a *connActor) maybeFlush() {
 		return
 	}
 	a.check(a.bw.Flush())
-}
-
-func (a *connActor) check(err error) {
-	if err != nil && !a.closed {
-		if st := a.c.closeReason.Load(); st != nil {
-			// Close shut the socket under this write.
-			a.closeConn(st)
-			return
-		}
-		a.closeConn(status.Errorf(codes.Unavailable, "writing to %s: %v", a.c.cfg.Address, err).WithCause(err))
-	}
+	a.closeIfWriteFailed()
 }
 
 func (a *connActor) event(ev any) {
@@ -172,15 +217,10 @@ func (a *connActor) event(ev any) {
 
 func (a *connActor) start() {
 	c := a.c
-	a.streams = make(map[uint32]*Stream)
-	a.nextID = 1
-	a.maxStreams = math.MaxUint32
-	a.sendQuota = 65535
-	a.peerInitWin = 65535
-	a.peerMaxFrame = defaultMaxFrame
+	a.core = newConnCore(c.cfg.Address, newKeepalive(&c.cfg))
 	dctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 	a.dialCtx = cancel
-	a.timer = frameTimerAfter(c.cfg.ConnectTimeout, c, &connectTimeout{})
+	a.connTmr = frameTimerAfter(c.cfg.ConnectTimeout, c, &connectTimeout{after: c.cfg.ConnectTimeout})
 	cfg := c.cfg
 	c.goroutines.Add(1)
 	go func() {
@@ -209,6 +249,8 @@ func (a *connActor) start() {
 	}()
 }
 
+// onDialed writes the preface and the client's SETTINGS on the new socket
+// and starts the reader.
 func (a *connActor) onDialed(m *dialResult) {
 	c := a.c
 	if a.closed {
@@ -219,7 +261,7 @@ func (a *connActor) onDialed(m *dialResult) {
 		if !strings.Contains(msg, c.cfg.Address) {
 			msg = "dial " + c.cfg.Address + ": " + msg
 		}
-		a.closeConn(status.Errorf(codes.Unavailable, "connection error: %s", msg).WithCause(m.err))
+		a.apply(&closeReq{err: status.Errorf(codes.Unavailable, "connection error: %s", msg).WithCause(m.err)})
 		return
 	}
 	nc := m.conn
@@ -227,24 +269,27 @@ func (a *connActor) onDialed(m *dialResult) {
 	a.bw = newBufWriter(nc, c.cfg.BufferSize)
 	a.fr = http2.NewFramer(a.bw, nil)
 	a.henc = hpack.NewEncoder(&a.hbuf)
-	if _, err := a.bw.WriteString(http2.ClientPreface); err != nil {
-		a.check(err)
-		return
-	}
+	_, err := a.bw.WriteString(http2.ClientPreface)
+	a.check(err)
 	settings := []http2.Setting{
 		{ID: http2.SettingEnablePush, Val: 0},
 		{ID: http2.SettingInitialWindowSize, Val: uint32(c.cfg.InitialWindowSize)},
 		{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize},
 	}
-	a.check(a.fr.WriteSettings(settings...))
-	if d := c.cfg.InitialConnWindowSize - 65535; d > 0 {
+	if a.writable() {
+		a.check(a.fr.WriteSettings(settings...))
+	}
+	if d := c.cfg.InitialConnWindowSize - 65535; d > 0 && a.writable() {
 		a.check(a.fr.WriteWindowUpdate(0, uint32(d)))
 	}
-	if a.closed {
+	if a.writable() {
+		a.check(a.bw.Flush())
+	}
+	if a.werr != nil {
+		a.closeIfWriteFailed()
 		return
 	}
-	a.check(a.bw.Flush())
-	r := &reader{c: c, conn: nc}
+	r := &reader{c: c, conn: nc, flow: newInFlow(int64(c.cfg.InitialConnWindowSize))}
 	c.goroutines.Add(1)
 	go func() {
 		defer c.goroutines.Done()
@@ -252,130 +297,29 @@ func (a *connActor) onDialed(m *dialResult) {
 	}()
 }
 
-func (a *connActor) onSettings(m *settingsFrame) {
-	if a.closed || m.ack {
-		return
-	}
-	// Out-of-range values are a connection error (RFC 9113 §6.5.2). A
-	// SETTINGS_MAX_FRAME_SIZE of 0 used to make writeHeaderBlock loop for
-	// ever writing empty CONTINUATION frames, and stalled every DATA write.
-	for _, s := range m.settings {
-		if err := s.Valid(); err != nil {
-			a.closeConn(status.Errorf(codes.Internal, "connection to %s: server sent an invalid setting %v: %v", a.c.cfg.Address, s, err).WithCause(err))
-			return
-		}
-	}
-	for _, s := range m.settings {
-		switch s.ID {
-		case http2.SettingMaxConcurrentStreams:
-			a.maxStreams = s.Val
-		case http2.SettingInitialWindowSize:
-			delta := int64(s.Val) - a.peerInitWin
-			a.peerInitWin = int64(s.Val)
-			for _, st := range a.streams {
-				st.sendWindow += delta
-			}
-		case http2.SettingMaxFrameSize:
-			a.peerMaxFrame = s.Val
-		case http2.SettingHeaderTableSize:
-			a.henc.SetMaxDynamicTableSizeLimit(s.Val)
-		}
-	}
-	a.check(a.fr.WriteSettingsAck())
-	if !a.established {
-		a.established = true
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-		a.c.state.Store(int32(Ready))
-		a.keepaliveStart()
-		a.event(&EventReady{Conn: a.c})
-	}
-	a.startWaiting()
-	a.writeAll()
-}
-
-// onNewStream assigns the stream an id and writes its HEADERS, or queues
-// it while the server's concurrent-stream limit is reached.
-func (a *connActor) onNewStream(s *Stream) {
-	if s.finishedFast() {
-		a.c.forget(s)
-		return
-	}
-	if a.closed || a.draining {
-		a.refuse(s)
-		return
-	}
-	if uint32(a.active) >= a.maxStreams {
-		a.waiting = append(a.waiting, s)
-		return
-	}
-	a.startStream(s)
-}
-
-func (a *connActor) refuse(s *Stream) {
-	why := "draining"
-	if a.closed {
-		why = "closed"
-	}
-	s.finishUnsent(status.Errorf(codes.Unavailable, "connection to %s is %s; the call was not sent", a.c.cfg.Address, why))
-	a.c.forget(s)
-}
-
-func (a *connActor) startStream(s *Stream) {
-	if a.nextID > maxStreamID {
-		a.refuse(s)
-		a.startDrain()
-		return
-	}
-	tf, ok := timeoutField(s.hdr.Deadline)
-	if !ok {
-		s.finish(status.New(codes.DeadlineExceeded, "deadline exceeded before the call was sent"), nil, false, true)
-		a.c.forget(s)
-		return
-	}
-	s.id = a.nextID
-	a.nextID += 2
-	a.keepaliveWake()
-	if !a.c.register(s) {
-		return
-	}
-	a.streams[s.id] = s
-	a.active++
-	s.sendWindow = a.peerInitWin
-	s.started = true
+// writeHeaders HPACK-encodes s's request headers and writes them as
+// HEADERS and CONTINUATION frames of at most the server's frame size.
+func (a *connActor) writeHeaders(s *Stream) {
 	a.hbuf.Reset()
 	for _, f := range s.fields {
 		a.henc.WriteField(f)
 	}
-	if tf.Name != "" {
-		a.henc.WriteField(tf)
+	if s.timeout != "" {
+		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeout})
 	}
-	a.writeHeaderBlock(s.id, a.hbuf.Bytes())
-	if len(s.outq) > 0 || s.endQueued {
-		a.writeStream(s)
-	}
-	if a.nextID > maxStreamID {
-		a.startDrain()
-	}
-}
-
-func (a *connActor) writeHeaderBlock(id uint32, block []byte) {
-	max := int(a.peerMaxFrame)
+	block := a.hbuf.Bytes()
+	max := int(a.core.peerMaxFrame)
 	first := true
 	for first || len(block) > 0 {
-		n := len(block)
-		if n > max {
-			n = max
-		}
+		n := min(len(block), max)
 		frag := block[:n]
 		block = block[n:]
 		end := len(block) == 0
 		var err error
 		if first {
-			err = a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndHeaders: end})
+			err = a.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: frag, EndHeaders: end})
 		} else {
-			err = a.fr.WriteContinuation(id, end, frag)
+			err = a.fr.WriteContinuation(s.id, end, frag)
 		}
 		first = false
 		if err != nil {
@@ -385,123 +329,14 @@ func (a *connActor) writeHeaderBlock(id uint32, block []byte) {
 	}
 }
 
-func (a *connActor) startWaiting() {
-	for len(a.waiting) > 0 && uint32(a.active) < a.maxStreams && !a.closed && !a.draining {
-		s := a.waiting[0]
-		a.waiting[0] = nil
-		a.waiting = a.waiting[1:]
-		if s.finishedFast() {
-			a.c.forget(s)
-			continue
-		}
-		a.startStream(s)
-	}
-}
-
-func (a *connActor) onData(m *dataReq) {
-	s := m.s
-	if s.endQueued || s.finishedFast() && !s.started {
-		a.released(s, len(m.buf))
-		return
-	}
-	if s.started {
-		if _, ok := a.streams[s.id]; !ok {
-			// The stream was reset or ended: writing would be a DATA frame
-			// on a closed stream, a protocol error for the server.
-			a.released(s, len(m.buf))
-			return
-		}
-	}
-	if len(m.buf) > 0 {
-		s.outq = append(s.outq, m)
-	}
-	if m.end {
-		s.endQueued = true
-	}
-	if s.started && !a.closed {
-		a.writeStream(s)
-	}
-}
-
-// writeStream writes as much of s's queued data as the flow-control windows
-// allow.
-func (a *connActor) writeStream(s *Stream) {
-	if a.closed || s.remoteEnded && s.finishedFast() {
-		a.dropQueued(s)
-		return
-	}
-	for len(s.outq) > 0 {
-		d := s.outq[0]
-		rest := d.buf[s.outHead:]
-		n := len(rest)
-		if n > int(a.peerMaxFrame) {
-			n = int(a.peerMaxFrame)
-		}
-		if int64(n) > s.sendWindow {
-			n = int(s.sendWindow)
-		}
-		if int64(n) > a.sendQuota {
-			n = int(a.sendQuota)
-		}
-		if n <= 0 {
-			if a.sendQuota <= 0 {
-				if !s.blocked {
-					s.blocked = true
-					a.blockedOnConn = append(a.blockedOnConn, s)
-				}
-			}
-			return
-		}
-		last := n == len(rest) && len(s.outq) == 1 && s.endQueued
-		if err := a.writeData(s.id, last, rest[:n]); err != nil {
-			a.check(err)
-			return
-		}
-		s.sendWindow -= int64(n)
-		a.sendQuota -= int64(n)
-		if a.ka != nil {
-			a.keepaliveWake()
-		}
-		s.outHead += n
-		a.released(s, n)
-		if s.outHead == len(d.buf) {
-			s.outq[0] = nil
-			s.outq = s.outq[1:]
-			s.outHead = 0
-		}
-		if last {
-			s.endSent = true
-		}
-	}
-	if s.endQueued && !s.endSent {
-		a.check(a.writeData(s.id, true, nil))
-		s.endSent = true
-	}
-	if s.endSent && s.remoteEnded {
-		a.closeStream(s, false)
-	}
-}
-
-// released gives n bytes of write quota back to s's writer.
-func (a *connActor) released(s *Stream, n int) {
+// release gives n bytes of write quota back to s's writer.
+func (a *connActor) release(s *Stream, n int) {
 	if s.queued.Add(-int64(n)) <= int64(a.c.cfg.WriteQuota) {
 		select {
 		case s.writeCh <- struct{}{}:
 		default:
 		}
 	}
-}
-
-func (a *connActor) dropQueued(s *Stream) {
-	for i, d := range s.outq {
-		n := len(d.buf)
-		if i == 0 {
-			n -= s.outHead
-		}
-		a.released(s, n)
-		s.outq[i] = nil
-	}
-	s.outq, s.outHead = nil, 0
 }
 
 // writeData writes one DATA frame straight into the buffered writer (the
@@ -523,223 +358,40 @@ func (a *connActor) writeData(id uint32, end bool, p []byte) error {
 	return err
 }
 
-func (a *connActor) onCancel(s *Stream) {
-	if !s.started {
-		a.removeWaiting(s)
-		a.c.forget(s)
-		return
-	}
-	if _, ok := a.streams[s.id]; !ok {
-		return
-	}
-	if !a.closed && !(s.remoteEnded && s.endSent) {
-		a.check(a.fr.WriteRSTStream(s.id, http2.ErrCodeCancel))
-	}
-	a.closeStream(s, true)
-}
-
-func (a *connActor) removeWaiting(s *Stream) {
-	for i, w := range a.waiting {
-		if w == s {
-			a.waiting = append(a.waiting[:i], a.waiting[i+1:]...)
-			return
-		}
-	}
-}
-
-// closeStream removes s from the connection. rstSent tells whether an
-// RST_STREAM already went out.
-func (a *connActor) closeStream(s *Stream, rstSent bool) {
-	if _, ok := a.streams[s.id]; !ok {
-		return
-	}
-	delete(a.streams, s.id)
-	a.active--
-	a.dropQueued(s)
-	a.c.forget(s)
-	if a.draining && a.active == 0 {
-		a.closeConn(nil)
-		return
-	}
-	a.startWaiting()
-}
-
-// onRemoteEnded: the reader saw the server end the stream (trailers,
-// or a local failure the reader detected).
-func (a *connActor) onRemoteEnded(s *Stream) {
-	if _, ok := a.streams[s.id]; !ok {
-		return
-	}
-	s.remoteEnded = true
-	if !s.endSent && !a.closed {
-		// Early server closure: tell the server we will send no more.
-		a.check(a.fr.WriteRSTStream(s.id, http2.ErrCodeNo))
-	}
-	a.closeStream(s, true)
-}
-
-// onResetStream: the reader ended s locally (a protocol or size violation)
-// and asks for RST_STREAM with code.
-func (a *connActor) onResetStream(s *Stream, code http2.ErrCode) {
-	if _, ok := a.streams[s.id]; !ok {
-		return
-	}
-	if !a.closed {
-		a.check(a.fr.WriteRSTStream(s.id, code))
-	}
-	a.closeStream(s, true)
-}
-
-func (a *connActor) onRSTStream(m *rstStreamFrame) {
-	s, ok := a.streams[m.id]
-	if !ok {
-		return
-	}
-	code := rstCode(m.code)
-	unprocessed := m.code == http2.ErrCodeRefusedStream
-	msg := fmt.Sprintf("stream %d to %s terminated by RST_STREAM with error code: %v", m.id, a.c.cfg.Address, m.code)
-	if code == codes.Canceled && !s.hdr.Deadline.IsZero() && !timeNow().Before(s.hdr.Deadline) {
-		code = codes.DeadlineExceeded
-	}
-	s.finish(status.New(code, msg), nil, unprocessed, false)
-	s.remoteEnded = true
-	a.closeStream(s, true)
-}
-
-func (a *connActor) onWindowUpdateReq(m *windowUpdate) {
-	if a.closed || m.n == 0 {
-		return
-	}
-	if m.s == nil {
-		a.check(a.fr.WriteWindowUpdate(0, m.n))
-		return
-	}
-	if _, ok := a.streams[m.s.id]; !ok || m.s.remoteEnded {
-		return
-	}
-	a.check(a.fr.WriteWindowUpdate(m.s.id, m.n))
-}
-
-func (a *connActor) onWindowUpdateFrame(m *windowUpdateFrame) {
-	if a.closed {
-		return
-	}
-	if m.id == 0 {
-		a.sendQuota += int64(m.incr)
-		if a.sendQuota > math.MaxInt32 {
-			a.closeConn(status.Errorf(codes.Internal, "server overflowed the connection send window to %d", a.sendQuota))
-			return
-		}
-		a.writeAll()
-		return
-	}
-	s, ok := a.streams[m.id]
-	if !ok {
-		return
-	}
-	s.sendWindow += int64(m.incr)
-	a.writeStream(s)
-}
-
-// writeAll retries streams blocked on the connection window, and every
-// stream with queued data.
-func (a *connActor) writeAll() {
-	blocked := a.blockedOnConn
-	a.blockedOnConn = nil
-	for _, s := range blocked {
-		s.blocked = false
-		if _, ok := a.streams[s.id]; ok {
-			a.writeStream(s)
-		}
-	}
-	for _, s := range a.streams {
-		if len(s.outq) > 0 && !s.blocked {
-			a.writeStream(s)
-		}
-	}
-}
-
-func (a *connActor) onGoAway(m *goAwayFrame) {
-	if a.closed {
-		return
-	}
-	if a.goAwaySeen && m.lastID > a.goAwayID {
-		a.closeConn(status.Errorf(codes.Internal, "server sent a second GOAWAY with a larger last stream id (%d > %d)", m.lastID, a.goAwayID))
-		return
-	}
-	a.goAwaySeen = true
-	a.goAwayID = m.lastID
-	msg := fmt.Sprintf("the server sent GOAWAY (%v, %q); the call was not processed", m.code, m.debug)
-	// Refuse the waiting streams and mark the connection draining before
-	// closing the streams above lastID: closeStream would otherwise start
-	// waiting streams (new HEADERS to a server that is going away, left
-	// hanging, or not, depending on map iteration order), and EventGoAway
-	// precedes the EventClosed that closing the last stream may cause.
-	for _, s := range a.waiting {
-		s.finishUnsent(status.New(codes.Unavailable, msg))
-		a.c.forget(s)
-	}
-	a.waiting = nil
-	first := !a.draining
-	a.draining = true
-	if a.c.State() == Ready {
-		a.c.state.Store(int32(Draining))
-	}
-	if first {
-		a.event(&EventGoAway{Conn: a.c, Code: m.code, Debug: m.debug})
-	}
-	for id, s := range a.streams {
-		if id > m.lastID {
-			s.finish(status.New(codes.Unavailable, msg), nil, true, true)
-			a.closeStream(s, true) // closes the connection after the last one
-		}
-	}
-	if a.active == 0 && !a.closed {
-		a.closeConn(nil)
-	}
-}
-
-func (a *connActor) startDrain() {
-	if a.draining || a.closed {
-		return
-	}
-	a.draining = true
-	if a.c.State() == Ready {
-		a.c.state.Store(int32(Draining))
-	}
-	for _, s := range a.waiting {
-		a.refuse(s)
-	}
-	a.waiting = nil
-	a.event(&EventGoAway{Conn: a.c, Code: http2.ErrCodeNo, Debug: "client drain"})
-	if a.active == 0 {
-		a.closeConn(nil)
-	}
-}
-
-// closeConn closes the socket, ends every stream and stops the actor. A
-// nil err is a graceful close after draining.
-func (a *connActor) closeConn(err *status.Error) {
+// closeConn performs effClose: it closes the socket, ends every stream
+// handed out and stops the actor.
+func (a *connActor) closeConn(e *effClose) {
 	if a.closed {
 		return
 	}
 	a.closed = true
 	c := a.c
-	if a.timer != nil {
-		a.timer.Stop()
+	if e.err == nil && a.werr != nil {
+		e.err = a.writeFailure() // a write of this batch failed before the graceful close
 	}
-	a.keepaliveStop()
+	a.stopTimer(timerConnect)
+	a.stopTimer(timerKeepaliveTick)
 	if a.dialCtx != nil {
 		a.dialCtx()
 	}
-	if a.bw != nil && err == nil {
-		_ = a.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("client closing"))
+	if a.bw != nil && e.goAway && a.werr == nil {
+		debug := "client closing"
+		if e.err != nil {
+			// A connection error: best effort, as the server may not be
+			// reading; the close must not wait for it.
+			_ = a.nc.SetWriteDeadline(time.Now().Add(goAwayWriteTimeout))
+			debug = e.err.Details()
+			if len(debug) > 256 {
+				debug = debug[:256]
+			}
+		}
+		_ = a.fr.WriteGoAway(0, e.code, []byte(debug))
 		_ = a.bw.Flush()
 	}
 	c.state.Store(int32(Closed))
 	c.mu.Lock()
 	c.closed = true
-	c.closeErr = err
+	c.closeErr = e.err
 	if c.closeErr == nil {
 		c.closeErr = status.Errorf(codes.Unavailable, "connection to %s closed", c.cfg.Address)
 	}
@@ -748,7 +400,7 @@ func (a *connActor) closeConn(err *status.Error) {
 	c.live = map[*Stream]struct{}{}
 	c.byID = map[uint32]*Stream{}
 	c.mu.Unlock()
-	close(c.closedCh())
+	close(c.closedC)
 	if nc != nil {
 		nc.Close()
 	}
@@ -762,12 +414,7 @@ func (a *connActor) closeConn(err *status.Error) {
 			s.finishUnsent(ferr)
 		}
 	}
-	for _, s := range a.streams {
-		a.dropQueued(s)
-	}
-	a.streams = map[uint32]*Stream{}
-	a.waiting = nil
-	a.event(&EventClosed{Conn: c, Err: err, Established: a.established})
+	a.event(&EventClosed{Conn: c, Err: e.err, Established: e.established})
 	if !a.stopping {
 		a.ctx.Stop(a.ctx.Self())
 	}

@@ -81,9 +81,16 @@ type Conn struct {
 	mu       sync.RWMutex // guards the fields below
 	closed   bool
 	closeErr *status.Error
-	byID     map[uint32]*Stream
-	live     map[*Stream]struct{}
-	netConn  net.Conn
+	// byID mirrors the core's stream set (connCore.streams) for the
+	// reader goroutine, which looks up every frame's stream and cannot
+	// read the core; the actor writes it (effHeaders, effForget).
+	byID map[uint32]*Stream
+	// live holds every stream NewStream handed out and the actor has not
+	// forgotten, including those still in the mailbox, which the core has
+	// not seen: closing ends them all, and NewStream adds to it under mu
+	// only while the connection is open, so none is missed.
+	live    map[*Stream]struct{}
+	netConn net.Conn
 
 	lastRead    atomic.Int64 // unix nanos of the last frame read (reader)
 	ctrlPending atomic.Int32
@@ -197,6 +204,10 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		headerCh: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	for _, f := range fields {
+		s.fieldsSize += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
+	}
+	s.recvFlow = newInFlow(int64(c.cfg.InitialWindowSize))
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
 	s.deframer.Alloc = bufpool.Get
 	if hdr.MaxReceiveMessageSize != 0 {
@@ -306,54 +317,10 @@ func (c *Conn) lookup(id uint32) *Stream {
 	return s
 }
 
-// Messages of the connection actor.
-type (
-	newStream struct{ s *Stream }
-	dataReq   struct {
-		s   *Stream
-		buf []byte
-		end bool
-	}
-	cancelStream struct{ s *Stream }
-	windowUpdate struct {
-		s *Stream // nil for the connection
-		n uint32
-	}
-	closeReq   struct{ err *status.Error }
-	drainReq   struct{}
-	dialResult struct {
-		conn net.Conn
-		err  error
-	}
-	connectTimeout struct{}
-	// Frames from the reader.
-	settingsFrame struct {
-		settings []http2.Setting
-		ack      bool
-	}
-	pingFrame struct {
-		data [8]byte
-		ack  bool
-	}
-	goAwayFrame struct {
-		lastID uint32
-		code   http2.ErrCode
-		debug  string
-	}
-	windowUpdateFrame struct{ id, incr uint32 }
-	rstStreamFrame    struct {
-		id   uint32
-		code http2.ErrCode
-	}
-	remoteEnded struct{ s *Stream }
-	resetStream struct {
-		s    *Stream
-		code http2.ErrCode
-	}
-	readerFailed struct{ err error }
-)
-
-func (c *Conn) ctrl(msg any) {
+// ctrl sends a control frame's message to the actor (reader goroutine),
+// waiting while maxControlBacklog of them are unhandled: a flood of PINGs
+// or SETTINGS holds up the reader, not memory.
+func (c *Conn) ctrl(msg coreMsg) {
 	for c.ctrlPending.Load() >= maxControlBacklog {
 		select {
 		case <-c.ctrlSig:
@@ -365,14 +332,10 @@ func (c *Conn) ctrl(msg any) {
 	c.send(msg)
 }
 
-func (c *Conn) closedCh() chan struct{} { return c.closedC }
-
 // Closed is closed when the connection has closed.
 func (c *Conn) Closed() <-chan struct{} { return c.closedC }
 
 var timeNow = time.Now
-
-func rstCode(c http2.ErrCode) codes.Code { return wire.RSTStreamCode(c) }
 
 func (c *Conn) ctrlHandled() {
 	if c.ctrlPending.Add(-1) < maxControlBacklog {
@@ -383,17 +346,8 @@ func (c *Conn) ctrlHandled() {
 	}
 }
 
-func timeoutField(deadline time.Time) (hpack.HeaderField, bool) {
-	if deadline.IsZero() {
-		return hpack.HeaderField{}, true
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return hpack.HeaderField{}, false
-	}
-	return hpack.HeaderField{Name: "grpc-timeout", Value: wire.EncodeTimeout(d)}, true
-}
-
 func frameTimerAfter(d time.Duration, c *Conn, msg any) *time.Timer {
 	return time.AfterFunc(d, func() { c.send(msg) })
 }
+
+func (c *Conn) lastReadTime() time.Time { return time.Unix(0, c.lastRead.Load()) }

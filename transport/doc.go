@@ -1,13 +1,34 @@
 // Package transport is one HTTP/2 connection to a gRPC server, run as a
 // protoactor actor.
 //
-// The connection actor is the only writer of the socket: it owns the HPACK
-// encoder, the stream table's id assignment, the send flow-control windows
-// and the GOAWAY state, and it flushes its write buffer when its mailbox runs
-// empty, so frames of many calls leave in one write. One reader goroutine
-// per connection parses frames: DATA and HEADERS go straight to the stream
-// they belong to (where a caller waits), control frames (SETTINGS, PING,
-// GOAWAY, WINDOW_UPDATE, RST_STREAM) become messages to the actor.
+// The connection is split in three parts:
+//
+//   - The core (connCore, core.go and keepalive.go) is the connection's
+//     logic as a plain state machine with no goroutine, socket or timer: the
+//     stream table and stream id assignment, the stream quota and the queue
+//     of streams waiting for the server's SETTINGS_MAX_CONCURRENT_STREAMS,
+//     the send windows, the server's header list limit, GOAWAY and drain,
+//     and keepalive. Its step takes one message (a new stream, queued data,
+//     a control frame the reader saw, a timer firing) and returns typed
+//     effects: frames to write, streams to finish or forget, events for the
+//     parent, timers to arm. Time reaches it as data in the messages. It is
+//     tested with tables and golden transcripts (testdata/core_*.txt).
+//   - The actor (connActor, actor.go) is the only writer of the socket: it
+//     hands every message to the core and performs the effects, which is
+//     all its I/O: dialing, the preface, the HPACK encoder, the socket's
+//     write buffer, the timers and the tables shared with the reader. It
+//     flushes its write buffer when its mailbox runs empty, so frames of
+//     many calls leave in one write.
+//   - One reader goroutine per connection (reader.go) parses frames: DATA
+//     and HEADERS go straight to the stream they belong to (where a caller
+//     waits), control frames (SETTINGS, PING, GOAWAY, WINDOW_UPDATE,
+//     RST_STREAM) become messages to the actor; at most a fixed number of
+//     them wait unhandled, so a flood holds up the reader, not memory.
+//
+// Flow control is two small pure types (flow.go): inFlow, a receive window
+// (received, consumed, to credit back), kept by the reader for the
+// connection and by each stream for itself; outFlow, a send window, kept
+// by the core for the connection and each stream.
 //
 // Callers use a connection through its *Conn handle: NewStream starts a
 // call's stream, Stream.Write queues framed messages, Stream.RecvMsg returns

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -107,4 +108,44 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("%d dials: the actor restarted", n)
 		}
 	})
+}
+
+// FuzzBlockGuard: the guard sees the same frames, and fails at the same
+// frame, however the socket splits the bytes into reads.
+func FuzzBlockGuard(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s, uint8(1))
+	}
+	var flood bytes.Buffer
+	fr := http2.NewFramer(&flood, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x88}})
+	for range 40 {
+		fr.WriteContinuation(1, false, nil)
+	}
+	f.Add(flood.Bytes(), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		whole := guardRead(data, len(data)+1)
+		parts := guardRead(data, int(split%16)+1)
+		if whole != parts {
+			t.Fatalf("one read: %q; reads of %d bytes: %q", whole, split%16+1, parts)
+		}
+	})
+}
+
+// guardRead reads data through a blockGuard (limit 16 KiB: 18 frames) in
+// reads of at most chunk bytes; it returns the error that ended the reads
+// ("" at the end of data) and, the same for any split, the stream and
+// frame count in it.
+func guardRead(data []byte, chunk int) string {
+	g := newBlockGuard(bytes.NewReader(data), "fuzz", 16<<10)
+	buf := make([]byte, chunk)
+	for {
+		_, err := g.Read(buf)
+		if err == io.EOF {
+			return ""
+		}
+		if err != nil {
+			return err.Error()
+		}
+	}
 }

@@ -320,3 +320,48 @@ func TestServerHeaderTableSize(t *testing.T) {
 		}
 	}
 }
+
+// TestServerMaxHeaderListSize: a request whose header list is over the
+// server's SETTINGS_MAX_HEADER_LIST_SIZE fails INTERNAL without a frame
+// of it reaching the server (grpc-go's behaviour); a stream in progress and
+// a later call on the same connection are not affected.
+func TestServerMaxHeaderListSize(t *testing.T) {
+	ct := startReady(t, Config{}, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 8 << 10})
+	p := ct.peer
+
+	inFlight := ct.newStream(context.Background(), &CallHdr{Method: "/test/Stream"})
+	id, _ := p.wantHeaders()
+
+	big := ct.newStream(context.Background(), &CallHdr{Method: "/test/Big", Metadata: metadata.Pairs("big", strings.Repeat("x", 16<<10))})
+	waitDone(t, big)
+	_, err := big.RecvMsg()
+	wantCode(t, "call over the limit", err, codes.Internal, "header list size to send violates the maximum size (8192 bytes)")
+	if big.Unprocessed() {
+		t.Errorf("the failed call may be retried transparently; it would fail the same way")
+	}
+	if err := big.Write(grpcFrame([]byte("req")), true); code(err) != codes.Internal {
+		t.Errorf("Write after the failure: %v, want the call's INTERNAL status", err)
+	}
+
+	// The stream in progress goes on; the next stream's HEADERS is the
+	// next frame the server sees (nothing of the big one was sent).
+	r := startRecv(inFlight)
+	p.writeResponseHeaders(id)
+	p.writeMsg(id, []byte("still here"), false)
+	s := ct.unary([]byte("after"))
+	id2, _ := p.wantHeaders()
+	if id2 != id+2 {
+		t.Errorf("next stream id %d, want %d (no id used by the refused call)", id2, id+2)
+	}
+	p.serveUnary(id2, []byte("ok"))
+	if _, err := s.RecvMsg(); err != nil {
+		t.Fatalf("call after the refused one: %v", err)
+	}
+	p.writeTrailers(id, codes.OK, "")
+	if r.wait(t); r.err != nil || len(r.msgs) != 1 {
+		t.Fatalf("stream in flight: %d messages, err %v", len(r.msgs), r.err)
+	}
+	if ct.conn.State() != Ready {
+		t.Errorf("connection state %v, want READY", ct.conn.State())
+	}
+}

@@ -12,7 +12,9 @@ import (
 // arrives within KeepaliveTimeout, the connection is closed and its calls
 // fail UNAVAILABLE. With no open stream and without
 // KeepalivePermitWithoutCalls the check goes dormant until a stream opens.
-// Timers are messages to the actor.
+// This is the core's part: timers are effArm effects and come back as
+// keepaliveTick and keepaliveTimeout messages that carry the time and the
+// time of the last frame read, so the logic reads no clock.
 
 // minKeepaliveTime is gRFC A8's floor (a variable for tests).
 var minKeepaliveTime = 10 * time.Second
@@ -21,27 +23,22 @@ var minKeepaliveTime = 10 * time.Second
 // others.
 var keepalivePing = [8]byte{'k', 'e', 'e', 'p', 'a', 'l', 'i', 'v'}
 
-type (
-	keepaliveTick    struct{ gen int }
-	keepaliveTimeout struct{ gen int }
-)
-
-// keepalive is the actor's keepalive state.
+// keepalive is the core's keepalive state.
 type keepalive struct {
 	time, timeout   time.Duration
 	permitNoStreams bool
-	gen             int
+	gen             int // the generation of the armed timer; older firings are stale
 	dormant         bool
 	maxPings        int // pings allowed without data sent in between; 0: no limit
 	pingsNoData     int
 	pingSent        time.Time // zero when no keepalive ping is outstanding
-	timer           *time.Timer
 }
 
-func (a *connActor) keepaliveStart() {
-	cfg := a.c.cfg
+// newKeepalive returns the keepalive state for cfg, nil when keepalive is
+// off.
+func newKeepalive(cfg *Config) *keepalive {
 	if cfg.KeepaliveTime <= 0 {
-		return
+		return nil
 	}
 	k := &keepalive{time: cfg.KeepaliveTime, timeout: cfg.KeepaliveTimeout, permitNoStreams: cfg.KeepalivePermitWithoutCalls, maxPings: cfg.KeepaliveMaxPingsWithoutData}
 	if k.time < minKeepaliveTime {
@@ -50,85 +47,81 @@ func (a *connActor) keepaliveStart() {
 	if k.timeout <= 0 {
 		k.timeout = 20 * time.Second
 	}
-	a.ka = k
-	a.c.lastRead.Store(timeNow().UnixNano())
-	a.keepaliveArm(k.time)
+	return k
 }
 
-func (a *connActor) keepaliveArm(d time.Duration) {
-	k := a.ka
+func (c *connCore) keepaliveStart() {
+	if c.ka != nil {
+		c.keepaliveArm(timerKeepaliveTick, c.ka.time)
+	}
+}
+
+func (c *connCore) keepaliveArm(t timerKind, d time.Duration) {
+	k := c.ka
 	k.gen++
-	gen, c := k.gen, a.c
-	if k.timer != nil {
-		k.timer.Stop()
-	}
-	k.timer = time.AfterFunc(d, func() { c.send(&keepaliveTick{gen: gen}) })
+	c.emit(&effArm{timer: t, d: d, gen: k.gen})
 }
 
-// keepaliveTick: time to check whether the connection is still alive.
-func (a *connActor) onKeepaliveTick(m *keepaliveTick) {
-	k := a.ka
-	if k == nil || m.gen != k.gen || a.closed {
+// onKeepaliveTick: time to check whether the connection is still alive.
+func (c *connCore) onKeepaliveTick(m *keepaliveTick) {
+	k := c.ka
+	if k == nil || m.gen != k.gen || c.closed {
 		return
 	}
-	idle := timeNow().Sub(a.c.lastReadTime())
+	idle := m.now.Sub(m.lastRead)
 	if idle < k.time {
-		a.keepaliveArm(k.time - idle)
+		c.keepaliveArm(timerKeepaliveTick, k.time-idle)
 		return
 	}
-	if a.active == 0 && !k.permitNoStreams || k.maxPings > 0 && k.pingsNoData >= k.maxPings {
+	if len(c.streams) == 0 && !k.permitNoStreams || k.maxPings > 0 && k.pingsNoData >= k.maxPings {
 		k.dormant = true // until a stream opens or data goes out
 		return
 	}
 	k.pingsNoData++
-	k.pingSent = timeNow()
-	a.check(a.fr.WritePing(false, keepalivePing))
-	k.gen++
-	gen, c := k.gen, a.c
-	k.timer = time.AfterFunc(k.timeout, func() { c.send(&keepaliveTimeout{gen: gen}) })
+	k.pingSent = m.now
+	c.emit(c.pings.put(effPing{data: keepalivePing}))
+	c.keepaliveArm(timerKeepaliveTimeout, k.timeout)
 }
 
-func (a *connActor) onKeepaliveTimeout(m *keepaliveTimeout) {
-	k := a.ka
-	if k == nil || m.gen != k.gen || a.closed || k.pingSent.IsZero() {
+func (c *connCore) onKeepaliveTimeout(m *keepaliveTimeout) {
+	k := c.ka
+	if k == nil || m.gen != k.gen || c.closed || k.pingSent.IsZero() {
 		return
 	}
-	if a.c.lastReadTime().After(k.pingSent) {
+	if m.lastRead.After(k.pingSent) {
 		k.pingSent = time.Time{}
-		a.keepaliveArm(k.time)
+		c.keepaliveArm(timerKeepaliveTick, k.time)
 		return
 	}
-	a.closeConn(status.Errorf(codes.Unavailable, "connection to %s: keepalive ping not acknowledged within %v", a.c.cfg.Address, k.timeout))
+	c.close(status.Errorf(codes.Unavailable, "connection to %s: keepalive ping not acknowledged within %v", c.addr, k.timeout))
 }
 
 // onKeepaliveAck: the ack of our keepalive PING arrived.
-func (a *connActor) onKeepaliveAck() {
-	k := a.ka
-	if k == nil || k.pingSent.IsZero() {
+func (c *connCore) onKeepaliveAck() {
+	k := c.ka
+	if k == nil || k.pingSent.IsZero() || c.closed {
 		return
 	}
 	k.pingSent = time.Time{}
-	a.keepaliveArm(k.time)
+	c.keepaliveArm(timerKeepaliveTick, k.time)
 }
 
 // keepaliveWake re-arms a dormant keepalive when a stream opens or data
 // goes out, and resets the count of pings without data.
-func (a *connActor) keepaliveWake() {
-	k := a.ka
+func (c *connCore) keepaliveWake() {
+	k := c.ka
 	if k == nil {
 		return
 	}
 	k.pingsNoData = 0
 	if k.dormant {
 		k.dormant = false
-		a.keepaliveArm(k.time)
+		c.keepaliveArm(timerKeepaliveTick, k.time)
 	}
 }
 
-func (a *connActor) keepaliveStop() {
-	if k := a.ka; k != nil && k.timer != nil {
-		k.timer.Stop()
+func (c *connCore) keepaliveStop() {
+	if c.ka != nil {
+		c.emit(effStopTimer{timerKeepaliveTick})
 	}
 }
-
-func (c *Conn) lastReadTime() time.Time { return time.Unix(0, c.lastRead.Load()) }

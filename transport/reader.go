@@ -15,18 +15,28 @@ import (
 // call's error message.
 const nonGRPCBodyMax = 1024
 
+// protocolError is a connection error the reader detected: st for the
+// calls, code for the GOAWAY that tells the server.
+type protocolError struct {
+	code http2.ErrCode
+	st   *status.Error
+}
+
+func (e *protocolError) Error() string { return e.st.Error() }
+func (e *protocolError) Unwrap() error { return e.st }
+
 // reader is the connection's frame reader goroutine. It owns the framer's
 // read side and the HPACK decoder.
 type reader struct {
-	c       *Conn
-	conn    net.Conn
-	unacked int64 // connection-level bytes received and not yet credited
+	c    *Conn
+	conn net.Conn
+	flow inFlow // the connection's receive window (credited on receipt)
 }
 
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
-	fr := http2.NewFramer(nil, newConnReader(r.conn, c.cfg.BufferSize))
+	fr := http2.NewFramer(nil, newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize))
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
 	// The client advertises no SETTINGS_MAX_FRAME_SIZE, so the server must
@@ -62,6 +72,15 @@ func (r *reader) run() {
 				}
 				continue
 			}
+			var ce http2.ConnectionError
+			if mh, ok := f.(*http2.MetaHeadersFrame); ok && mh != nil && errors.As(err, &ce) {
+				switch {
+				case mh.Truncated:
+					err = &protocolError{code: http2.ErrCode(ce), st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d runs past the client's limit of %d bytes (SETTINGS_MAX_HEADER_LIST_SIZE; %v)", c.cfg.Address, mh.StreamID, c.cfg.MaxHeaderListSize, ce)}
+				case http2.ErrCode(ce) == http2.ErrCodeCompression:
+					err = &protocolError{code: http2.ErrCodeCompression, st: status.Errorf(codes.Internal, "connection to %s: the server's header block for stream %d cannot be decoded (%v): bad HPACK, or a field longer than the client's limit of %d bytes", c.cfg.Address, mh.StreamID, ce, c.cfg.MaxHeaderListSize)}
+				}
+			}
 			c.send(&readerFailed{err: err})
 			return
 		}
@@ -81,7 +100,7 @@ func (r *reader) run() {
 		case *http2.RSTStreamFrame:
 			c.ctrl(&rstStreamFrame{id: f.StreamID, code: f.ErrCode})
 		case *http2.PushPromiseFrame:
-			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server sent PUSH_PROMISE although push is disabled", c.cfg.Address)})
+			c.send(&readerFailed{err: &protocolError{code: http2.ErrCodeProtocol, st: status.Errorf(codes.Internal, "connection to %s: server sent PUSH_PROMISE although push is disabled", c.cfg.Address)}})
 			return
 		}
 	}
@@ -106,16 +125,13 @@ func (r *reader) failStream(s *Stream, st *status.Error, code http2.ErrCode) {
 
 func (r *reader) data(f *http2.DataFrame) {
 	c := r.c
-	flow := int64(f.Length)
-	if flow > 0 {
-		r.unacked += flow
-		if r.unacked > int64(c.cfg.InitialConnWindowSize) {
-			c.send(&readerFailed{err: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.unacked, c.cfg.InitialConnWindowSize)})
+	if n := int64(f.Length); n > 0 {
+		if !r.flow.receive(n) {
+			c.send(&readerFailed{err: &protocolError{code: http2.ErrCodeFlowControl, st: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.flow.received, r.flow.window)}})
 			return
 		}
-		if r.unacked >= int64(c.cfg.InitialConnWindowSize)/4 {
-			c.send(&windowUpdate{n: uint32(r.unacked)})
-			r.unacked = 0
+		if credit := r.flow.consume(n); credit > 0 {
+			c.send(&windowUpdate{n: uint32(credit)})
 		}
 	}
 	s := c.lookup(f.StreamID)
@@ -126,18 +142,18 @@ func (r *reader) data(f *http2.DataFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: server sent DATA before HEADERS", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if s.nonGRPC != nil {
-		if room := nonGRPCBodyMax - len(s.nonGRPCBody); room > 0 {
+	if ng := s.nonGRPC; ng != nil {
+		if room := nonGRPCBodyMax - len(ng.body); room > 0 {
 			d := f.Data()
 			if len(d) > room {
 				d = d[:room]
 			}
-			s.nonGRPCBody = append(s.nonGRPCBody, d...)
+			ng.body = append(ng.body, d...)
 		}
 		if f.StreamEnded() {
-			r.end(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), nil)
-		} else if len(s.nonGRPCBody) >= nonGRPCBodyMax {
-			r.failStream(s, wire.ResponseStatus(s.nonGRPC, nil, s.nonGRPCBody), http2.ErrCodeCancel)
+			r.end(s, wire.ResponseStatus(ng.headers, nil, ng.body), nil)
+		} else if len(ng.body) >= nonGRPCBodyMax {
+			r.failStream(s, wire.ResponseStatus(ng.headers, nil, ng.body), http2.ErrCodeCancel)
 		}
 		return
 	}
@@ -206,7 +222,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			return
 		}
 		if block.HTTPStatus != 200 || !wire.IsGRPCContentType(block.ContentType) {
-			s.nonGRPC = &block
+			s.nonGRPC = &nonGRPCResponse{headers: &block}
 			return
 		}
 		if block.Malformed != "" {
@@ -222,8 +238,8 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: a HEADERS frame cannot appear in the middle of a stream", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if s.nonGRPC != nil {
-		r.end(s, wire.ResponseStatus(s.nonGRPC, &block, s.nonGRPCBody), nil)
+	if ng := s.nonGRPC; ng != nil {
+		r.end(s, wire.ResponseStatus(ng.headers, &block, ng.body), nil)
 		return
 	}
 	r.end(s, wire.ResponseStatus(s.initial, &block, nil), block.Metadata)

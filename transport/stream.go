@@ -52,23 +52,25 @@ type Stream struct {
 	fields []hpack.HeaderField // request headers except grpc-timeout
 	hdr    *CallHdr
 
-	// Owned by the connection actor.
-	id          uint32
-	started     bool // HEADERS written
-	sendWindow  int64
+	fieldsSize int64 // header list size of fields (HTTP/2's count)
+
+	// Owned by the connection core (the actor's goroutine).
+	timeout     string // grpc-timeout value, set when HEADERS are written
+	sendFlow    outFlow
 	outq        []*dataReq
 	outHead     int // bytes of outq[0] already written
+	id          uint32
+	started     bool // HEADERS written
 	endQueued   bool
 	endSent     bool
 	remoteEnded bool
 	blocked     bool // waiting for send window
 
 	// Owned by the reader goroutine.
-	deframer    wire.Deframer
-	gotHeaders  bool
-	nonGRPC     *wire.HeaderBlock
-	nonGRPCBody []byte
-	initial     *wire.HeaderBlock
+	gotHeaders bool
+	deframer   wire.Deframer
+	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
+	initial    *wire.HeaderBlock
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
@@ -79,18 +81,26 @@ type Stream struct {
 	mu          sync.Mutex // guards the fields below
 	msgs        []wire.Message
 	msgHead     int
-	inFlight    int64 // received bytes not yet credited back to the peer
+	recvFlow    inFlow // the stream's receive window
 	header      metadata.MD
-	headerDone  bool
-	headersRecv bool // response headers arrived (not a trailers-only response)
 	trailer     metadata.MD
 	st          *status.Error
+	headerDone  bool
+	headersRecv bool // response headers arrived (not a trailers-only response)
 	finished    bool
 	unprocessed bool
 	neverSent   bool
 	sig         chan struct{} // a message, the headers or the end arrived
 	headerCh    chan struct{} // closed when headers arrive or the stream ends
 	done        chan struct{} // closed when the stream ends
+}
+
+// nonGRPCResponse is a response that is not gRPC (an HTTP status other
+// than 200 or another content-type): its headers, and the start of its
+// body for the call's error message.
+type nonGRPCResponse struct {
+	headers *wire.HeaderBlock
+	body    []byte
 }
 
 // Unprocessed reports whether the stream ended without the server having
@@ -101,11 +111,6 @@ func (s *Stream) Unprocessed() bool {
 	defer s.mu.Unlock()
 	return s.finished && s.unprocessed
 }
-
-// ID returns the HTTP/2 stream id, 0 before the HEADERS were written. For
-// tests and logs; it reads actor-owned state without synchronisation, so
-// call it only after the stream ended.
-func (s *Stream) ID() uint32 { return s.id }
 
 // RecvCompress returns the response's grpc-encoding ("" before the headers
 // or when the server sent none).
@@ -241,15 +246,14 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 }
 
 // creditLocked returns how many received bytes to credit back to the
-// peer now: all of them once a quarter of the window has built up and no
-// complete message is waiting for the application.
+// peer now, called when no complete message waits for the application:
+// every byte received counts as consumed, and goes back once a quarter of
+// the window has built up.
 func (s *Stream) creditLocked() int64 {
-	if s.finished || s.inFlight < int64(s.conn.cfg.InitialWindowSize)/4 {
+	if s.finished {
 		return 0
 	}
-	n := s.inFlight
-	s.inFlight = 0
-	return n
+	return s.recvFlow.consumeAll()
 }
 
 // Header waits for the response headers and returns their metadata. For a
@@ -363,9 +367,8 @@ func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error)
 	if s.finished {
 		return int64(flowLen), nil
 	}
-	s.inFlight += int64(flowLen)
-	if s.inFlight > int64(s.conn.cfg.InitialWindowSize) {
-		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.inFlight, s.conn.cfg.InitialWindowSize)
+	if !s.recvFlow.receive(int64(flowLen)) {
+		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
 	}
 	before := len(s.msgs)
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })

@@ -1,0 +1,76 @@
+package system_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/system_test/peers"
+)
+
+// TestServerMaxHeaderListSize: against a grpc-go server that advertises
+// SETTINGS_MAX_HEADER_LIST_SIZE 8 KiB, a call with 16 KiB of metadata
+// fails INTERNAL before anything is sent (as grpc-go's client fails it),
+// and a server stream in flight on the same connection completes.
+func TestServerMaxHeaderListSize(t *testing.T) {
+	addr := peers.StartGoInteropOpts(t, grpc.MaxHeaderListSize(8<<10))
+	s := dialStubs(t, addr)
+	ctx := tctx(t)
+
+	// A bidirectional stream the server cannot end before the client half-closes.
+	bs, err := s.duplex.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := func(n int32) {
+		t.Helper()
+		if err := bs.Send(&outReq{ResponseParameters: []*testgrpc.ResponseParameters{{Size: n}}}); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		r, err := bs.Recv()
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		checkPayload(t, "stream response", r.GetPayload(), int(n))
+	}
+	echo(10)
+
+	// A server stream in flight: the first message read, the rest to come.
+	rs, err := s.streamOut.Call(ctx, serverStreamReq([]int{1, 2, 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.Recv(); err != nil {
+		t.Fatalf("server stream: first Recv: %v", err)
+	}
+
+	md := channel.Metadata(map[string][]string{"big": {strings.Repeat("x", 16<<10)}})
+	_, err = s.empty.Call(ctx, &empty{}, md)
+	wantStatus(t, "call with 16 KiB of metadata", err, codes.Internal, "header list size to send violates the maximum size (8192 bytes)")
+
+	for i := 2; i <= 3; i++ {
+		r, err := rs.Recv()
+		if err != nil {
+			t.Fatalf("server stream: Recv %d after the failed call: %v", i, err)
+		}
+		checkPayload(t, "server stream response", r.GetPayload(), i)
+	}
+	if _, err := rs.Recv(); err != io.EOF {
+		t.Fatalf("server stream end: %v, want io.EOF", err)
+	}
+	echo(20)
+	if err := bs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.Recv(); err != io.EOF {
+		t.Fatalf("bidirectional stream end: %v, want io.EOF", err)
+	}
+	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
+		t.Fatalf("a call after the refused one: %v", err)
+	}
+}

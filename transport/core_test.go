@@ -1,0 +1,570 @@
+package transport
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http2"
+)
+
+// Tests of the connection core alone: no socket, no actor, no timer. Long
+// sequences are golden transcripts in testdata/core_*.txt (each message
+// the core stepped on, "> ...", followed by the effects it returned);
+// `go test ./transport -run TestCoreGolden -update` rewrites them.
+
+var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/")
+
+// t0 is the core tests' clock at the start.
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// coreStream is a stream as NewStream makes it, without a connection.
+func coreStream(method string) *Stream {
+	return &Stream{
+		hdr:        &CallHdr{Method: method},
+		fieldsSize: 300,
+		writeCh:    make(chan struct{}, 1),
+		sig:        make(chan struct{}, 1),
+		headerCh:   make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+}
+
+// script drives a core and records the transcript.
+type script struct {
+	t   testing.TB
+	c   *connCore
+	now time.Time
+	b   strings.Builder
+}
+
+func newScript(t testing.TB, ka *keepalive) *script {
+	sc := &script{t: t, now: t0}
+	sc.c = newConnCore(testAddr, ka)
+	sc.c.now = func() time.Time { return sc.now }
+	return sc
+}
+
+// ready steps the server's first SETTINGS.
+func (sc *script) ready(settings ...http2.Setting) {
+	sc.step(&settingsFrame{settings: settings})
+}
+
+func (sc *script) note(format string, args ...any) {
+	fmt.Fprintf(&sc.b, "# "+format+"\n", args...)
+}
+
+// step steps the core with m, records both, and performs the effects that
+// the core's later steps depend on (ending streams), as the actor would.
+func (sc *script) step(m coreMsg) []string {
+	fmt.Fprintf(&sc.b, "> %s\n", m)
+	if seenTypes != nil {
+		seenTypes[fmt.Sprintf("%T", m)] = true
+	}
+	var out []string
+	for _, e := range sc.c.step(m) {
+		if seenTypes != nil {
+			seenTypes[fmt.Sprintf("%T", e)] = true
+		}
+		s := e.String()
+		out = append(out, s)
+		fmt.Fprintf(&sc.b, "  %s\n", s)
+		if f, ok := e.(*effFinish); ok {
+			if f.unsent {
+				f.s.finishUnsent(f.st)
+			} else {
+				f.s.finish(f.st, nil, f.unprocessed, f.local)
+			}
+		}
+	}
+	return out
+}
+
+// golden compares the transcript with testdata/core_<name>.txt.
+func (sc *script) golden(name string) {
+	sc.t.Helper()
+	path := filepath.Join("testdata", "core_"+name+".txt")
+	got := sc.b.String()
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			sc.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			sc.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		sc.t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		sc.t.Errorf("transcript differs from %s (run with -update to accept):\n%s", path, diffLines(string(want), got))
+	}
+}
+
+// diffLines shows the first lines where want and got differ.
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n want %q\n  got %q", i+1, wl, gl)
+		}
+	}
+	return "(no difference)"
+}
+
+func msg(n int) []byte { return make([]byte, n) }
+
+func testKeepalive(permit bool, maxPings int) *keepalive {
+	return &keepalive{time: 10 * time.Second, timeout: 2 * time.Second, permitNoStreams: permit, maxPings: maxPings}
+}
+
+func TestCoreGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(sc *script)
+	}{
+		{"handshake", func(sc *script) {
+			sc.note("the server's first SETTINGS establish the connection; a later one only changes values")
+			sc.ready(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100}, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 1024})
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingMaxFrameSize, Val: 32768}}})
+			sc.step(&settingsFrame{ack: true})
+			sc.note("an out-of-range value is a connection error")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 1 << 31}}})
+			sc.step(&newStream{s: coreStream("/late")})
+		}},
+		{"unary", func(sc *script) {
+			sc.ready()
+			s := coreStream("/svc/Unary")
+			sc.step(&newStream{s: s})
+			sc.step(&dataReq{s: s, buf: msg(100), end: true})
+			sc.note("the reader credits received bytes back")
+			sc.step(&windowUpdate{n: 4096})
+			sc.step(&windowUpdate{s: s, n: 1024})
+			sc.step(&remoteEnded{s: s})
+			sc.note("after the end: a credit for the stream is dropped")
+			sc.step(&windowUpdate{s: s, n: 1024})
+			sc.note("data queued before the HEADERS go out goes with them")
+			s2 := coreStream("/svc/Early")
+			s2.outq = append(s2.outq, &dataReq{s: s2, buf: msg(10)})
+			s2.endQueued = true
+			sc.step(&newStream{s: s2})
+			sc.note("the server ends before the client half-closed: RST_STREAM(NO_ERROR)")
+			s3 := coreStream("/svc/Stream")
+			sc.step(&newStream{s: s3})
+			sc.step(&dataReq{s: s3, buf: msg(10)})
+			sc.step(&remoteEnded{s: s3})
+			sc.step(&dataReq{s: s3, buf: msg(10)})
+		}},
+		{"deadline", func(sc *script) {
+			sc.ready()
+			s := coreStream("/svc/Deadline")
+			s.hdr.Deadline = t0.Add(1500 * time.Millisecond)
+			sc.step(&newStream{s: s})
+			sc.note("RST_STREAM(CANCEL) after the deadline is DEADLINE_EXCEEDED")
+			sc.now = t0.Add(2 * time.Second)
+			sc.step(&rstStreamFrame{id: 1, code: http2.ErrCodeCancel})
+			sc.note("a deadline that passed before the HEADERS: nothing is sent")
+			s2 := coreStream("/svc/Late")
+			s2.hdr.Deadline = t0.Add(time.Second)
+			sc.step(&newStream{s: s2})
+		}},
+		{"quota", func(sc *script) {
+			sc.ready(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 1})
+			a, b, c, d := coreStream("/a"), coreStream("/b"), coreStream("/c"), coreStream("/d")
+			sc.step(&newStream{s: a})
+			sc.step(&newStream{s: b})
+			sc.step(&newStream{s: c})
+			sc.step(&newStream{s: d})
+			sc.note("data for a waiting stream waits with it")
+			sc.step(&dataReq{s: b, buf: msg(5), end: true})
+			sc.note("a waiting stream cancelled leaves the queue")
+			c.finish(status.New(codes.Canceled, "call cancelled"), nil, false, true)
+			sc.step(&cancelStream{s: c})
+			sc.note("a's end starts b")
+			sc.step(&dataReq{s: a, buf: nil, end: true})
+			sc.step(&remoteEnded{s: a})
+			sc.note("a larger limit starts the rest")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 10}}})
+			sc.note("a waiting stream that ended before its turn is skipped")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 0}}})
+			e, f := coreStream("/e"), coreStream("/f")
+			sc.step(&newStream{s: e})
+			sc.step(&newStream{s: f})
+			e.finish(status.New(codes.Canceled, "call cancelled"), nil, false, true)
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 10}}})
+		}},
+		{"windows", func(sc *script) {
+			sc.ready(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000}, http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
+			a, b := coreStream("/a"), coreStream("/b")
+			sc.step(&newStream{s: a})
+			sc.step(&newStream{s: b})
+			sc.note("the stream window (1000) bounds a's write")
+			sc.step(&dataReq{s: a, buf: msg(1500)})
+			sc.step(&windowUpdateFrame{id: 1, incr: 600})
+			sc.note("the connection window (65535) runs out: both wait for it")
+			sc.step(&windowUpdateFrame{id: 1, incr: 100000})
+			sc.step(&windowUpdateFrame{id: 3, incr: 100000})
+			sc.step(&dataReq{s: a, buf: msg(70000), end: true})
+			sc.step(&dataReq{s: b, buf: msg(3000)})
+			sc.step(&windowUpdateFrame{id: 0, incr: 5000})
+			sc.note("a window update for a stream the core does not know is ignored")
+			sc.step(&windowUpdateFrame{id: 99, incr: 5})
+			sc.note("SETTINGS_INITIAL_WINDOW_SIZE moves every open stream's window by the difference")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 500}}})
+			sc.step(&windowUpdateFrame{id: 0, incr: 100000})
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 200000}}})
+			sc.note("the frame size bounds each DATA frame")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingMaxFrameSize, Val: 16384}}})
+			sc.step(&dataReq{s: b, buf: msg(40000), end: true})
+			sc.note("a connection window past 2^31-1 is a connection error")
+			sc.step(&windowUpdateFrame{id: 0, incr: maxWindow})
+		}},
+		{"window_overflow", func(sc *script) {
+			sc.ready()
+			a, b := coreStream("/a"), coreStream("/b")
+			sc.step(&newStream{s: a})
+			sc.step(&newStream{s: b})
+			sc.note("a stream window past 2^31-1: a stream error, the connection goes on")
+			sc.step(&windowUpdateFrame{id: 1, incr: maxWindow})
+			sc.step(&windowUpdateFrame{id: 3, incr: maxWindow - 65535})
+			sc.note("a SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's window past 2^31-1: a connection error")
+			sc.step(&settingsFrame{settings: []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 65536}}})
+		}},
+		{"goaway", func(sc *script) {
+			sc.ready(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 3})
+			s1, s3, s5, w := coreStream("/one"), coreStream("/three"), coreStream("/five"), coreStream("/waiting")
+			for _, s := range []*Stream{s1, s3, s5, w} {
+				sc.step(&newStream{s: s})
+			}
+			sc.step(&goAwayFrame{lastID: 3, code: http2.ErrCodeNo, debug: "max age"})
+			sc.note("new streams are refused while draining; a second GOAWAY may lower the last id")
+			sc.step(&newStream{s: coreStream("/new")})
+			sc.step(&goAwayFrame{lastID: 3, code: http2.ErrCodeNo, debug: "again"})
+			sc.step(&remoteEnded{s: s1})
+			sc.note("the last stream's end closes the connection gracefully")
+			sc.step(&dataReq{s: s3, end: true})
+			sc.step(&remoteEnded{s: s3})
+			sc.step(&goAwayFrame{lastID: 3})
+		}},
+		{"goaway_raised", func(sc *script) {
+			sc.ready()
+			sc.step(&newStream{s: coreStream("/one")})
+			sc.step(&goAwayFrame{lastID: 1, code: http2.ErrCodeNo})
+			sc.note("a second GOAWAY with a larger last stream id is a protocol violation")
+			sc.step(&goAwayFrame{lastID: 5, code: http2.ErrCodeNo})
+		}},
+		{"goaway_idle", func(sc *script) {
+			sc.ready()
+			sc.note("GOAWAY with no stream open closes at once")
+			sc.step(&goAwayFrame{lastID: 0, code: http2.ErrCodeEnhanceYourCalm, debug: "too_many_pings"})
+		}},
+		{"drain", func(sc *script) {
+			sc.ready(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 1})
+			s, w := coreStream("/busy"), coreStream("/waiting")
+			sc.step(&newStream{s: s})
+			sc.step(&newStream{s: w})
+			sc.step(&drainReq{})
+			sc.step(&drainReq{})
+			sc.step(&newStream{s: coreStream("/new")})
+			sc.step(&cancelStream{s: s})
+			sc.note("stream ids running out drain the connection")
+			sc2 := newScript(sc.t, nil)
+			sc2.ready()
+			sc2.c.nextID = maxStreamID
+			last := coreStream("/last")
+			sc2.step(&newStream{s: last})
+			sc2.step(&newStream{s: coreStream("/over")})
+			sc2.step(&cancelStream{s: last})
+			sc.b.WriteString(sc2.b.String())
+		}},
+		{"keepalive", func(sc *script) {
+			sc.ready()
+			sc.note("idle only 4s at the tick: re-armed for the rest")
+			sc.step(&keepaliveTick{gen: 1, now: t0.Add(10 * time.Second), lastRead: t0.Add(6 * time.Second)})
+			sc.note("a stale generation is ignored")
+			sc.step(&keepaliveTick{gen: 1, now: t0.Add(20 * time.Second), lastRead: t0})
+			sc.note("no stream open and no permission: dormant until a stream opens")
+			sc.step(&keepaliveTick{gen: 2, now: t0.Add(20 * time.Second), lastRead: t0})
+			s := coreStream("/s")
+			sc.step(&newStream{s: s})
+			sc.step(&keepaliveTick{gen: 3, now: t0.Add(40 * time.Second), lastRead: t0})
+			sc.note("the ack re-arms the check")
+			sc.step(&pingFrame{ack: true, data: keepalivePing})
+			sc.step(&keepaliveTick{gen: 5, now: t0.Add(60 * time.Second), lastRead: t0})
+			sc.note("a frame read after the ping counts as an ack")
+			sc.step(&keepaliveTimeout{gen: 6, lastRead: t0.Add(61 * time.Second)})
+			sc.step(&keepaliveTick{gen: 7, now: t0.Add(80 * time.Second), lastRead: t0.Add(61 * time.Second)})
+			sc.note("other PINGs and acks: the server's PING is answered, another ack ignored")
+			sc.step(&pingFrame{data: [8]byte{1, 2, 3}})
+			sc.step(&pingFrame{ack: true, data: [8]byte{1, 2, 3}})
+			sc.note("nothing read since the ping: the connection closes")
+			sc.step(&keepaliveTimeout{gen: 8, lastRead: t0.Add(61 * time.Second)})
+			sc.step(&keepaliveTick{gen: 8, now: t0.Add(90 * time.Second), lastRead: t0})
+		}},
+		{"keepalive_maxpings", func(sc *script) {
+			sc.c.ka = testKeepalive(true, 1)
+			sc.ready()
+			sc.step(&keepaliveTick{gen: 1, now: t0.Add(10 * time.Second), lastRead: t0})
+			sc.step(&pingFrame{ack: true, data: keepalivePing})
+			sc.note("one ping without data allowed: the next tick goes dormant")
+			sc.step(&keepaliveTick{gen: 3, now: t0.Add(20 * time.Second), lastRead: t0.Add(10 * time.Second)})
+			sc.note("data going out wakes it")
+			s := coreStream("/s")
+			sc.step(&newStream{s: s})
+			sc.step(&dataReq{s: s, buf: msg(10)})
+			sc.step(&keepaliveTick{gen: 4, now: t0.Add(40 * time.Second), lastRead: t0.Add(10 * time.Second)})
+		}},
+		{"streams", func(sc *script) {
+			sc.ready()
+			s := coreStream("/s")
+			sc.step(&newStream{s: s})
+			sc.step(&dataReq{s: s, buf: msg(10)})
+			sc.note("the reader ends a stream for a violation: RST_STREAM with its code")
+			sc.step(&resetStream{s: s, code: http2.ErrCodeFlowControl})
+			sc.step(&resetStream{s: s, code: http2.ErrCodeFlowControl})
+			sc.note("the server refuses a stream: unprocessed, so the call may retry")
+			r := coreStream("/refused")
+			sc.step(&newStream{s: r})
+			sc.step(&dataReq{s: r, buf: msg(10)})
+			sc.step(&rstStreamFrame{id: 3, code: http2.ErrCodeRefusedStream})
+			sc.step(&rstStreamFrame{id: 3, code: http2.ErrCodeRefusedStream})
+			sc.note("a stream cancelled locally; data written after it is dropped")
+			x := coreStream("/cancelled")
+			sc.step(&newStream{s: x})
+			x.finish(status.New(codes.Canceled, "call cancelled"), nil, false, true)
+			sc.step(&cancelStream{s: x})
+			sc.step(&dataReq{s: x, buf: msg(7), end: true})
+			sc.note("a stream cancelled before it reached the core")
+			y := coreStream("/gone")
+			y.finish(status.New(codes.Canceled, "call cancelled"), nil, false, true)
+			sc.step(&newStream{s: y})
+			sc.step(&dataReq{s: y, buf: msg(3), end: true})
+			sc.step(&cancelStream{s: y})
+		}},
+		{"header_list_size", func(sc *script) {
+			sc.ready(http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 1000})
+			big := coreStream("/big")
+			big.fieldsSize = 1001
+			sc.step(&newStream{s: big})
+			sc.step(&dataReq{s: big, buf: msg(5), end: true})
+			sc.note("the limit counts grpc-timeout too")
+			timed := coreStream("/timed")
+			timed.fieldsSize = int64(1000 - len("grpc-timeout") - 32 - len("999999u"))
+			timed.hdr.Deadline = t0.Add(999999 * time.Microsecond)
+			sc.step(&newStream{s: timed})
+			timed2 := coreStream("/timed-over")
+			timed2.fieldsSize = timed.fieldsSize + 1
+			timed2.hdr.Deadline = t0.Add(999999 * time.Microsecond)
+			sc.step(&newStream{s: timed2})
+			sc.note("a stream within the limit gets the next id")
+			sc.step(&newStream{s: coreStream("/small")})
+		}},
+		{"close", func(sc *script) {
+			sc.c.ka = testKeepalive(false, 0)
+			sc.ready(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 10})
+			s := coreStream("/s")
+			sc.step(&newStream{s: s})
+			sc.step(&dataReq{s: s, buf: msg(30)})
+			sc.note("the reader fails: queued data is released, the connection closes")
+			sc.step(&readerFailed{err: io.EOF})
+			sc.note("after the close: everything is ignored or refused")
+			sc.step(&readerFailed{err: errors.New("again")})
+			sc.step(&newStream{s: coreStream("/after")})
+			sc.step(&pingFrame{data: [8]byte{9}})
+			sc.step(&windowUpdate{n: 100})
+			sc.step(&windowUpdateFrame{id: 0, incr: 100})
+			sc.step(&settingsFrame{})
+			sc.step(&goAwayFrame{})
+			sc.step(&keepaliveTick{gen: 1, now: t0.Add(time.Hour), lastRead: t0})
+			sc.step(&connectTimeout{after: time.Second})
+			sc.step(&drainReq{})
+		}},
+		{"connect", func(sc *script) {
+			sc.note("errors before the server's SETTINGS")
+			sc.step(&connectTimeout{after: 20 * time.Second})
+			sc2 := newScript(sc.t, nil)
+			sc2.step(&readerFailed{err: http2.ConnectionError(http2.ErrCodeProtocol)})
+			sc3 := newScript(sc.t, nil)
+			sc3.step(&drainReq{})
+			sc4 := newScript(sc.t, nil)
+			sc4.step(&closeReq{err: status.New(codes.Unavailable, "connection closed by the client")})
+			sc5 := newScript(sc.t, nil)
+			sc5.ready()
+			sc5.step(&connectTimeout{after: 20 * time.Second})
+			sc5.step(&closeReq{})
+			for _, o := range []*script{sc2, sc3, sc4, sc5} {
+				sc.b.WriteString(o.b.String())
+			}
+		}},
+	}
+	seenTypes = map[string]bool{}
+	defer func() { seenTypes = nil }()
+	ran := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ran++
+			sc := newScript(t, testKeepalive(false, 0))
+			if tt.name != "keepalive" {
+				sc.c.ka = nil
+			}
+			tt.run(sc)
+			sc.golden(tt.name)
+		})
+	}
+	if ran < len(tests) {
+		return // -run picked some: the coverage check needs them all
+	}
+	for _, name := range allCoreTypes {
+		if !seenTypes[name] {
+			t.Errorf("no transcript steps on or returns %s", name)
+		}
+	}
+}
+
+// seenTypes collects the message and effect types TestCoreGolden's
+// transcripts contain (nil outside it).
+var seenTypes map[string]bool
+
+// allCoreTypes lists every message the core steps on and every effect it
+// returns: the transcripts must show each at least once.
+var allCoreTypes = []string{
+	"*transport.newStream", "*transport.dataReq", "*transport.cancelStream", "*transport.windowUpdate",
+	"*transport.closeReq", "*transport.drainReq", "*transport.connectTimeout", "*transport.keepaliveTick",
+	"*transport.keepaliveTimeout", "*transport.settingsFrame", "*transport.pingFrame", "*transport.goAwayFrame",
+	"*transport.windowUpdateFrame", "*transport.rstStreamFrame", "*transport.remoteEnded", "*transport.resetStream",
+	"*transport.readerFailed",
+	"transport.effHeaders", "*transport.effData", "*transport.effWindowUpdate", "*transport.effRST",
+	"*transport.effPing", "transport.effSettingsAck", "*transport.effHeaderTableSize", "*transport.effRelease",
+	"*transport.effFinish", "transport.effForget", "transport.effState", "transport.effReady",
+	"*transport.effGoAway", "*transport.effArm", "transport.effStopTimer", "*transport.effClose",
+}
+
+func TestCoreRSTStreamCodes(t *testing.T) {
+	tests := []struct {
+		code        http2.ErrCode
+		deadline    bool // the stream's deadline has passed
+		want        codes.Code
+		unprocessed bool
+	}{
+		{http2.ErrCodeNo, false, codes.Internal, false},
+		{http2.ErrCodeProtocol, false, codes.Internal, false},
+		{http2.ErrCodeInternal, false, codes.Internal, false},
+		{http2.ErrCodeFlowControl, false, codes.Internal, false},
+		{http2.ErrCodeRefusedStream, false, codes.Unavailable, true},
+		{http2.ErrCodeCancel, false, codes.Canceled, false},
+		{http2.ErrCodeCancel, true, codes.DeadlineExceeded, false},
+		{http2.ErrCodeEnhanceYourCalm, false, codes.ResourceExhausted, false},
+		{http2.ErrCodeInadequateSecurity, false, codes.PermissionDenied, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%v deadline=%v", tt.code, tt.deadline), func(t *testing.T) {
+			sc := newScript(t, nil)
+			sc.ready()
+			s := coreStream("/s")
+			if tt.deadline {
+				s.hdr.Deadline = t0.Add(time.Second)
+			}
+			sc.step(&newStream{s: s})
+			sc.now = t0.Add(time.Second)
+			effs := sc.c.step(&rstStreamFrame{id: s.id, code: tt.code})
+			f, ok := effs[0].(*effFinish)
+			if !ok {
+				t.Fatalf("effects %v: want a finish first", effs)
+			}
+			if f.st.Code() != tt.want || f.unprocessed != tt.unprocessed || f.local {
+				t.Errorf("finish %v, want code %v unprocessed %v, not local", f, tt.want, tt.unprocessed)
+			}
+			if len(sc.c.streams) != 0 {
+				t.Errorf("stream still in the table")
+			}
+		})
+	}
+}
+
+// TestCoreHeaderListSizeBoundary: a header list exactly at the server's
+// limit goes out; one byte more fails the call alone, sending nothing.
+func TestCoreHeaderListSizeBoundary(t *testing.T) {
+	tests := []struct {
+		limit, size int64
+		sent        bool
+	}{
+		{1000, 999, true},
+		{1000, 1000, true},
+		{1000, 1001, false},
+		{0, 1, false},
+		{-1, 1 << 30, true}, // no limit advertised
+	}
+	for _, tt := range tests {
+		sc := newScript(t, nil)
+		if tt.limit >= 0 {
+			sc.ready(http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(tt.limit)})
+		} else {
+			sc.ready()
+		}
+		s := coreStream("/s")
+		s.fieldsSize = tt.size
+		out := sc.step(&newStream{s: s})
+		if sent := len(out) > 0 && strings.HasPrefix(out[0], "HEADERS"); sent != tt.sent {
+			t.Errorf("limit %d, size %d: effects %q, want sent=%v", tt.limit, tt.size, out, tt.sent)
+		}
+		if !tt.sent {
+			st, _ := s.Status()
+			want := fmt.Sprintf("header list size to send violates the maximum size (%d bytes)", tt.limit)
+			if st == nil || st.Code() != codes.Internal || st.Details() != want || s.Unprocessed() {
+				t.Errorf("limit %d: status %v (unprocessed %v), want INTERNAL %q, not retryable", tt.limit, st, s.Unprocessed(), want)
+			}
+			if sc.c.nextID != 1 {
+				t.Errorf("a stream id was used up: next %d", sc.c.nextID)
+			}
+		}
+	}
+}
+
+// TestCoreHotPathAllocations: a call's steps (new stream, its data, its
+// end) allocate nothing in the core; the effects come from its arenas.
+func TestCoreHotPathAllocations(t *testing.T) {
+	sc := newScript(t, nil)
+	sc.ready()
+	const runs = 200
+	streams := make([]*Stream, runs+1)
+	news := make([]*newStream, runs+1)
+	datas := make([]*dataReq, runs+1)
+	ends := make([]*remoteEnded, runs+1)
+	for i := range streams {
+		s := coreStream("/s")
+		s.outq = make([]*dataReq, 0, 1)
+		streams[i], news[i], ends[i] = s, &newStream{s: s}, &remoteEnded{s: s}
+		datas[i] = &dataReq{s: s, buf: msg(100), end: true}
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		sc.c.step(news[i])
+		sc.c.step(datas[i])
+		sc.c.step(ends[i])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per call in the core, want 0", allocs)
+	}
+	ping := &pingFrame{data: [8]byte{1}}
+	if a := testing.AllocsPerRun(runs, func() { sc.c.step(ping) }); a != 0 {
+		t.Errorf("%v allocations per PING answered, want 0", a)
+	}
+}

@@ -1,0 +1,182 @@
+package transport
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http2"
+)
+
+// coreMsg is a message the connection core steps on. Callers, the reader
+// and timers send them to the actor, which hands them to connCore.step.
+type coreMsg interface {
+	coreMsg()
+	String() string
+}
+
+// Messages of the connection actor. All but dialResult go to the core.
+type (
+	// newStream: NewStream made s; it wants an id and its HEADERS sent.
+	newStream struct{ s *Stream }
+	// dataReq: Write queued buf (whole framed messages) on s; end
+	// half-closes the stream after it.
+	dataReq struct {
+		s   *Stream
+		buf []byte
+		end bool
+	}
+	// cancelStream: s was ended locally (Cancel); RST_STREAM(CANCEL).
+	cancelStream struct{ s *Stream }
+	// windowUpdate: the reader or the stream credits n received bytes back
+	// to the server.
+	windowUpdate struct {
+		s *Stream // nil for the connection
+		n uint32
+	}
+	// closeReq: close the connection with err (Close, a failed write, the
+	// actor stopping, a failed dial).
+	closeReq struct{ err *status.Error }
+	// drainReq: take no new streams, close when the last one ends.
+	drainReq struct{}
+	// connectTimeout: the dial, handshake and server SETTINGS took longer
+	// than after.
+	connectTimeout struct{ after time.Duration }
+	// keepaliveTick and keepaliveTimeout are the keepalive timer firing;
+	// the actor fills in now and lastRead (the last frame read) before
+	// the core sees them.
+	keepaliveTick struct {
+		gen           int
+		now, lastRead time.Time
+	}
+	keepaliveTimeout struct {
+		gen      int
+		lastRead time.Time
+	}
+
+	// Frames and events from the reader.
+	settingsFrame struct {
+		settings []http2.Setting
+		ack      bool
+	}
+	pingFrame struct {
+		data [8]byte
+		ack  bool
+	}
+	goAwayFrame struct {
+		lastID uint32
+		code   http2.ErrCode
+		debug  string
+	}
+	windowUpdateFrame struct{ id, incr uint32 }
+	rstStreamFrame    struct {
+		id   uint32
+		code http2.ErrCode
+	}
+	// remoteEnded: the reader ended s from the server's side (trailers, or
+	// a local failure it detected before).
+	remoteEnded struct{ s *Stream }
+	// resetStream: the reader ended s for a protocol or size violation and
+	// asks for RST_STREAM with code.
+	resetStream struct {
+		s    *Stream
+		code http2.ErrCode
+	}
+	// readerFailed: the reader stopped with err (EOF, a connection error).
+	readerFailed struct{ err error }
+
+	// dialResult is the dial goroutine's report; the actor handles it (the
+	// socket is I/O, not core state).
+	dialResult struct {
+		conn net.Conn
+		err  error
+	}
+)
+
+func (*newStream) coreMsg()         {}
+func (*dataReq) coreMsg()           {}
+func (*cancelStream) coreMsg()      {}
+func (*windowUpdate) coreMsg()      {}
+func (*closeReq) coreMsg()          {}
+func (*drainReq) coreMsg()          {}
+func (*connectTimeout) coreMsg()    {}
+func (*keepaliveTick) coreMsg()     {}
+func (*keepaliveTimeout) coreMsg()  {}
+func (*settingsFrame) coreMsg()     {}
+func (*pingFrame) coreMsg()         {}
+func (*goAwayFrame) coreMsg()       {}
+func (*windowUpdateFrame) coreMsg() {}
+func (*rstStreamFrame) coreMsg()    {}
+func (*remoteEnded) coreMsg()       {}
+func (*resetStream) coreMsg()       {}
+func (*readerFailed) coreMsg()      {}
+
+func (m *newStream) String() string    { return "new " + m.s.name() }
+func (m *cancelStream) String() string { return "cancel " + m.s.name() }
+func (m *dataReq) String() string {
+	s := fmt.Sprintf("write %s %d bytes", m.s.name(), len(m.buf))
+	if m.end {
+		s += " end"
+	}
+	return s
+}
+func (m *windowUpdate) String() string {
+	if m.s == nil {
+		return fmt.Sprintf("credit connection %d", m.n)
+	}
+	return fmt.Sprintf("credit %s %d", m.s.name(), m.n)
+}
+func (m *closeReq) String() string {
+	if m.err == nil {
+		return "close"
+	}
+	return "close: " + m.err.Code().String() + ": " + m.err.Details()
+}
+func (*drainReq) String() string         { return "drain" }
+func (m *connectTimeout) String() string { return fmt.Sprintf("connect timeout %v", m.after) }
+func (m *keepaliveTick) String() string {
+	return fmt.Sprintf("keepalive tick gen=%d idle=%v", m.gen, m.now.Sub(m.lastRead))
+}
+func (m *keepaliveTimeout) String() string {
+	return fmt.Sprintf("keepalive timeout gen=%d lastRead=%s", m.gen, m.lastRead.Format("15:04:05.000"))
+}
+func (m *settingsFrame) String() string {
+	if m.ack {
+		return "recv SETTINGS ack"
+	}
+	s := "recv SETTINGS"
+	for _, st := range m.settings {
+		s += " " + st.String()
+	}
+	return s
+}
+func (m *pingFrame) String() string {
+	if m.ack {
+		return fmt.Sprintf("recv PING ack %q", m.data[:])
+	}
+	return fmt.Sprintf("recv PING %q", m.data[:])
+}
+func (m *goAwayFrame) String() string {
+	return fmt.Sprintf("recv GOAWAY last=%d %v %q", m.lastID, m.code, m.debug)
+}
+func (m *windowUpdateFrame) String() string {
+	return fmt.Sprintf("recv WINDOW_UPDATE stream=%d +%d", m.id, m.incr)
+}
+func (m *rstStreamFrame) String() string {
+	return fmt.Sprintf("recv RST_STREAM stream=%d %v", m.id, m.code)
+}
+func (m *remoteEnded) String() string { return "remote ended " + m.s.name() }
+func (m *resetStream) String() string { return fmt.Sprintf("reset %s %v", m.s.name(), m.code) }
+func (m *readerFailed) String() string {
+	return fmt.Sprintf("reader failed: %v", m.err)
+}
+
+// name names the stream in messages, effects and logs: its method and,
+// once it has one, its id.
+func (s *Stream) name() string {
+	if s.id == 0 {
+		return s.hdr.Method
+	}
+	return fmt.Sprintf("%s#%d", s.hdr.Method, s.id)
+}
