@@ -377,10 +377,14 @@ func isCode(err error, c codes.Code) bool { return status.Code(err) == c }
 
 func doRPCSoak(t *testing.T, s *stubs) {
 	const iterations = 100
-	ctx := tctx(t)
 	failures := 0
 	for i := range iterations {
+		// Each iteration has a deadline of its own, as the interop soak
+		// client's per-iteration limit: one shared deadline made the run's
+		// total time the limit, which a loaded machine could exceed.
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		resp, err := largeUnary(ctx, s)
+		cancel()
 		if err == nil && len(resp.GetPayload().GetBody()) != largeRespSize {
 			err = errors.New("wrong payload size")
 		}
