@@ -29,9 +29,6 @@ const (
 	// transparent retry before it gives up the ability (256 KiB, as
 	// grpc-go).
 	retryBufferLimit = 256 << 10
-	// maxUnsentRetries bounds retries of streams that never left the
-	// client (a connection that closed or drained as the call picked it).
-	maxUnsentRetries = 1000
 )
 
 // callState is one RPC across its attempts: the byte-level half of every
@@ -60,7 +57,6 @@ type callState struct {
 	closedSend bool
 	committed  bool
 	retries    int // transparent retries of streams the server refused
-	unsent     int // transparent retries of streams that never left the client
 	attempts   int // attempts made under the retry policy, the first included
 	retry      *serviceconfig.RetryPolicy
 	throttle   *serviceconfig.Throttling
@@ -284,10 +280,13 @@ func (cs *callState) retryable(s *transport.Stream) bool {
 		return false
 	}
 	if s.NeverSent() {
-		// Never left the client: gRFC A6 allows any number of such
-		// retries; a large bound only guards against a livelock.
-		cs.unsent++
-		return cs.unsent <= maxUnsentRetries
+		// Never left the client (the connection drained or closed as
+		// the call picked it): gRFC A6 allows any number of such
+		// retries, and the call's deadline is the only limit. This
+		// cannot spin: a connection that refused a stream is never READY
+		// again and pick hands out READY connections only, so each retry
+		// waits for the next connection.
+		return true
 	}
 	if cs.retries >= maxTransparentRetries {
 		return false

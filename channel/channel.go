@@ -353,14 +353,21 @@ func (ch *Channel) activeCalls() int {
 // pick returns a ready connection: at once from the published snapshot
 // when the channel is READY, otherwise by asking the channel actor and
 // waiting (on the caller's own goroutine) for its answer or ctx's end.
+// A connection that has received GOAWAY or closed is never returned, even
+// before the channel actor learns of it: the snapshot's connections are
+// checked one by one, and the actor keeps the pick until it has a usable
+// one (see core.readyConns).
 func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
 	if s := ch.snap.Load(); len(s.conns) > 0 {
-		conn := s.conns[0]
-		if n := len(s.conns); n > 1 {
-			conn = s.conns[ch.rr.Add(1)%uint32(n)]
+		n := uint32(len(s.conns))
+		start := uint32(0)
+		if n > 1 {
+			start = ch.rr.Add(1)
 		}
-		if conn.State() == transport.Ready {
-			return conn, nil
+		for i := range n {
+			if conn := s.conns[(start+i)%n]; conn.State() == transport.Ready {
+				return conn, nil
+			}
 		}
 	}
 	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
