@@ -82,6 +82,11 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 			o.applyCall(&cs.opts)
 		}
 	}
+	if err := metadata.Validate(cs.opts.md); err != nil {
+		// Refused before anything is sent, naming the key (grpc-go and
+		// grpcio fail such a call INTERNAL too).
+		return nil, status.Errorf(codes.Internal, "call to %s: invalid metadata: %v", method, err)
+	}
 	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
 	if sc := ch.opts.serviceConfig; sc != nil {
 		if mc, ok := sc.Method(method); ok {
