@@ -88,6 +88,15 @@ type chanState struct {
 
 	closeOnce sync.Once
 	stopped   chan struct{}
+	// drained is closed by the actor once Close has shut it down and
+	// every subchannel actor (and so every connection actor) has
+	// stopped: the actor can then stop with no child to send Stop to.
+	drained chan struct{}
+
+	// sendMu makes a send to the actor and the actor's end exclusive, so
+	// that nothing is sent to it once it is gone (a dead letter).
+	sendMu    sync.RWMutex
+	actorGone bool // guarded by sendMu
 
 	subsMu sync.Mutex
 	unseen map[*Subscription]struct{} // registered, not yet taken by the actor; nil after Close
@@ -161,6 +170,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		sys:     o.sys,
 		calls:   map[*callState]struct{}{},
 		stopped: make(chan struct{}),
+		drained: make(chan struct{}),
 		conns:   map[*transport.Conn]struct{}{},
 		unseen:  map[*Subscription]struct{}{},
 		creds:   creds,
@@ -223,7 +233,7 @@ func (ch *Channel) Target() string { return ch.target }
 func (ch *Channel) State(tryToConnect bool) Connectivity {
 	s := ch.snap.Load().state
 	if tryToConnect && s == Idle && !ch.closed.Load() {
-		ch.sys.Root.Send(ch.pid, msgConnect{})
+		ch.tell(msgConnect{})
 	}
 	return s
 }
@@ -250,7 +260,7 @@ func (ch *Channel) WaitForStateChange(ctx context.Context, last Connectivity) (C
 // TRANSIENT_FAILURE try again now.
 func (ch *Channel) ResetConnectBackoff() {
 	if !ch.closed.Load() {
-		ch.sys.Root.Send(ch.pid, msgResetBoff{})
+		ch.tell(msgResetBoff{})
 	}
 }
 
@@ -260,6 +270,11 @@ func (ch *Channel) ResetConnectBackoff() {
 // goroutine of the channel has stopped when Close returns. It is
 // idempotent and always returns nil. A channel that is dropped without
 // Close keeps its actors and connections, as grpc-go's ClientConn does.
+//
+// The actors stop from the leaves up, so that none is sent a message (a
+// Stop included) once it is gone: every connection is closed and stops
+// itself, each subchannel stops once its connections have, and the
+// channel actor is stopped last, with no child left.
 func (ch *Channel) Close() error {
 	ch.closeOnce.Do(func() {
 		ch.closed.Store(true)
@@ -270,6 +285,21 @@ func (ch *Channel) Close() error {
 		for c := range calls {
 			c.cancel(errChannelClosed)
 		}
+		// Only Close stops the actor, so it is there to take this.
+		ch.sys.Root.Send(ch.pid, msgCloseReq{})
+		ch.connsMu.Lock()
+		conns := ch.conns
+		ch.conns = nil
+		ch.connsMu.Unlock()
+		for c := range conns {
+			c.Close("channel closed")
+		}
+		<-ch.drained
+		ch.bgStop()
+		ch.bg.Wait() // lookups send their results to the actor
+		ch.sendMu.Lock()
+		ch.actorGone = true
+		ch.sendMu.Unlock()
 		_ = ch.sys.Root.StopFuture(ch.pid).Wait()
 		// Subscriptions the actor never saw (made as it stopped) still get
 		// SHUTDOWN.
@@ -280,20 +310,25 @@ func (ch *Channel) Close() error {
 		for s := range unseen {
 			s.deliver(Shutdown)
 		}
-		ch.connsMu.Lock()
-		conns := ch.conns
-		ch.conns = nil
-		ch.connsMu.Unlock()
 		for c := range conns {
-			c.Close("channel closed")
 			c.Wait()
 		}
-		ch.bgStop()
-		ch.bg.Wait()
 		close(ch.stopped)
 	})
 	<-ch.stopped
 	return nil
+}
+
+// tell sends msg to the channel actor unless it is gone (then it reports
+// false and sends nothing).
+func (ch *Channel) tell(msg any) bool {
+	ch.sendMu.RLock()
+	defer ch.sendMu.RUnlock()
+	if ch.actorGone {
+		return false
+	}
+	ch.sys.Root.Send(ch.pid, msg)
+	return true
 }
 
 // CloseGrace stops new calls at once (they fail CANCELLED), lets the calls
@@ -374,7 +409,9 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		return nil, errChannelClosed
 	}
 	req := &pickReq{waitForReady: waitForReady, reply: make(chan pickResult, 1)}
-	ch.sys.Root.Send(ch.pid, msgPick{req})
+	if !ch.tell(msgPick{req}) {
+		return nil, errChannelClosed
+	}
 	select {
 	case r := <-req.reply:
 		if r.err != nil {
@@ -387,7 +424,7 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		req.abandoned.Store(true)
 		// The deadline (or cancellation) reaches the actor as a message,
 		// so the pending pick does not outlive its caller.
-		ch.sys.Root.Send(ch.pid, msgAbandoned{})
+		ch.tell(msgAbandoned{})
 		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}

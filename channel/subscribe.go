@@ -68,7 +68,7 @@ func (ch *Channel) register(s *Subscription, tryToConnect bool) {
 	}
 	ch.unseen[s] = struct{}{}
 	ch.subsMu.Unlock()
-	ch.sys.Root.Send(ch.pid, msgSubscribe{sub: s, tryToConnect: tryToConnect})
+	ch.tell(msgSubscribe{sub: s, tryToConnect: tryToConnect}) // if the actor is gone, Close delivers SHUTDOWN
 }
 
 // Unsubscribe stops deliveries to sub: no callback starts after it
@@ -79,7 +79,7 @@ func (ch *Channel) Unsubscribe(sub *Subscription) {
 		return
 	}
 	if ch.snap.Load().state != Shutdown {
-		ch.sys.Root.Send(ch.pid, msgUnsubscribe{sub})
+		ch.tell(msgUnsubscribe{sub})
 	}
 }
 

@@ -112,6 +112,11 @@ type subActor struct {
 	cfg  Config
 	core *core
 	ctx  actor.Context
+	// stopWhenEmpty: the subchannel is done and stops once its last
+	// connection actor has (stopping earlier would send Stop to a child
+	// that may be stopping by itself: a dead letter).
+	stopWhenEmpty bool
+	timer         *time.Timer // the backoff timer
 }
 
 func (a *subActor) Receive(ctx actor.Context) {
@@ -125,6 +130,14 @@ func (a *subActor) Receive(ctx actor.Context) {
 		msg = msgStopNow{}
 	case *actor.Stopped:
 		a.sub.stopped.Store(true)
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		return
+	case *actor.Terminated:
+		if a.stopWhenEmpty && len(ctx.Children()) == 0 {
+			ctx.Stop(ctx.Self())
+		}
 		return
 	default:
 		return
@@ -156,10 +169,20 @@ func (a *subActor) perform(e any) {
 	case effDrainConn:
 		e.conn.Drain()
 	case effStopSelf:
-		a.ctx.Stop(a.ctx.Self())
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		if len(a.ctx.Children()) == 0 {
+			a.ctx.Stop(a.ctx.Self())
+		} else {
+			a.stopWhenEmpty = true
+		}
 	case effTimer:
-		gen, self, sys := e.gen, a.ctx.Self(), a.sub.sys
-		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoffDone{gen: gen}) })
+		gen, sub := e.gen, a.sub
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.timer = time.AfterFunc(e.d, func() { sub.send(msgBackoffDone{gen: gen}) })
 	case effReport:
 		if a.core.state == connectivity.Shutdown {
 			return
