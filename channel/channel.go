@@ -46,6 +46,19 @@ func defaultSystem() *actor.ActorSystem {
 	return defaultSys
 }
 
+// logger is where the channel reports what it cannot return to a caller
+// (a user callback that panicked): the logger of the user's actor system
+// (WithActorSystem), or slog's default logger, as the runtime's own
+// system logs nothing.
+func (ch *chanState) logger() *slog.Logger {
+	if ch.opts.sys != nil {
+		if l := ch.sys.Logger(); l != nil {
+			return l
+		}
+	}
+	return slog.Default()
+}
+
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
 type snapshot struct {

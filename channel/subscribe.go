@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -125,8 +126,14 @@ func (s *Subscription) drain() {
 	}
 }
 
+// call runs the callback. A panic ends only this call of it: it is logged
+// and later states are still delivered.
 func (s *Subscription) call(state Connectivity) {
-	defer func() { _ = recover() }() // a panicking callback is the subscriber's problem, not the channel's
+	defer func() {
+		if r := recover(); r != nil {
+			s.ch.logger().Error("grpcactor: connectivity subscription callback panicked", "target", s.ch.target, "state", state.String(), "panic", fmt.Sprint(r))
+		}
+	}()
 	s.cb(state)
 }
 
