@@ -82,6 +82,9 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 			o.applyCall(&cs.opts)
 		}
 	}
+	if err := checkMethod(method); err != nil {
+		return nil, status.New(codes.Internal, err.Error())
+	}
 	if err := metadata.Validate(cs.opts.md); err != nil {
 		// Refused before anything is sent, naming the key (grpc-go and
 		// grpcio fail such a call INTERNAL too).

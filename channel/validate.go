@@ -58,3 +58,17 @@ func checkPort(addr, port string) error {
 	}
 	return nil
 }
+
+// checkMethod checks a call's method name, which goes into the :path
+// header: visible ASCII only (no space, no control byte).
+func checkMethod(method string) error {
+	if method == "" {
+		return fmt.Errorf("empty method name: a method is \"/package.Service/Method\"")
+	}
+	for i := 0; i < len(method); i++ {
+		if c := method[i]; c <= 0x20 || c > 0x7e {
+			return fmt.Errorf("method name %q has the byte 0x%02x at %d: it goes into the :path header and may hold only visible ASCII (0x21-0x7E)", method, c, i)
+		}
+	}
+	return nil
+}

@@ -149,3 +149,35 @@ func TestCallRefusesInvalidMetadata(t *testing.T) {
 		})
 	}
 }
+
+// A method name that cannot be a :path fails the call INTERNAL at once,
+// whether the callable was made with it or an interceptor changed it.
+func TestCallRefusesInvalidMethod(t *testing.T) {
+	ch, err := channel.Insecure("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ctx := context.Background()
+	for _, tt := range []struct{ method, want string }{
+		{"/pkg.Svc/Do it", `method name "/pkg.Svc/Do it" has the byte 0x20 at 11: it goes into the :path header and may hold only visible ASCII (0x21-0x7E)`},
+		{"/pkg.Svc/Do\nit", `method name "/pkg.Svc/Do\nit" has the byte 0x0a at 11`},
+		{"", `empty method name`},
+	} {
+		_, err := channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](ch, tt.method).Call(ctx, &testgrpc.Empty{}, channel.WaitForReady(true))
+		if st, ok := status.FromError(err); err == nil || !ok || st.Code() != codes.Internal || !strings.HasPrefix(st.Details(), tt.want) {
+			t.Errorf("method %q: %v, want INTERNAL %q", tt.method, err, tt.want)
+		}
+		ic, err := channel.Intercept(ch, interceptors.UnaryUnaryFunc(func(ctx context.Context, d *interceptors.ClientCallDetails, req any, next interceptors.UnaryInvoker) (any, interceptors.Call, error) {
+			d.Method = tt.method
+			return next(ctx, d, req)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](ic, svc+"EmptyCall").Call(ctx, &testgrpc.Empty{}, channel.WaitForReady(true))
+		if st, ok := status.FromError(err); err == nil || !ok || st.Code() != codes.Internal || !strings.HasPrefix(st.Details(), tt.want) {
+			t.Errorf("method %q set by an interceptor: %v, want INTERNAL %q", tt.method, err, tt.want)
+		}
+	}
+}
