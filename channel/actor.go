@@ -122,6 +122,12 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		msg = msgClose{}
+	case *actor.Stopped:
+		// Stopped by something other than Close (its children are gone
+		// too): Close must not wait for it.
+		a.closing = true
+		a.checkDrained()
+		return
 	default:
 		return
 	}

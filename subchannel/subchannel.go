@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
@@ -135,6 +136,17 @@ func (a *subActor) Receive(ctx actor.Context) {
 		}
 		return
 	case *actor.Terminated:
+		// A connection actor that stopped without closing (it panicked)
+		// sends no EventClosed: it counts as closed now. One that closed
+		// has its EventClosed on the way (a Terminated, a system message,
+		// can overtake it).
+		for _, conn := range a.core.conns() {
+			if conn.PID().Equal(m.Who) && !isClosed(conn) {
+				for _, e := range a.core.step(&transport.EventClosed{Conn: conn, Err: status.New(codes.Unavailable, "connection actor stopped")}) {
+					a.perform(e)
+				}
+			}
+		}
 		if a.stopWhenEmpty && len(ctx.Children()) == 0 {
 			ctx.Stop(ctx.Self())
 		}
@@ -194,5 +206,14 @@ func (a *subActor) perform(e any) {
 		if p := a.ctx.Parent(); p != nil {
 			a.ctx.Send(p, &TooManyPings{Sub: a.sub, Keepalive: e.keepalive})
 		}
+	}
+}
+
+func isClosed(conn *transport.Conn) bool {
+	select {
+	case <-conn.Closed():
+		return true
+	default:
+		return false
 	}
 }
