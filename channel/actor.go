@@ -26,6 +26,9 @@ type (
 		addrs []address
 		err   *status.Error
 	}
+	// msgCloseReq is Close shutting the channel down: the actor closes
+	// (as on Stopping), and tells Close when its last child has stopped.
+	msgCloseReq struct{}
 )
 
 // chanActor performs the core's effects and owns the subscriptions.
@@ -50,6 +53,9 @@ type chanActor struct {
 	idleArmed  bool
 	lastStarts uint64
 	timers     map[string]*time.Timer
+
+	closing bool // Close asked: close ch.drained once no child is left
+	drained bool
 }
 
 func (a *chanActor) Receive(ctx actor.Context) {
@@ -97,7 +103,12 @@ func (a *chanActor) Receive(ctx actor.Context) {
 				a.unsubscribe(s)
 			}
 		}
+		a.checkDrained()
 		return
+	case msgCloseReq:
+		a.closing = true
+		msg = msgClose{}
+		defer a.closed()
 	case msgIdleCheck:
 		if m.gen != a.idleGen {
 			return
@@ -116,6 +127,12 @@ func (a *chanActor) Receive(ctx actor.Context) {
 			a.ch.parentStopped() // stopped from outside: its parent stopped
 		}
 		msg = msgClose{}
+	case *actor.Stopped:
+		// Stopped by something other than Close (its children are gone
+		// too): Close must not wait for it.
+		a.closing = true
+		a.checkDrained()
+		return
 	default:
 		return
 	}
@@ -137,16 +154,38 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	}
 }
 
+// closed finishes Close's request: subscriber actors are no longer
+// watched (their end would be a Terminated sent to a stopped channel
+// actor), and Close learns when no child is left.
+func (a *chanActor) closed() {
+	for _, s := range a.subscribers {
+		if s.pid != nil {
+			a.ctx.Unwatch(s.pid)
+		}
+	}
+	a.subscribers = nil
+	a.checkDrained()
+}
+
+// checkDrained closes ch.drained when Close asked and every subchannel
+// actor has stopped.
+func (a *chanActor) checkDrained() {
+	if a.closing && !a.drained && len(a.ctx.Children()) == 0 {
+		a.drained = true
+		close(a.ch.drained)
+	}
+}
+
 // after sends msg to the actor after d, unless the channel has closed. A
 // timer of the same kind replaces the previous one.
 func (a *chanActor) after(kind string, d time.Duration, msg any) {
-	ch, self := a.ch, a.ctx.Self()
+	ch := a.ch
 	if old := a.timers[kind]; old != nil {
 		old.Stop()
 	}
 	a.timers[kind] = time.AfterFunc(d, func() {
 		if ch.snap.Load().state != Shutdown {
-			ch.sys.Root.Send(self, msg)
+			ch.tell(msg)
 		}
 	})
 }
@@ -253,7 +292,7 @@ func (a *chanActor) resolve(first bool) {
 		return
 	}
 	a.resolving = true
-	ch, self, dns := a.ch, a.ctx.Self(), a.dns
+	ch, dns := a.ch, a.dns
 	ch.bg.Add(1)
 	go func() {
 		defer ch.bg.Done()
@@ -267,9 +306,7 @@ func (a *chanActor) resolve(first bool) {
 		for _, r := range res {
 			m.addrs = append(m.addrs, address{network: r.Network, addr: r.Addr})
 		}
-		if !ch.closed.Load() || ch.snap.Load().state != Shutdown {
-			ch.sys.Root.Send(self, m)
-		}
+		ch.tell(m) // Close waits for this goroutine before the actor stops
 	}()
 }
 

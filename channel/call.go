@@ -29,9 +29,6 @@ const (
 	// transparent retry before it gives up the ability (256 KiB, as
 	// grpc-go).
 	retryBufferLimit = 256 << 10
-	// maxUnsentRetries bounds retries of streams that never left the
-	// client (a connection that closed or drained as the call picked it).
-	maxUnsentRetries = 1000
 )
 
 // callState is one RPC across its attempts: the byte-level half of every
@@ -60,7 +57,6 @@ type callState struct {
 	closedSend bool
 	committed  bool
 	retries    int // transparent retries of streams the server refused
-	unsent     int // transparent retries of streams that never left the client
 	attempts   int // attempts made under the retry policy, the first included
 	retry      *serviceconfig.RetryPolicy
 	throttle   *serviceconfig.Throttling
@@ -89,6 +85,14 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 		if o != nil {
 			o.applyCall(&cs.opts)
 		}
+	}
+	if err := checkMethod(method); err != nil {
+		return nil, status.New(codes.Internal, err.Error())
+	}
+	if err := metadata.Validate(cs.opts.md); err != nil {
+		// Refused before anything is sent, naming the key (grpc-go and
+		// grpcio fail such a call INTERNAL too).
+		return nil, status.Errorf(codes.Internal, "call to %s: invalid metadata: %v", method, err)
 	}
 	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
 	if w := cs.opts.wire; w.maxRecvSet || w.maxSendSet {
@@ -305,10 +309,13 @@ func (cs *callState) retryable(s *transport.Stream) bool {
 		return false
 	}
 	if s.NeverSent() {
-		// Never left the client: gRFC A6 allows any number of such
-		// retries; a large bound only guards against a livelock.
-		cs.unsent++
-		return cs.unsent <= maxUnsentRetries
+		// Never left the client (the connection drained or closed as
+		// the call picked it): gRFC A6 allows any number of such
+		// retries, and the call's deadline is the only limit. This
+		// cannot spin: a connection that refused a stream is never READY
+		// again and pick hands out READY connections only, so each retry
+		// waits for the next connection.
+		return true
 	}
 	if cs.retries >= maxTransparentRetries {
 		return false

@@ -33,6 +33,19 @@ var ErrInsecureCredentials = errors.New("channel.Secure cannot be called with in
 // gives none (it logs nothing); futures without a system use it too.
 func defaultSystem() *actor.ActorSystem { return actorsys.Default() }
 
+// logger is where the channel reports what it cannot return to a caller
+// (a user callback that panicked): the logger of the user's actor system
+// (WithActorSystem), or slog's default logger, as the runtime's own
+// system logs nothing.
+func (ch *chanState) logger() *slog.Logger {
+	if ch.opts.sys != nil {
+		if l := ch.sys.Logger(); l != nil {
+			return l
+		}
+	}
+	return slog.Default()
+}
+
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
 type snapshot struct {
@@ -75,6 +88,15 @@ type chanState struct {
 
 	closeOnce sync.Once
 	stopped   chan struct{}
+	// drained is closed by the actor once Close has shut it down and
+	// every subchannel actor (and so every connection actor) has
+	// stopped: the actor can then stop with no child to send Stop to.
+	drained chan struct{}
+
+	// sendMu makes a send to the actor and the actor's end exclusive, so
+	// that nothing is sent to it once it is gone (a dead letter).
+	sendMu    sync.RWMutex
+	actorGone bool // guarded by sendMu
 
 	subsMu sync.Mutex
 	unseen map[*Subscription]struct{} // registered, not yet taken by the actor; nil after Close
@@ -156,6 +178,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		sys:     o.sys,
 		calls:   map[*callState]struct{}{},
 		stopped: make(chan struct{}),
+		drained: make(chan struct{}),
 		conns:   map[*transport.Conn]struct{}{},
 		unseen:  map[*Subscription]struct{}{},
 		creds:   creds,
@@ -230,7 +253,7 @@ func (ch *Channel) Target() string { return ch.target }
 func (ch *Channel) State(tryToConnect bool) Connectivity {
 	s := ch.snap.Load().state
 	if tryToConnect && s == Idle && !ch.closed.Load() {
-		ch.sys.Root.Send(ch.pid, msgConnect{})
+		ch.tell(msgConnect{})
 	}
 	return s
 }
@@ -257,7 +280,7 @@ func (ch *Channel) WaitForStateChange(ctx context.Context, last Connectivity) (C
 // TRANSIENT_FAILURE try again now.
 func (ch *Channel) ResetConnectBackoff() {
 	if !ch.closed.Load() {
-		ch.sys.Root.Send(ch.pid, msgResetBoff{})
+		ch.tell(msgResetBoff{})
 	}
 }
 
@@ -267,6 +290,11 @@ func (ch *Channel) ResetConnectBackoff() {
 // goroutine of the channel has stopped when Close returns. It is
 // idempotent and always returns nil. A channel that is dropped without
 // Close keeps its actors and connections, as grpc-go's ClientConn does.
+//
+// The actors stop from the leaves up, so that none is sent a message (a
+// Stop included) once it is gone: every connection is closed and stops
+// itself, each subchannel stops once its connections have, and the
+// channel actor is stopped last, with no child left.
 func (ch *Channel) Close() error {
 	ch.closeOnce.Do(func() {
 		ch.closed.Store(true)
@@ -277,6 +305,21 @@ func (ch *Channel) Close() error {
 		for c := range calls {
 			c.cancel(errChannelClosed)
 		}
+		// Only Close stops the actor, so it is there to take this.
+		ch.sys.Root.Send(ch.pid, msgCloseReq{})
+		ch.connsMu.Lock()
+		conns := ch.conns
+		ch.conns = nil
+		ch.connsMu.Unlock()
+		for c := range conns {
+			c.Close("channel closed")
+		}
+		<-ch.drained
+		ch.bgStop()
+		ch.bg.Wait() // lookups send their results to the actor
+		ch.sendMu.Lock()
+		ch.actorGone = true
+		ch.sendMu.Unlock()
 		_ = ch.sys.Root.StopFuture(ch.pid).Wait()
 		// Subscriptions the actor never saw (made as it stopped) still get
 		// SHUTDOWN.
@@ -287,20 +330,25 @@ func (ch *Channel) Close() error {
 		for s := range unseen {
 			s.deliver(Shutdown)
 		}
-		ch.connsMu.Lock()
-		conns := ch.conns
-		ch.conns = nil
-		ch.connsMu.Unlock()
 		for c := range conns {
-			c.Close("channel closed")
 			c.Wait()
 		}
-		ch.bgStop()
-		ch.bg.Wait()
 		close(ch.stopped)
 	})
 	<-ch.stopped
 	return nil
+}
+
+// tell sends msg to the channel actor unless it is gone (then it reports
+// false and sends nothing).
+func (ch *Channel) tell(msg any) bool {
+	ch.sendMu.RLock()
+	defer ch.sendMu.RUnlock()
+	if ch.actorGone {
+		return false
+	}
+	ch.sys.Root.Send(ch.pid, msg)
+	return true
 }
 
 // CloseGrace stops new calls at once (they fail CANCELLED), lets the calls
@@ -360,21 +408,30 @@ func (ch *Channel) activeCalls() int {
 // pick returns a ready connection: at once from the published snapshot
 // when the channel is READY, otherwise by asking the channel actor and
 // waiting (on the caller's own goroutine) for its answer or ctx's end.
+// A connection that has received GOAWAY or closed is never returned, even
+// before the channel actor learns of it: the snapshot's connections are
+// checked one by one, and the actor keeps the pick until it has a usable
+// one (see core.readyConns).
 func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
 	if s := ch.snap.Load(); len(s.conns) > 0 {
-		conn := s.conns[0]
-		if n := len(s.conns); n > 1 {
-			conn = s.conns[ch.rr.Add(1)%uint32(n)]
+		n := uint32(len(s.conns))
+		start := uint32(0)
+		if n > 1 {
+			start = ch.rr.Add(1)
 		}
-		if conn.State() == transport.Ready {
-			return conn, nil
+		for i := range n {
+			if conn := s.conns[(start+i)%n]; conn.State() == transport.Ready {
+				return conn, nil
+			}
 		}
 	}
 	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
 		return nil, errChannelClosed
 	}
 	req := &pickReq{waitForReady: waitForReady, reply: make(chan pickResult, 1)}
-	ch.sys.Root.Send(ch.pid, msgPick{req})
+	if !ch.tell(msgPick{req}) {
+		return nil, errChannelClosed
+	}
 	select {
 	case r := <-req.reply:
 		if r.err != nil {
@@ -387,7 +444,7 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		req.abandoned.Store(true)
 		// The deadline (or cancellation) reaches the actor as a message,
 		// so the pending pick does not outlive its caller.
-		ch.sys.Root.Send(ch.pid, msgAbandoned{})
+		ch.tell(msgAbandoned{})
 		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}

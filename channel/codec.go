@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -24,7 +25,8 @@ func (f methodOptionFunc[Req, Resp]) applyMethod(c *codec[Req, Resp]) { f(c) }
 // request_serializer and response_deserializer: serialize turns a request
 // into bytes, deserialize a response's bytes into a value. A serializer
 // failure ends the call INTERNAL "serializing request: ...", a deserializer
-// failure INTERNAL "deserializing response: ...". Without it, Req and Resp
+// failure INTERNAL "deserializing response: ...", and so does a panic in
+// either ("serializing request: serializer panicked: ..."). Without it, Req and Resp
 // must be protobuf messages (or []byte, passed through unchanged).
 func WithCodec[Req, Resp any](serialize func(Req) ([]byte, error), deserialize func([]byte) (Resp, error)) MethodOption[Req, Resp] {
 	return methodOptionFunc[Req, Resp](func(c *codec[Req, Resp]) {
@@ -129,11 +131,33 @@ func (c *codec[Req, Resp]) encode(r Req, recycled bool) ([]byte, error) {
 	if !recycled || !c.pooledReq {
 		dst = make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+8)
 	}
-	buf, err := c.marshal(dst, r)
+	buf, err := c.marshalSafe(dst, r)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "serializing request: %v", err)
 	}
 	return buf, nil
+}
+
+// marshalSafe is marshal with a panic (in a user's serializer) turned into
+// an error: it ends the call, not the program.
+func (c *codec[Req, Resp]) marshalSafe(dst []byte, r Req) (buf []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			buf, err = nil, fmt.Errorf("serializer panicked: %v", p)
+		}
+	}()
+	return c.marshal(dst, r)
+}
+
+// unmarshalSafe is unmarshal with a panic turned into an error.
+func (c *codec[Req, Resp]) unmarshalSafe(b []byte) (r Resp, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero Resp
+			r, err = zero, fmt.Errorf("deserializer panicked: %v", p)
+		}
+	}()
+	return c.unmarshal(b)
 }
 
 func (c *codec[Req, Resp]) decode(b []byte) (Resp, error) {
@@ -141,7 +165,7 @@ func (c *codec[Req, Resp]) decode(b []byte) (Resp, error) {
 		var z Resp
 		return z, c.err
 	}
-	r, err := c.unmarshal(b)
+	r, err := c.unmarshalSafe(b)
 	if c.copies {
 		bufpool.Put(b)
 	}

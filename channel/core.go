@@ -103,6 +103,12 @@ type core struct {
 	// shuffle, if set, reorders pick_first's addresses on every update
 	// (the service config's shuffleAddressList, gRFC A62).
 	shuffle func([]address)
+	// usable reports whether a READY subchannel's connection still takes
+	// new streams. A connection that received GOAWAY (or closed) knows it
+	// at once, before its subchannel's report reaches the channel: picks
+	// skip it, and wait for the next connection rather than being handed
+	// one that refuses them.
+	usable  func(*transport.Conn) bool
 	effects []any
 }
 
@@ -114,6 +120,7 @@ func newCore(static []address, lb string, o *options) *core {
 		static:    static,
 		lb:        lb,
 		resolveBo: subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
+		usable:    connUsable,
 	}
 }
 
@@ -460,11 +467,20 @@ func (c *core) recompute() {
 	}
 	c.setState(next)
 	if next == Ready {
-		for _, p := range c.pending {
-			c.emit(effReply{p, pickResult{conn: c.readyConn()}})
-		}
-		c.pending = nil
+		c.answerPending()
 	}
+}
+
+// answerPending gives the waiting picks a usable connection, if there is
+// one; otherwise they wait for the next change.
+func (c *core) answerPending() {
+	if len(c.pending) == 0 || len(c.readyConns()) == 0 {
+		return
+	}
+	for _, p := range c.pending {
+		c.emit(effReply{p, pickResult{conn: c.readyConn()}})
+	}
+	c.pending = nil
 }
 
 // toFailure enters TRANSIENT_FAILURE and fails the calls that do not wait
@@ -482,24 +498,33 @@ func (c *core) toFailure() {
 	c.pending = kept
 }
 
-// readyConns returns the connections calls may use now.
+// readyConns returns the connections calls may use now: those of READY
+// subchannels that still take new streams.
 func (c *core) readyConns() []*transport.Conn {
 	if c.state != Ready {
 		return nil
 	}
 	if c.lb != "round_robin" {
-		if c.selected != nil && c.selected.conn != nil {
+		if c.selected != nil && c.selected.conn != nil && c.usable(c.selected.conn) {
 			return []*transport.Conn{c.selected.conn}
 		}
 		return nil
 	}
 	var out []*transport.Conn
 	for _, s := range c.subs {
-		if s.state == Ready && s.conn != nil {
+		if s.state == Ready && s.conn != nil && c.usable(s.conn) {
 			out = append(out, s.conn)
 		}
 	}
 	return out
+}
+
+// connUsable reports whether conn takes new streams: it has not received
+// GOAWAY, started draining or closed. (A connection still CONNECTING is
+// never handed to the core as ready.)
+func connUsable(conn *transport.Conn) bool {
+	s := conn.State()
+	return s != transport.Draining && s != transport.Closed
 }
 
 func (c *core) readyConn() *transport.Conn {

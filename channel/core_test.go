@@ -3,6 +3,7 @@ package channel
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -317,5 +318,77 @@ func TestCoreAbandonedPicks(t *testing.T) {
 	}
 	if got := describe(c.step(msgEnterIdle{})); !reflect.DeepEqual(got, []string{"shutdown 0", "CONNECTING->IDLE"}) {
 		t.Errorf("idle check with no live pick: %q", got)
+	}
+}
+
+// A connection that received GOAWAY is skipped as soon as it knows, before
+// its subchannel's report reaches the channel: picks wait for the next
+// usable connection instead of being handed one that refuses them (the
+// GOAWAY storm of issue 8, where calls burned their transparent retries on
+// a draining connection in milliseconds).
+func TestCoreSkipsDrainingConnections(t *testing.T) {
+	type step struct {
+		msg   any
+		drain int // before the message, mark this connection draining (-1: none)
+		want  []string
+		conn  int // the connection every reply of the step must carry (-1: any)
+	}
+	pick := func() any { return msgPick{&pickReq{reply: make(chan pickResult, 1)}} }
+	ready := func(id, cn int) any { return msgSubState{id: id, state: Ready, conn: conn(cn)} }
+	idle := func(id int) any { return msgSubState{id: id, state: Idle} }
+	tests := []struct {
+		name   string
+		lb     string
+		static []string
+		steps  []step
+	}{
+		{"pick_first: a pick waits for the next connection", "pick_first", []string{"a:1"}, []step{
+			{msgConnect{}, -1, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}, -1},
+			{ready(0, 100), -1, []string{"CONNECTING->READY"}, -1},
+			{pick(), -1, []string{"reply conn"}, 100},
+			{pick(), 100, nil, -1}, // draining, not yet reported: waits
+			{pick(), -1, nil, -1},
+			{idle(0), -1, []string{"shutdown 0", "READY->IDLE", "IDLE->CONNECTING", "new 1 a:1", "connect 1"}, -1},
+			{ready(1, 101), -1, []string{"CONNECTING->READY", "reply conn", "reply conn"}, 101},
+		}},
+		{"round_robin: picks go to the connections still usable", "round_robin", []string{"a:1", "b:2"}, []step{
+			{msgConnect{}, -1, []string{"IDLE->CONNECTING", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}, -1},
+			{ready(0, 110), -1, []string{"CONNECTING->READY"}, -1},
+			{ready(1, 111), 110, nil, -1},
+			{pick(), -1, []string{"reply conn"}, 111},
+			{pick(), -1, []string{"reply conn"}, 111},
+			{pick(), 111, nil, -1}, // both draining: waits
+			{idle(0), -1, []string{"connect 0"}, -1},
+			{ready(0, 112), -1, []string{"reply conn"}, 112},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testCore(tt.lb, tt.static...)
+			draining := map[*transport.Conn]bool{}
+			c.usable = func(cn *transport.Conn) bool { return !draining[cn] }
+			for i, s := range tt.steps {
+				if s.drain >= 0 {
+					draining[conn(s.drain)] = true
+				}
+				effs := c.step(s.msg)
+				if got := describe(effs); !reflect.DeepEqual(got, s.want) {
+					t.Fatalf("step %d (%T): %q, want %q", i, s.msg, got, s.want)
+				}
+				for _, e := range effs {
+					if r, ok := e.(effReply); ok && r.res.err == nil {
+						if r.res.conn == nil || draining[r.res.conn] {
+							t.Fatalf("step %d: a pick was answered with an unusable connection", i)
+						}
+						if s.conn >= 0 && r.res.conn != conn(s.conn) {
+							t.Fatalf("step %d: a pick was answered with another connection than %d", i, s.conn)
+						}
+					}
+				}
+				if pub := c.readyConns(); slices.ContainsFunc(pub, func(cn *transport.Conn) bool { return draining[cn] }) {
+					t.Fatalf("step %d: the published connections include a draining one", i)
+				}
+			}
+		})
 	}
 }

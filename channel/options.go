@@ -228,6 +228,9 @@ func WithCompression(c compression.Compressor) Option {
 // Default: the target's host:port, or "localhost" for unix sockets.
 func WithAuthority(authority string) Option {
 	return optionFunc(func(o *options) error {
+		if err := checkAuthority("WithAuthority: authority", authority); err != nil {
+			return err
+		}
 		o.authority = authority
 		return nil
 	})
@@ -245,9 +248,16 @@ func WithSSLTargetNameOverride(name string) Option {
 }
 
 // WithUserAgent sets the primary and secondary user agents around the
-// library's own ("primary grpcactor-go/x.y.z secondary").
+// library's own ("primary grpcactor-go/x.y.z secondary"). They go into the
+// user-agent header, so they may hold only printable ASCII.
 func WithUserAgent(primary, secondary string) Option {
 	return optionFunc(func(o *options) error {
+		if err := checkHeaderValue("WithUserAgent: primary user agent", primary); err != nil {
+			return err
+		}
+		if err := checkHeaderValue("WithUserAgent: secondary user agent", secondary); err != nil {
+			return err
+		}
 		o.primaryUA, o.secondaryUA = primary, secondary
 		return nil
 	})
@@ -297,6 +307,9 @@ var channelKeys = map[string]keySpec{
 		return nil
 	}},
 	"grpc.default_authority": {kind: "string", apply: func(o *options, v any) error {
+		if err := checkAuthority("grpc.default_authority:", v.(string)); err != nil {
+			return err
+		}
 		o.authority = v.(string)
 		return nil
 	}},
@@ -305,10 +318,16 @@ var channelKeys = map[string]keySpec{
 		return nil
 	}},
 	"grpc.primary_user_agent": {kind: "string", apply: func(o *options, v any) error {
+		if err := checkHeaderValue("grpc.primary_user_agent:", v.(string)); err != nil {
+			return err
+		}
 		o.primaryUA = v.(string)
 		return nil
 	}},
 	"grpc.secondary_user_agent": {kind: "string", apply: func(o *options, v any) error {
+		if err := checkHeaderValue("grpc.secondary_user_agent:", v.(string)); err != nil {
+			return err
+		}
 		o.secondaryUA = v.(string)
 		return nil
 	}},

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -68,7 +69,7 @@ func (ch *Channel) register(s *Subscription, tryToConnect bool) {
 	}
 	ch.unseen[s] = struct{}{}
 	ch.subsMu.Unlock()
-	ch.sys.Root.Send(ch.pid, msgSubscribe{sub: s, tryToConnect: tryToConnect})
+	ch.tell(msgSubscribe{sub: s, tryToConnect: tryToConnect}) // if the actor is gone, Close delivers SHUTDOWN
 }
 
 // Unsubscribe stops deliveries to sub: no callback starts after it
@@ -79,7 +80,7 @@ func (ch *Channel) Unsubscribe(sub *Subscription) {
 		return
 	}
 	if ch.snap.Load().state != Shutdown {
-		ch.sys.Root.Send(ch.pid, msgUnsubscribe{sub})
+		ch.tell(msgUnsubscribe{sub})
 	}
 }
 
@@ -125,8 +126,14 @@ func (s *Subscription) drain() {
 	}
 }
 
+// call runs the callback. A panic ends only this call of it: it is logged
+// and later states are still delivered.
 func (s *Subscription) call(state Connectivity) {
-	defer func() { _ = recover() }() // a panicking callback is the subscriber's problem, not the channel's
+	defer func() {
+		if r := recover(); r != nil {
+			s.ch.logger().Error("grpcactor: connectivity subscription callback panicked", "target", s.ch.target, "state", state.String(), "panic", fmt.Sprint(r))
+		}
+	}()
 	s.cb(state)
 }
 

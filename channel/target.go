@@ -3,6 +3,7 @@ package channel
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -70,11 +71,11 @@ func parseTarget(target string) (*parsedTarget, error) {
 		if err != nil {
 			return nil, fmt.Errorf("channel target %q: %v", target, err)
 		}
+		if err := checkHost(host); err != nil {
+			return nil, fmt.Errorf("channel target %q: %v", target, err)
+		}
 		t.endpoint, t.host, t.port = rest, host, port
 		t.defAuth = rest
-		if !strings.Contains(rest, ":") || strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") {
-			t.defAuth = rest
-		}
 	case "unix":
 		path := rest
 		if full {
@@ -128,6 +129,11 @@ func parseTarget(target string) (*parsedTarget, error) {
 		if rest == "" {
 			return nil, fmt.Errorf("channel target %q: empty passthrough address", target)
 		}
+		// The address is the dialer's to interpret, but it is also the
+		// default :authority.
+		if err := checkAuthority("address", rest); err != nil {
+			return nil, fmt.Errorf("channel target %q: %v", target, err)
+		}
 		t.endpoint = rest
 		t.addrs = []address{{"tcp", rest}}
 		t.defAuth = rest
@@ -172,12 +178,24 @@ func splitHostPort(s string) (host, port string, err error) {
 	if host == "" {
 		return "", "", fmt.Errorf("%q: missing host", s)
 	}
-	for _, c := range port {
-		if c < '0' || c > '9' {
-			return "", "", fmt.Errorf("%q: port %q is not a number", s, port)
-		}
+	if err := checkPort(s, port); err != nil {
+		return "", "", err
 	}
 	return host, port, nil
+}
+
+// checkHost checks the host of a DNS target: an IP address or a name of
+// letters, digits and the other characters RFC 3986 allows in a host.
+func checkHost(host string) error {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an IP address, IPv6 with a zone included
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !authorityChar(c) || c == ':' || c == '@' || c == '[' || c == ']' {
+			return fmt.Errorf("host %q has %q at %d: a host name may hold only letters, digits and -._~!$&'()*+,;=%%", host, c, i)
+		}
+	}
+	return nil
 }
 
 // staticAddrs returns the addresses to dial for the target. DNS targets

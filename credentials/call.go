@@ -50,8 +50,13 @@ type plugin struct {
 	fn   PluginFunc
 }
 
-func (p *plugin) GetRequestMetadata(ctx context.Context, info RequestInfo) (metadata.MD, error) {
-	md, err := p.fn(ctx, info)
+func (p *plugin) GetRequestMetadata(ctx context.Context, info RequestInfo) (md metadata.MD, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			md, err = nil, panicked(p.name, r)
+		}
+	}()
+	md, err = p.fn(ctx, info)
 	if err != nil {
 		return nil, pluginError(p.name, err)
 	}
@@ -106,7 +111,8 @@ func CompositeCall(creds ...CallCredentials) (CallCredentials, error) {
 // and checked: a key or value gRPC cannot send, or one of the reserved
 // ":"- and "grpc-" keys, fails the call INTERNAL. A credential that fails
 // with a *status.Error keeps its code if gRFC A54 allows credentials that
-// code (and becomes INTERNAL otherwise); any other error is UNAVAILABLE.
+// code (and becomes INTERNAL otherwise); any other error is UNAVAILABLE;
+// a credential that panics fails the call INTERNAL, naming the panic.
 // The error is always a *status.Error.
 func RequestMetadata(ctx context.Context, info RequestInfo, creds ...CallCredentials) (metadata.MD, error) {
 	var out metadata.MD
@@ -114,7 +120,7 @@ func RequestMetadata(ctx context.Context, info RequestInfo, creds ...CallCredent
 		if c == nil {
 			continue
 		}
-		md, err := c.GetRequestMetadata(ctx, info)
+		md, err := getRequestMetadata(ctx, info, c)
 		if err != nil {
 			return nil, pluginError("call credentials", err)
 		}
@@ -135,6 +141,17 @@ func RequestMetadata(ctx context.Context, info RequestInfo, creds ...CallCredent
 		}
 	}
 	return out, nil
+}
+
+// getRequestMetadata asks c, turning a panic into the call's INTERNAL
+// failure: a broken credential ends its call, not the program.
+func getRequestMetadata(ctx context.Context, info RequestInfo, c CallCredentials) (md metadata.MD, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			md, err = nil, panicked(fmt.Sprintf("call credentials %T", c), r)
+		}
+	}()
+	return c.GetRequestMetadata(ctx, info)
 }
 
 func checkKey(key string) error {
@@ -166,6 +183,11 @@ func pluginError(name string, err error) *status.Error {
 		code = codes.Canceled
 	}
 	return status.Errorf(code, "getting request metadata from %s: %v", name, err).WithCause(&mapped{err})
+}
+
+// panicked is the call's status when the credential name panicked with r.
+func panicked(name string, r any) *status.Error {
+	return status.Errorf(codes.Internal, "getting request metadata from %s: it panicked: %v", name, r).WithCause(&mapped{fmt.Errorf("panic: %v", r)})
 }
 
 // mapped marks, as the cause of the status pluginError returns, a failure

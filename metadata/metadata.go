@@ -119,7 +119,7 @@ func ValidKey(key string) error {
 		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' {
 			continue
 		}
-		return fmt.Errorf("metadata key %q has an invalid character %q at %d", key, c, i)
+		return fmt.Errorf("metadata key %q has an invalid character %q at %d (keys may hold only 0-9 a-z _ - .)", key, c, i)
 	}
 	return nil
 }
@@ -133,7 +133,59 @@ func ValidValue(key, v string) error {
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c > 0x7e {
-			return fmt.Errorf("metadata value for %q has a non-printable byte 0x%02x at %d (use a -bin key for binary values)", key, c, i)
+			// The value itself is not quoted: it may be a credential.
+			return fmt.Errorf("metadata value for %q has a non-printable byte 0x%02x at %d of %d (values of ASCII keys may hold only printable ASCII 0x20-0x7E, no CR, LF or NUL; use a -bin key for binary values)", key, c, i, len(v))
+		}
+	}
+	return nil
+}
+
+// reserved are the keys that gRPC or HTTP/2 set themselves, with the way
+// to set what they carry.
+var reserved = map[string]string{
+	"content-type":               "gRPC sets it",
+	"te":                         "gRPC sets it",
+	"user-agent":                 "set it with the channel's user agent option",
+	"grpc-timeout":               "it carries the call's deadline: set a timeout",
+	"grpc-encoding":              "it carries the call's compression",
+	"grpc-accept-encoding":       "gRPC sets it",
+	"grpc-message":               "servers send it",
+	"grpc-status":                "servers send it",
+	"grpc-previous-rpc-attempts": "gRPC's retries set it",
+	"host":                       "HTTP/2 carries it as :authority: set the channel's authority",
+	"connection":                 "connection-specific headers are forbidden in HTTP/2 (RFC 9113 section 8.2.2)",
+	"keep-alive":                 "connection-specific headers are forbidden in HTTP/2 (RFC 9113 section 8.2.2)",
+	"proxy-connection":           "connection-specific headers are forbidden in HTTP/2 (RFC 9113 section 8.2.2)",
+	"transfer-encoding":          "connection-specific headers are forbidden in HTTP/2 (RFC 9113 section 8.2.2)",
+	"upgrade":                    "connection-specific headers are forbidden in HTTP/2 (RFC 9113 section 8.2.2)",
+}
+
+// Validate reports the first key or value of md that cannot be sent as a
+// call's custom metadata: a key that ValidKey refuses (upper case
+// included: use New, Pairs, Set or Append, which lower-case keys), a
+// pseudo-header (":path"), a key gRPC or HTTP/2 reserve ("grpc-timeout",
+// "user-agent", "connection", ...), or a value that ValidValue refuses.
+// Keys are checked in sorted order, so the error is always the same.
+func Validate(md MD) error {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.HasPrefix(k, ":") {
+			return fmt.Errorf("metadata key %q is an HTTP/2 pseudo-header, which gRPC sets itself", k)
+		}
+		if err := ValidKey(k); err != nil {
+			return err
+		}
+		if why, ok := reserved[k]; ok {
+			return fmt.Errorf("metadata key %q is reserved (%s)", k, why)
+		}
+		for _, v := range md[k] {
+			if err := ValidValue(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -201,6 +201,19 @@ func (c *core) fail(err *status.Error) {
 	c.emit(effTimer{d: d, gen: c.gen})
 }
 
+// conns returns the connections the subchannel still tracks: the current
+// one and those draining.
+func (c *core) conns() []*transport.Conn {
+	var out []*transport.Conn
+	if c.conn != nil {
+		out = append(out, c.conn)
+	}
+	for d := range c.draining {
+		out = append(out, d)
+	}
+	return out
+}
+
 // setConn records the connection an effDial created.
 func (c *core) setConn(conn *transport.Conn) { c.conn, c.ready = conn, false }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
@@ -116,6 +117,11 @@ type subActor struct {
 	cfg  Config
 	core *core
 	ctx  actor.Context
+	// stopWhenEmpty: the subchannel is done and stops once its last
+	// connection actor has (stopping earlier would send Stop to a child
+	// that may be stopping by itself: a dead letter).
+	stopWhenEmpty bool
+	timer         *time.Timer // the backoff timer
 }
 
 func (a *subActor) Receive(ctx actor.Context) {
@@ -131,6 +137,25 @@ func (a *subActor) Receive(ctx actor.Context) {
 		msg = msgStopNow{}
 	case *actor.Stopped:
 		a.sub.stopped.Store(true)
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		return
+	case *actor.Terminated:
+		// A connection actor that stopped without closing (it panicked)
+		// sends no EventClosed: it counts as closed now. One that closed
+		// has its EventClosed on the way (a Terminated, a system message,
+		// can overtake it).
+		for _, conn := range a.core.conns() {
+			if conn.PID().Equal(m.Who) && !isClosed(conn) {
+				for _, e := range a.core.step(&transport.EventClosed{Conn: conn, Err: status.New(codes.Unavailable, "connection actor stopped")}) {
+					a.perform(e)
+				}
+			}
+		}
+		if a.stopWhenEmpty && len(ctx.Children()) == 0 {
+			ctx.Stop(ctx.Self())
+		}
 		return
 	default:
 		return
@@ -163,10 +188,20 @@ func (a *subActor) perform(e any) {
 	case effDrainConn:
 		e.conn.Drain()
 	case effStopSelf:
-		a.ctx.Stop(a.ctx.Self())
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		if len(a.ctx.Children()) == 0 {
+			a.ctx.Stop(a.ctx.Self())
+		} else {
+			a.stopWhenEmpty = true
+		}
 	case effTimer:
-		gen, self, sys := e.gen, a.ctx.Self(), a.sub.sys
-		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoffDone{gen: gen}) })
+		gen, sub := e.gen, a.sub
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.timer = time.AfterFunc(e.d, func() { sub.send(msgBackoffDone{gen: gen}) })
 	case effReport:
 		if a.core.state == connectivity.Shutdown {
 			return
@@ -178,5 +213,14 @@ func (a *subActor) perform(e any) {
 		if p := a.ctx.Parent(); p != nil {
 			a.ctx.Send(p, &TooManyPings{Sub: a.sub, Keepalive: e.keepalive})
 		}
+	}
+}
+
+func isClosed(conn *transport.Conn) bool {
+	select {
+	case <-conn.Closed():
+		return true
+	default:
+		return false
 	}
 }

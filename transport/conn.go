@@ -176,11 +176,13 @@ func (c *Conn) Drain() { c.send(&drainReq{}) }
 
 // send posts msg to the actor, unless the connection has closed (the
 // actor is then stopping or gone, and the message would be a dead letter).
+// The read lock makes the check and the send one step for closeConn, which
+// sets closed under the write lock before the actor stops itself.
 func (c *Conn) send(msg any) {
-	select {
-	case <-c.closedC:
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
 		return
-	default:
 	}
 	c.sys.Root.Send(c.pid.Load(), msg)
 }
