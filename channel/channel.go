@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,13 @@ var ErrInsecureCredentials = errors.New("channel.Secure cannot be called with in
 func defaultSystem() *actor.ActorSystem { return actorsys.Default() }
 
 // logger is where the channel reports what it cannot return to a caller
-// (a user callback that panicked): the logger of the user's actor system
-// (WithActorSystem), or slog's default logger, as the runtime's own
-// system logs nothing.
+// (a user callback that panicked): the WithLogger logger, else the logger
+// of the user's actor system (WithActorSystem), else slog's default
+// logger, as the runtime's own system logs nothing.
 func (ch *chanState) logger() *slog.Logger {
+	if ch.opts.logger != nil {
+		return ch.opts.logger
+	}
 	if ch.opts.sys != nil {
 		if l := ch.sys.Logger(); l != nil {
 			return l
