@@ -88,7 +88,9 @@ func chaosHeldCalls(ctx context.Context, s *stubs, unary, serverStreams, bidi in
 }
 
 // chaosCollect receives n ends, failing the test after d, and checks that
-// every one is a *status.Error with code. It returns the latest end.
+// every one is a *status.Error with code. It returns when the last one
+// ended and the distinct messages (each prefixed with the first call kind
+// that ended with it).
 func chaosCollect(t *testing.T, what string, ends <-chan chaosEnd, n int, code codes.Code, d time.Duration) (last time.Time, details []string) {
 	t.Helper()
 	timer := time.NewTimer(d)
