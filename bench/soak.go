@@ -52,10 +52,11 @@ type soakStats struct {
 	byCode    map[codes.Code]int64 // failures
 	interval  histogram            // latencies since the last report
 	total     histogram
-	failTimes []time.Time // when each failure happened (bounded: the first 100,000)
+	failTimes []time.Time      // when each failure happened (bounded: the first 100,000)
+	messages  map[string]int64 // failures by kind and message (bounded: 20 distinct)
 }
 
-func (s *soakStats) record(d time.Duration, err error) {
+func (s *soakStats) record(kind string, d time.Duration, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -65,6 +66,13 @@ func (s *soakStats) record(d time.Duration, err error) {
 			code = st.Code()
 		}
 		s.byCode[code]++
+		msg := kind + ": " + code.String() + ": " + err.Error()
+		if st, ok := status.FromError(err); ok && st != nil {
+			msg = kind + ": " + code.String() + ": " + st.Details()
+		}
+		if _, ok := s.messages[msg]; ok || len(s.messages) < 20 {
+			s.messages[msg]++
+		}
 		if len(s.failTimes) < 100_000 {
 			s.failTimes = append(s.failTimes, time.Now())
 		}
@@ -212,7 +220,7 @@ func runSoak(ctx context.Context, sc soakConfig, stdout, stderr io.Writer) error
 		in:     channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, testService+"StreamingInputCall"),
 		duplex: channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, testService+"FullDuplexCall"),
 	}
-	stats := &soakStats{byCode: map[codes.Code]int64{}}
+	stats := &soakStats{byCode: map[codes.Code]int64{}, messages: map[string]int64{}}
 	fmt.Fprintf(stdout, "soak: %v, one channel to %s, workers: ", sc.duration, addr)
 	for i, k := range soakKinds {
 		if i > 0 {
@@ -231,7 +239,7 @@ func runSoak(ctx context.Context, sc soakConfig, stdout, stderr io.Writer) error
 				for runCtx.Err() == nil {
 					start := time.Now()
 					err := c.call(context.Background(), k.name, sc.timeout)
-					stats.record(time.Since(start), err)
+					stats.record(k.name, time.Since(start), err)
 				}
 			})
 		}
@@ -302,7 +310,7 @@ loop:
 			away++
 		}
 	}
-	calls, byCode, total := stats.calls, maps.Clone(stats.byCode), stats.total
+	calls, byCode, total, messages := stats.calls, maps.Clone(stats.byCode), stats.total, maps.Clone(stats.messages)
 	stats.mu.Unlock()
 	var failed int64
 	for _, n := range byCode {
@@ -311,6 +319,9 @@ loop:
 	fmt.Fprintf(stdout, "soak done: %v, %d calls, %d failed (%s), %d of them more than %v after a restart; %d restarts; p50 %s p99 %s p99.9 %s\n",
 		time.Since(started).Round(time.Second), calls, failed, fmtCodes(byCode), away, sc.quiet, len(restarts),
 		fmtDur(float64(total.quantile(0.5))), fmtDur(float64(total.quantile(0.99))), fmtDur(float64(total.quantile(0.999))))
+	for _, m := range slices.Sorted(maps.Keys(messages)) {
+		fmt.Fprintf(stdout, "soak failures: %6d  %s\n", messages[m], m)
+	}
 	switch {
 	case restartErr != nil:
 		return restartErr
