@@ -254,7 +254,9 @@ func runSoak(ctx context.Context, sc soakConfig, stdout, stderr io.Writer) error
 	defer reportTick.Stop()
 	var lastCalls int64
 	lastFailed := map[codes.Code]int64{}
+	lastLine := time.Now()
 	line := func() {
+		lastLine = time.Now()
 		calls, byCode, p99 := stats.snapshot()
 		var failed, newFailed int64
 		delta := map[codes.Code]int64{}
@@ -292,7 +294,9 @@ loop:
 		}
 	}
 	wg.Wait()
-	line()
+	if time.Since(lastLine) > time.Second {
+		line() // the last interval, unless it was just reported
+	}
 	closeErr := ch.Close()
 
 	// Which failures happened away from every restart?
