@@ -161,7 +161,7 @@ func TestSoakShort(t *testing.T) {
 		t.Fatalf("run -soak: %v", err)
 	}
 	text := out.String()
-	for _, want := range []string{"soak: 4s, one channel", "goroutines", "heap", "soak done:", "restarts 2"} {
+	for _, want := range []string{"soak: 4s, one channel", "goroutines", "heap", "soak done:", "; 2 restarts;"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}

@@ -254,9 +254,7 @@ func runSoak(ctx context.Context, sc soakConfig, stdout, stderr io.Writer) error
 	defer reportTick.Stop()
 	var lastCalls int64
 	lastFailed := map[codes.Code]int64{}
-	lastLine := time.Now()
 	line := func() {
-		lastLine = time.Now()
 		calls, byCode, p99 := stats.snapshot()
 		var failed, newFailed int64
 		delta := map[codes.Code]int64{}
@@ -294,8 +292,11 @@ loop:
 		}
 	}
 	wg.Wait()
-	if time.Since(lastLine) > time.Second {
-		line() // the last interval, unless it was just reported
+	stats.mu.Lock()
+	more := stats.calls != lastCalls
+	stats.mu.Unlock()
+	if more {
+		line() // the last interval, unless the last line covered it
 	}
 	closeErr := ch.Close()
 
