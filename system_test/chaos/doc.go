@@ -9,7 +9,8 @@
 // [StartServer] calls [ServeIfChild] first thing in its TestMain, so nothing
 // needs a separate build.
 //
-// Both are test helpers: every constructor takes a testing.TB and ties the
-// helper's lifetime to the test (t.Cleanup closes the proxy, kills the
-// server process and waits for its goroutines).
+// Both are test helpers: [NewProxy] and [StartServer] take a testing.TB and
+// tie the helper's lifetime to the test (t.Cleanup closes the proxy, kills
+// the server process and waits for its goroutines); [Listen] starts a proxy
+// that its caller closes.
 package chaos
