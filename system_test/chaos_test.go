@@ -14,6 +14,7 @@ package system_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -591,5 +592,85 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 	}
 	if got := ch.State(false); got != channel.Ready {
 		t.Errorf("State = %v after a successful call, want READY", got)
+	}
+}
+
+// A server killed under 8 workers making wait-for-ready calls: only a call
+// that was on the wire when the server died may fail, so each worker fails
+// at most once per kill (its next call waits for the restarted server).
+//
+// Skipped: a call that was never sent can fail too. After the kill the
+// channel's published picker still holds the dead connection for a moment;
+// NewStream on it fails unsent (with the connection's close error), the
+// call retries at once, picks the same connection, and spends its 1,000
+// unsent retries in microseconds, ending UNAVAILABLE "connection to ADDR
+// lost: connection reset by peer". This is issue 8's GOAWAY-storm bug on a
+// closed rather than a draining connection (measured: 4 exhausted retry
+// budgets over 5 kills of `bench -soak`; this test fails 2 runs in 3
+// without -race, with 41 failures for 40 allowed, and rarely under -race).
+// The fix for the GOAWAY storm (a call that sent nothing waits for the next
+// pick that can succeed, without spinning) should cover both; then remove
+// the Skip.
+func TestChaosKillFailsOnlyCallsInFlight(t *testing.T) {
+	if os.Getenv("GRPCACTOR_CHAOS_UNSENT") == "" {
+		t.Skip("issue 8: unsent calls burn their retries on a closed connection the picker still offers (see the comment); set GRPCACTOR_CHAOS_UNSENT=1 to run")
+	}
+	t.Parallel()
+	srv := chaos.StartServer(t)
+	ch := cxDial(t, srv.Addr(), chaosBackoff())
+	s := newStubs(ch)
+	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	const workers, kills = 8, 5
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var calls, failed int
+	var messages []string
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := s.unary.Call(context.Background(), &simpleReq{ResponseSize: 10}, channel.WaitForReady(true), channel.Timeout(chaosBound))
+				mu.Lock()
+				calls++
+				if err != nil {
+					failed++
+					if len(messages) < 20 {
+						messages = append(messages, err.Error())
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range kills {
+		mu.Lock()
+		before := calls
+		mu.Unlock()
+		// Let the workers make some calls on the new connection first.
+		for deadline := time.Now().Add(chaosBound); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := calls
+			mu.Unlock()
+			if n >= before+100 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than 100 calls in %v", chaosBound)
+			}
+		}
+		srv.Restart()
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d calls, %d failed over %d kills: %q", calls, failed, kills, messages)
+	if failed > workers*kills {
+		t.Errorf("%d calls failed over %d kills with %d workers: more than one per worker per kill, so calls that were never sent failed", failed, kills, workers)
 	}
 }
