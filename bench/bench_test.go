@@ -146,3 +146,25 @@ func TestReportMarksFailures(t *testing.T) {
 type typedNil struct{}
 
 func (*typedNil) Error() string { return "typed nil" }
+
+// TestSoakShort runs the soak for a few seconds with a restart every
+// second: every call kind keeps working across restarts, the report lines
+// come out, no call fails away from a restart, and the server is gone
+// afterwards.
+func TestSoakShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, progress bytes.Buffer
+	err := run(ctx, []string{"-soak", "4s", "-soak-restart", "1500ms", "-soak-report", "1s", "-soak-quiet", "10s"}, "go test ./bench", &out, &progress)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), progress.String())
+	if err != nil {
+		t.Fatalf("run -soak: %v", err)
+	}
+	text := out.String()
+	for _, want := range []string{"soak: 4s, one channel", "goroutines", "heap", "soak done:", "; 2 restarts;"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	assertServerGone(t)
+}

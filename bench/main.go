@@ -9,6 +9,7 @@
 //	go run ./bench -duration 2s -rounds 3 -markdown   # the table of BENCHMARKS.md
 //	go run ./bench -rows unary/0B/c8 -cpuprofile cpu.out -memprofile mem.out
 //	go run ./bench -list                   # the rows
+//	go run ./bench -soak 10m               # the soak: one channel, server restarted every minute
 //
 // For every row, the two clients run alternately (grpcactor, grpc-go,
 // grpcactor, grpc-go, ... -rounds times) after a warm-up of each, and the
@@ -95,6 +96,7 @@ type config struct {
 	markdown   bool
 	list       bool
 	cmdline    string
+	soak       soakConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -111,6 +113,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "every selected row for 0.2 s after a 0.1 s warm-up, one round (overrides -duration, -warmup, -rounds): a check that the program and both clients work, not a measure")
 	fs.BoolVar(&c.markdown, "markdown", false, "print the tables as Markdown (for BENCHMARKS.md)")
 	fs.BoolVar(&c.list, "list", false, "list the rows and exit")
+	fs.DurationVar(&c.soak.duration, "soak", 0, "instead of the benchmark, soak grpcactor's client for this long: one channel, unary and all streaming kinds mixed, the server killed and restarted every -soak-restart, a report line every -soak-report (e.g. -soak 10m)")
+	fs.DurationVar(&c.soak.restart, "soak-restart", time.Minute, "with -soak: how often the server is killed and started again")
+	fs.DurationVar(&c.soak.report, "soak-report", 30*time.Second, "with -soak: how often a report line is printed")
+	fs.DurationVar(&c.soak.timeout, "soak-timeout", 5*time.Second, "with -soak: each call's deadline")
+	fs.DurationVar(&c.soak.quiet, "soak-quiet", 10*time.Second, "with -soak: a call failing later than this after a restart fails the soak")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: go run ./bench [flags]\n\nMeasures grpcactor's client side by side with grpc-go's against one grpc-go interop server in a separate process.\n\nflags:")
 		fs.PrintDefaults()
@@ -129,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.smoke {
 		c.duration, c.warmup, c.rounds = 200*time.Millisecond, 100*time.Millisecond, 1
+	}
+	if c.soak.duration < 0 || c.soak.restart <= 0 || c.soak.report <= 0 || c.soak.timeout <= 0 || c.soak.quiet <= 0 {
+		return nil, errors.New("-soak must be >= 0; -soak-restart, -soak-report, -soak-timeout and -soak-quiet > 0")
 	}
 	if c.duration <= 0 || c.rounds < 1 || c.warmup < 0 {
 		return nil, errors.New("-duration must be > 0, -rounds >= 1 and -warmup >= 0")
@@ -181,6 +191,9 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 		return err
 	}
 	cfg.cmdline = cmdline
+	if cfg.soak.duration > 0 {
+		return runSoak(ctx, cfg.soak, stdout, stderr)
+	}
 	var selected []workload
 	for _, w := range workloads() {
 		if cfg.selected(w.key) {

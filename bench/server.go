@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,6 +22,11 @@ import (
 // program (or of its test binary), makes it the benchmark's server instead of
 // the benchmark. The -serve first argument does the same for the program.
 const serveEnv = "GRPCACTOR_BENCH_SERVE"
+
+// serveAddrEnv, if set for the server process, is the address its gRPC
+// server listens on (the soak restarts the server on the same port);
+// otherwise the kernel chooses a port.
+const serveAddrEnv = "GRPCACTOR_BENCH_ADDR"
 
 // maxMessageSize is the server's send and receive limit (64 MiB), so that no
 // workload is limited by the server.
@@ -36,7 +42,11 @@ func serveRequested() bool {
 // "LISTENING <grpc port> <echo port>" on stdout and serves until stdin
 // closes (the parent closes it, or dies). The parent normally kills it.
 func serve(stdout io.Writer, stdin io.Reader) error {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := os.Getenv(serveAddrEnv)
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := listenRetry(addr, 10*time.Second)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -92,15 +102,34 @@ type serverProc struct {
 // that checks it is gone after a run.
 var lastServerPID int
 
+// listenRetry listens on addr, retrying while the port is still in use
+// (a killed predecessor's port is free again a moment later).
+func listenRetry(addr string, limit time.Duration) (net.Listener, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		lis, err := net.Listen("tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return lis, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // startServer re-executes this program (os.Executable) as the server and
 // waits for its LISTENING line.
 func startServer(stderr io.Writer) (*serverProc, error) {
+	return startServerAt(stderr, "")
+}
+
+// startServerAt is startServer with the gRPC server on addr ("" for a port
+// chosen by the kernel).
+func startServerAt(stderr io.Writer, addr string) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("server: finding this program's executable: %w", err)
 	}
 	cmd := exec.Command(exe, "-serve")
-	cmd.Env = append(os.Environ(), serveEnv+"=1")
+	cmd.Env = append(os.Environ(), serveEnv+"=1", serveAddrEnv+"="+addr)
 	cmd.Stderr = stderr
 	setServerSysProcAttr(cmd)
 	stdin, err := cmd.StdinPipe()

@@ -22,10 +22,12 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/system_test/chaos"
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 func TestMain(m *testing.M) {
+	chaos.ServeIfChild() // the chaos tests' child servers are this binary
 	leakcheck.VerifyTestMain(m)
 }
 

@@ -3,14 +3,19 @@ package system_test
 import (
 	"testing"
 
+	"google.golang.org/grpc/testdata"
+
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/credentials"
 
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // The interop matrix against servers in other languages: Python's grpcio
-// (C-core) and Node's grpc-js. Each peer is skipped with the install
-// command when missing, and fails in CI (see package peers).
+// (C-core) and Node's grpc-js, in plaintext and over TLS (with grpc-go's
+// test CA and server certificate, as in secure_test.go). Each peer is
+// skipped with the install command when missing, and fails in CI (see
+// package peers).
 
 var peerCases = []interopCase{
 	{"empty_unary", doEmptyUnary},
@@ -47,8 +52,7 @@ func doLargeUnaryGzip(t *testing.T, s *stubs) {
 	}
 }
 
-func runPeerMatrix(t *testing.T, addr string) {
-	s := dialStubs(t, addr)
+func runPeerMatrix(t *testing.T, s *stubs) {
 	for _, c := range peerCases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, s) })
 	}
@@ -58,10 +62,39 @@ func runPeerMatrix(t *testing.T, addr string) {
 
 func TestInteropPython(t *testing.T) {
 	t.Parallel()
-	runPeerMatrix(t, peers.StartPythonInterop(t))
+	runPeerMatrix(t, dialStubs(t, peers.StartPythonInterop(t)))
 }
 
 func TestInteropNode(t *testing.T) {
 	t.Parallel()
-	runPeerMatrix(t, peers.StartNodeInterop(t))
+	runPeerMatrix(t, dialStubs(t, peers.StartNodeInterop(t)))
+}
+
+// dialPeerTLS opens a secure channel to a peer serving grpc-go's server1
+// certificate, trusting grpc-go's test CA and checking the name
+// x.test.example.com, and checks that the channel is secure.
+func dialPeerTLS(t *testing.T, addr string) *stubs {
+	t.Helper()
+	ca := readTestdata(t, "x509/server_ca_cert.pem")
+	s := dialSecure(t, addr, tlsCreds(t, credentials.TLSConfig{RootCAs: ca, ServerName: tlsServerName}))
+	// A plaintext channel to the same port must not work: the matrix
+	// below really runs over TLS.
+	plain := dialStubs(t, addr)
+	_, err := plain.empty.Call(tctx(t), &empty{}, channel.Timeout(localBound))
+	if err == nil {
+		t.Fatalf("a plaintext call to the TLS peer at %s succeeded", addr)
+	}
+	return s
+}
+
+func TestInteropPythonTLS(t *testing.T) {
+	t.Parallel()
+	addr := peers.StartPythonInteropTLS(t, testdata.Path("x509/server1_cert.pem"), testdata.Path("x509/server1_key.pem"))
+	runPeerMatrix(t, dialPeerTLS(t, addr))
+}
+
+func TestInteropNodeTLS(t *testing.T) {
+	t.Parallel()
+	addr := peers.StartNodeInteropTLS(t, testdata.Path("x509/server1_cert.pem"), testdata.Path("x509/server1_key.pem"))
+	runPeerMatrix(t, dialPeerTLS(t, addr))
 }

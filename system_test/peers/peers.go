@@ -3,11 +3,12 @@
 //
 //   - grpc-go's interop TestService server, in this process
 //     ([StartGoInterop], [StartGoInteropOpts], [StartGoInteropUnix]);
-//   - a Python grpcio server ([StartPythonInterop], or [StartPython] with a
-//     script of the test's own), run by Debian's /usr/bin/python3 with the
-//     python3-grpcio and python3-protobuf packages;
-//   - a Node server on @grpc/grpc-js ([StartNodeInterop], or [StartNode]),
-//     with the npm packages installed in system_test/node.
+//   - a Python grpcio server ([StartPythonInterop], [StartPythonInteropTLS],
+//     or [StartPython] with a script of the test's own), run by Debian's
+//     /usr/bin/python3 with the python3-grpcio and python3-protobuf packages;
+//   - a Node server on @grpc/grpc-js ([StartNodeInterop],
+//     [StartNodeInteropTLS], or [StartNode]), with the npm packages installed
+//     in system_test/node.
 //
 // The bundled Python and Node servers serve the interop service
 // grpc.testing.TestService (EmptyCall, UnaryCall, StreamingOutputCall,
@@ -233,6 +234,22 @@ func StartPythonInterop(t testing.TB) (addr string) {
 func StartNodeInterop(t testing.TB) (addr string) {
 	t.Helper()
 	return StartNode(t, NodeInteropScript(t))
+}
+
+// StartPythonInteropTLS starts the bundled Python grpcio interop server
+// serving TLS with the PEM certificate chain in certFile and the private key
+// in keyFile, and returns its address, "127.0.0.1:<port>".
+func StartPythonInteropTLS(t testing.TB, certFile, keyFile string) (addr string) {
+	t.Helper()
+	return StartPython(t, PythonInteropScript(t), "--tls-cert", certFile, "--tls-key", keyFile)
+}
+
+// StartNodeInteropTLS starts the bundled Node @grpc/grpc-js interop server
+// serving TLS with the PEM certificate chain in certFile and the private key
+// in keyFile, and returns its address, "127.0.0.1:<port>".
+func StartNodeInteropTLS(t testing.TB, certFile, keyFile string) (addr string) {
+	t.Helper()
+	return StartNode(t, NodeInteropScript(t), "--tls-cert", certFile, "--tls-key", keyFile)
 }
 
 // runBounded runs cmd to completion, killing it after limit, and returns its

@@ -12,10 +12,12 @@ import (
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/testdata"
 
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
@@ -52,6 +54,36 @@ func TestPython(t *testing.T) {
 
 func TestNode(t *testing.T) {
 	smoke(t, peers.StartNodeInterop(t))
+}
+
+// The Python and Node peers serve TLS with grpc-go's test certificates.
+func TestPythonTLS(t *testing.T) {
+	smokeTLS(t, peers.StartPythonInteropTLS(t, testdata.Path("x509/server1_cert.pem"), testdata.Path("x509/server1_key.pem")))
+}
+
+func TestNodeTLS(t *testing.T) {
+	smokeTLS(t, peers.StartNodeInteropTLS(t, testdata.Path("x509/server1_cert.pem"), testdata.Path("x509/server1_key.pem")))
+}
+
+// smokeTLS makes one call over TLS, trusting grpc-go's test CA.
+func smokeTLS(t *testing.T, target string) {
+	t.Helper()
+	creds, err := credentials.NewClientTLSFromFile(testdata.Path("x509/server_ca_cert.pem"), "x.test.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatalf("grpc.NewClient(%q): %v", target, err)
+	}
+	defer conn.Close()
+	resp, err := testgrpc.NewTestServiceClient(conn).UnaryCall(timeout(t), &testgrpc.SimpleRequest{ResponseSize: 1000})
+	if err != nil {
+		t.Fatalf("UnaryCall over TLS: %v", err)
+	}
+	if n := len(resp.GetPayload().GetBody()); n != 1000 {
+		t.Fatalf("UnaryCall over TLS: %d bytes, want 1000", n)
+	}
 }
 
 func TestStartPythonBadScript(t *testing.T) {

@@ -23,7 +23,9 @@
 // install`. They are found through NODE_PATH (the test helper sets it) or in
 // ../../node/node_modules relative to this file.
 //
-// Usage: node node_server.js [--host 127.0.0.1] [--port 0]
+// Usage: node node_server.js [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]
+// With --tls-cert and --tls-key it serves over TLS with that certificate
+// chain and private key (PEM files), else in plaintext.
 // Prints "LISTENING <port>" as its first line on stdout once it serves. With
 // GRPCACTOR_PEER_EXIT_ON_STDIN_EOF=1 in the environment it exits when its
 // stdin closes (the test helper sets it, so the server never outlives the
@@ -193,21 +195,34 @@ function main() {
   const args = process.argv.slice(2);
   let host = '127.0.0.1';
   let port = 0;
+  let tlsCert = '';
+  let tlsKey = '';
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--host') host = args[++i];
     else if (args[i] === '--port') port = Number(args[++i]);
+    else if (args[i] === '--tls-cert') tlsCert = args[++i];
+    else if (args[i] === '--tls-key') tlsKey = args[++i];
     else {
       process.stderr.write(`node_server.js: unknown argument ${args[i]}\n`);
       process.exit(2);
     }
   }
 
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+    process.stderr.write('node_server.js: --tls-cert and --tls-key go together\n');
+    process.exit(2);
+  }
+  const fs = require('fs');
+  const creds = tlsCert
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: fs.readFileSync(tlsCert), private_key: fs.readFileSync(tlsKey) }], false)
+    : grpc.ServerCredentials.createInsecure();
+
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE,
     'grpc.max_send_message_length': MAX_MESSAGE,
   });
   server.addService(testing.TestService.service, service);
-  server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+  server.bindAsync(`${host}:${port}`, creds, (err, bound) => {
     if (err) {
       process.stderr.write(`node_server.js: cannot bind ${host}:${port}: ${err.message}\n`);
       process.exit(1);

@@ -19,7 +19,9 @@ server (google.golang.org/grpc/interop, testServer):
 
 Needs Debian's python3-grpcio and python3-protobuf (run with /usr/bin/python3).
 
-Usage: python_server.py [--host 127.0.0.1] [--port 0]
+Usage: python_server.py [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key PEM]
+With --tls-cert and --tls-key it serves over TLS with that certificate chain
+and private key (PEM files), else in plaintext.
 Prints "LISTENING <port>" as its first line on stdout once it serves. With
 GRPCACTOR_PEER_EXIT_ON_STDIN_EOF=1 in the environment it exits when its stdin
 closes (the test helper sets it, so the server never outlives the test).
@@ -219,7 +221,11 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="and this PEM private key")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        sys.exit("python_server.py: --tls-cert and --tls-key go together")
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=args.workers),
@@ -229,7 +235,15 @@ def main():
             ("grpc.max_send_message_length", MAX_MESSAGE),
         ),
     )
-    port = server.add_insecure_port("%s:%d" % (args.host, args.port))
+    address = "%s:%d" % (args.host, args.port)
+    if args.tls_cert:
+        with open(args.tls_key, "rb") as f:
+            key = f.read()
+        with open(args.tls_cert, "rb") as f:
+            chain = f.read()
+        port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, chain)]))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         sys.exit("python_server.py: cannot bind %s:%d" % (args.host, args.port))
     server.start()
