@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,10 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
 		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
+	static, err := applyProxy(pt, &o, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: %w", target, err)
+	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
@@ -185,10 +190,6 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		ch.lb = "pick_first"
 	}
 	ch.snap.Store(&snapshot{state: Idle, changed: make(chan struct{})})
-	var static []address
-	if pt.scheme != "dns" {
-		static = pt.addrs
-	}
 	a := &chanActor{
 		ch:        ch,
 		core:      newCore(static, ch.lb, &o),

@@ -48,6 +48,7 @@ type options struct {
 	keys           map[string]any // every grpc.* key given, as given
 	logger         *slog.Logger   // nil: silent
 	stats          StatsHandler   // nil: none
+	proxy          proxyOptions
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.
@@ -365,6 +366,12 @@ var channelKeys = map[string]keySpec{
 	"grpc.dns_min_time_between_resolutions_ms": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
 		o.dnsMinInterval = time.Duration(v.(int64)) * time.Millisecond
 		return nil
+	}},
+	"grpc.http_proxy": {kind: "string", apply: func(o *options, v any) error {
+		return WithHTTPProxy(v.(string)).apply(o)
+	}},
+	"grpc.enable_http_proxy": {kind: "bool", apply: func(o *options, v any) error {
+		return WithProxyEnabled(v.(bool)).apply(o)
 	}},
 }
 
