@@ -36,7 +36,7 @@ func TestProxyPlan(t *testing.T) {
 		{name: "unix never", target: "unix:///tmp/s.sock", env: env{"HTTPS_PROXY": "p:3128"}, static: []string{"unix:/tmp/s.sock"}},
 		{name: "unix-abstract never", target: "unix-abstract:s", env: env{"HTTPS_PROXY": "p:3128"}, static: []string{"unix:@s"}},
 		{name: "ipv4 list, NO_PROXY CIDR", target: "ipv4:10.0.0.1:80,192.0.2.7:80",
-			env: env{"HTTPS_PROXY": "p:3128", "NO_PROXY": "10.0.0.0/8"},
+			env:       env{"HTTPS_PROXY": "p:3128", "NO_PROXY": "10.0.0.0/8"},
 			wantProxy: "p:3128", proxied: []string{"192.0.2.7:80"}, static: []string{"10.0.0.1:80", "192.0.2.7:80"}},
 		{name: "passthrough", target: "passthrough:///backend.example:443", env: env{"HTTPS_PROXY": "p:3128"},
 			wantProxy: "p:3128", proxied: []string{"backend.example:443"}, static: []string{"backend.example:443"}},
@@ -45,7 +45,7 @@ func TestProxyPlan(t *testing.T) {
 		{name: "WithProxyEnabled(false) beats grpc.http_proxy", target: "example.com:443",
 			opts: []Option{WithHTTPProxy("p:1"), WithProxyEnabled(false)}},
 		{name: "grpc.http_proxy beats the environment", target: "example.com:443", env: env{"HTTPS_PROXY": "p:3128"},
-			opts: []Option{WithOption("grpc.http_proxy", "http://mine:8080")},
+			opts:      []Option{WithOption("grpc.http_proxy", "http://mine:8080")},
 			wantProxy: "mine:8080", proxied: []string{"example.com:443"}, static: []string{"example.com:443"}},
 		{name: "grpc.http_proxy with NO_PROXY", target: "example.com:443", env: env{"NO_PROXY": "example.com"},
 			opts: []Option{WithOption("grpc.http_proxy", "mine:8080")}},
@@ -54,7 +54,7 @@ func TestProxyPlan(t *testing.T) {
 		{name: "WithDialer ignores the environment", target: "example.com:443", env: env{"HTTPS_PROXY": "p:3128"},
 			opts: []Option{customDial}},
 		{name: "WithDialer with grpc.http_proxy", target: "example.com:443",
-			opts: []Option{customDial, WithHTTPProxy("p:1")},
+			opts:      []Option{customDial, WithHTTPProxy("p:1")},
 			wantProxy: "p:1", proxied: []string{"example.com:443"}, static: []string{"example.com:443"}},
 	}
 	for _, tt := range tests {
