@@ -155,7 +155,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if o.keepalive.Time > 0 && o.keepalive.Time < 10*time.Second {
 		o.keepalive.Time = 10 * time.Second // gRFC A8's floor
 	}
-	static, err := applyProxy(pt, &o, os.Getenv)
+	static, err := applyProxy(target, pt, &o, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: %w", target, err)
 	}

@@ -3,8 +3,10 @@ package channel
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
+	"sort"
 
 	"github.com/grpcactor/grpcactor/internal/proxy"
 )
@@ -49,11 +51,20 @@ func WithProxyEnabled(enabled bool) Option {
 // applyProxy decides, once for the channel, which of its target's
 // connections go through an HTTP CONNECT proxy (proxyPlan), and wraps o.dial
 // so that those open a tunnel through it. It returns the channel's fixed
-// addresses. getenv reads the environment.
-func applyProxy(pt *parsedTarget, o *options, getenv func(string) string) ([]address, error) {
+// addresses. getenv reads the environment. The choice is logged at Debug.
+func applyProxy(target string, pt *parsedTarget, o *options, getenv func(string) string) ([]address, error) {
 	static, proxyURL, proxied, err := proxyPlan(pt, o, getenv)
 	if err != nil || proxyURL == nil {
 		return static, err
+	}
+	if l := o.logger; l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
+		through := make([]string, 0, len(proxied))
+		for a := range proxied {
+			through = append(through, a)
+		}
+		sort.Strings(through)
+		l.LogAttrs(context.Background(), slog.LevelDebug, "channel connects through an HTTP CONNECT proxy",
+			slog.String("target", target), slog.String("proxy", proxyURL.Host), slog.Any("addresses", through))
 	}
 	direct := o.dial
 	if direct == nil {

@@ -1,7 +1,9 @@
 package channel
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"reflect"
 	"sort"
@@ -110,7 +112,7 @@ func TestProxyOptionErrors(t *testing.T) {
 	// A malformed HTTPS_PROXY is an error naming the variable.
 	pt, _ := parseTarget("example.com:443")
 	o := defaultOptions()
-	_, err := applyProxy(pt, &o, func(k string) string {
+	_, err := applyProxy("example.com:443", pt, &o, func(k string) string {
 		if k == "HTTPS_PROXY" {
 			return "socks5://p:1080"
 		}
@@ -118,5 +120,23 @@ func TestProxyOptionErrors(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "HTTPS_PROXY") {
 		t.Errorf("applyProxy with HTTPS_PROXY=socks5://p:1080: %v, want an error naming HTTPS_PROXY", err)
+	}
+}
+
+func TestProxyLogged(t *testing.T) {
+	var buf bytes.Buffer
+	o := defaultOptions()
+	o.logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pt, _ := parseTarget("example.com:443")
+	env := map[string]string{"HTTPS_PROXY": "http://alice:hunter2@p:3128"}
+	if _, err := applyProxy("example.com:443", pt, &o, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	if !strings.Contains(got, "HTTP CONNECT proxy") || !strings.Contains(got, "proxy=p:3128") || !strings.Contains(got, "target=example.com:443") {
+		t.Errorf("log %q does not name the target and the proxy", got)
+	}
+	if strings.Contains(got, "hunter2") {
+		t.Errorf("log %q shows the proxy password", got)
 	}
 }
