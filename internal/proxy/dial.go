@@ -58,30 +58,37 @@ func (d *Dialer) DialContext(ctx context.Context, network, target string) (net.C
 // error with the proxy's status line. It gives up when ctx ends. It does not
 // close conn.
 func (d *Dialer) Handshake(ctx context.Context, conn net.Conn, target string) (net.Conn, error) {
-	proxyAddr := d.Proxy.Host
-	// The handshake's reads and writes end with ctx: its deadline bounds
+	// The exchange's reads and writes end with ctx: its deadline bounds
 	// them and its cancellation interrupts them.
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		stop()
-		conn.SetDeadline(time.Time{})
-	}()
-	fail := func(err error) (net.Conn, error) {
-		if cerr := ctx.Err(); cerr != nil {
-			err = fmt.Errorf("%w (%v)", cerr, err)
+	tc, err := d.exchange(conn, target)
+	if !stop() {
+		// ctx ended: the deadline in the past may be set at any moment,
+		// so the connection is of no use even if the exchange succeeded.
+		if err == nil {
+			err = fmt.Errorf("HTTP proxy %s: CONNECT %s: %w", d.Proxy.Host, target, ctx.Err())
+		} else if !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
-		return nil, fmt.Errorf("HTTP proxy %s: CONNECT %s: %w", proxyAddr, target, err)
+		return nil, err
 	}
+	conn.SetDeadline(time.Time{})
+	return tc, err
+}
+
+// exchange writes the CONNECT request and reads the answer.
+func (d *Dialer) exchange(conn net.Conn, target string) (net.Conn, error) {
+	proxyAddr := d.Proxy.Host
 	if _, err := conn.Write(d.request(target)); err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("HTTP proxy %s: CONNECT %s: %w", proxyAddr, target, err)
 	}
 	br := bufio.NewReaderSize(conn, 4096)
 	code, line, err := ReadResponse(br)
 	if err != nil {
-		return fail(err)
+		return nil, fmt.Errorf("HTTP proxy %s: CONNECT %s: %w", proxyAddr, target, err)
 	}
 	if code != 200 {
 		return nil, fmt.Errorf("HTTP proxy %s refused CONNECT %s: %s", proxyAddr, target, line)
