@@ -13,7 +13,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
@@ -27,6 +29,11 @@ type connectProxy struct {
 	hosts  map[string]string // target host -> IP, the proxy's own resolver
 	auth   string            // wanted Proxy-Authorization; "" for none
 	refuse string            // if set, the status line every CONNECT gets
+	// early makes the proxy wait for the server's first bytes (grpc-go's
+	// server sends its SETTINGS at once) and send them in the same write as
+	// its 200 answer; earlyBytes counts them.
+	early      bool
+	earlyBytes atomic.Int64
 
 	mu    sync.Mutex
 	lines []string // every request line, in order
@@ -121,7 +128,16 @@ func (p *connectProxy) serve(c net.Conn) {
 		return
 	}
 	defer back.Close()
-	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+	answer := []byte("HTTP/1.1 200 Connection established\r\n\r\n")
+	if p.early {
+		buf := make([]byte, 4096)
+		back.SetReadDeadline(time.Now().Add(testTimeout))
+		n, _ := back.Read(buf)
+		back.SetReadDeadline(time.Time{})
+		p.earlyBytes.Add(int64(n))
+		answer = append(answer, buf[:n]...)
+	}
+	if _, err := c.Write(answer); err != nil {
 		return
 	}
 	done := make(chan struct{})
@@ -181,6 +197,23 @@ func TestProxyFromEnvironment(t *testing.T) {
 	doServerStreaming(t, s)
 	doPingPong(t, s)
 	doCustomMetadata(t, s)
+	wantLines(t, p, "CONNECT "+target+" HTTP/1.1")
+}
+
+// TestProxyEarlyBytes: the server's first bytes arrive in the same read as
+// the proxy's answer; the connection must still see them (it reaches
+// READY only with the server's SETTINGS).
+func TestProxyEarlyBytes(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	target := "backend.proxy.test:" + portOf(t, addr)
+	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}, early: true})
+	proxyEnv(t, "HTTPS_PROXY", p.Addr())
+	s := dialStubs(t, target)
+	doEmptyUnary(t, s)
+	doLargeUnary(t, s)
+	if p.earlyBytes.Load() == 0 {
+		t.Fatal("the server sent nothing before the client's preface: the test proved nothing")
+	}
 	wantLines(t, p, "CONNECT "+target+" HTTP/1.1")
 }
 
