@@ -19,7 +19,8 @@
 // a ".domain" or "*.domain" (subdomains only), an IP address, a CIDR block,
 // any of them with ":port", or "*" for every host; "localhost" and loopback
 // addresses never go through a proxy; a proxy URL without a scheme is
-// "http://...", and one without a port uses port 80.
+// "http://...", and one without a port uses port 443 (as grpc-go and C-core
+// do).
 //
 // The environment is read through a lookup function the caller passes
 // ([FromEnvironment]), so tests never depend on the real one.

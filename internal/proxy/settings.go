@@ -72,7 +72,8 @@ func New(source, rawURL, noProxy string) (*Settings, error) {
 }
 
 // ParseURL parses a proxy URL: "http://[user:password@]host[:port]", or
-// "host[:port]" meaning the same with http. The port defaults to 80. Only
+// "host[:port]" meaning the same with http. The port defaults to 443, as in
+// grpc-go and C-core. Only
 // the http scheme is supported: gRFC A1's proxies speak plain HTTP/1.1
 // CONNECT.
 func ParseURL(raw string) (*url.URL, error) {
@@ -90,7 +91,7 @@ func ParseURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("proxy URL %q: no host", redact(raw))
 	}
 	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), "80")
+		u.Host = net.JoinHostPort(u.Hostname(), "443")
 	}
 	return u, nil
 }
