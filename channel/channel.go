@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,6 +176,10 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	} else if o.notifyParent {
 		return nil, fmt.Errorf("channel %q: NotifyParent needs WithParent", target)
 	}
+	static, err := applyProxy(target, pt, &o, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: %w", target, err)
+	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
@@ -207,10 +212,6 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		ch.lb = "pick_first"
 	}
 	ch.snap.Store(&snapshot{state: Idle, changed: make(chan struct{})})
-	var static []address
-	if pt.scheme != "dns" {
-		static = pt.addrs
-	}
 	a := &chanActor{
 		ch:        ch,
 		core:      newCore(static, ch.lb, &o),

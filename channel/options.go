@@ -50,6 +50,7 @@ type options struct {
 	stats          StatsHandler   // nil: none
 	parent         actor.Context  // WithParent; nil spawns at the root
 	notifyParent   bool           // NotifyParent
+	proxy          proxyOptions
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.
@@ -386,6 +387,12 @@ var channelKeys = map[string]keySpec{
 	"grpc.dns_min_time_between_resolutions_ms": {kind: "int", min: 0, max: math.MaxInt32, apply: func(o *options, v any) error {
 		o.dnsMinInterval = time.Duration(v.(int64)) * time.Millisecond
 		return nil
+	}},
+	"grpc.http_proxy": {kind: "string", apply: func(o *options, v any) error {
+		return WithHTTPProxy(v.(string)).apply(o)
+	}},
+	"grpc.enable_http_proxy": {kind: "bool", apply: func(o *options, v any) error {
+		return WithProxyEnabled(v.(bool)).apply(o)
 	}},
 }
 
