@@ -14,7 +14,6 @@ package system_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -597,24 +596,12 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 
 // A server killed under 8 workers making wait-for-ready calls: only a call
 // that was on the wire when the server died may fail, so each worker fails
-// at most once per kill (its next call waits for the restarted server).
-//
-// Skipped: a call that was never sent can fail too. After the kill the
-// channel's published picker still holds the dead connection for a moment;
-// NewStream on it fails unsent (with the connection's close error), the
-// call retries at once, picks the same connection, and spends its 1,000
-// unsent retries in microseconds, ending UNAVAILABLE "connection to ADDR
-// lost: connection reset by peer". This is issue 8's GOAWAY-storm bug on a
-// closed rather than a draining connection (measured: 4 exhausted retry
-// budgets over 5 kills of `bench -soak`; this test fails 2 runs in 3
-// without -race, with 41 failures for 40 allowed, and rarely under -race).
-// The fix for the GOAWAY storm (a call that sent nothing waits for the next
-// pick that can succeed, without spinning) should cover both; then remove
-// the Skip.
+// at most once per kill (its next call waits for the restarted server). A
+// call that was never sent must not fail on the dead connection the picker
+// may still hold for a moment: it waits for the next connection (issue 8;
+// before the fix it spent its unsent retries on that connection in
+// microseconds and failed UNAVAILABLE, 2 runs in 3 without -race).
 func TestChaosKillFailsOnlyCallsInFlight(t *testing.T) {
-	if os.Getenv("GRPCACTOR_CHAOS_UNSENT") == "" {
-		t.Skip("issue 8: unsent calls burn their retries on a closed connection the picker still offers (see the comment); set GRPCACTOR_CHAOS_UNSENT=1 to run")
-	}
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	ch := cxDial(t, srv.Addr(), chaosBackoff())
