@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -49,13 +50,22 @@ type chanActor struct {
 	idleGen    int
 	idleArmed  bool
 	lastStarts uint64
-	timers     map[string]*time.Timer
+	timers     *actorsys.Timers[string]
 }
 
 func (a *chanActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	var msg any
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		// Timers reach the actor unless the channel has closed.
+		ch, self := a.ch, ctx.Self()
+		a.timers = actorsys.NewTimers[string](func(m any) {
+			if ch.snap.Load().state != Shutdown {
+				ch.sys.Root.Send(self, m)
+			}
+		})
+		return
 	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
 		msg = m
 	case *subchannel.StateChanged:
@@ -130,25 +140,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		a.perform(e)
 	}
 	if _, ok := msg.(msgClose); ok {
-		for _, t := range a.timers {
-			t.Stop()
-		}
-		a.timers = map[string]*time.Timer{}
+		a.timers.StopAll()
 	}
-}
-
-// after sends msg to the actor after d, unless the channel has closed. A
-// timer of the same kind replaces the previous one.
-func (a *chanActor) after(kind string, d time.Duration, msg any) {
-	ch, self := a.ch, a.ctx.Self()
-	if old := a.timers[kind]; old != nil {
-		old.Stop()
-	}
-	a.timers[kind] = time.AfterFunc(d, func() {
-		if ch.snap.Load().state != Shutdown {
-			ch.sys.Root.Send(self, msg)
-		}
-	})
 }
 
 func (a *chanActor) armIdle() {
@@ -158,7 +151,7 @@ func (a *chanActor) armIdle() {
 	a.idleArmed = true
 	a.idleGen++
 	a.lastStarts = a.ch.callStarts.Load()
-	a.after("idle", a.ch.opts.idleTimeout, msgIdleCheck{gen: a.idleGen})
+	a.timers.Arm("idle", a.ch.opts.idleTimeout, msgIdleCheck{gen: a.idleGen})
 }
 
 // publish stores a new snapshot when the state or the ready connections
@@ -216,7 +209,7 @@ func (a *chanActor) perform(e any) {
 	case effReply:
 		e.req.reply <- e.res
 	case effResolveTimer:
-		a.after("resolveRetry", e.d, msgResolveNow{gen: e.gen})
+		a.timers.Arm("resolveRetry", e.d, msgResolveNow{gen: e.gen})
 	case effState:
 		a.logState(e)
 		a.notify(e.from, e.to)
@@ -248,7 +241,7 @@ func (a *chanActor) resolve(first bool) {
 	if wait := a.rl.Next(time.Now()); wait > 0 {
 		if !a.scheduled {
 			a.scheduled = true
-			a.after("resolve", wait, msgDoResolve{})
+			a.timers.Arm("resolve", wait, msgDoResolve{})
 		}
 		return
 	}

@@ -192,13 +192,11 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		keepalive: o.keepalive.Time,
 		rl:        resolver.RateLimit{MinInterval: o.dnsMinInterval},
 		dns:       &resolver.DNS{Server: pt.authority},
-		timers:    map[string]*time.Timer{},
 	}
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
 		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	props := actor.PropsFromProducer(func() actor.Actor { return a }, actorsys.StopOnPanic())
 	if o.parent != nil {
 		ch.pid = o.parent.Spawn(props)
 		if o.notifyParent {

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
 )
 
@@ -98,7 +98,7 @@ type core struct {
 	rr         int     // round_robin: next index for pending picks
 	pending    []*pickReq
 	lastErr    *status.Error
-	resolveBo  subchannel.Backoff
+	resolveBo  actorsys.Backoff
 	resolveGen int
 	// shuffle, if set, reorders pick_first's addresses on every update
 	// (the service config's shuffleAddressList, gRFC A62).
@@ -113,7 +113,7 @@ func newCore(static []address, lb string, o *options) *core {
 	return &core{
 		static:    static,
 		lb:        lb,
-		resolveBo: subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
+		resolveBo: actorsys.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
 	}
 }
 

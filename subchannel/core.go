@@ -178,7 +178,7 @@ func (c *core) step(msg any) []any {
 }
 
 func (c *core) dial() {
-	d := c.bo.base()
+	d := c.bo.Base()
 	timeout := c.minConnect
 	if d > timeout {
 		timeout = d

@@ -192,7 +192,9 @@ func TestBackoffSequence(t *testing.T) {
 	}
 	// The connect timeout is the larger of 20 s and the current backoff.
 	c := newCore(Backoff{Initial: time.Second, Max: 120 * time.Second, Jitter: func() float64 { return 0 }}, 20*time.Second, 0)
-	c.bo.attempt = 8 // 1.6^8 s ≈ 43 s
+	for range 8 { // 1.6^8 s ≈ 43 s
+		c.bo.Next()
+	}
 	c.step(msgConnect{})
 	if d := c.effects[1].(effDial).connectTimeout; d < 42*time.Second || d > 43*time.Second {
 		t.Fatalf("connect timeout %v", d)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/connectivity"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
 )
@@ -84,7 +85,7 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) *Subchannel {
 	s := &Subchannel{sys: spawner.ActorSystem(), addr: cfg.Transport.Address}
 	a := &subActor{sub: s, cfg: cfg, core: newCore(cfg.Backoff, cfg.MinConnectTimeout, cfg.Transport.KeepaliveTime)}
 	s.pid = spawner.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+		actorsys.StopOnPanic()))
 	return s
 }
 
@@ -112,16 +113,21 @@ func (s *Subchannel) SetKeepalive(d time.Duration) { s.send(msgSetKeepalive{d}) 
 func (s *Subchannel) Shutdown() { s.send(msgShutdown{}) }
 
 type subActor struct {
-	sub  *Subchannel
-	cfg  Config
-	core *core
-	ctx  actor.Context
+	sub    *Subchannel
+	cfg    Config
+	core   *core
+	ctx    actor.Context
+	timers *actorsys.Timers[string]
 }
 
 func (a *subActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
 	var msg any
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		self, sys := ctx.Self(), a.sub.sys
+		a.timers = actorsys.NewTimers[string](func(m any) { sys.Root.Send(self, m) })
+		return
 	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown:
 		msg = m
 	case *transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
@@ -131,6 +137,7 @@ func (a *subActor) Receive(ctx actor.Context) {
 		msg = msgStopNow{}
 	case *actor.Stopped:
 		a.sub.stopped.Store(true)
+		a.timers.StopAll()
 		return
 	default:
 		return
@@ -165,8 +172,7 @@ func (a *subActor) perform(e any) {
 	case effStopSelf:
 		a.ctx.Stop(a.ctx.Self())
 	case effTimer:
-		gen, self, sys := e.gen, a.ctx.Self(), a.sub.sys
-		time.AfterFunc(e.d, func() { sys.Root.Send(self, msgBackoffDone{gen: gen}) })
+		a.timers.Arm("backoff", e.d, msgBackoffDone{gen: e.gen})
 	case effReport:
 		if a.core.state == connectivity.Shutdown {
 			return
