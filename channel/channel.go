@@ -386,7 +386,7 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		// The deadline (or cancellation) reaches the actor as a message,
 		// so the pending pick does not outlive its caller.
 		ch.sys.Root.Send(ch.pid, msgAbandoned{})
-		st := transport.ContextStatus(ctx)
+		st := status.FromContext(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
 }
