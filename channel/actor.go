@@ -21,8 +21,6 @@ type (
 		tryToConnect bool
 	}
 	msgUnsubscribe struct{ sub *Subscription }
-	msgIdleCheck   struct{ gen int }
-	msgDoResolve   struct{}
 	msgResolveDone struct {
 		addrs []address
 		err   *status.Error
@@ -41,21 +39,13 @@ type chanActor struct {
 	subscribers []*Subscription
 
 	keepalive time.Duration
-	rl        resolver.RateLimit
 	dns       *resolver.DNS
-	resolving bool // a lookup is in flight
-	again     bool // another was asked for meanwhile
-	scheduled bool // a rate-limited lookup is scheduled
-
-	idleGen    int
-	idleArmed  bool
-	lastStarts uint64
-	timers     *actorsys.Timers[string]
+	timers    *actorsys.Timers[string]
 }
 
 func (a *chanActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
-	var msg any
+	var msg coreMsg
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		// Timers reach the actor unless the channel has closed.
@@ -66,8 +56,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 			}
 		})
 		return
-	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
-		msg = m
+	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow, msgDoResolve:
+		msg = m.(coreMsg)
 	case *subchannel.StateChanged:
 		id, ok := a.ids[m.Sub]
 		if !ok {
@@ -84,17 +74,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		}
 		return
 	case msgResolveDone:
-		a.resolving = false
 		a.logResolved(m)
 		msg = msgResolved(m)
-		if a.again {
-			a.again = false
-			defer a.resolve(false)
-		}
-	case msgDoResolve:
-		a.scheduled = false
-		a.resolve(false)
-		return
 	case msgSubscribe:
 		a.subscribe(m)
 		return
@@ -109,18 +90,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		}
 		return
 	case msgIdleCheck:
-		if m.gen != a.idleGen {
-			return
-		}
-		a.idleArmed = false
-		starts := a.ch.callStarts.Load()
-		if a.ch.activeCalls() == 0 && starts == a.lastStarts {
-			msg = msgEnterIdle{}
-		} else {
-			a.lastStarts = starts
-			a.armIdle()
-			return
-		}
+		m.active, m.starts = a.ch.activeCalls(), a.ch.callStarts.Load()
+		msg = m
 	case *actor.Stopping:
 		if !a.ch.closed.Load() {
 			a.ch.parentStopped() // stopped from outside: its parent stopped
@@ -130,9 +101,6 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		return
 	}
 	effs := a.core.step(msg)
-	if _, ok := msg.(msgEnterIdle); ok && a.core.state != Idle && a.core.state != Shutdown {
-		a.armIdle() // calls were still waiting: check again later
-	}
 	// Publish first: a caller woken by a reply below must see the state
 	// that woke it.
 	a.publish()
@@ -142,16 +110,6 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	if _, ok := msg.(msgClose); ok {
 		a.timers.StopAll()
 	}
-}
-
-func (a *chanActor) armIdle() {
-	if a.ch.opts.idleTimeout <= 0 || a.idleArmed {
-		return
-	}
-	a.idleArmed = true
-	a.idleGen++
-	a.lastStarts = a.ch.callStarts.Load()
-	a.timers.Arm("idle", a.ch.opts.idleTimeout, msgIdleCheck{gen: a.idleGen})
 }
 
 // publish stores a new snapshot when the state or the ready connections
@@ -184,10 +142,14 @@ func sameConns(a, b []*transport.Conn) bool {
 	return true
 }
 
-func (a *chanActor) perform(e any) {
+func (a *chanActor) perform(e effect) {
 	switch e := e.(type) {
 	case effResolve:
-		a.resolve(e.first)
+		a.lookup()
+	case effResolveLater:
+		a.timers.Arm("resolve", e.d, msgDoResolve{})
+	case effIdleTimer:
+		a.timers.Arm("idle", e.d, msgIdleCheck{gen: e.gen, armedStarts: a.ch.callStarts.Load()})
 	case effNewSub:
 		a.newSub(e.id, e.addr)
 	case effConnectSub:
@@ -213,39 +175,13 @@ func (a *chanActor) perform(e any) {
 	case effState:
 		a.logState(e)
 		a.notify(e.from, e.to)
-		if e.from == Idle {
-			a.armIdle()
-		}
-		if e.to == Idle {
-			a.idleArmed = false
-			a.idleGen++
-		}
 	}
 }
 
-// resolve looks the target's name up on a goroutine. Re-resolutions are
-// rate-limited (grpc.dns_min_time_between_resolutions_ms); the first one
-// after leaving IDLE is not.
-func (a *chanActor) resolve(first bool) {
+// lookup looks the target's name up on a goroutine (the core decided it
+// may run now) and sends the result back as msgResolveDone.
+func (a *chanActor) lookup() {
 	pt := a.ch.pt
-	if pt.scheme != "dns" {
-		return
-	}
-	if a.resolving {
-		a.again = true
-		return
-	}
-	if first {
-		a.rl = resolver.RateLimit{MinInterval: a.rl.MinInterval}
-	}
-	if wait := a.rl.Next(time.Now()); wait > 0 {
-		if !a.scheduled {
-			a.scheduled = true
-			a.timers.Arm("resolve", wait, msgDoResolve{})
-		}
-		return
-	}
-	a.resolving = true
 	ch, self, dns := a.ch, a.ctx.Self(), a.dns
 	ch.bg.Add(1)
 	go func() {

@@ -190,7 +190,6 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		subs:      map[int]*subchannel.Subchannel{},
 		ids:       map[*subchannel.Subchannel]int{},
 		keepalive: o.keepalive.Time,
-		rl:        resolver.RateLimit{MinInterval: o.dnsMinInterval},
 		dns:       &resolver.DNS{Server: pt.authority},
 	}
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
