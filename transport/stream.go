@@ -391,4 +391,3 @@ func (s *Stream) partial() bool {
 	defer s.mu.Unlock()
 	return s.deframer.Partial()
 }
-
