@@ -122,17 +122,23 @@ type subActor struct {
 
 func (a *subActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
-	var msg any
+	var msg coreMsg
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self, sys := ctx.Self(), a.sub.sys
 		a.timers = actorsys.NewTimers[string](func(m any) { sys.Root.Send(self, m) })
 		return
 	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown:
-		msg = m
-	case *transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
+		msg = m.(coreMsg)
+	case *transport.EventReady:
 		a.logEvent(m)
-		msg = m
+		msg = msgConnReady{m}
+	case *transport.EventGoAway:
+		a.logEvent(m)
+		msg = msgConnGoAway{m}
+	case *transport.EventClosed:
+		a.logEvent(m)
+		msg = msgConnClosed{m}
 	case *actor.Stopping:
 		msg = msgStopNow{}
 	case *actor.Stopped:
@@ -147,7 +153,7 @@ func (a *subActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *subActor) perform(e any) {
+func (a *subActor) perform(e effect) {
 	switch e := e.(type) {
 	case effDial:
 		cfg := a.cfg.Transport
@@ -156,7 +162,7 @@ func (a *subActor) perform(e any) {
 		conn, err := transport.Spawn(a.ctx, cfg)
 		if err != nil {
 			a.logDialError(err)
-			for _, e2 := range a.core.step(&transport.EventClosed{Err: status.Convert(err)}) {
+			for _, e2 := range a.core.step(msgConnClosed{&transport.EventClosed{Err: status.Convert(err)}}) {
 				a.perform(e2)
 			}
 			return
