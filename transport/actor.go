@@ -27,7 +27,7 @@ const goAwayWriteTimeout = time.Second
 type connActor struct {
 	c       *Conn
 	core    *connCore
-	disp    *pinnedDispatcher
+	disp    *actorsys.PinnedDispatcher
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
@@ -52,7 +52,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.c.pid.Store(ctx.Self())
 		a.start()
 	case *actor.Stopped:
-		a.disp.stop()
+		a.disp.Stop()
 		return
 	case *actor.Stopping:
 		a.stopping = true

@@ -127,7 +127,7 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
 	}
-	a := &connActor{c: c, disp: newPinnedDispatcher(), timers: actorsys.NewTimers[timerKind](c.send)}
+	a := &connActor{c: c, disp: actorsys.NewPinnedDispatcher(), timers: actorsys.NewTimers[timerKind](c.send)}
 	props := actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(a.disp),
 		actor.WithMailbox(func() actor.Mailbox {

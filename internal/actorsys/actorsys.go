@@ -9,7 +9,9 @@
 //   - [Timers], timers as messages: a timer that fires sends a message to
 //     its actor, whose logic never sleeps;
 //   - [Backoff], gRPC's connection backoff, for reconnects (subchannel) and
-//     re-resolution after a failure (channel).
+//     re-resolution after a failure (channel);
+//   - [PinnedDispatcher], a mailbox dispatcher with one long-lived worker
+//     goroutine (the connection actor's).
 package actorsys
 
 import (

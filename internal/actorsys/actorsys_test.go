@@ -85,3 +85,53 @@ func TestStopOnPanic(t *testing.T) {
 		t.Fatalf("the child started %d times, want 1 (no restart)", n)
 	}
 }
+
+// A pinned dispatcher runs every scheduled function, before and after Stop
+// (afterwards each on a goroutine of its own); its worker exits (TestMain's
+// leak check).
+func TestPinnedDispatcher(t *testing.T) {
+	d := actorsys.NewPinnedDispatcher()
+	ran := make(chan int, 6)
+	for i := range 3 {
+		d.Schedule(func() { ran <- i })
+	}
+	d.Stop()
+	d.Stop() // idempotent
+	for i := 3; i < 6; i++ {
+		d.Schedule(func() { ran <- i })
+	}
+	seen := map[int]bool{}
+	for range 6 {
+		select {
+		case i := <-ran:
+			seen[i] = true
+		case <-time.After(time.Minute): // a failure bound only
+			t.Fatalf("ran %v, want 0..5", seen)
+		}
+	}
+	if len(seen) != 6 {
+		t.Fatalf("ran %v, want 0..5", seen)
+	}
+}
+
+// An actor on a pinned dispatcher receives its messages.
+func TestPinnedDispatcherActor(t *testing.T) {
+	sys := actorsys.NewQuiet()
+	d := actorsys.NewPinnedDispatcher()
+	got := make(chan string, 1)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case string:
+			got <- m
+		case *actor.Stopped:
+			d.Stop()
+		}
+	}, actor.WithDispatcher(d)))
+	sys.Root.Send(pid, "hello")
+	if m := <-got; m != "hello" {
+		t.Fatalf("got %q", m)
+	}
+	if err := sys.Root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
