@@ -5,12 +5,12 @@ package actors_test
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"google.golang.org/grpc"
 	grpcmd "google.golang.org/grpc/metadata"
 
@@ -24,9 +24,7 @@ const mwBound = 20 * time.Second
 
 // mwSystem returns an actor system that logs nothing.
 func mwSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	return actorsys.NewQuiet()
 }
 
 // mwCtx is a context that ends with the test or after mwBound.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -20,8 +21,6 @@ type (
 		tryToConnect bool
 	}
 	msgUnsubscribe struct{ sub *Subscription }
-	msgIdleCheck   struct{ gen int }
-	msgDoResolve   struct{}
 	msgResolveDone struct {
 		addrs []address
 		err   *status.Error
@@ -43,16 +42,8 @@ type chanActor struct {
 	subscribers []*Subscription
 
 	keepalive time.Duration
-	rl        resolver.RateLimit
 	dns       *resolver.DNS
-	resolving bool // a lookup is in flight
-	again     bool // another was asked for meanwhile
-	scheduled bool // a rate-limited lookup is scheduled
-
-	idleGen    int
-	idleArmed  bool
-	lastStarts uint64
-	timers     map[string]*time.Timer
+	timers    *actorsys.Timers[string]
 
 	closing bool // Close asked: close ch.drained once no child is left
 	drained bool
@@ -60,10 +51,19 @@ type chanActor struct {
 
 func (a *chanActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
-	var msg any
+	var msg coreMsg
 	switch m := ctx.Message().(type) {
-	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow:
-		msg = m
+	case *actor.Started:
+		// Timers reach the actor unless the channel has closed.
+		ch := a.ch
+		a.timers = actorsys.NewTimers[string](func(m any) {
+			if ch.snap.Load().state != Shutdown {
+				ch.tell(m)
+			}
+		})
+		return
+	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow, msgDoResolve:
+		msg = m.(coreMsg)
 	case *subchannel.StateChanged:
 		id, ok := a.ids[m.Sub]
 		if !ok {
@@ -80,17 +80,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		}
 		return
 	case msgResolveDone:
-		a.resolving = false
 		a.logResolved(m)
 		msg = msgResolved(m)
-		if a.again {
-			a.again = false
-			defer a.resolve(false)
-		}
-	case msgDoResolve:
-		a.scheduled = false
-		a.resolve(false)
-		return
 	case msgSubscribe:
 		a.subscribe(m)
 		return
@@ -110,18 +101,8 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		msg = msgClose{}
 		defer a.closed()
 	case msgIdleCheck:
-		if m.gen != a.idleGen {
-			return
-		}
-		a.idleArmed = false
-		starts := a.ch.callStarts.Load()
-		if a.ch.activeCalls() == 0 && starts == a.lastStarts {
-			msg = msgEnterIdle{}
-		} else {
-			a.lastStarts = starts
-			a.armIdle()
-			return
-		}
+		m.active, m.starts = a.ch.activeCalls(), a.ch.callStarts.Load()
+		msg = m
 	case *actor.Stopping:
 		if !a.ch.closed.Load() {
 			a.ch.parentStopped() // stopped from outside: its parent stopped
@@ -137,9 +118,6 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		return
 	}
 	effs := a.core.step(msg)
-	if _, ok := msg.(msgEnterIdle); ok && a.core.state != Idle && a.core.state != Shutdown {
-		a.armIdle() // calls were still waiting: check again later
-	}
 	// Publish first: a caller woken by a reply below must see the state
 	// that woke it.
 	a.publish()
@@ -147,10 +125,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		a.perform(e)
 	}
 	if _, ok := msg.(msgClose); ok {
-		for _, t := range a.timers {
-			t.Stop()
-		}
-		a.timers = map[string]*time.Timer{}
+		a.timers.StopAll()
 	}
 }
 
@@ -174,30 +149,6 @@ func (a *chanActor) checkDrained() {
 		a.drained = true
 		close(a.ch.drained)
 	}
-}
-
-// after sends msg to the actor after d, unless the channel has closed. A
-// timer of the same kind replaces the previous one.
-func (a *chanActor) after(kind string, d time.Duration, msg any) {
-	ch := a.ch
-	if old := a.timers[kind]; old != nil {
-		old.Stop()
-	}
-	a.timers[kind] = time.AfterFunc(d, func() {
-		if ch.snap.Load().state != Shutdown {
-			ch.tell(msg)
-		}
-	})
-}
-
-func (a *chanActor) armIdle() {
-	if a.ch.opts.idleTimeout <= 0 || a.idleArmed {
-		return
-	}
-	a.idleArmed = true
-	a.idleGen++
-	a.lastStarts = a.ch.callStarts.Load()
-	a.after("idle", a.ch.opts.idleTimeout, msgIdleCheck{gen: a.idleGen})
 }
 
 // publish stores a new snapshot when the state or the ready connections
@@ -230,10 +181,14 @@ func sameConns(a, b []*transport.Conn) bool {
 	return true
 }
 
-func (a *chanActor) perform(e any) {
+func (a *chanActor) perform(e effect) {
 	switch e := e.(type) {
 	case effResolve:
-		a.resolve(e.first)
+		a.lookup()
+	case effResolveLater:
+		a.timers.Arm("resolve", e.d, msgDoResolve{})
+	case effIdleTimer:
+		a.timers.Arm("idle", e.d, msgIdleCheck{gen: e.gen, armedStarts: a.ch.callStarts.Load()})
 	case effNewSub:
 		a.newSub(e.id, e.addr)
 	case effConnectSub:
@@ -255,43 +210,17 @@ func (a *chanActor) perform(e any) {
 	case effReply:
 		e.req.reply <- e.res
 	case effResolveTimer:
-		a.after("resolveRetry", e.d, msgResolveNow{gen: e.gen})
+		a.timers.Arm("resolveRetry", e.d, msgResolveNow{gen: e.gen})
 	case effState:
 		a.logState(e)
 		a.notify(e.from, e.to)
-		if e.from == Idle {
-			a.armIdle()
-		}
-		if e.to == Idle {
-			a.idleArmed = false
-			a.idleGen++
-		}
 	}
 }
 
-// resolve looks the target's name up on a goroutine. Re-resolutions are
-// rate-limited (grpc.dns_min_time_between_resolutions_ms); the first one
-// after leaving IDLE is not.
-func (a *chanActor) resolve(first bool) {
+// lookup looks the target's name up on a goroutine (the core decided it
+// may run now) and sends the result back as msgResolveDone.
+func (a *chanActor) lookup() {
 	pt := a.ch.pt
-	if pt.scheme != "dns" {
-		return
-	}
-	if a.resolving {
-		a.again = true
-		return
-	}
-	if first {
-		a.rl = resolver.RateLimit{MinInterval: a.rl.MinInterval}
-	}
-	if wait := a.rl.Next(time.Now()); wait > 0 {
-		if !a.scheduled {
-			a.scheduled = true
-			a.after("resolve", wait, msgDoResolve{})
-		}
-		return
-	}
-	a.resolving = true
 	ch, dns := a.ch, a.dns
 	ch.bg.Add(1)
 	go func() {

@@ -2,14 +2,12 @@ package channel_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 )
 
 // binder is a ChannelBinder that records the channel it was bound to and
@@ -25,9 +23,7 @@ func (b binder) BindChannel(ch *channel.Channel) any {
 }
 
 func TestChannelBinder(t *testing.T) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	sys := actorsys.NewQuiet()
 	ch, err := channel.Insecure("localhost:1", channel.WithActorSystem(sys))
 	if err != nil {
 		t.Fatal(err)

@@ -162,7 +162,7 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if watch {
 		// The callback may run before AfterFunc returns (a context that
 		// is already done), so the stop function is published under mu.
-		stop := context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
+		stop := context.AfterFunc(cs.ctx, func() { cs.cancel(status.FromContext(cs.ctx)) })
 		cs.mu.Lock()
 		cs.stopWatch = stop
 		cs.mu.Unlock()
@@ -223,7 +223,7 @@ func (cs *callState) restart(failed *transport.Stream) error {
 func (cs *callState) startLocked() error {
 	for {
 		if err := cs.ctx.Err(); err != nil {
-			return transport.ContextStatus(cs.ctx)
+			return status.FromContext(cs.ctx)
 		}
 		cs.beginAttempt()
 		conn, err := cs.ch.pick(cs.ctx, cs.opts.waitForReady)
@@ -251,7 +251,7 @@ func (cs *callState) startLocked() error {
 		if cs.ctx.Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
 			// must not outlive the call.
-			s.Cancel(transport.ContextStatus(cs.ctx))
+			s.Cancel(status.FromContext(cs.ctx))
 			return nil
 		}
 		ok := true
@@ -664,7 +664,7 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 		case <-t.C:
 		case <-cs.ctx.Done():
 			t.Stop()
-			return transport.ContextStatus(cs.ctx)
+			return status.FromContext(cs.ctx)
 		}
 	}
 	cs.attemptMu.Lock()

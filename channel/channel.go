@@ -218,15 +218,12 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		subs:      map[int]*subchannel.Subchannel{},
 		ids:       map[*subchannel.Subchannel]int{},
 		keepalive: o.keepalive.Time,
-		rl:        resolver.RateLimit{MinInterval: o.dnsMinInterval},
 		dns:       &resolver.DNS{Server: pt.authority},
-		timers:    map[string]*time.Timer{},
 	}
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
 		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
+	props := actor.PropsFromProducer(func() actor.Actor { return a }, actorsys.StopOnPanic())
 	if o.parent != nil {
 		ch.pid = o.parent.Spawn(props)
 		if o.notifyParent {
@@ -450,7 +447,7 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		// The deadline (or cancellation) reaches the actor as a message,
 		// so the pending pick does not outlive its caller.
 		ch.tell(msgAbandoned{})
-		st := transport.ContextStatus(ctx)
+		st := status.FromContext(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
 }

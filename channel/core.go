@@ -5,8 +5,9 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
 )
 
@@ -15,7 +16,9 @@ import (
 // create, connect or shut down subchannels, answer waiting picks, arm
 // timers, report state changes). Tests drive it without sockets or actors.
 // Subchannels are named by small integer ids here; the actor maps them to
-// subchannel actors.
+// subchannel actors. The core also owns the idle timer's state and the name
+// lookups' state (whether one is in flight, the rate limit between them):
+// what it reads of the world (the time, the calls started) comes in as data.
 
 // pickResult answers a pick: a ready connection, or an error.
 type pickResult struct {
@@ -28,6 +31,20 @@ type pickReq struct {
 	waitForReady bool
 	reply        chan pickResult // buffered, capacity 1
 	abandoned    atomic.Bool     // the caller stopped waiting (its context ended)
+}
+
+// coreMsg is a message core.step understands. The set is closed (the
+// unexported method); String describes a message in test failures.
+type coreMsg interface {
+	coreMsg()
+	String() string
+}
+
+// effect is what core.step asks the actor to do, in order. The set is
+// closed; String is the effect as table tests expect it.
+type effect interface {
+	effect()
+	String() string
 }
 
 // Messages the core understands.
@@ -49,12 +66,31 @@ type (
 		conn  *transport.Conn
 		err   *status.Error
 	}
+	// msgIdleCheck is the idle timer firing; gen tells a stale one. The
+	// actor stamps it with the channel's call counters: armedStarts, the
+	// calls started when the timer was armed; active and starts, the
+	// calls in progress and started when it fired.
+	msgIdleCheck struct {
+		gen                 int
+		active              int
+		armedStarts, starts uint64
+	}
+	// msgDoResolve is the rate limit's timer firing: the re-resolution it
+	// held back may run now.
+	msgDoResolve struct{}
 )
 
 // Effects.
 type (
-	effResolve struct {
-		first bool // a lookup not subject to the rate limit (leaving IDLE, a retry after failure)
+	// effResolve starts a lookup of the target's name; its result comes
+	// back as msgResolved.
+	effResolve struct{}
+	// effResolveLater arms the rate limit's timer: msgDoResolve after d.
+	effResolveLater struct{ d time.Duration }
+	// effIdleTimer arms the idle timer: msgIdleCheck with gen after d.
+	effIdleTimer struct {
+		d   time.Duration
+		gen int
 	}
 	effNewSub struct {
 		id   int
@@ -98,7 +134,7 @@ type core struct {
 	rr         int     // round_robin: next index for pending picks
 	pending    []*pickReq
 	lastErr    *status.Error
-	resolveBo  subchannel.Backoff
+	resolveBo  actorsys.Backoff
 	resolveGen int
 	// shuffle, if set, reorders pick_first's addresses on every update
 	// (the service config's shuffleAddressList, gRFC A62).
@@ -108,8 +144,22 @@ type core struct {
 	// at once, before its subchannel's report reaches the channel: picks
 	// skip it, and wait for the next connection rather than being handed
 	// one that refuses them.
-	usable  func(*transport.Conn) bool
-	effects []any
+	usable func(*transport.Conn) bool
+
+	// Name lookups (DNS targets only). resolving above says the core
+	// waits for addresses; these say what the lookups do.
+	rl        resolver.RateLimit // grpc.dns_min_time_between_resolutions_ms
+	inFlight  bool               // a lookup is in flight: the one place that says so
+	again     bool               // another lookup was asked for meanwhile
+	scheduled bool               // a rate-limited lookup waits for msgDoResolve
+	now       func() time.Time
+
+	// Idleness (grpc.client_idle_timeout_ms).
+	idleTimeout time.Duration // 0 disables
+	idleGen     int           // tells the current idle timer from stale ones
+	idleArmed   bool
+
+	effects []effect
 }
 
 func newCore(static []address, lb string, o *options) *core {
@@ -117,14 +167,17 @@ func newCore(static []address, lb string, o *options) *core {
 		lb = "pick_first"
 	}
 	return &core{
-		static:    static,
-		lb:        lb,
-		resolveBo: subchannel.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
-		usable:    connUsable,
+		static:      static,
+		lb:          lb,
+		resolveBo:   actorsys.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
+		rl:          resolver.RateLimit{MinInterval: o.dnsMinInterval},
+		now:         time.Now,
+		idleTimeout: o.idleTimeout,
+		usable:      connUsable,
 	}
 }
 
-func (c *core) emit(e any) { c.effects = append(c.effects, e) }
+func (c *core) emit(e effect) { c.effects = append(c.effects, e) }
 
 // setState moves the channel to s. Subscribers see only the transitions
 // gRPC's connectivity-semantics document allows: TRANSIENT_FAILURE leads
@@ -148,12 +201,73 @@ func (c *core) setState(s Connectivity) {
 }
 
 func (c *core) moveTo(s Connectivity) {
-	c.emit(effState{from: c.state, to: s})
+	from := c.state
+	c.emit(effState{from: from, to: s})
 	c.state = s
+	if from == Idle {
+		c.armIdle()
+	}
+	if s == Idle {
+		c.idleArmed = false
+		c.idleGen++
+	}
+}
+
+// armIdle arms the idle timer, unless it is armed or disabled.
+func (c *core) armIdle() {
+	if c.idleTimeout <= 0 || c.idleArmed {
+		return
+	}
+	c.idleArmed = true
+	c.idleGen++
+	c.emit(effIdleTimer{d: c.idleTimeout, gen: c.idleGen})
+}
+
+// enterIdle goes IDLE if no call waits for a pick; while calls wait, the
+// idle timer checks again later.
+func (c *core) enterIdle() {
+	c.dropAbandoned()
+	// The document has no TRANSIENT_FAILURE → IDLE edge: a failing
+	// channel keeps its backoff and is checked again later.
+	if len(c.pending) == 0 && c.state != Idle && c.state != TransientFailure {
+		c.shutdownSubs()
+		c.resolving = false
+		c.resolveGen++
+		c.setState(Idle)
+	}
+	if c.state != Idle && c.state != Shutdown {
+		c.armIdle() // calls were still waiting: check again later
+	}
+}
+
+// resolve starts a lookup of the target's name, unless one is in flight
+// (then another follows it) or the rate limit holds it back (then it runs
+// when msgDoResolve comes). A first lookup (leaving IDLE, a retry after a
+// failure, a backoff reset) is not rate-limited.
+func (c *core) resolve(first bool) {
+	if c.static != nil {
+		return
+	}
+	if c.inFlight {
+		c.again = true
+		return
+	}
+	if first {
+		c.rl = resolver.RateLimit{MinInterval: c.rl.MinInterval}
+	}
+	if wait := c.rl.Next(c.now()); wait > 0 {
+		if !c.scheduled {
+			c.scheduled = true
+			c.emit(effResolveLater{d: wait})
+		}
+		return
+	}
+	c.inFlight = true
+	c.emit(effResolve{})
 }
 
 // step applies one message and returns the effects to perform.
-func (c *core) step(msg any) []any {
+func (c *core) step(msg coreMsg) []effect {
 	c.effects = c.effects[:0]
 	if c.state == Shutdown {
 		if m, ok := msg.(msgPick); ok {
@@ -169,23 +283,33 @@ func (c *core) step(msg any) []any {
 	case msgConnect:
 		c.exitIdle()
 	case msgResolved:
+		c.inFlight = false
 		c.resolved(m)
+		if c.again {
+			c.again = false
+			c.resolve(false)
+		}
+	case msgDoResolve:
+		c.scheduled = false
+		c.resolve(false)
 	case msgResolveNow:
 		if m.gen == c.resolveGen && !c.resolving && c.state != Idle {
 			c.resolving = true
-			c.emit(effResolve{first: true})
+			c.resolve(true)
 		}
 	case msgSubState:
 		c.subState(m)
 	case msgEnterIdle:
-		c.dropAbandoned()
-		// The document has no TRANSIENT_FAILURE → IDLE edge: a failing
-		// channel keeps its backoff and is checked again later.
-		if len(c.pending) == 0 && c.state != Idle && c.state != TransientFailure {
-			c.shutdownSubs()
-			c.resolving = false
-			c.resolveGen++
-			c.setState(Idle)
+		c.enterIdle()
+	case msgIdleCheck:
+		if m.gen != c.idleGen {
+			break
+		}
+		c.idleArmed = false
+		if m.active == 0 && m.starts == m.armedStarts {
+			c.enterIdle() // no call in progress, none started since the timer was armed
+		} else {
+			c.armIdle()
 		}
 	case msgResetBoff:
 		var ids []int
@@ -198,7 +322,7 @@ func (c *core) step(msg any) []any {
 		c.resolveBo.Reset()
 		if c.static == nil && len(c.subs) == 0 && c.state == TransientFailure && !c.resolving {
 			c.resolving = true
-			c.emit(effResolve{first: true})
+			c.resolve(true)
 		}
 	case msgClose:
 		c.setState(Shutdown)
@@ -232,15 +356,15 @@ func (c *core) exitIdle() {
 		return
 	}
 	c.resolving = true
-	c.emit(effResolve{first: true})
+	c.resolve(true)
 }
 
 // requestResolve asks for a re-resolution (after a connection loss or
-// failure); the actor rate-limits it.
+// failure), subject to the rate limit.
 func (c *core) requestResolve() {
 	if c.static == nil && !c.resolving && c.state != Shutdown {
 		c.resolving = true
-		c.emit(effResolve{})
+		c.resolve(false)
 	}
 }
 

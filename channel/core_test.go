@@ -1,10 +1,10 @@
 package channel
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
@@ -19,34 +19,17 @@ func testCore(lb string, static ...string) *core {
 	}
 	c := newCore(as, lb, &o)
 	c.resolveBo.Jitter = func() float64 { return 0 }
+	// The rows below test connectivity: no rate limit between lookups and
+	// no idle timer (TestCoreIdle and TestCoreLookups test those).
+	c.rl.MinInterval = 0
+	c.idleTimeout = 0
 	return c
 }
 
-func describe(effs []any) []string {
+func describe(effs []effect) []string {
 	var out []string
 	for _, e := range effs {
-		switch e := e.(type) {
-		case effResolve:
-			out = append(out, "resolve")
-		case effNewSub:
-			out = append(out, fmt.Sprintf("new %d %s", e.id, e.addr.addr))
-		case effConnectSub:
-			out = append(out, fmt.Sprintf("connect %d", e.id))
-		case effShutdownSub:
-			out = append(out, fmt.Sprintf("shutdown %d", e.id))
-		case effResetSubs:
-			out = append(out, fmt.Sprintf("reset %v", e.ids))
-		case effReply:
-			if e.res.err != nil {
-				out = append(out, "reply "+e.res.err.Code().String())
-			} else {
-				out = append(out, "reply conn")
-			}
-		case effResolveTimer:
-			out = append(out, "resolve-timer "+e.d.String())
-		case effState:
-			out = append(out, e.from.String()+"->"+e.to.String())
-		}
+		out = append(out, e.String())
 	}
 	return out
 }
@@ -72,8 +55,8 @@ func TestCoreShuffle(t *testing.T) {
 }
 
 func TestCoreTransitions(t *testing.T) {
-	pick := func(wfr bool) any { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
-	sub := func(id int, s Connectivity) any {
+	pick := func(wfr bool) coreMsg { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
+	sub := func(id int, s Connectivity) coreMsg {
 		m := msgSubState{id: id, state: s}
 		if s == Ready {
 			m.conn = conn(id)
@@ -83,7 +66,7 @@ func TestCoreTransitions(t *testing.T) {
 		}
 		return m
 	}
-	resolved := func(addrs ...string) any {
+	resolved := func(addrs ...string) coreMsg {
 		var as []address
 		for _, a := range addrs {
 			as = append(as, address{"tcp", a})
@@ -91,7 +74,7 @@ func TestCoreTransitions(t *testing.T) {
 		return msgResolved{addrs: as}
 	}
 	type step struct {
-		msg  any
+		msg  coreMsg
 		want []string
 	}
 	tests := []struct {
@@ -232,7 +215,7 @@ var docAllowed = map[Connectivity][]Connectivity{
 // connectivity-semantics document allows.
 func TestCoreOnlyDocumentedTransitions(t *testing.T) {
 	states := []Connectivity{Idle, Connecting, Ready, TransientFailure}
-	var msgs []any
+	var msgs []coreMsg
 	for id := 0; id < 2; id++ {
 		for _, st := range states {
 			m := msgSubState{id: id, state: st}
@@ -321,6 +304,90 @@ func TestCoreAbandonedPicks(t *testing.T) {
 	}
 }
 
+// TestCoreIdleAndLookups covers the state the core took over from the
+// actor: the idle timer (grpc.client_idle_timeout_ms) and the name lookups
+// (one in flight at a time, grpc.dns_min_time_between_resolutions_ms
+// between them).
+func TestCoreIdleAndLookups(t *testing.T) {
+	idleCheck := func(gen, active int, armedStarts, starts uint64) coreMsg {
+		return msgIdleCheck{gen: gen, active: active, armedStarts: armedStarts, starts: starts}
+	}
+	pick := func(wfr bool) coreMsg { return msgPick{&pickReq{waitForReady: wfr, reply: make(chan pickResult, 1)}} }
+	sub := func(id int, s Connectivity) coreMsg {
+		m := msgSubState{id: id, state: s}
+		if s == Ready {
+			m.conn = conn(id)
+		}
+		return m
+	}
+	resolved := msgResolved{addrs: []address{{"tcp", "10.0.0.1:1"}}}
+	type step struct {
+		advance time.Duration // the clock moves first
+		msg     coreMsg
+		want    []string
+	}
+	tests := []struct {
+		name        string
+		static      []string
+		idle, limit time.Duration
+		steps       []step
+	}{
+		{"idle: leaving IDLE arms the timer, a quiet check enters IDLE", []string{"a:1"}, 30 * time.Minute, 0, []step{
+			{0, msgConnect{}, []string{"IDLE->CONNECTING", "idle-timer 30m0s gen=1", "new 0 a:1", "connect 0"}},
+			{0, sub(0, Ready), []string{"CONNECTING->READY"}},
+			{0, idleCheck(1, 0, 5, 5), []string{"shutdown 0", "READY->IDLE"}},
+		}},
+		{"idle: calls since arming, or in progress, check again later", []string{"a:1"}, 30 * time.Minute, 0, []step{
+			{0, msgConnect{}, []string{"IDLE->CONNECTING", "idle-timer 30m0s gen=1", "new 0 a:1", "connect 0"}},
+			{0, idleCheck(1, 0, 5, 6), []string{"idle-timer 30m0s gen=2"}},
+			{0, idleCheck(1, 0, 6, 6), nil}, // stale
+			{0, idleCheck(2, 1, 6, 6), []string{"idle-timer 30m0s gen=3"}},
+			{0, idleCheck(3, 0, 6, 6), []string{"shutdown 0", "CONNECTING->IDLE"}},
+			{0, msgConnect{}, []string{"IDLE->CONNECTING", "idle-timer 30m0s gen=5", "new 1 a:1", "connect 1"}},
+		}},
+		{"idle: waiting picks keep the channel out of IDLE", []string{"a:1"}, 30 * time.Minute, 0, []step{
+			{0, pick(true), []string{"IDLE->CONNECTING", "idle-timer 30m0s gen=1", "new 0 a:1", "connect 0"}},
+			{0, msgEnterIdle{}, nil}, // the timer is armed already
+			{0, idleCheck(1, 0, 0, 0), []string{"idle-timer 30m0s gen=2"}},
+		}},
+		{"idle: disabled arms nothing", []string{"a:1"}, 0, 0, []step{
+			{0, msgConnect{}, []string{"IDLE->CONNECTING", "new 0 a:1", "connect 0"}},
+			{0, msgEnterIdle{}, []string{"shutdown 0", "CONNECTING->IDLE"}},
+		}},
+		{"lookups: re-resolution is rate-limited, one lookup in flight", nil, 0, 30 * time.Second, []step{
+			{0, pick(false), []string{"IDLE->CONNECTING", "resolve"}},
+			{0, resolved, []string{"new 0 10.0.0.1:1", "connect 0"}},
+			{0, sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
+			{10 * time.Second, sub(0, Idle), []string{"shutdown 0", "READY->IDLE", "resolve-later 20s"}},
+			{20 * time.Second, msgDoResolve{}, []string{"resolve"}},
+			// Leaving IDLE while that lookup is in flight: its result
+			// serves, and another lookup follows it, rate-limited.
+			{0, msgConnect{}, []string{"IDLE->CONNECTING"}},
+			{0, resolved, []string{"new 1 10.0.0.1:1", "connect 1", "resolve-later 30s"}},
+			{30 * time.Second, msgDoResolve{}, []string{"resolve"}},
+		}},
+		{"lookups: a retry after a failed lookup is not rate-limited", nil, 0, 30 * time.Second, []step{
+			{0, pick(false), []string{"IDLE->CONNECTING", "resolve"}},
+			{0, msgResolved{err: status.New(codes.Unavailable, "no such host")}, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "resolve-timer 1s"}},
+			{time.Second, msgResolveNow{gen: 1}, []string{"resolve"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testCore("pick_first", tt.static...)
+			c.idleTimeout, c.rl.MinInterval = tt.idle, tt.limit
+			now := time.Unix(1000, 0)
+			c.now = func() time.Time { return now }
+			for i, s := range tt.steps {
+				now = now.Add(s.advance)
+				if got := describe(c.step(s.msg)); !reflect.DeepEqual(got, s.want) {
+					t.Fatalf("step %d (%v): %q, want %q", i, s.msg, got, s.want)
+				}
+			}
+		})
+	}
+}
+
 // A connection that received GOAWAY is skipped as soon as it knows, before
 // its subchannel's report reaches the channel: picks wait for the next
 // usable connection instead of being handed one that refuses them (the
@@ -328,14 +395,14 @@ func TestCoreAbandonedPicks(t *testing.T) {
 // a draining connection in milliseconds).
 func TestCoreSkipsDrainingConnections(t *testing.T) {
 	type step struct {
-		msg   any
+		msg   coreMsg
 		drain int // before the message, mark this connection draining (-1: none)
 		want  []string
 		conn  int // the connection every reply of the step must carry (-1: any)
 	}
-	pick := func() any { return msgPick{&pickReq{reply: make(chan pickResult, 1)}} }
-	ready := func(id, cn int) any { return msgSubState{id: id, state: Ready, conn: conn(cn)} }
-	idle := func(id int) any { return msgSubState{id: id, state: Idle} }
+	pick := func() coreMsg { return msgPick{&pickReq{reply: make(chan pickResult, 1)}} }
+	ready := func(id, cn int) coreMsg { return msgSubState{id: id, state: Ready, conn: conn(cn)} }
+	idle := func(id int) coreMsg { return msgSubState{id: id, state: Idle} }
 	tests := []struct {
 		name   string
 		lb     string

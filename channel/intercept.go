@@ -136,12 +136,8 @@ func icError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var st *status.Error
-	if errors.As(err, &st) && st != nil {
-		return st
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err)
+	if st, ok := status.FromError(err); ok && st != nil {
+		return st // a status, or a context error's
 	}
 	return status.Errorf(codes.Internal, "interceptor failed: %v", err).WithCause(err)
 }

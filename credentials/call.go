@@ -176,11 +176,8 @@ func pluginError(name string, err error) *status.Error {
 		return status.Errorf(codes.Internal, "getting request metadata from %s: it failed with %v, a code call credentials may not produce: %s", name, st.Code(), st.Details()).WithCause(&mapped{err})
 	}
 	code := codes.Unavailable
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		code = codes.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		code = codes.Canceled
+	if st, ok := status.FromError(err); ok && st != nil {
+		code = st.Code() // a context error: CANCELLED or DEADLINE_EXCEEDED
 	}
 	return status.Errorf(code, "getting request metadata from %s: %v", name, err).WithCause(&mapped{err})
 }

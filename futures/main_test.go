@@ -3,13 +3,13 @@ package futures_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
@@ -23,9 +23,7 @@ func TestMain(m *testing.M) {
 
 // newSystem returns an actor system that logs nothing.
 func newSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	return actorsys.NewQuiet()
 }
 
 // goid returns the current goroutine's id, parsed from its stack header

@@ -157,8 +157,8 @@ func FromError(err error) (*Error, bool) {
 	if errors.As(err, &st) {
 		return st, true
 	}
-	if c, ok := contextCode(err); ok {
-		return New(c, err.Error()).WithCause(err), true
+	if _, ok := contextCode(err); ok {
+		return FromContextError(err), true
 	}
 	return New(codes.Unknown, err.Error()).WithCause(err), false
 }
@@ -180,9 +180,28 @@ func Code(err error) codes.Code {
 	return codes.Unknown
 }
 
+// FromContext returns the status a call ends with when ctx is done: the
+// *Error ctx was cancelled with (context.WithCancelCause), if there is one,
+// else [FromContextError] of ctx.Err(). It returns nil while ctx is not
+// done. The runtime uses it wherever a call ends because its context did.
+func FromContext(ctx context.Context) *Error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	var st *Error
+	if cause := context.Cause(ctx); cause != nil && errors.As(cause, &st) {
+		return st
+	}
+	return FromContextError(err)
+}
+
 // FromContextError maps a context's error to a status: DEADLINE_EXCEEDED
-// for context.DeadlineExceeded, CANCELLED otherwise. It is the one place the
-// library turns context errors into codes.
+// for context.DeadlineExceeded, CANCELLED otherwise, with err's text as
+// the message. It and the code mapping it uses are the one place the
+// library turns context errors into statuses: [FromContext], [FromError],
+// [Convert] and [Code] go through it, and so do the runtime's conversions
+// of interceptor and credential errors.
 func FromContextError(err error) *Error {
 	c, ok := contextCode(err)
 	if !ok {

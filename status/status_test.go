@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
@@ -86,4 +87,53 @@ func ExampleFromError() {
 		fmt.Println(st.Code(), st.Details())
 	}
 	// Output: UNAVAILABLE connection refused
+}
+
+func TestFromContext(t *testing.T) {
+	live, stop := context.WithCancel(context.Background())
+	defer stop()
+	if st := status.FromContext(live); st != nil {
+		t.Fatalf("FromContext of a live context = %v, want nil", st)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel2()
+	withCause, cancel3 := context.WithCancelCause(context.Background())
+	cause := status.New(codes.Unavailable, "connection lost")
+	cancel3(cause)
+	otherCause, cancel4 := context.WithCancelCause(context.Background())
+	cancel4(io.EOF)
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"cancelled", cancelled, "rpc error: code = CANCELLED desc = context canceled"},
+		{"expired", expired, "rpc error: code = DEADLINE_EXCEEDED desc = context deadline exceeded"},
+		{"status cause", withCause, "rpc error: code = UNAVAILABLE desc = connection lost"},
+		{"other cause", otherCause, "rpc error: code = CANCELLED desc = context canceled"},
+	} {
+		st := status.FromContext(tt.ctx)
+		if st.Error() != tt.want {
+			t.Errorf("%s: FromContext = %q, want %q", tt.name, st.Error(), tt.want)
+		}
+		if tt.name == "status cause" && st != cause {
+			t.Errorf("%s: FromContext did not return the cause itself", tt.name)
+		}
+		if tt.name != "status cause" && !errors.Is(st, tt.ctx.Err()) {
+			t.Errorf("%s: FromContext does not wrap ctx.Err()", tt.name)
+		}
+	}
+}
+
+// FromError and FromContextError agree on context errors.
+func TestFromErrorContext(t *testing.T) {
+	for _, err := range []error{context.Canceled, context.DeadlineExceeded, fmt.Errorf("waiting: %w", context.DeadlineExceeded)} {
+		a, ok := status.FromError(err)
+		b := status.FromContextError(err)
+		if !ok || a.Code() != b.Code() || a.Details() != b.Details() || !errors.Is(a, err) {
+			t.Errorf("FromError(%v) = %v, %v; FromContextError = %v", err, a, ok, b)
+		}
+	}
 }

@@ -13,6 +13,20 @@ import (
 // message and returns the effects the actor performs. Tests drive it
 // without sockets or actors.
 
+// coreMsg is a message core.step understands. The set is closed (the
+// unexported method); String describes a message in test failures.
+type coreMsg interface {
+	coreMsg()
+	String() string
+}
+
+// effect is what core.step asks the actor to do, in order. The set is
+// closed; String is the effect as table tests expect it.
+type effect interface {
+	effect()
+	String() string
+}
+
 // Messages.
 type (
 	// msgConnect asks an IDLE subchannel to connect.
@@ -23,6 +37,11 @@ type (
 	msgBackoffDone struct{ gen int }
 	// msgSetKeepalive changes the keepalive time for new connections.
 	msgSetKeepalive struct{ d time.Duration }
+	// msgConnReady, msgConnGoAway and msgConnClosed are the connection
+	// actor's events.
+	msgConnReady  struct{ *transport.EventReady }
+	msgConnGoAway struct{ *transport.EventGoAway }
+	msgConnClosed struct{ *transport.EventClosed }
 )
 
 // Effects.
@@ -59,14 +78,14 @@ type core struct {
 	ready      bool // c.conn is established
 	now        func() time.Time
 	started    time.Time // when the current attempt began
-	effects    []any
+	effects    []effect
 }
 
 func newCore(bo Backoff, minConnect, keepalive time.Duration) *core {
 	return &core{bo: bo, minConnect: minConnect, keepalive: keepalive, draining: map[*transport.Conn]bool{}, now: time.Now}
 }
 
-func (c *core) emit(e any) { c.effects = append(c.effects, e) }
+func (c *core) emit(e effect) { c.effects = append(c.effects, e) }
 
 func (c *core) report(s connectivity.State) {
 	if c.state == s && s != connectivity.TransientFailure {
@@ -83,10 +102,10 @@ func (c *core) report(s connectivity.State) {
 	c.emit(r)
 }
 
-func (c *core) step(msg any) []any {
+func (c *core) step(msg coreMsg) []effect {
 	c.effects = c.effects[:0]
 	if c.state == connectivity.Shutdown {
-		if m, ok := msg.(*transport.EventClosed); ok && c.draining[m.Conn] {
+		if m, ok := msg.(msgConnClosed); ok && c.draining[m.Conn] {
 			delete(c.draining, m.Conn)
 			if len(c.draining) == 0 {
 				c.emit(effStopSelf{})
@@ -111,14 +130,14 @@ func (c *core) step(msg any) []any {
 		}
 	case msgSetKeepalive:
 		c.keepalive = m.d
-	case *transport.EventReady:
+	case msgConnReady:
 		if m.Conn == c.conn && c.state == connectivity.Connecting {
 			c.ready = true
 			c.bo.Reset()
 			c.lastErr = nil
 			c.report(connectivity.Ready)
 		}
-	case *transport.EventGoAway:
+	case msgConnGoAway:
 		if m.Code == 0xb /* ENHANCE_YOUR_CALM */ && m.Debug == "too_many_pings" && c.keepalive > 0 {
 			c.keepalive *= 2
 			c.emit(effTooManyPings{keepalive: c.keepalive})
@@ -132,7 +151,7 @@ func (c *core) step(msg any) []any {
 				c.fail(status.New(codes.Unavailable, "server sent GOAWAY while connecting"))
 			}
 		}
-	case *transport.EventClosed:
+	case msgConnClosed:
 		delete(c.draining, m.Conn)
 		if m.Conn != c.conn {
 			return c.effects
@@ -178,7 +197,7 @@ func (c *core) step(msg any) []any {
 }
 
 func (c *core) dial() {
-	d := c.bo.base()
+	d := c.bo.Base()
 	timeout := c.minConnect
 	if d > timeout {
 		timeout = d

@@ -14,29 +14,10 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
-func describe(effs []any) []string {
+func describe(effs []effect) []string {
 	var out []string
 	for _, e := range effs {
-		switch e := e.(type) {
-		case effDial:
-			out = append(out, "dial "+e.connectTimeout.String())
-		case effCloseConn:
-			out = append(out, "close")
-		case effDrainConn:
-			out = append(out, "drain")
-		case effStopSelf:
-			out = append(out, "stop")
-		case effTimer:
-			out = append(out, "timer "+e.d.String())
-		case effReport:
-			s := "report " + e.state.String()
-			if e.err != nil {
-				s += " " + e.err.Code().String()
-			}
-			out = append(out, s)
-		case effTooManyPings:
-			out = append(out, "too_many_pings "+e.keepalive.String())
-		}
+		out = append(out, e.String())
 	}
 	return out
 }
@@ -44,21 +25,21 @@ func describe(effs []any) []string {
 var connForTest *transport.Conn
 
 func TestCoreTransitions(t *testing.T) {
-	ready := func(c *core) any { return &transport.EventReady{Conn: c.conn} }
-	failed := func(c *core) any {
-		return &transport.EventClosed{Conn: c.conn, Err: status.New(codes.Unavailable, "refused")}
+	ready := func(c *core) coreMsg { return msgConnReady{&transport.EventReady{Conn: c.conn}} }
+	failed := func(c *core) coreMsg {
+		return msgConnClosed{&transport.EventClosed{Conn: c.conn, Err: status.New(codes.Unavailable, "refused")}}
 	}
-	lost := func(c *core) any { return &transport.EventClosed{Conn: c.conn, Established: true} }
-	goaway := func(c *core) any { return &transport.EventGoAway{Conn: c.conn} }
-	calm := func(c *core) any {
-		return &transport.EventGoAway{Conn: c.conn, Code: http2.ErrCodeEnhanceYourCalm, Debug: "too_many_pings"}
+	lost := func(c *core) coreMsg { return msgConnClosed{&transport.EventClosed{Conn: c.conn, Established: true}} }
+	goaway := func(c *core) coreMsg { return msgConnGoAway{&transport.EventGoAway{Conn: c.conn}} }
+	calm := func(c *core) coreMsg {
+		return msgConnGoAway{&transport.EventGoAway{Conn: c.conn, Code: http2.ErrCodeEnhanceYourCalm, Debug: "too_many_pings"}}
 	}
-	fire := func(c *core) any { return msgBackoffDone{gen: c.gen} }
-	stale := func(c *core) any { return msgBackoffDone{gen: c.gen - 1} }
-	m := func(msg any) func(*core) any { return func(*core) any { return msg } }
+	fire := func(c *core) coreMsg { return msgBackoffDone{gen: c.gen} }
+	stale := func(c *core) coreMsg { return msgBackoffDone{gen: c.gen - 1} }
+	m := func(msg coreMsg) func(*core) coreMsg { return func(*core) coreMsg { return msg } }
 
 	type step struct {
-		msg  func(*core) any
+		msg  func(*core) coreMsg
 		want []string
 	}
 	tests := []struct {
@@ -116,8 +97,8 @@ func TestCoreTransitions(t *testing.T) {
 		{"shutdown when ready drains, stops when the connection has closed", 0, []step{
 			{m(msgConnect{}), []string{"report CONNECTING", "dial 20s"}},
 			{ready, []string{"report READY"}},
-			{func(c *core) any { connForTest = c.conn; return msgShutdown{} }, []string{"drain"}},
-			{func(c *core) any { return &transport.EventClosed{Conn: connForTest} }, []string{"stop"}},
+			{func(c *core) coreMsg { connForTest = c.conn; return msgShutdown{} }, []string{"drain"}},
+			{func(c *core) coreMsg { return msgConnClosed{&transport.EventClosed{Conn: connForTest}} }, []string{"stop"}},
 		}},
 		{"stopping closes everything at once", 0, []step{
 			{m(msgConnect{}), []string{"report CONNECTING", "dial 20s"}},
@@ -153,7 +134,7 @@ func TestBackoffCountsFromAttemptStart(t *testing.T) {
 	c.step(msgConnect{})
 	c.setConn(new(transport.Conn))
 	clock = clock.Add(300 * time.Millisecond) // the attempt took 300 ms
-	effs := c.step(&transport.EventClosed{Conn: c.conn})
+	effs := c.step(msgConnClosed{&transport.EventClosed{Conn: c.conn}})
 	if d := effs[len(effs)-1].(effTimer).d; d != 700*time.Millisecond {
 		t.Fatalf("backoff after a 300 ms attempt: %v, want 700ms", d)
 	}
@@ -161,7 +142,7 @@ func TestBackoffCountsFromAttemptStart(t *testing.T) {
 	c.step(msgConnect{})
 	c.setConn(new(transport.Conn))
 	clock = clock.Add(20 * time.Second) // a connect timeout longer than the backoff
-	effs = c.step(&transport.EventClosed{Conn: c.conn})
+	effs = c.step(msgConnClosed{&transport.EventClosed{Conn: c.conn}})
 	if d := effs[len(effs)-1].(effTimer).d; d != 0 {
 		t.Fatalf("backoff after a 20 s attempt: %v, want 0", d)
 	}
@@ -192,7 +173,9 @@ func TestBackoffSequence(t *testing.T) {
 	}
 	// The connect timeout is the larger of 20 s and the current backoff.
 	c := newCore(Backoff{Initial: time.Second, Max: 120 * time.Second, Jitter: func() float64 { return 0 }}, 20*time.Second, 0)
-	c.bo.attempt = 8 // 1.6^8 s ≈ 43 s
+	for range 8 { // 1.6^8 s ≈ 43 s
+		c.bo.Next()
+	}
 	c.step(msgConnect{})
 	if d := c.effects[1].(effDial).connectTimeout; d < 42*time.Second || d > 43*time.Second {
 		t.Fatalf("connect timeout %v", d)

@@ -18,6 +18,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/connectivity"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
 )
@@ -85,7 +86,7 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) *Subchannel {
 	s := &Subchannel{sys: spawner.ActorSystem(), addr: cfg.Transport.Address}
 	a := &subActor{sub: s, cfg: cfg, core: newCore(cfg.Backoff, cfg.MinConnectTimeout, cfg.Transport.KeepaliveTime)}
 	s.pid = spawner.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective }))))
+		actorsys.StopOnPanic()))
 	return s
 }
 
@@ -113,33 +114,41 @@ func (s *Subchannel) SetKeepalive(d time.Duration) { s.send(msgSetKeepalive{d}) 
 func (s *Subchannel) Shutdown() { s.send(msgShutdown{}) }
 
 type subActor struct {
-	sub  *Subchannel
-	cfg  Config
-	core *core
-	ctx  actor.Context
+	sub    *Subchannel
+	cfg    Config
+	core   *core
+	ctx    actor.Context
+	timers *actorsys.Timers[string]
 	// stopWhenEmpty: the subchannel is done and stops once its last
 	// connection actor has (stopping earlier would send Stop to a child
 	// that may be stopping by itself: a dead letter).
 	stopWhenEmpty bool
-	timer         *time.Timer // the backoff timer
 }
 
 func (a *subActor) Receive(ctx actor.Context) {
 	a.ctx = ctx
-	var msg any
+	var msg coreMsg
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		self, sys := ctx.Self(), a.sub.sys
+		a.timers = actorsys.NewTimers[string](func(m any) { sys.Root.Send(self, m) })
+		return
 	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown:
-		msg = m
-	case *transport.EventReady, *transport.EventGoAway, *transport.EventClosed:
+		msg = m.(coreMsg)
+	case *transport.EventReady:
 		a.logEvent(m)
-		msg = m
+		msg = msgConnReady{m}
+	case *transport.EventGoAway:
+		a.logEvent(m)
+		msg = msgConnGoAway{m}
+	case *transport.EventClosed:
+		a.logEvent(m)
+		msg = msgConnClosed{m}
 	case *actor.Stopping:
 		msg = msgStopNow{}
 	case *actor.Stopped:
 		a.sub.stopped.Store(true)
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timers.StopAll()
 		return
 	case *actor.Terminated:
 		// A connection actor that stopped without closing (it panicked)
@@ -148,7 +157,7 @@ func (a *subActor) Receive(ctx actor.Context) {
 		// can overtake it).
 		for _, conn := range a.core.conns() {
 			if conn.PID().Equal(m.Who) && !isClosed(conn) {
-				for _, e := range a.core.step(&transport.EventClosed{Conn: conn, Err: status.New(codes.Unavailable, "connection actor stopped")}) {
+				for _, e := range a.core.step(msgConnClosed{&transport.EventClosed{Conn: conn, Err: status.New(codes.Unavailable, "connection actor stopped")}}) {
 					a.perform(e)
 				}
 			}
@@ -165,7 +174,7 @@ func (a *subActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *subActor) perform(e any) {
+func (a *subActor) perform(e effect) {
 	switch e := e.(type) {
 	case effDial:
 		cfg := a.cfg.Transport
@@ -174,7 +183,7 @@ func (a *subActor) perform(e any) {
 		conn, err := transport.Spawn(a.ctx, cfg)
 		if err != nil {
 			a.logDialError(err)
-			for _, e2 := range a.core.step(&transport.EventClosed{Err: status.Convert(err)}) {
+			for _, e2 := range a.core.step(msgConnClosed{&transport.EventClosed{Err: status.Convert(err)}}) {
 				a.perform(e2)
 			}
 			return
@@ -188,20 +197,14 @@ func (a *subActor) perform(e any) {
 	case effDrainConn:
 		e.conn.Drain()
 	case effStopSelf:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.timers.StopAll()
 		if len(a.ctx.Children()) == 0 {
 			a.ctx.Stop(a.ctx.Self())
 		} else {
 			a.stopWhenEmpty = true
 		}
 	case effTimer:
-		gen, sub := e.gen, a.sub
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-		a.timer = time.AfterFunc(e.d, func() { sub.send(msgBackoffDone{gen: gen}) })
+		a.timers.Arm("backoff", e.d, msgBackoffDone{gen: e.gen})
 	case effReport:
 		if a.core.state == connectivity.Shutdown {
 			return

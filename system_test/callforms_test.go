@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
@@ -171,9 +171,7 @@ func TestCallFormsUnaryUnary(t *testing.T) {
 	})
 
 	t.Run("FuturePipeTo", func(t *testing.T) {
-		sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(slog.DiscardHandler)
-		}))
+		sys := actorsys.NewQuiet()
 		ch := dial(t, s.ch.Target(), channel.WithActorSystem(sys))
 		unary := channel.UnaryUnary[*simpleReq, *simpleResp](ch, mUnaryCall)
 		got := make(chan *futures.Outcome[*simpleResp], 2)

@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"golang.org/x/net/dns/dnsmessage"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
@@ -128,13 +126,6 @@ func cxWaitClosed(t testing.TB, what string, c <-chan struct{}, d time.Duration)
 	case <-timer.C:
 		t.Fatalf("%s: not done within %v", what, d)
 	}
-}
-
-// cxQuietSystem returns a protoactor actor system that logs nothing.
-func cxQuietSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
 }
 
 // ---------------------------------------------------------------------

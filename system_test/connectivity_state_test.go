@@ -20,6 +20,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 )
 
@@ -153,7 +154,7 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 // callback starts after Unsubscribe returns.
 func TestConnectivitySubscribers(t *testing.T) {
 	srv := cxStartServer(t, cxServerConfig{})
-	sys := cxQuietSystem()
+	sys := actorsys.NewQuiet()
 	// A static target: TestConnectivityReconnectLifecycle covers DNS ones.
 	ch := cxDial(t, "ipv4:"+srv.Addr(), channel.WithActorSystem(sys),
 		channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
@@ -289,7 +290,7 @@ func TestConnectivitySubscribers(t *testing.T) {
 // State(true) does; without it, nothing connects.
 func TestConnectivitySubscribeTryToConnect(t *testing.T) {
 	srv := cxStartServer(t, cxServerConfig{})
-	sys := cxQuietSystem()
+	sys := actorsys.NewQuiet()
 
 	dials := cxNewDialRecorder()
 	passive := cxDial(t, srv.Addr(), channel.WithDialer(dials.Dial))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/status"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -26,7 +27,7 @@ const goAwayWriteTimeout = time.Second
 type connActor struct {
 	c       *Conn
 	core    *connCore
-	disp    *pinnedDispatcher
+	disp    *actorsys.PinnedDispatcher
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
@@ -36,8 +37,7 @@ type connActor struct {
 	hbuf     bytes.Buffer
 	henc     *hpack.Encoder
 	dialCtx  context.CancelFunc
-	connTmr  interface{ Stop() bool }
-	kaTmr    interface{ Stop() bool }
+	timers   *actorsys.Timers[timerKind] // by timerKind.slot
 	stopping bool
 	closed   bool  // effClose performed
 	werr     error // a failed write of the current batch of effects
@@ -52,7 +52,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.c.pid.Store(ctx.Self())
 		a.start()
 	case *actor.Stopped:
-		a.disp.stop()
+		a.disp.Stop()
 		return
 	case *actor.Stopping:
 		a.stopping = true
@@ -153,7 +153,7 @@ func (a *connActor) perform(e effect) {
 	case *effArm:
 		a.arm(e)
 	case effStopTimer:
-		a.stopTimer(e.timer)
+		a.timers.Stop(e.timer.slot())
 	case *effClose:
 		a.closeConn(e)
 	}
@@ -168,29 +168,16 @@ func (a *connActor) check(err error) {
 }
 
 func (a *connActor) arm(e *effArm) {
-	c, gen := a.c, e.gen
-	var fire func()
+	var msg coreMsg
 	switch e.timer {
 	case timerKeepaliveTick:
-		fire = func() { c.send(&keepaliveTick{gen: gen}) }
+		msg = &keepaliveTick{gen: e.gen}
 	case timerKeepaliveTimeout:
-		fire = func() { c.send(&keepaliveTimeout{gen: gen}) }
+		msg = &keepaliveTimeout{gen: e.gen}
 	default:
 		return
 	}
-	a.stopTimer(e.timer)
-	a.kaTmr = time.AfterFunc(e.d, fire)
-}
-
-func (a *connActor) stopTimer(t timerKind) {
-	p := &a.kaTmr
-	if t == timerConnect {
-		p = &a.connTmr
-	}
-	if *p != nil {
-		(*p).Stop()
-		*p = nil
-	}
+	a.timers.Arm(e.timer.slot(), e.d, msg)
 }
 
 // maybeFlush writes out buffered frames when no other message waits in
@@ -220,7 +207,7 @@ func (a *connActor) start() {
 	a.core = newConnCore(c.cfg.Address, newKeepalive(&c.cfg))
 	dctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 	a.dialCtx = cancel
-	a.connTmr = frameTimerAfter(c.cfg.ConnectTimeout, c, &connectTimeout{after: c.cfg.ConnectTimeout})
+	a.timers.Arm(timerConnect, c.cfg.ConnectTimeout, &connectTimeout{after: c.cfg.ConnectTimeout})
 	cfg := c.cfg
 	c.goroutines.Add(1)
 	go func() {
@@ -369,8 +356,7 @@ func (a *connActor) closeConn(e *effClose) {
 	if e.err == nil && a.werr != nil {
 		e.err = a.writeFailure() // a write of this batch failed before the graceful close
 	}
-	a.stopTimer(timerConnect)
-	a.stopTimer(timerKeepaliveTick)
+	a.timers.StopAll()
 	if a.dialCtx != nil {
 		a.dialCtx()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
@@ -126,7 +127,7 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
 	}
-	a := &connActor{c: c, disp: newPinnedDispatcher()}
+	a := &connActor{c: c, disp: actorsys.NewPinnedDispatcher(), timers: actorsys.NewTimers[timerKind](c.send)}
 	props := actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(a.disp),
 		actor.WithMailbox(func() actor.Mailbox {
@@ -134,7 +135,7 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 			a.mailbox = mb
 			return mb
 		}),
-		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
+		actorsys.StopOnPanic(),
 	)
 	c.pid.Store(spawner.Spawn(props))
 	return c, nil
@@ -346,10 +347,6 @@ func (c *Conn) ctrlHandled() {
 		default:
 		}
 	}
-}
-
-func frameTimerAfter(d time.Duration, c *Conn, msg any) *time.Timer {
-	return time.AfterFunc(d, func() { c.send(msg) })
 }
 
 func (c *Conn) lastReadTime() time.Time { return time.Unix(0, c.lastRead.Load()) }

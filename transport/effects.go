@@ -26,6 +26,14 @@ const (
 	timerKeepaliveTimeout
 )
 
+// slot is the actor's timer that t runs on: the keepalive kinds share one.
+func (t timerKind) slot() timerKind {
+	if t == timerKeepaliveTimeout {
+		return timerKeepaliveTick
+	}
+	return t
+}
+
 func (t timerKind) String() string {
 	switch t {
 	case timerConnect:

@@ -3,11 +3,11 @@ package transport
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
@@ -16,9 +16,7 @@ import (
 )
 
 func quietSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	return actorsys.NewQuiet()
 }
 
 func startInterop(t *testing.T) string {

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -155,7 +154,7 @@ func (s *Stream) Write(buf []byte, end bool) error {
 		case <-s.done:
 			return s.endErr()
 		case <-s.ctx.Done():
-			s.Cancel(ContextStatus(s.ctx))
+			s.Cancel(status.FromContext(s.ctx))
 			return s.endErr()
 		}
 		q = s.queued.Load()
@@ -240,7 +239,7 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 		case <-s.sig:
 		case <-s.done:
 		case <-s.ctx.Done():
-			s.Cancel(ContextStatus(s.ctx))
+			s.Cancel(status.FromContext(s.ctx))
 		}
 	}
 }
@@ -263,7 +262,7 @@ func (s *Stream) Header() (metadata.MD, error) {
 	select {
 	case <-s.headerCh:
 	case <-s.ctx.Done():
-		s.Cancel(ContextStatus(s.ctx))
+		s.Cancel(status.FromContext(s.ctx))
 		<-s.headerCh
 	}
 	s.mu.Lock()
@@ -391,19 +390,4 @@ func (s *Stream) partial() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.deframer.Partial()
-}
-
-// ContextStatus returns the status a call ends with when ctx is done: the
-// *status.Error ctx was cancelled with (context.WithCancelCause), if any,
-// else CANCELLED or DEADLINE_EXCEEDED from ctx.Err().
-func ContextStatus(ctx context.Context) *status.Error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	var st *status.Error
-	if cause := context.Cause(ctx); cause != nil && errors.As(cause, &st) {
-		return st
-	}
-	return status.FromContextError(err)
 }

@@ -1,0 +1,47 @@
+package actorsys
+
+import "time"
+
+// Timers are an actor's timers as messages: a timer that fires sends its
+// message to the actor, so the actor's logic never sleeps and a timer's
+// expiry is one more message in its mailbox. Timers are named by a kind;
+// arming a kind replaces the timer of that kind still pending. A Timers
+// belongs to one actor and is used only from its Receive; stale firings
+// (a timer stopped too late to stop it sending) are told apart by the
+// messages themselves, usually by a generation number.
+type Timers[K comparable] struct {
+	send func(msg any)
+	m    map[K]*time.Timer
+}
+
+// NewTimers returns timers that deliver their messages with send (which
+// runs on the timer's goroutine and must not block: a mailbox Send).
+func NewTimers[K comparable](send func(msg any)) *Timers[K] {
+	return &Timers[K]{send: send}
+}
+
+// Arm sends msg after d, stopping the pending timer of the same kind.
+func (t *Timers[K]) Arm(kind K, d time.Duration, msg any) {
+	t.Stop(kind)
+	if t.m == nil {
+		t.m = make(map[K]*time.Timer)
+	}
+	send := t.send
+	t.m[kind] = time.AfterFunc(d, func() { send(msg) })
+}
+
+// Stop stops the timer of kind, if one is pending.
+func (t *Timers[K]) Stop(kind K) {
+	if tm := t.m[kind]; tm != nil {
+		tm.Stop()
+		delete(t.m, kind)
+	}
+}
+
+// StopAll stops every pending timer, as when the actor stops.
+func (t *Timers[K]) StopAll() {
+	for _, tm := range t.m {
+		tm.Stop()
+	}
+	clear(t.m)
+}
