@@ -26,6 +26,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/chaos"
@@ -407,7 +408,7 @@ func (chaosNoProcess) Stop(*actor.PID)                           {}
 // parallel: it counts the process's goroutines.
 func TestChaosOpenClose500Channels(t *testing.T) {
 	srv := chaos.StartServer(t)
-	sys := cxQuietSystem()
+	sys := actorsys.NewQuiet()
 	start := time.Now()
 	chaosWarmRegistry(sys)
 	t.Logf("registry warmed in %v", time.Since(start))
