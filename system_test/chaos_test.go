@@ -26,8 +26,8 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
-	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/chaos"
 )
