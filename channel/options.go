@@ -45,10 +45,10 @@ type options struct {
 	idleTimeout    time.Duration // 0 disables
 	dnsMinInterval time.Duration
 	keepalive      Keepalive
-	maxHeaderList  uint32 // 0: the transport's default (16 MiB)
-	initWindow     int32  // 0: default (BDP decides when bdp is on)
-	initConnWindow int32  // 0: default
-	bdp            bool   // grpc.http2.bdp_probe
+	maxHeaderList  uint32         // 0: the transport's default (16 MiB)
+	initWindow     int32          // 0: default (BDP decides when bdp is on)
+	initConnWindow int32          // 0: default
+	bdp            bool           // grpc.http2.bdp_probe
 	keys           map[string]any // every grpc.* key given, as given
 	logger         *slog.Logger   // nil: silent
 	stats          StatsHandler   // nil: none
