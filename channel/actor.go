@@ -306,6 +306,7 @@ func (a *chanActor) newSub(id int, addr address) {
 			MaxHeaderListSize:            o.maxHeaderList,
 			InitialWindowSize:            o.initWindow,
 			InitialConnWindowSize:        o.initConnWindow,
+			BDP:                          o.bdp && o.initWindow == 0 && o.initConnWindow == 0, // a fixed window turns it off
 			KeepaliveTime:                a.keepalive,
 			KeepaliveTimeout:             o.keepalive.Timeout,
 			KeepalivePermitWithoutCalls:  o.keepalive.PermitWithoutCalls,
