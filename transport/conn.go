@@ -92,7 +92,7 @@ type Conn struct {
 	live    map[*Stream]struct{}
 	netConn net.Conn
 
-	lastRead    atomic.Int64 // unix nanos of the last frame read (reader)
+	lastRead atomic.Int64 // unix nanos of the last frame read (reader)
 	// recvWin and connRecvWin are the stream and connection receive
 	// windows; BDP estimation grows them (the actor writes them before
 	// it tells the server).

@@ -158,7 +158,7 @@ func (e *effPing) String() string {
 	}
 	return fmt.Sprintf("PING %q", e.data[:])
 }
-func (effSettingsAck) String() string        { return "SETTINGS ack" }
+func (effSettingsAck) String() string { return "SETTINGS ack" }
 func (e *effRecvWindows) String() string {
 	return fmt.Sprintf("receive windows stream=%d conn=%d; SETTINGS [INITIAL_WINDOW_SIZE = %d]", e.stream, e.conn, e.stream)
 }
