@@ -68,3 +68,51 @@ func startBenchServer(b *testing.B) string {
 }
 
 var _ = grpc.NewServer
+
+// BenchmarkLargeUnary compares 1 MiB responses with the fixed default
+// windows, with BDP estimation, and on grpc-go's client (BDP on), on
+// loopback.
+func BenchmarkLargeUnary(b *testing.B) {
+	addr := startBenchServer(b)
+	req := &testgrpc.SimpleRequest{ResponseSize: 1 << 20}
+	for _, bc := range []struct {
+		name string
+		opts []channel.Option
+	}{
+		{"grpcactor-fixed", nil},
+		{"grpcactor-bdp", []channel.Option{channel.WithBDPProbe(true)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ch, err := channel.Insecure(addr, bc.opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ch.Close()
+			call := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, "/grpc.testing.TestService/UnaryCall")
+			ctx := context.Background()
+			b.SetBytes(1 << 20)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := call.Call(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("grpc-go", func(b *testing.B) {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Close()
+		client := testgrpc.NewTestServiceClient(cc)
+		ctx := context.Background()
+		b.SetBytes(1 << 20)
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := client.UnaryCall(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -170,6 +170,7 @@ func defaultOptions() options {
 		idleTimeout:    30 * time.Minute,
 		dnsMinInterval: 30 * time.Second,
 		keepalive:      Keepalive{Timeout: 20 * time.Second, MaxPingsWithoutData: 2},
+		bdp:            true,
 		keys:           map[string]any{},
 	}
 }
@@ -307,8 +308,8 @@ func WithMaxHeaderListSize(n uint32) Option {
 
 // WithInitialWindowSize sets each stream's HTTP/2 receive window, in bytes
 // (grpc.http2.lookahead_bytes; grpc-go's WithInitialWindowSize), between
-// 64 KiB and 2^31-1. A fixed window turns BDP estimation off. Default
-// 4 MiB.
+// 64 KiB and 2^31-1. A fixed window turns BDP estimation off. Default:
+// BDP estimation (64 KiB growing up to 16 MiB), or 4 MiB with it off.
 func WithInitialWindowSize(n int32) Option {
 	return optionFunc(func(o *options) error {
 		if err := checkWindow("WithInitialWindowSize", int64(n)); err != nil {
@@ -321,7 +322,8 @@ func WithInitialWindowSize(n int32) Option {
 
 // WithInitialConnWindowSize sets the connection's HTTP/2 receive window,
 // in bytes (grpc-go's WithInitialConnWindowSize), between 64 KiB and
-// 2^31-1. A fixed window turns BDP estimation off. Default 16 MiB.
+// 2^31-1. A fixed window turns BDP estimation off. Default: BDP estimation
+// (64 KiB growing up to 16 MiB), or 16 MiB with it off.
 func WithInitialConnWindowSize(n int32) Option {
 	return optionFunc(func(o *options) error {
 		if err := checkWindow("WithInitialConnWindowSize", int64(n)); err != nil {
@@ -337,8 +339,9 @@ func WithInitialConnWindowSize(n int32) Option {
 // estimator does, measures the bytes received in one PING round trip and
 // grows its stream and connection windows to twice that when the link
 // needs it, up to 16 MiB. A fixed WithInitialWindowSize or
-// WithInitialConnWindowSize turns it off. Default off: the fixed 4 MiB /
-// 16 MiB windows (grpcio's default is on).
+// WithInitialConnWindowSize turns it off. Default on, as in grpcio and
+// grpc-go; off, the windows are fixed at 4 MiB (stream) and 16 MiB
+// (connection) unless set.
 func WithBDPProbe(on bool) Option {
 	return optionFunc(func(o *options) error {
 		o.bdp = on
