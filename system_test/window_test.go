@@ -1,8 +1,14 @@
 package system_test
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"net"
+	"sync"
 	"testing"
+
+	"golang.org/x/net/http2"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/system_test/peers"
@@ -66,5 +72,88 @@ func TestLargeMessagesWindows(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// tapConn records the bytes the client writes.
+type tapConn struct {
+	net.Conn
+	mu  *sync.Mutex
+	out *bytes.Buffer
+}
+
+func (c tapConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.out.Write(p)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestBDPAgainstGoServer: with the default BDP estimation, 8 MiB responses
+// from grpc-go's server make the client send BDP PINGs and grow its
+// windows: SETTINGS_INITIAL_WINDOW_SIZE above 64 KiB (at most 16 MiB),
+// each larger than the last, with connection WINDOW_UPDATEs, read from the
+// bytes the client wrote.
+func TestBDPAgainstGoServer(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	var mu sync.Mutex
+	var out bytes.Buffer
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return tapConn{Conn: c, mu: &mu, out: &out}, nil
+	}
+	s := dialStubs(t, addr, channel.WithDialer(dial), channel.WithMaxReceiveMessageSize(-1))
+	ctx := tctx(t)
+	for i := range 3 {
+		resp, err := s.unary.Call(ctx, &simpleReq{ResponseSize: 8 << 20})
+		if err != nil {
+			t.Fatalf("unary %d: %v", i, err)
+		}
+		checkPayload(t, "8 MiB response", resp.GetPayload(), 8<<20)
+	}
+	mu.Lock()
+	wire := bytes.Clone(out.Bytes())
+	mu.Unlock()
+	if !bytes.HasPrefix(wire, []byte(http2.ClientPreface)) {
+		t.Fatalf("the client's bytes do not start with the preface")
+	}
+	fr := http2.NewFramer(nil, bytes.NewReader(wire[len(http2.ClientPreface):]))
+	var windows []uint32
+	pings, connUpdates := 0, 0
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break // the end of what was written
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if v, ok := f.Value(http2.SettingInitialWindowSize); ok && !f.IsAck() {
+				windows = append(windows, v)
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() && string(f.Data[:]) == "bdp-ping" {
+				pings++
+			}
+		case *http2.WindowUpdateFrame:
+			if f.StreamID == 0 {
+				connUpdates++
+			}
+		}
+	}
+	t.Logf("windows advertised %v, %d BDP PINGs, %d connection WINDOW_UPDATEs", windows, pings, connUpdates)
+	if len(windows) < 2 || windows[0] != 65535 {
+		t.Fatalf("SETTINGS_INITIAL_WINDOW_SIZE values %v: want 65535 first, then grown ones", windows)
+	}
+	for i := 1; i < len(windows); i++ {
+		if windows[i] <= windows[i-1] || windows[i] > 16<<20 {
+			t.Fatalf("SETTINGS_INITIAL_WINDOW_SIZE values %v: want each larger than the last, at most 16 MiB", windows)
+		}
+	}
+	if pings == 0 || connUpdates == 0 {
+		t.Fatalf("%d BDP PINGs, %d connection WINDOW_UPDATEs: want some of each", pings, connUpdates)
 	}
 }
