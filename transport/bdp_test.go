@@ -140,3 +140,22 @@ func TestBDPOffFixedWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlowFlush: flush credits what consume held back for a batch, and
+// the window reopens by as much.
+func TestInFlowFlush(t *testing.T) {
+	f := newInFlow(100)
+	f.receive(30)
+	if c := f.consume(10); c != 0 {
+		t.Fatalf("consume(10) = %d, want 0 (under a quarter)", c)
+	}
+	if c := f.flush(); c != 10 {
+		t.Fatalf("flush() = %d, want 10", c)
+	}
+	if c := f.flush(); c != 0 {
+		t.Fatalf("second flush() = %d, want 0", c)
+	}
+	if f.received != 20 || !f.receive(80) || f.receive(1) {
+		t.Fatalf("after the flush: received %d, want the window to hold 80 more and no more", f.received)
+	}
+}

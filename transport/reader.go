@@ -144,6 +144,11 @@ func (r *reader) data(f *http2.DataFrame) {
 			r.total += uint64(n)
 			if r.bdpArmed {
 				r.bdpArmed = false
+				// As grpc-go: the connection credit held back for a
+				// batch goes out with the BDP PING.
+				if credit := r.flow.flush(); credit > 0 {
+					c.send(&windowUpdate{n: uint32(credit)})
+				}
 				c.send(&bdpData{start: r.total - uint64(n)})
 			}
 		}
