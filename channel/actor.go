@@ -269,6 +269,10 @@ func (a *chanActor) newSub(id int, addr address) {
 			UserAgent:                    ch.ua,
 			Dial:                         o.dial,
 			MaxReceiveMessageSize:        maxRecv,
+			MaxHeaderListSize:            o.maxHeaderList,
+			InitialWindowSize:            o.initWindow,
+			InitialConnWindowSize:        o.initConnWindow,
+			BDP:                          o.bdp && o.initWindow == 0 && o.initConnWindow == 0, // a fixed window turns it off
 			KeepaliveTime:                a.keepalive,
 			KeepaliveTimeout:             o.keepalive.Timeout,
 			KeepalivePermitWithoutCalls:  o.keepalive.PermitWithoutCalls,

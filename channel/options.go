@@ -45,6 +45,10 @@ type options struct {
 	idleTimeout    time.Duration // 0 disables
 	dnsMinInterval time.Duration
 	keepalive      Keepalive
+	maxHeaderList  uint32         // 0: the transport's default (16 MiB)
+	initWindow     int32          // 0: default (BDP decides when bdp is on)
+	initConnWindow int32          // 0: default
+	bdp            bool           // grpc.http2.bdp_probe
 	keys           map[string]any // every grpc.* key given, as given
 	logger         *slog.Logger   // nil: silent
 	stats          StatsHandler   // nil: none
@@ -167,6 +171,7 @@ func defaultOptions() options {
 		idleTimeout:    30 * time.Minute,
 		dnsMinInterval: 30 * time.Second,
 		keepalive:      Keepalive{Timeout: 20 * time.Second, MaxPingsWithoutData: 2},
+		bdp:            true,
 		keys:           map[string]any{},
 	}
 }
@@ -287,6 +292,74 @@ func WithConnectBackoff(initial, max, minConnectTimeout time.Duration) Option {
 	})
 }
 
+// minWindowSize is the smallest receive window the window options accept
+// (64 KiB, HTTP/2's initial window; grpc-go ignores smaller values).
+const minWindowSize = 65535
+
+func checkWindow(name string, n int64) error {
+	if n < minWindowSize || n > math.MaxInt32 {
+		return fmt.Errorf("%s: %d is out of range [%d, %d] (HTTP/2's initial window to 2^31-1)", name, n, minWindowSize, math.MaxInt32)
+	}
+	return nil
+}
+
+// WithMaxHeaderListSize sets the largest response header or trailer block
+// the channel accepts (grpc.max_metadata_size): it is advertised to the
+// server as SETTINGS_MAX_HEADER_LIST_SIZE, and a block over it fails its
+// call INTERNAL (the connection goes on). Default 16 MiB, as grpc-go.
+func WithMaxHeaderListSize(n uint32) Option {
+	return optionFunc(func(o *options) error {
+		if n == 0 {
+			return fmt.Errorf("grpc.max_metadata_size: 0 is out of range (at least 1 byte)")
+		}
+		o.maxHeaderList = n
+		return nil
+	})
+}
+
+// WithInitialWindowSize sets each stream's HTTP/2 receive window, in bytes
+// (grpc.http2.lookahead_bytes; grpc-go's WithInitialWindowSize), between
+// 64 KiB and 2^31-1. A fixed window turns BDP estimation off. Default:
+// BDP estimation (64 KiB growing up to 16 MiB), or 4 MiB with it off.
+func WithInitialWindowSize(n int32) Option {
+	return optionFunc(func(o *options) error {
+		if err := checkWindow("WithInitialWindowSize", int64(n)); err != nil {
+			return err
+		}
+		o.initWindow = n
+		return nil
+	})
+}
+
+// WithInitialConnWindowSize sets the connection's HTTP/2 receive window,
+// in bytes (grpc-go's WithInitialConnWindowSize), between 64 KiB and
+// 2^31-1. A fixed window turns BDP estimation off. Default: BDP estimation
+// (64 KiB growing up to 16 MiB), or 16 MiB with it off.
+func WithInitialConnWindowSize(n int32) Option {
+	return optionFunc(func(o *options) error {
+		if err := checkWindow("WithInitialConnWindowSize", int64(n)); err != nil {
+			return err
+		}
+		o.initConnWindow = n
+		return nil
+	})
+}
+
+// WithBDPProbe turns BDP estimation on or off (grpc.http2.bdp_probe): with
+// it on, each connection starts with 64 KiB windows and, as grpc-go's BDP
+// estimator does, measures the bytes received in one PING round trip and
+// grows its stream and connection windows to twice that when the link
+// needs it, up to 16 MiB. A fixed WithInitialWindowSize or
+// WithInitialConnWindowSize turns it off. Default on, as in grpcio and
+// grpc-go; off, the windows are fixed at 4 MiB (stream) and 16 MiB
+// (connection) unless set.
+func WithBDPProbe(on bool) Option {
+	return optionFunc(func(o *options) error {
+		o.bdp = on
+		return nil
+	})
+}
+
 // keySpec describes one grpcio channel option key.
 type keySpec struct {
 	kind  string // "int", "bool", "string"
@@ -372,6 +445,18 @@ var channelKeys = map[string]keySpec{
 		if o.keepalive.MaxPingsWithoutData == 0 {
 			o.keepalive.MaxPingsWithoutData = -1 // grpcio's 0: no limit
 		}
+		return nil
+	}},
+	"grpc.max_metadata_size": {kind: "int", min: 1, max: math.MaxUint32, apply: func(o *options, v any) error {
+		o.maxHeaderList = uint32(v.(int64))
+		return nil
+	}},
+	"grpc.http2.lookahead_bytes": {kind: "int", min: minWindowSize, max: math.MaxInt32, apply: func(o *options, v any) error {
+		o.initWindow = int32(v.(int64))
+		return nil
+	}},
+	"grpc.http2.bdp_probe": {kind: "bool", apply: func(o *options, v any) error {
+		o.bdp = v.(bool)
 		return nil
 	}},
 	"grpc.lb_policy_name": {kind: "string", apply: func(o *options, v any) error {

@@ -40,6 +40,12 @@ func TestWithOption(t *testing.T) {
 		{"grpc.http2.max_pings_without_data", 0, "", func(o *options) bool { return o.keepalive.MaxPingsWithoutData < 0 }},
 		{"grpc.http2.max_pings_without_data", 5, "", func(o *options) bool { return o.keepalive.MaxPingsWithoutData == 5 }},
 		{"totally.unrelated.option.name.here", 1, "unknown channel option", nil},
+		{"grpc.max_metadata_size", 8192, "", func(o *options) bool { return o.maxHeaderList == 8192 }},
+		{"grpc.max_metadata_size", 0, "0 is out of range", nil},
+		{"grpc.http2.lookahead_bytes", 1 << 20, "", func(o *options) bool { return o.initWindow == 1<<20 }},
+		{"grpc.http2.lookahead_bytes", 1000, "1000 is out of range [65535, 2147483647]", nil},
+		{"grpc.http2.bdp_probe", 1, "", func(o *options) bool { return o.bdp }},
+		{"grpc.http2.bdp_probe", 0, "", func(o *options) bool { return !o.bdp }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -103,5 +109,41 @@ func TestWithKeepaliveDefaults(t *testing.T) {
 	}
 	if err := WithKeepalive(Keepalive{Time: -1}).apply(&o); err == nil {
 		t.Error("negative keepalive time accepted")
+	}
+}
+
+func TestWindowAndHeaderOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opt     Option
+		wantErr string
+		check   func(o *options) bool
+	}{
+		{"window", WithInitialWindowSize(1 << 20), "", func(o *options) bool { return o.initWindow == 1<<20 }},
+		{"window min", WithInitialWindowSize(65535), "", func(o *options) bool { return o.initWindow == 65535 }},
+		{"window too small", WithInitialWindowSize(1000), "WithInitialWindowSize: 1000 is out of range [65535, 2147483647]", nil},
+		{"window negative", WithInitialWindowSize(-5), "WithInitialWindowSize: -5 is out of range", nil},
+		{"conn window", WithInitialConnWindowSize(32 << 20), "", func(o *options) bool { return o.initConnWindow == 32<<20 }},
+		{"conn window too small", WithInitialConnWindowSize(65534), "WithInitialConnWindowSize: 65534 is out of range", nil},
+		{"header list", WithMaxHeaderListSize(4096), "", func(o *options) bool { return o.maxHeaderList == 4096 }},
+		{"header list zero", WithMaxHeaderListSize(0), "grpc.max_metadata_size: 0 is out of range", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := defaultOptions()
+			err := tt.opt.apply(&o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(&o) {
+				t.Fatalf("option not applied: %+v", o)
+			}
+		})
 	}
 }

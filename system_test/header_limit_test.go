@@ -74,3 +74,41 @@ func TestServerMaxHeaderListSize(t *testing.T) {
 		t.Fatalf("a call after the refused one: %v", err)
 	}
 }
+
+// TestClientMaxHeaderListSize: with channel.WithMaxHeaderListSize(8 KiB)
+// the client advertises SETTINGS_MAX_HEADER_LIST_SIZE 8192; a grpc-go
+// server asked to echo 16 KiB of trailing metadata cannot send trailers
+// that large, so the call fails INTERNAL (grpc-go's server resets the
+// stream with INTERNAL_ERROR; a server that sent them anyway would meet
+// the client's own check, also INTERNAL), and the connection goes on:
+// calls with small trailers before and after succeed. Without the option
+// the same call succeeds.
+func TestClientMaxHeaderListSize(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	ctx := tctx(t)
+	big := channel.Metadata(map[string][]string{trailingMetadataKey: {strings.Repeat("x", 16<<10)}})
+	small := channel.Metadata(map[string][]string{trailingMetadataKey: {"small"}})
+
+	s := dialStubs(t, addr, channel.WithMaxHeaderListSize(8<<10))
+	if _, err := s.unary.Call(ctx, &simpleReq{}, small); err != nil {
+		t.Fatalf("call with small trailers: %v", err)
+	}
+	_, err := s.unary.Call(ctx, &simpleReq{}, big)
+	wantStatusContains(t, "call with 16 KiB of trailers over an 8 KiB limit", err, codes.Internal, "INTERNAL_ERROR")
+	for i := range 3 {
+		if _, err := s.unary.Call(ctx, &simpleReq{}, small); err != nil {
+			t.Fatalf("call %d after the oversized trailers: %v", i, err)
+		}
+	}
+
+	// The option key does the same.
+	s2 := dialStubs(t, addr, channel.WithOption("grpc.max_metadata_size", 8<<10))
+	_, err = s2.unary.Call(ctx, &simpleReq{}, big)
+	wantStatus(t, "grpc.max_metadata_size 8192", err, codes.Internal, "")
+
+	// The default limit (16 MiB) lets them through.
+	s3 := dialStubs(t, addr)
+	if _, err := s3.unary.Call(ctx, &simpleReq{}, big); err != nil {
+		t.Fatalf("16 KiB of trailers with the default limit: %v", err)
+	}
+}

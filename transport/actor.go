@@ -67,6 +67,8 @@ func (a *connActor) Receive(ctx actor.Context) {
 			m.now, m.lastRead = timeNow(), a.c.lastReadTime()
 		case *keepaliveTimeout:
 			m.lastRead = a.c.lastReadTime()
+		case *bdpData:
+			m.now = timeNow()
 		}
 		a.apply(m)
 	}
@@ -130,6 +132,12 @@ func (a *connActor) perform(e effect) {
 	case effSettingsAck:
 		if a.writable() {
 			a.check(a.fr.WriteSettingsAck())
+		}
+	case *effRecvWindows:
+		a.c.recvWin.Store(e.stream)
+		a.c.connRecvWin.Store(e.conn)
+		if a.writable() {
+			a.check(a.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(e.stream)}))
 		}
 	case *effHeaderTableSize:
 		a.henc.SetMaxDynamicTableSizeLimit(e.n)
@@ -205,6 +213,7 @@ func (a *connActor) event(ev any) {
 func (a *connActor) start() {
 	c := a.c
 	a.core = newConnCore(c.cfg.Address, newKeepalive(&c.cfg))
+	a.core.bdp = newBDPEstimator(&c.cfg)
 	dctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 	a.dialCtx = cancel
 	a.timers.Arm(timerConnect, c.cfg.ConnectTimeout, &connectTimeout{after: c.cfg.ConnectTimeout})

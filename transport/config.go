@@ -63,6 +63,11 @@ type Config struct {
 	// InitialConnWindowSize is the connection receive window; values
 	// below HTTP/2's initial 65535 are raised to it.
 	InitialConnWindowSize int32
+	// BDP turns BDP estimation on (bdp.go): the windows start at
+	// InitialWindowSize and InitialConnWindowSize (default 64 KiB each
+	// instead of the fixed defaults) and grow, up to 16 MiB, while the
+	// measured bandwidth-delay product needs it.
+	BDP bool
 	// MaxHeaderListSize bounds the size of a received header block.
 	MaxHeaderListSize uint32
 	// MaxReceiveMessageSize bounds a received message (before and after
@@ -119,6 +124,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.BDP && o.InitialWindowSize <= 0 {
+		o.InitialWindowSize = bdpStartWindow
+	}
+	if o.BDP && o.InitialConnWindowSize <= 0 {
+		o.InitialConnWindowSize = bdpStartWindow
 	}
 	if o.InitialWindowSize <= 0 {
 		o.InitialWindowSize = DefaultInitialWindowSize

@@ -93,7 +93,12 @@ type Conn struct {
 	live    map[*Stream]struct{}
 	netConn net.Conn
 
-	lastRead    atomic.Int64 // unix nanos of the last frame read (reader)
+	lastRead atomic.Int64 // unix nanos of the last frame read (reader)
+	// recvWin and connRecvWin are the stream and connection receive
+	// windows; BDP estimation grows them (the actor writes them before
+	// it tells the server).
+	recvWin     atomic.Int64
+	connRecvWin atomic.Int64
 	ctrlPending atomic.Int32
 	ctrlSig     chan struct{}
 	readerDone  chan struct{}
@@ -127,6 +132,8 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
 	}
+	c.recvWin.Store(int64(c.cfg.InitialWindowSize))
+	c.connRecvWin.Store(int64(c.cfg.InitialConnWindowSize))
 	a := &connActor{c: c, disp: actorsys.NewPinnedDispatcher(), timers: actorsys.NewTimers[timerKind](c.send)}
 	props := actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(a.disp),
@@ -210,7 +217,7 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 	for _, f := range fields {
 		s.fieldsSize += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
 	}
-	s.recvFlow = newInFlow(int64(c.cfg.InitialWindowSize))
+	s.recvFlow = newInFlow(c.recvWin.Load())
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
 	s.deframer.Alloc = bufpool.Get
 	if hdr.MaxReceiveMessageSize != 0 {

@@ -56,6 +56,7 @@ type connCore struct {
 	peerMaxHeader uint32 // the server's SETTINGS_MAX_HEADER_LIST_SIZE (MaxUint32: none)
 	blockedOnConn []*Stream
 	ka            *keepalive
+	bdp           *bdpEstimator // nil: BDP estimation off
 
 	// The effects of the current step. Frames come from arenas reused
 	// every step, so the hot path allocates nothing: effects are valid
@@ -126,11 +127,18 @@ func (c *connCore) step(msg coreMsg) []effect {
 		c.onSettings(m)
 	case *pingFrame:
 		if m.ack {
-			if m.data == keepalivePing {
+			switch m.data {
+			case keepalivePing:
 				c.onKeepaliveAck()
+			case bdpPing:
+				c.onBDPAck(m)
 			}
 		} else if !c.closed {
 			c.emit(c.pings.put(effPing{ack: true, data: m.data}))
+		}
+	case *bdpData:
+		if c.bdp != nil && !c.closed && c.bdp.begin(m.start, m.now) {
+			c.emit(c.pings.put(effPing{data: bdpPing}))
 		}
 	case *goAwayFrame:
 		c.onGoAway(m)
@@ -163,6 +171,22 @@ func (c *connCore) step(msg coreMsg) []effect {
 		c.startDrain()
 	}
 	return c.effs
+}
+
+// onBDPAck: the ack of the BDP PING; the windows grow if the sample says
+// the link needs it.
+func (c *connCore) onBDPAck(m *pingFrame) {
+	if c.bdp == nil || c.closed {
+		return
+	}
+	w, incr := c.bdp.ack(m.total, m.at)
+	if w == 0 {
+		return
+	}
+	c.emit(&effRecvWindows{stream: w, conn: c.bdp.conn})
+	if incr > 0 {
+		c.emit(c.wins.put(effWindowUpdate{n: uint32(incr)}))
+	}
 }
 
 func (c *connCore) setState(s State) {

@@ -294,6 +294,36 @@ func TestCoreGolden(t *testing.T) {
 			sc2.step(&cancelStream{s: last})
 			sc.b.WriteString(sc2.b.String())
 		}},
+		{"bdp", func(sc *script) {
+			sc.c.bdp = newBDPEstimator(&Config{BDP: true, InitialWindowSize: bdpStartWindow, InitialConnWindowSize: bdpStartWindow})
+			sc.ready()
+			at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+			sc.note("the first DATA of a cycle: a BDP PING")
+			sc.step(&bdpData{start: 0, now: at(1000)})
+			sc.note("no second PING while one is out")
+			sc.step(&bdpData{start: 100, now: at(1001)})
+			sc.note("the ack 10 ms later, 60000 bytes received: over 2/3 of the 65535 window at the best bandwidth yet; both windows grow to twice the sample")
+			sc.step(&pingFrame{ack: true, data: bdpPing, total: 60000, at: at(1010)})
+			sc.note("a keepalive ack is not a BDP ack")
+			sc.step(&pingFrame{ack: true, data: keepalivePing})
+			sc.note("a small sample (10000 of a 120000 window): the windows stay")
+			sc.step(&bdpData{start: 70000, now: at(2000)})
+			sc.step(&pingFrame{ack: true, data: bdpPing, total: 80000, at: at(2010)})
+			sc.note("a large sample at a lower bandwidth (100 ms round trip): the windows stay")
+			sc.step(&bdpData{start: 100000, now: at(3000)})
+			sc.step(&pingFrame{ack: true, data: bdpPing, total: 200000, at: at(3100)})
+			sc.note("10 MB in 10 ms: the windows grow to the 16 MiB cap")
+			sc.step(&bdpData{start: 300000, now: at(4000)})
+			sc.step(&pingFrame{ack: true, data: bdpPing, total: 10300000, at: at(4010)})
+			sc.note("at the cap: no more BDP PINGs; a stray BDP ack is ignored")
+			sc.step(&bdpData{start: 20000000, now: at(5000)})
+			sc.step(&pingFrame{ack: true, data: bdpPing, total: 30000000, at: at(5010)})
+			sc.note("the server's own PING with the same payload is answered")
+			sc.step(&pingFrame{data: bdpPing})
+			sc.note("after the close nothing")
+			sc.step(&closeReq{})
+			sc.step(&bdpData{start: 0, now: at(6000)})
+		}},
 		{"keepalive", func(sc *script) {
 			sc.ready()
 			sc.note("idle only 4s at the tick: re-armed for the rest")
@@ -447,7 +477,7 @@ var seenTypes map[string]bool
 var allCoreTypes = []string{
 	"*transport.newStream", "*transport.dataReq", "*transport.cancelStream", "*transport.windowUpdate",
 	"*transport.closeReq", "*transport.drainReq", "*transport.connectTimeout", "*transport.keepaliveTick",
-	"*transport.keepaliveTimeout", "*transport.settingsFrame", "*transport.pingFrame", "*transport.goAwayFrame",
+	"*transport.keepaliveTimeout", "*transport.settingsFrame", "*transport.pingFrame", "*transport.bdpData", "*transport.effRecvWindows", "*transport.goAwayFrame",
 	"*transport.windowUpdateFrame", "*transport.rstStreamFrame", "*transport.remoteEnded", "*transport.resetStream",
 	"*transport.readerFailed",
 	"transport.effHeaders", "*transport.effData", "*transport.effWindowUpdate", "*transport.effRST",

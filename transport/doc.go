@@ -28,7 +28,12 @@
 // Flow control is two small pure types (flow.go): inFlow, a receive window
 // (received, consumed, to credit back), kept by the reader for the
 // connection and by each stream for itself; outFlow, a send window, kept
-// by the core for the connection and each stream.
+// by the core for the connection and each stream. With Config.BDP the
+// receive windows start at 64 KiB and grow with BDP estimation (bdp.go):
+// the reader counts DATA bytes and reports the first frame of a cycle and
+// the BDP PING's ack; the core's estimator decides when to PING and when
+// to grow the windows, which the actor publishes to the reader and the
+// streams before it sends the new SETTINGS_INITIAL_WINDOW_SIZE.
 //
 // Callers use a connection through its *Conn handle: NewStream starts a
 // call's stream, Stream.Write queues framed messages, Stream.RecvMsg returns

@@ -70,6 +70,11 @@ type (
 		data [8]byte
 	}
 	effSettingsAck struct{}
+	// effRecvWindows: BDP estimation grew the receive windows: the reader
+	// and the streams take them from now on, and SETTINGS with the new
+	// SETTINGS_INITIAL_WINDOW_SIZE tells the server (a WINDOW_UPDATE on
+	// stream 0 follows for the connection's growth).
+	effRecvWindows struct{ stream, conn int64 }
 	// effHeaderTableSize: the server's SETTINGS_HEADER_TABLE_SIZE, for the
 	// HPACK encoder.
 	effHeaderTableSize struct{ n uint32 }
@@ -125,6 +130,7 @@ func (*effWindowUpdate) effect()    {}
 func (*effRST) effect()             {}
 func (*effPing) effect()            {}
 func (effSettingsAck) effect()      {}
+func (*effRecvWindows) effect()     {}
 func (*effHeaderTableSize) effect() {}
 func (*effRelease) effect()         {}
 func (*effFinish) effect()          {}
@@ -160,7 +166,10 @@ func (e *effPing) String() string {
 	}
 	return fmt.Sprintf("PING %q", e.data[:])
 }
-func (effSettingsAck) String() string        { return "SETTINGS ack" }
+func (effSettingsAck) String() string { return "SETTINGS ack" }
+func (e *effRecvWindows) String() string {
+	return fmt.Sprintf("receive windows stream=%d conn=%d; SETTINGS [INITIAL_WINDOW_SIZE = %d]", e.stream, e.conn, e.stream)
+}
 func (e *effHeaderTableSize) String() string { return fmt.Sprintf("header table size %d", e.n) }
 func (e *effRelease) String() string         { return fmt.Sprintf("release %s %d bytes", e.s.name(), e.n) }
 func (e effForget) String() string           { return "forget " + e.s.name() }

@@ -47,6 +47,16 @@ func (f *inFlow) consume(n int64) int64 {
 	return c
 }
 
+// flush returns every consumed byte not yet credited back, whatever the
+// batch size (BDP estimation sends it with its PING, so that the server is
+// not held up by credit waiting for a batch while the sample is taken).
+func (f *inFlow) flush() int64 {
+	c := f.consumed
+	f.consumed = 0
+	f.received -= c
+	return c
+}
+
 // consumeAll marks every received byte consumed; it returns what consume
 // returns.
 func (f *inFlow) consumeAll() int64 { return f.consume(f.received - f.consumed) }

@@ -71,6 +71,14 @@ func fuzzSeeds() [][]byte {
 		}),
 		build(func(fr *http2.Framer, enc func(...string) []byte) {
 			hdr(fr, enc(":status", "200", "content-type", "application/grpc"), false)
+			fr.WriteData(1, false, grpcFrame(make([]byte, 40000)))
+			fr.WritePing(true, bdpPing)
+			fr.WriteData(1, false, grpcFrame(make([]byte, 40000)))
+			fr.WritePing(true, bdpPing)
+			fr.WriteData(1, true, nil)
+		}),
+		build(func(fr *http2.Framer, enc func(...string) []byte) {
+			hdr(fr, enc(":status", "200", "content-type", "application/grpc"), false)
 			fr.WriteData(1, false, grpcFrame(make([]byte, 100))[:50])
 			fr.WriteRSTStream(1, http2.ErrCodeNo)
 		}),
@@ -88,7 +96,9 @@ func FuzzReader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ct := startReady(t, Config{MaxReceiveMessageSize: 1 << 16})
+		// Odd lengths with BDP estimation (the reader counts DATA and
+		// reads BDP PING acks).
+		ct := startReady(t, Config{MaxReceiveMessageSize: 1 << 16, BDP: len(data)%2 == 1})
 		p := ct.peer
 		s := ct.unary([]byte("req"))
 		p.wantHeaders()

@@ -334,3 +334,36 @@ func TestHostileServerStopsReading(t *testing.T) {
 		ct.callWorks("call after the server read again")
 	})
 }
+
+// TestHeaderListSizeTrailers: MaxHeaderListSize is advertised in the
+// client's SETTINGS, and trailers over it fail that call INTERNAL with
+// RST_STREAM(FRAME_SIZE_ERROR), as grpc-go's client does; the connection
+// and a later call on it go on.
+func TestHeaderListSizeTrailers(t *testing.T) {
+	ct := startConn(t, Config{MaxHeaderListSize: 4096})
+	p := ct.peer
+	cs := p.handshake()
+	waitEvent[*EventReady](t, ct.ev)
+	found := false
+	for _, s := range cs {
+		if s.ID == http2.SettingMaxHeaderListSize {
+			found = true
+			if s.Val != 4096 {
+				t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE = %d, want 4096", s.Val)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("client SETTINGS %v lack SETTINGS_MAX_HEADER_LIST_SIZE", cs)
+	}
+	s, id := ct.openCall()
+	r := startRecv(s)
+	p.writeMsg(id, []byte("reply"), false)
+	p.writeTrailers(id, codes.OK, "", "x-big1", strings.Repeat("t", 2000), "x-big2", strings.Repeat("t", 2000), "x-big3", strings.Repeat("t", 2000))
+	r.wait(t)
+	wantCode(t, "call with oversized trailers", r.err, codes.Internal, "larger than the limit of 4096 bytes")
+	if c := p.wantRST(id); c != http2.ErrCodeFrameSize {
+		t.Errorf("RST_STREAM %v, want FRAME_SIZE_ERROR", c)
+	}
+	ct.callWorks("call after the oversized trailers")
+}

@@ -63,6 +63,17 @@ type (
 	pingFrame struct {
 		data [8]byte
 		ack  bool
+		// For acks with BDP on: the DATA bytes the reader had counted and
+		// the time it read the ack.
+		total uint64
+		at    time.Time
+	}
+	// bdpData: with BDP on, the first DATA frame of a measurement cycle
+	// arrived; start is the reader's DATA byte count before it. The
+	// actor fills in now.
+	bdpData struct {
+		start uint64
+		now   time.Time
 	}
 	goAwayFrame struct {
 		lastID uint32
@@ -105,6 +116,7 @@ func (*keepaliveTick) coreMsg()     {}
 func (*keepaliveTimeout) coreMsg()  {}
 func (*settingsFrame) coreMsg()     {}
 func (*pingFrame) coreMsg()         {}
+func (*bdpData) coreMsg()           {}
 func (*goAwayFrame) coreMsg()       {}
 func (*windowUpdateFrame) coreMsg() {}
 func (*rstStreamFrame) coreMsg()    {}
@@ -152,10 +164,16 @@ func (m *settingsFrame) String() string {
 	return s
 }
 func (m *pingFrame) String() string {
+	if m.ack && m.data == bdpPing {
+		return fmt.Sprintf("recv PING ack %q total=%d at=%s", m.data[:], m.total, m.at.Format("15:04:05.000"))
+	}
 	if m.ack {
 		return fmt.Sprintf("recv PING ack %q", m.data[:])
 	}
 	return fmt.Sprintf("recv PING %q", m.data[:])
+}
+func (m *bdpData) String() string {
+	return fmt.Sprintf("first DATA of a BDP cycle start=%d at=%s", m.start, m.now.Format("15:04:05.000"))
 }
 func (m *goAwayFrame) String() string {
 	return fmt.Sprintf("recv GOAWAY last=%d %v %q", m.lastID, m.code, m.debug)

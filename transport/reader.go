@@ -31,6 +31,11 @@ type reader struct {
 	c    *Conn
 	conn net.Conn
 	flow inFlow // the connection's receive window (credited on receipt)
+	// With BDP estimation: the DATA bytes read so far, and whether the
+	// next DATA frame starts a measurement cycle (until the BDP PING's
+	// ack comes back).
+	total    uint64
+	bdpArmed bool
 }
 
 func (r *reader) run() {
@@ -59,6 +64,7 @@ func (r *reader) run() {
 		return
 	}
 	r.settings(sf)
+	r.bdpArmed = c.cfg.BDP
 	for {
 		f, err := fr.ReadFrame()
 		if c.cfg.KeepaliveTime > 0 {
@@ -92,7 +98,12 @@ func (r *reader) run() {
 		case *http2.SettingsFrame:
 			r.settings(f)
 		case *http2.PingFrame:
-			c.ctrl(&pingFrame{data: f.Data, ack: f.IsAck()})
+			m := &pingFrame{data: f.Data, ack: f.IsAck()}
+			if m.ack && m.data == bdpPing && c.cfg.BDP {
+				m.total, m.at = r.total, timeNow()
+				r.bdpArmed = true
+			}
+			c.ctrl(m)
 		case *http2.GoAwayFrame:
 			c.ctrl(&goAwayFrame{lastID: f.LastStreamID, code: f.ErrCode, debug: string(f.DebugData())})
 		case *http2.WindowUpdateFrame:
@@ -126,6 +137,21 @@ func (r *reader) failStream(s *Stream, st *status.Error, code http2.ErrCode) {
 func (r *reader) data(f *http2.DataFrame) {
 	c := r.c
 	if n := int64(f.Length); n > 0 {
+		if c.cfg.BDP {
+			if w := c.connRecvWin.Load(); w > r.flow.window {
+				r.flow.window = w // grown by BDP estimation
+			}
+			r.total += uint64(n)
+			if r.bdpArmed {
+				r.bdpArmed = false
+				// As grpc-go: the connection credit held back for a
+				// batch goes out with the BDP PING.
+				if credit := r.flow.flush(); credit > 0 {
+					c.send(&windowUpdate{n: uint32(credit)})
+				}
+				c.send(&bdpData{start: r.total - uint64(n)})
+			}
+		}
 		if !r.flow.receive(n) {
 			c.send(&readerFailed{err: &protocolError{code: http2.ErrCodeFlowControl, st: status.Errorf(codes.Internal, "connection to %s: server violated connection flow control (%d bytes unacknowledged, window %d)", c.cfg.Address, r.flow.received, r.flow.window)}})
 			return

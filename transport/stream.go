@@ -366,6 +366,11 @@ func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error)
 	if s.finished {
 		return int64(flowLen), nil
 	}
+	if c := s.conn; c != nil && c.cfg.BDP {
+		if w := c.recvWin.Load(); w > s.recvFlow.window {
+			s.recvFlow.window = w // grown by BDP estimation
+		}
+	}
 	if !s.recvFlow.receive(int64(flowLen)) {
 		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
 	}
