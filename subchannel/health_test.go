@@ -26,8 +26,12 @@ func TestCoreHealth(t *testing.T) {
 			return msgHealthEnded{conn: c.conn, gen: c.health.gen, err: err}
 		}
 	}
-	staleSays := func(c *core) coreMsg { return msgHealthStatus{conn: c.conn, gen: c.health.gen - 1, status: health.Serving} }
-	otherConn := func(c *core) coreMsg { return msgHealthStatus{conn: new(transport.Conn), gen: c.health.gen, status: health.Serving} }
+	staleSays := func(c *core) coreMsg {
+		return msgHealthStatus{conn: c.conn, gen: c.health.gen - 1, status: health.Serving}
+	}
+	otherConn := func(c *core) coreMsg {
+		return msgHealthStatus{conn: new(transport.Conn), gen: c.health.gen, status: health.Serving}
+	}
 	retry := func(c *core) coreMsg { return msgHealthRetry{gen: c.health.gen} }
 	staleRetry := func(c *core) coreMsg { return msgHealthRetry{gen: c.health.gen - 1} }
 	goaway := func(c *core) coreMsg { return msgConnGoAway{&transport.EventGoAway{Conn: c.conn}} }
