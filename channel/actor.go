@@ -280,8 +280,8 @@ func (a *chanActor) newSub(id int, addr address) {
 		Logger:            o.logger,
 	}
 	// Client-side health checking (gRFC A17) is for policies other than
-	// pick_first.
-	if sc := o.serviceConfig; sc != nil && ch.lb != "pick_first" {
+	// pick_first, unless grpc.inhibit_health_checking turns it off.
+	if sc := o.serviceConfig; sc != nil && ch.lb != "pick_first" && !o.inhibitHealth {
 		cfg.HealthCheckService = sc.HealthCheckService
 	}
 	s := subchannel.Spawn(a.ctx, cfg)

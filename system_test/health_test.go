@@ -216,12 +216,24 @@ func TestHealthCheckUnimplemented(t *testing.T) {
 	}
 }
 
-// pick_first does not use client-side health checking (gRFC A17): a
-// NOT_SERVING server keeps its calls.
-func TestHealthCheckNotForPickFirst(t *testing.T) {
-	srvs := []*hcServer{hcStart(t, true, healthpb.HealthCheckResponse_NOT_SERVING)}
-	ch := cxDial(t, hcTarget(srvs), channel.WithServiceConfig(`{"healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
-	if c := hcBatch(t, ch, srvs, 10); c[0] != 10 {
-		t.Fatalf("calls per server %v, want [10]", c)
+// pick_first does not use client-side health checking (gRFC A17), and
+// grpc.inhibit_health_checking turns it off: a NOT_SERVING server keeps
+// its calls.
+func TestHealthCheckOff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []channel.Option
+	}{
+		{"PickFirst", []channel.Option{channel.WithServiceConfig(`{"healthCheckConfig": {"serviceName": "` + hcService + `"}}`)}},
+		{"Inhibited", []channel.Option{channel.WithOption("grpc.inhibit_health_checking", 1), channel.WithServiceConfig(
+			`{"loadBalancingPolicy": "round_robin", "healthCheckConfig": {"serviceName": "` + hcService + `"}}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srvs := []*hcServer{hcStart(t, true, healthpb.HealthCheckResponse_NOT_SERVING)}
+			ch := cxDial(t, hcTarget(srvs), tc.opts...)
+			if c := hcBatch(t, ch, srvs, 10); c[0] != 10 {
+				t.Fatalf("calls per server %v, want [10]", c)
+			}
+		})
 	}
 }
