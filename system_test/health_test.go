@@ -127,6 +127,8 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	srvs := []*hcServer{hcStart(t, true, serving), hcStart(t, true, serving), hcStart(t, true, notServing)}
 	ch := cxDial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
 		"healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
+	rec := cxNewRecorder()
+	ch.Subscribe(rec.Add, false)
 
 	// Server 2 says NOT_SERVING from the start: it never gets a call.
 	hcWaitSpread(t, ch, srvs, []bool{true, true, false})
@@ -166,6 +168,14 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 			t.Fatalf("calls with no healthy server fail with %v, want a message about the health check", st)
 		}
 	}
+
+	// Back to health: the channel leaves TRANSIENT_FAILURE through
+	// CONNECTING, as the connectivity-semantics document has it.
+	srvs[1].set(serving)
+	hcWaitSpread(t, ch, srvs, []bool{false, true, false})
+	rec.WaitAfter(t, rec.WaitAfter(t, 0, channel.TransientFailure, cxBound)+1, channel.Ready, cxBound)
+	t.Logf("channel states: %v", rec.States())
+	cxCheckSequence(t, "round_robin with health checks", rec.States(), channel.Idle, false)
 }
 
 // hcLogs collects the messages of the records a slog.Logger receives.
