@@ -8,6 +8,9 @@
 // channel actor's load-balancing policy) sends Connect, as gRPC's
 // connectivity-semantics document has it. Every state change goes to the
 // parent as a *StateChanged message.
+//
+// With Config.HealthCheckService set, a connected subchannel is READY only
+// while the server's grpc.health.v1 Watch stream says SERVING (gRFC A17).
 package subchannel
 
 import (
