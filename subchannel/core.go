@@ -107,12 +107,13 @@ type (
 // connection: a Health/Watch stream opened when it is established, whose
 // answers decide whether the subchannel counts as READY.
 type healthState struct {
-	service  *string // nil: health checking off
-	bo       Backoff // between streams that ended without an answer
-	gen      int     // the current stream (or the timer before it)
-	open     bool    // stream gen is open
-	answered bool    // stream gen has had a response
-	disabled bool    // the server said UNIMPLEMENTED: off for this connection
+	service  *string       // nil: health checking off
+	bo       Backoff       // between streams that ended without an answer
+	gen      int           // the current stream (or the timer before it)
+	open     bool          // stream gen is open
+	answered bool          // stream gen has had a response
+	last     health.Status // stream gen's last answer, if answered
+	disabled bool          // the server said UNIMPLEMENTED: off for this connection
 }
 
 type core struct {
@@ -210,7 +211,10 @@ func (c *core) step(msg coreMsg) []effect {
 		if !c.healthCurrent(m.conn, m.gen) {
 			break
 		}
-		c.health.answered = true
+		if c.health.answered && m.status == c.health.last {
+			break // nothing new (a server may repeat itself)
+		}
+		c.health.answered, c.health.last = true, m.status
 		if m.status == health.Serving {
 			c.lastErr = nil
 			c.report(connectivity.Ready)

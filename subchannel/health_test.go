@@ -57,6 +57,7 @@ func TestCoreHealth(t *testing.T) {
 			{says(health.Serving), nil, ""},
 			{says(health.NotServing), []string{"report TRANSIENT_FAILURE UNAVAILABLE"},
 				`connection to 10.0.0.1:50051 is up but its health check says NOT_SERVING for service "svc"`},
+			{says(health.NotServing), nil, ""}, // repeated: not reported again
 			{says(health.ServiceUnknown), []string{"report TRANSIENT_FAILURE UNAVAILABLE"}, "says SERVICE_UNKNOWN"},
 			{says(health.Unknown), []string{"report TRANSIENT_FAILURE UNAVAILABLE"}, "says UNKNOWN"},
 			{says(health.Serving), []string{"report READY"}, ""},
