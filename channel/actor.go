@@ -283,6 +283,11 @@ func (a *chanActor) newSub(id int, addr address) {
 		OnConn:            ch.addConn,
 		Logger:            o.logger,
 	}
+	// Client-side health checking (gRFC A17) is for policies other than
+	// pick_first, unless grpc.inhibit_health_checking turns it off.
+	if sc := o.serviceConfig; sc != nil && ch.lb != "pick_first" && !o.inhibitHealth {
+		cfg.HealthCheckService = sc.HealthCheckService
+	}
 	s := subchannel.Spawn(a.ctx, cfg)
 	a.subs[id] = s
 	a.ids[s] = id

@@ -40,6 +40,7 @@ type options struct {
 	maxBackoff     time.Duration
 	minConnect     time.Duration
 	enableRetries  bool
+	inhibitHealth  bool // grpc.inhibit_health_checking
 	lbPolicy       string
 	serviceConfig  *serviceconfig.Config
 	idleTimeout    time.Duration // 0 disables
@@ -419,6 +420,10 @@ var channelKeys = map[string]keySpec{
 	}},
 	"grpc.enable_retries": {kind: "bool", apply: func(o *options, v any) error {
 		o.enableRetries = v.(bool)
+		return nil
+	}},
+	"grpc.inhibit_health_checking": {kind: "bool", apply: func(o *options, v any) error {
+		o.inhibitHealth = v.(bool)
 		return nil
 	}},
 	"grpc.max_connection_idle_ms":                       {kind: "int", min: 1, max: math.MaxInt32, note: serverSideNote},

@@ -20,6 +20,7 @@ func TestWithOption(t *testing.T) {
 		{"grpc.primary_user_agent", "app/1", "", func(o *options) bool { return o.primaryUA == "app/1" }},
 		{"grpc.initial_reconnect_backoff_ms", 250, "", func(o *options) bool { return o.initialBackoff == 250*time.Millisecond }},
 		{"grpc.enable_retries", 0, "", func(o *options) bool { return !o.enableRetries }},
+		{"grpc.inhibit_health_checking", 1, "", func(o *options) bool { return o.inhibitHealth }},
 		{"grpc.max_connection_idle_ms", 1000, "", func(o *options) bool { return o.keys["grpc.max_connection_idle_ms"] == int64(1000) }},
 		{"grpc.max_connection_age_ms", 1000, "", nil},
 		{"grpc.http2.max_ping_strikes", 2, "", func(o *options) bool { return o.keys["grpc.http2.max_ping_strikes"] == int64(2) }},

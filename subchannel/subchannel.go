@@ -8,6 +8,9 @@
 // channel actor's load-balancing policy) sends Connect, as gRPC's
 // connectivity-semantics document has it. Every state change goes to the
 // parent as a *StateChanged message.
+//
+// With Config.HealthCheckService set, a connected subchannel is READY only
+// while the server's grpc.health.v1 Watch stream says SERVING (gRFC A17).
 package subchannel
 
 import (
@@ -39,6 +42,15 @@ type Config struct {
 	// Logger, if set, receives connection failures, closures and GOAWAYs
 	// with the address. Default: silent.
 	Logger *slog.Logger
+	// HealthCheckService, if set, turns on client-side health checking
+	// (gRFC A17): on every established connection the subchannel opens a
+	// grpc.health.v1.Health/Watch stream for this service ("" for the
+	// server's overall health) and is READY only while the server answers
+	// SERVING; other answers make it TRANSIENT_FAILURE with the
+	// connection kept. A server that answers UNIMPLEMENTED is taken as
+	// healthy (logged at error level); a stream that ends otherwise is
+	// reopened, after a backoff if it had no answer. Default: nil, off.
+	HealthCheckService *string
 }
 
 // StateChanged is sent to the parent on every state change. Conn is set
@@ -85,6 +97,10 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) *Subchannel {
 	}
 	s := &Subchannel{sys: spawner.ActorSystem(), addr: cfg.Transport.Address}
 	a := &subActor{sub: s, cfg: cfg, core: newCore(cfg.Backoff, cfg.MinConnectTimeout, cfg.Transport.KeepaliveTime)}
+	if cfg.HealthCheckService != nil {
+		service := *cfg.HealthCheckService
+		a.core.withHealth(&service, cfg.Transport.Address)
+	}
 	s.pid = spawner.Spawn(actor.PropsFromProducer(func() actor.Actor { return a },
 		actorsys.StopOnPanic()))
 	return s
@@ -119,6 +135,7 @@ type subActor struct {
 	core   *core
 	ctx    actor.Context
 	timers *actorsys.Timers[string]
+	health *healthWatch // the open health stream, if any
 	// stopWhenEmpty: the subchannel is done and stops once its last
 	// connection actor has (stopping earlier would send Stop to a child
 	// that may be stopping by itself: a dead letter).
@@ -133,7 +150,8 @@ func (a *subActor) Receive(ctx actor.Context) {
 		self, sys := ctx.Self(), a.sub.sys
 		a.timers = actorsys.NewTimers[string](func(m any) { sys.Root.Send(self, m) })
 		return
-	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown:
+	case msgConnect, msgResetBackoff, msgBackoffDone, msgSetKeepalive, msgShutdown,
+		msgHealthStatus, msgHealthEnded, msgHealthRetry:
 		msg = m.(coreMsg)
 	case *transport.EventReady:
 		a.logEvent(m)
@@ -169,6 +187,11 @@ func (a *subActor) Receive(ctx actor.Context) {
 	default:
 		return
 	}
+	a.run(msg)
+}
+
+// run steps the core with msg and performs its effects.
+func (a *subActor) run(msg coreMsg) {
 	for _, e := range a.core.step(msg) {
 		a.perform(e)
 	}
@@ -212,6 +235,14 @@ func (a *subActor) perform(e effect) {
 		if p := a.ctx.Parent(); p != nil {
 			a.ctx.Send(p, &StateChanged{Sub: a.sub, State: e.state, Conn: e.conn, Err: e.err})
 		}
+	case effStartHealth:
+		a.startHealth(e)
+	case effStopHealth:
+		a.cancelHealth("the connection is draining")
+	case effHealthTimer:
+		a.timers.Arm("health", e.d, msgHealthRetry{gen: e.gen})
+	case effHealthDisabled:
+		a.logHealthDisabled(e.err)
 	case effTooManyPings:
 		if p := a.ctx.Parent(); p != nil {
 			a.ctx.Send(p, &TooManyPings{Sub: a.sub, Keepalive: e.keepalive})

@@ -432,3 +432,36 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHealthCheck(t *testing.T) {
+	tests := []struct {
+		js      string
+		want    *string
+		wantErr string
+	}{
+		{`{}`, nil, ""},
+		{`{"healthCheckConfig": null}`, nil, ""},
+		{`{"healthCheckConfig": {}}`, ptr(""), ""},
+		{`{"healthCheckConfig": {"serviceName": null}}`, ptr(""), ""},
+		{`{"healthCheckConfig": {"serviceName": ""}}`, ptr(""), ""},
+		{`{"healthCheckConfig": {"serviceName": "echo.Echo", "other": 1}}`, ptr("echo.Echo"), ""},
+		{`{"healthCheckConfig": []}`, nil, `healthCheckConfig: [] is not an object`},
+		{`{"healthCheckConfig": {"serviceName": 5}}`, nil, `healthCheckConfig.serviceName: 5 is not a string`},
+	}
+	for _, tt := range tests {
+		c, err := serviceconfig.Parse(tt.js)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Parse(%s) error = %v, want %q", tt.js, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Parse(%s): %v", tt.js, err)
+			continue
+		}
+		if !reflect.DeepEqual(c.HealthCheckService, tt.want) {
+			t.Errorf("Parse(%s).HealthCheckService = %v, want %v", tt.js, c.HealthCheckService, tt.want)
+		}
+	}
+}

@@ -22,6 +22,11 @@ type Config struct {
 	PickFirstShuffle bool
 	// Throttling is the retry token bucket of retryThrottling, or nil.
 	Throttling *Throttling
+	// HealthCheckService is healthCheckConfig.serviceName (gRFC A17): the
+	// service whose health each subchannel watches, "" for the server's
+	// overall health; nil when the config has no healthCheckConfig
+	// (client-side health checking off).
+	HealthCheckService *string
 
 	methods map[methodName]*MethodConfig
 }
@@ -171,7 +176,32 @@ func Parse(js string) (*Config, error) {
 		}
 		c.Throttling = t
 	}
+	if err := c.parseHealthCheck(top); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// parseHealthCheck reads healthCheckConfig: {"serviceName": "..."}, the
+// name optional ("" then, the server's overall health).
+func (c *Config) parseHealthCheck(top object) error {
+	v, ok := field(top, "healthCheckConfig")
+	if !ok {
+		return nil
+	}
+	const path = "healthCheckConfig"
+	o, err := obj(path, v)
+	if err != nil {
+		return err
+	}
+	var name string
+	if nv, ok := field(o, "serviceName"); ok {
+		if name, err = str(path+".serviceName", nv); err != nil {
+			return err
+		}
+	}
+	c.HealthCheckService = &name
+	return nil
 }
 
 const supportedPolicies = "supported: pick_first, round_robin"
