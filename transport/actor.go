@@ -483,14 +483,7 @@ func (a *connActor) writeStream(s *Stream) {
 }
 
 // released gives n bytes of write quota back to s's writer.
-func (a *connActor) released(s *Stream, n int) {
-	if s.queued.Add(-int64(n)) <= int64(a.c.cfg.WriteQuota) {
-		select {
-		case s.writeCh <- struct{}{}:
-		default:
-		}
-	}
-}
+func (a *connActor) released(s *Stream, n int) { s.wrote(n) }
 
 func (a *connActor) dropQueued(s *Stream) {
 	for i, d := range s.outq {
