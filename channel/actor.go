@@ -209,7 +209,11 @@ func (a *chanActor) perform(e any) {
 			}
 		}
 	case effReply:
-		e.req.reply <- e.res
+		if e.req.notify != nil {
+			e.req.notify(e.res)
+		} else {
+			e.req.reply <- e.res
+		}
 	case effResolveTimer:
 		a.after("resolveRetry", e.d, msgResolveNow{gen: e.gen})
 	case effState:

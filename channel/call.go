@@ -72,15 +72,29 @@ type callState struct {
 	header   metadata.MD
 	trailer  metadata.MD
 	recvSeen bool
+
+	// For a call started with Start (async): notify runs the call's
+	// event pump; restarting is set (under mu) while a new attempt is
+	// being opened; pickReq is the attempt's pending pick, if any.
+	async      bool
+	notify     func()
+	restarting bool
+	pickReq    *pickReq
 }
 
 // newCall prepares a call; watch makes a streaming call watch its context
 // (a unary caller always waits on it itself).
 func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption, watch bool) (*callState, error) {
+	return ch.newCallState(ctx, method, opts, watch, nil)
+}
+
+// newCallState is newCall; a non-nil notify makes the call asynchronous
+// (see Start): notify runs its event pump.
+func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallOption, watch bool, notify func()) (*callState, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cs := &callState{ch: ch, method: method, done: make(chan struct{})}
+	cs := &callState{ch: ch, method: method, done: make(chan struct{}), async: notify != nil, notify: notify}
 	for _, o := range opts {
 		if o != nil {
 			o.applyCall(&cs.opts)
@@ -126,6 +140,9 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if comp != nil {
 		cs.hdr.SendCompress = comp.Name()
 	}
+	if cs.async {
+		cs.hdr.Notify = func() { cs.notify() }
+	}
 	if d, ok := cs.ctx.Deadline(); ok {
 		cs.hdr.Deadline = d
 	}
@@ -143,14 +160,19 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 		return nil, errChannelClosed
 	}
 	if watch {
-		// The callback may run before AfterFunc returns (a context that
-		// is already done), so the stop function is published under mu.
-		stop := context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
-		cs.mu.Lock()
-		cs.stopWatch = stop
-		cs.mu.Unlock()
+		cs.watch()
 	}
 	return cs, nil
+}
+
+// watch cancels the call when its context ends.
+func (cs *callState) watch() {
+	// The callback may run before AfterFunc returns (a context that is
+	// already done), so the stop function is published under mu.
+	stop := context.AfterFunc(cs.ctx, func() { cs.cancel(transport.ContextStatus(cs.ctx)) })
+	cs.mu.Lock()
+	cs.stopWatch = stop
+	cs.mu.Unlock()
 }
 
 // release frees the call's context resources.
@@ -428,35 +450,41 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			cs.commitLocked()
 			cs.mu.Unlock()
 		}
-		data := m.Data
-		if m.Compressed {
-			enc := s.RecvCompress()
-			if enc == "" || enc == "identity" {
-				return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
-			}
-			c, ok := compression.Get(enc)
-			if !ok {
-				return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
-			}
-			out, derr := c.Decompress(data, cs.maxRecv)
-			if derr == nil && c == compression.Gzip {
-				// gzip's output never shares the input's memory; a custom
-				// decompressor's might, so only this one is recycled.
-				bufpool.Put(data)
-			}
-			if derr != nil {
-				var se *compression.SizeError
-				if errors.As(derr, &se) {
-					// Decompress stops once the output passes the limit, so
-					// the size is known only to be over it.
-					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
-				}
-				return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
-			}
-			data = out
-		}
-		return data, nil
+		return cs.decompress(s, m)
 	}
+}
+
+// decompress returns a received message's payload, decompressed and
+// checked against the receive limit; an error fails the call.
+func (cs *callState) decompress(s *transport.Stream, m wire.Message) ([]byte, error) {
+	data := m.Data
+	if m.Compressed {
+		enc := s.RecvCompress()
+		if enc == "" || enc == "identity" {
+			return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
+		}
+		c, ok := compression.Get(enc)
+		if !ok {
+			return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
+		}
+		out, derr := c.Decompress(data, cs.maxRecv)
+		if derr == nil && c == compression.Gzip {
+			// gzip's output never shares the input's memory; a custom
+			// decompressor's might, so only this one is recycled.
+			bufpool.Put(data)
+		}
+		if derr != nil {
+			var se *compression.SizeError
+			if errors.As(derr, &se) {
+				// Decompress stops once the output passes the limit, so
+				// the size is known only to be over it.
+				return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
+			}
+			return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
+		}
+		data = out
+	}
+	return data, nil
 }
 
 // fail ends the call locally with st (cancelling the stream) and returns st.
@@ -475,6 +503,7 @@ func (cs *callState) fail(st *status.Error) *status.Error {
 // and the call finishes at once.
 func (cs *callState) cancel(st *status.Error) {
 	cs.cancelCtx(st)
+	cs.abandonPick()
 	if s := cs.cur(); s != nil {
 		s.Cancel(st)
 	}
@@ -503,10 +532,27 @@ func (cs *callState) finish(st *status.Error) {
 		cs.release()
 		close(cs.done)
 	})
+	if cs.notify != nil {
+		cs.notify()
+	}
 }
 
 // headerMD waits for the response headers (or the end of the call).
 func (cs *callState) headerMD() metadata.MD {
+	if cs.async {
+		// The call's pump owns its attempts: wait for it, never restart.
+		if s := cs.cur(); s != nil {
+			select {
+			case <-s.Done():
+			case <-cs.done:
+			}
+			if md, ok := s.HeaderIfReady(); ok && s.HeadersReceived() {
+				return md
+			}
+		}
+		<-cs.done
+		return cs.header
+	}
 	s := cs.cur()
 	if s == nil {
 		<-cs.done
@@ -607,17 +653,7 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	if cs.throttle != nil {
 		cs.throttle.OnFailure()
 	}
-	cs.mu.Lock()
-	committed := cs.committed || cs.recvSeen
-	cs.mu.Unlock()
-	if s.HeadersReceived() {
-		committed = true // gRFC A6: response headers commit the call
-	}
-	if cs.attempts == 0 {
-		cs.attempts = 1
-	}
-	allow := cs.throttle == nil || cs.throttle.Allow()
-	retry, delay := retryDecision(p, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	delay, retry := cs.retryDelay(s, st)
 	if !retry {
 		return errNoRetry
 	}
@@ -638,6 +674,23 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	cs.hdr.PreviousAttempts = cs.attempts
 	cs.attempts++
 	return cs.startLocked()
+}
+
+// retryDelay is the retry decision for an attempt on s that ended with
+// a retryable st (the throttle told of the failure).
+func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Duration, bool) {
+	cs.mu.Lock()
+	committed := cs.committed || cs.recvSeen
+	cs.mu.Unlock()
+	if s.HeadersReceived() {
+		committed = true // gRFC A6: response headers commit the call
+	}
+	if cs.attempts == 0 {
+		cs.attempts = 1
+	}
+	allow := cs.throttle == nil || cs.throttle.Allow()
+	retry, delay := retryDecision(cs.retry, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	return delay, retry
 }
 
 // recycle gives a request buffer back to the pool once the call is over,

@@ -354,14 +354,8 @@ func (ch *Channel) activeCalls() int {
 // when the channel is READY, otherwise by asking the channel actor and
 // waiting (on the caller's own goroutine) for its answer or ctx's end.
 func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
-	if s := ch.snap.Load(); len(s.conns) > 0 {
-		conn := s.conns[0]
-		if n := len(s.conns); n > 1 {
-			conn = s.conns[ch.rr.Add(1)%uint32(n)]
-		}
-		if conn.State() == transport.Ready {
-			return conn, nil
-		}
+	if conn := ch.pickNow(); conn != nil {
+		return conn, nil
 	}
 	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
 		return nil, errChannelClosed
@@ -384,6 +378,20 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		st := transport.ContextStatus(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
+}
+
+// pickNow returns a ready connection from the published snapshot, or nil.
+func (ch *Channel) pickNow() *transport.Conn {
+	if s := ch.snap.Load(); len(s.conns) > 0 {
+		conn := s.conns[0]
+		if n := len(s.conns); n > 1 {
+			conn = s.conns[ch.rr.Add(1)%uint32(n)]
+		}
+		if conn.State() == transport.Ready {
+			return conn
+		}
+	}
+	return nil
 }
 
 func (ch *Channel) addConn(c *transport.Conn) {
