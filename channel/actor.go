@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/status"
@@ -111,7 +112,11 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		msg = msgClose{}
+	case *actorspb.UnaryRequest:
+		a.unaryRequest(ctx, m)
+		return
 	default:
+		unknownMessage(ctx)
 		return
 	}
 	effs := a.core.step(msg)

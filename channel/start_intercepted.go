@@ -5,7 +5,6 @@ import (
 	"io"
 	"iter"
 	"sync"
-
 )
 
 // icAsync is a streaming call started with Start on a channel from
