@@ -9,7 +9,7 @@ import (
 
 // UnaryMethod makes unary calls by message. Make one with Unary.
 type UnaryMethod[Req, Resp any] struct {
-	c *channel.UnaryUnaryCallable[Req, Resp]
+	c      *channel.UnaryUnaryCallable[Req, Resp]
 	method string
 }
 
@@ -25,11 +25,11 @@ func Unary[Req, Resp any](ch *channel.Channel, method string, opts ...channel.Me
 func (m *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
 	ref := &Ref{method: m.method}
-	untrack := o.track(ref)
+	untrack, d := o.track(ref), o.dest
 	call := m.c.Start(context.Background(), req, func(resp Resp, call *channel.Call, err error) {
 		untrack()
 		code, details := statusOf(err)
-		o.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+		d.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 	}, o.opts...)
 	ref.set(unaryImpl{call})
 	return ref
@@ -38,7 +38,7 @@ func (m *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...
 // ServerStreamMethod makes server-streaming calls by message. Make one
 // with ServerStream.
 type ServerStreamMethod[Req, Resp any] struct {
-	c *channel.UnaryStreamCallable[Req, Resp]
+	c      *channel.UnaryStreamCallable[Req, Resp]
 	method string
 }
 
@@ -53,15 +53,15 @@ func (m *ServerStreamMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, o
 	o := parseOptions(ctx, opts)
 	ref := &Ref{method: m.method}
 	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), req, streamHandler[Resp](&o, ref, untrack), o.opts...)
+	sc := m.c.Start(context.Background(), req, streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }
 
 // streamHandler delivers a streaming call's events as messages.
-func streamHandler[Resp any](o *sendOptions, ref *Ref, untrack func()) channel.StreamHandler[Resp] {
+func streamHandler[Resp any](o dest, demand int, ref *Ref, untrack func()) channel.StreamHandler[Resp] {
 	return channel.StreamHandler[Resp]{
-		Demand:       o.demand,
+		Demand:       demand,
 		OnMessage:    func(v Resp) { o.deliver(&Message[Resp]{Ref: ref, Value: v}) },
 		OnSendCredit: func(n int) { o.deliver(&SendCredit{Ref: ref, N: n}) },
 		OnEnd: func(call *channel.Call, err error) {
@@ -75,7 +75,7 @@ func streamHandler[Resp any](o *sendOptions, ref *Ref, untrack func()) channel.S
 // ClientStreamMethod makes client-streaming calls by message. Make one
 // with ClientStream.
 type ClientStreamMethod[Req, Resp any] struct {
-	c *channel.StreamUnaryCallable[Req, Resp]
+	c      *channel.StreamUnaryCallable[Req, Resp]
 	method string
 }
 
@@ -108,7 +108,7 @@ func (m *ClientStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...ch
 // BidiStreamMethod makes bidirectional-streaming calls by message. Make
 // one with BidiStream.
 type BidiStreamMethod[Req, Resp any] struct {
-	c *channel.StreamStreamCallable[Req, Resp]
+	c      *channel.StreamStreamCallable[Req, Resp]
 	method string
 }
 
@@ -124,7 +124,7 @@ func (m *BidiStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...chan
 	o := parseOptions(ctx, opts)
 	ref := &Ref{method: m.method}
 	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), streamHandler[Resp](&o, ref, untrack), o.opts...)
+	sc := m.c.Start(context.Background(), streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }

@@ -28,17 +28,25 @@ type replyToOption struct {
 	pid *actor.PID
 }
 
-// sendOptions is what Send and Open take from their option list.
-type sendOptions struct {
+// dest is where a call's messages go.
+type dest struct {
 	sys    *actor.ActorSystem
 	target *actor.PID
+}
+
+// deliver sends msg to the call's target.
+func (d dest) deliver(msg any) { d.sys.Root.Send(d.target, msg) }
+
+// sendOptions is what Send and Open take from their option list.
+type sendOptions struct {
+	dest
 	owner  *actor.PID // the calling actor, whose stop cancels the call
 	demand int
 	opts   []channel.CallOption // the channel's
 }
 
 func parseOptions(ctx actor.SenderContext, opts []channel.CallOption) sendOptions {
-	o := sendOptions{sys: ctx.ActorSystem(), demand: DefaultDemand}
+	o := sendOptions{dest: dest{sys: ctx.ActorSystem()}, demand: DefaultDemand}
 	if _, ok := ctx.(actor.Context); ok {
 		o.owner = ctx.Self()
 	}
@@ -59,6 +67,3 @@ func parseOptions(ctx actor.SenderContext, opts []channel.CallOption) sendOption
 	}
 	return o
 }
-
-// deliver sends msg to the call's target.
-func (o *sendOptions) deliver(msg any) { o.sys.Root.Send(o.target, msg) }

@@ -132,7 +132,7 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	}
 	cs.mu.Unlock()
 	cs.attemptMu.Unlock()
-	cs.notify()
+	cs.hdr.Notify()
 }
 
 // tryRecv is recvMsg that never waits, for the call's pump: ok is false

@@ -133,7 +133,8 @@ func (p *pump) kick(step func()) {
 type asyncCall[Req, Resp any] struct {
 	cs    *callState
 	codec *codec[Req, Resp]
-	call  *Call
+	call  *Call // &callv
+	callv Call
 	h     StreamHandler[Resp]
 	// unary: the response is held until the end and goes to done (or to
 	// OnMessage before OnEnd for a client-streaming call).
@@ -164,7 +165,8 @@ func newAsync[Req, Resp any](c *callable[Req, Resp], ctx context.Context, opts [
 		return nil, err
 	}
 	a.cs = cs
-	a.call = &Call{cs: cs}
+	a.callv.cs = cs
+	a.call = &a.callv
 	if sendable {
 		a.creditSig = make(chan struct{}, 1)
 	}

@@ -49,7 +49,9 @@ type CallHdr struct {
 	// possibly before NewStream returns; it must not block. The stream's
 	// receive window is still credited only as RecvMsg or TryRecvMsg
 	// consume messages, so a consumer that stops reading back-pressures
-	// the server.
+	// the server. Such a stream is polled and has no wake-up channels:
+	// use TryRecvMsg, Enqueue and HeaderIfReady (RecvMsg, Write and
+	// Header would wait for the end of the stream).
 	Notify func()
 }
 
@@ -310,11 +312,15 @@ func (s *Stream) creditLocked() int64 {
 // trailers-only response it returns empty metadata once the stream ended;
 // it returns an error only if the stream failed before any headers.
 func (s *Stream) Header() (metadata.MD, error) {
+	hc := s.headerCh
+	if hc == nil {
+		hc = s.done // a polled stream (Notify)
+	}
 	select {
-	case <-s.headerCh:
+	case <-hc:
 	case <-s.ctx.Done():
 		s.Cancel(ContextStatus(s.ctx))
-		<-s.headerCh
+		<-hc
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -388,7 +394,9 @@ func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, loca
 	}
 	if !s.headerDone {
 		s.headerDone = true
-		close(s.headerCh)
+		if s.headerCh != nil {
+			close(s.headerCh)
+		}
 	}
 	close(s.done)
 	s.mu.Unlock()
@@ -403,7 +411,9 @@ func (s *Stream) deliverHeaders(md metadata.MD) {
 		s.header = md
 		s.headerDone = true
 		s.headersRecv = true
-		close(s.headerCh)
+		if s.headerCh != nil {
+			close(s.headerCh)
+		}
 	}
 	s.mu.Unlock()
 	s.notify()
