@@ -132,7 +132,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			// A started call under a context that never ends: a timer
 			// of its own (armed by watch) instead of a context that
 			// needs a watcher, a few hundred bytes less per call.
-			cs.hdr.Deadline, cs.ownDeadline = time.Now().Add(cs.opts.timeout), true
+			cs.ownDeadline = true
 		} else {
 			ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
 		}
@@ -157,6 +157,8 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	if d, ok := cs.ctx.Deadline(); ok {
 		cs.hdr.Deadline = d
+	} else if cs.ownDeadline {
+		cs.hdr.Deadline = time.Now().Add(cs.opts.timeout)
 	}
 	if cs.maxRecv != ch.opts.maxRecv {
 		cs.hdr.MaxReceiveMessageSize = cs.maxRecv
