@@ -91,10 +91,13 @@ func TestStartEveryKind(t *testing.T) {
 			}
 			us := channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, svc+"StreamingOutputCall")
 			sc := us.Start(ctx, req, channel.StreamHandler[*testgrpc.StreamingOutputCallResponse]{
-				Demand:    1,
-				OnHeader:  func(metadata.MD) { hdr = true },
-				OnMessage: func(r *testgrpc.StreamingOutputCallResponse) { sizes = append(sizes, len(r.GetPayload().GetBody())); granted <- struct{}{} },
-				OnEnd:     func(c *channel.Call, err error) { ended <- err },
+				Demand:   1,
+				OnHeader: func(metadata.MD) { hdr = true },
+				OnMessage: func(r *testgrpc.StreamingOutputCallResponse) {
+					sizes = append(sizes, len(r.GetPayload().GetBody()))
+					granted <- struct{}{}
+				},
+				OnEnd: func(c *channel.Call, err error) { ended <- err },
 			}, channel.Timeout(time.Minute))
 			for range 4 {
 				<-granted
