@@ -181,7 +181,9 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 }
 
 // Future starts the call and returns at once with a future of its
-// response, which is also the call (metadata, code, details, cancel).
+// response, which is also the call (metadata, code, details, cancel). It
+// is built on Start: no goroutine waits for the call (except, on a channel
+// from Intercept, the one that runs the interceptor chain).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.uu) > 0 {
 		return u.interceptedFuture(ctx, req, opts)
@@ -555,7 +557,9 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 }
 
 // Future starts the call and returns at once with a future of its
-// response; the requests are read from reqs on a goroutine of the call's.
+// response; the requests are read from reqs on a goroutine of the call's,
+// which ends once reqs is exhausted: then no goroutine waits for the
+// call (it is built on Start).
 func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.su) > 0 {
 		return u.interceptedFuture(ctx, anyReqs(reqs), opts)
