@@ -117,23 +117,39 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 	sys := quietSystem()
 	const msgSize = 8 << 10
 	var sent, credit atomic.Int64
+	var lastRefused atomic.Bool
 	var c collector
 	ends := make(chan *actors.End, 1)
 	refs := make(chan *actors.Ref, 1)
+	have := 0 // credit announced and not used (the actor's)
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *actor.Started:
 			refs <- bidi.Open(ctx, channel.Metadata(metadata.Pairs("x-stop-reading", "1")), channel.Timeout(time.Minute))
 		case *actors.SendCredit:
 			credit.Add(int64(m.N))
-			for range m.N {
+			have += m.N
+			for ; have > 0; have-- {
 				if err := m.Ref.Send(&outReq{Payload: &testgrpc.Payload{Body: make([]byte, msgSize)}}); err != nil {
 					c.errorf("Send with credit: %v", err)
 				}
 				sent.Add(1)
 			}
-			if err := m.Ref.Send(&outReq{}); status.Code(err) != codes.ResourceExhausted {
-				c.errorf("Send without credit: %v, want RESOURCE_EXHAUSTED", err)
+			// Credit is granted as the stream's bytes are written, before
+			// its SendCredit reaches the mailbox: a Send beyond the credit
+			// announced so far may use a top-up on its way (the next
+			// SendCredit then announces one credit already used). Once no
+			// top-up is coming, it is refused.
+			err := m.Ref.Send(&outReq{Payload: &testgrpc.Payload{Body: make([]byte, msgSize)}})
+			switch {
+			case err == nil:
+				have--
+				sent.Add(1)
+				lastRefused.Store(false)
+			case status.Code(err) == codes.ResourceExhausted:
+				lastRefused.Store(true)
+			default:
+				c.errorf("Send without credit: %v, want RESOURCE_EXHAUSTED or a top-up", err)
 			}
 		case *actors.End:
 			ends <- m
@@ -161,6 +177,11 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 	ref.Cancel()
 	if end := <-ends; status.Code(end.Err) != codes.Canceled {
 		t.Errorf("End %v, want CANCELLED", end.Err)
+	}
+	// Every SendCredit came before the End: the last one's extra Send
+	// found no top-up coming.
+	if !lastRefused.Load() {
+		t.Errorf("a Send beyond the last credit was not refused")
 	}
 	c.check(t)
 }
