@@ -56,6 +56,7 @@ func workloads() []workload {
 			})
 		}
 	}
+	ws = append(ws, msgWorkloads()...)
 	for _, size := range []int{0, 1 << 10} {
 		ws = append(ws, workload{
 			key:       "pingpong/" + sizeName(size),

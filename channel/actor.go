@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
@@ -114,7 +115,11 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		a.closing = true
 		a.checkDrained()
 		return
+	case *actorspb.UnaryRequest:
+		a.unaryRequest(ctx, m)
+		return
 	default:
+		unknownMessage(ctx)
 		return
 	}
 	effs := a.core.step(msg)
@@ -208,7 +213,11 @@ func (a *chanActor) perform(e effect) {
 			}
 		}
 	case effReply:
-		e.req.reply <- e.res
+		if e.req.notify != nil {
+			e.req.notify(e.res)
+		} else {
+			e.req.reply <- e.res
+		}
 	case effResolveTimer:
 		a.timers.Arm("resolveRetry", e.d, msgResolveNow{gen: e.gen})
 	case effState:

@@ -52,35 +52,53 @@ type callState struct {
 	mu        sync.Mutex // guards stream and the retry buffer below
 	stream    *transport.Stream
 
-	sent       [][]byte
-	sentBytes  int
+	sent      [][]byte
+	sentBytes int
+	retries   int32 // transparent retries of streams the server refused
+	nAtt      int32 // attempts begun (WithStatsHandler), guarded by mu
+	attempts  int   // attempts made under the retry policy, the first included
+	retry     *serviceconfig.RetryPolicy
+	throttle  *serviceconfig.Throttling
+
 	closedSend bool
 	committed  bool
-	retries    int // transparent retries of streams the server refused
-	attempts   int // attempts made under the retry policy, the first included
-	retry      *serviceconfig.RetryPolicy
-	throttle   *serviceconfig.Throttling
 	credsDone  bool // call credentials asked (attemptMu)
+	recvSeen   bool
+	// For a call started with Start (async, its pump in hdr.Notify):
+	// restarting is set (under mu) while a new attempt is being opened;
+	// ownDeadline means hdr.Deadline is enforced by timer, not by ctx;
+	// ctxEnds that the caller's context can end; pickReq is the
+	// attempt's pending pick, if any.
+	async       bool
+	restarting  bool
+	ownDeadline bool
+	ctxEnds     bool
+	timer       *time.Timer
+	pickReq     *pickReq
 
 	done     chan struct{}
 	doneOnce sync.Once
 	final    *status.Error // valid after done
 	header   metadata.MD
 	trailer  metadata.MD
-	recvSeen bool
 
 	att  AttemptStats // the current attempt's (WithStatsHandler), guarded by mu
-	nAtt int          // attempts begun, guarded by mu
 	peer string       // the address of the last attempt's connection, guarded by mu
 }
 
 // newCall prepares a call; watch makes a streaming call watch its context
 // (a unary caller always waits on it itself).
 func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption, watch bool) (*callState, error) {
+	return ch.newCallState(ctx, method, opts, watch, nil)
+}
+
+// newCallState is newCall; a non-nil notify makes the call asynchronous
+// (see Start): notify runs its event pump.
+func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallOption, watch bool, notify func()) (*callState, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cs := &callState{ch: ch, method: method, done: make(chan struct{})}
+	cs := &callState{ch: ch, method: method, done: make(chan struct{}), async: notify != nil}
 	for _, o := range opts {
 		if o != nil {
 			o.applyCall(&cs.opts)
@@ -126,8 +144,16 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if cs.opts.timeoutSet || cs.opts.timeout > 0 {
 		// A zero or negative timeout expires at once, as grpcio's
 		// timeout=0 does.
-		ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
+		if cs.async && ctx.Done() == nil {
+			// A started call under a context that never ends: a timer
+			// of its own (armed by watch) instead of a context that
+			// needs a watcher, a few hundred bytes less per call.
+			cs.ownDeadline = true
+		} else {
+			ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
+		}
 	}
+	cs.ctxEnds = ctx.Done() != nil
 	cs.ctx, cs.cancelCtx = context.WithCancelCause(ctx)
 	comp := ch.opts.compressor
 	if cs.opts.compressionSet {
@@ -142,8 +168,13 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 	if comp != nil {
 		cs.hdr.SendCompress = comp.Name()
 	}
+	if cs.async {
+		cs.hdr.Notify = notify
+	}
 	if d, ok := cs.ctx.Deadline(); ok {
 		cs.hdr.Deadline = d
+	} else if cs.ownDeadline {
+		cs.hdr.Deadline = time.Now().Add(cs.opts.timeout)
 	}
 	cs.hdr.ContentSubtype = cs.opts.wire.subtype
 	if cs.maxRecv != ch.opts.maxRecv {
@@ -160,23 +191,43 @@ func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption
 		return nil, errChannelClosed
 	}
 	if watch {
-		// The callback may run before AfterFunc returns (a context that
-		// is already done), so the stop function is published under mu.
-		stop := context.AfterFunc(cs.ctx, func() { cs.cancel(status.FromContext(cs.ctx)) })
-		cs.mu.Lock()
-		cs.stopWatch = stop
-		cs.mu.Unlock()
+		cs.watch()
 	}
 	return cs, nil
+}
+
+// watch cancels the call when its context ends (or its own deadline
+// passes).
+func (cs *callState) watch() {
+	if cs.ownDeadline {
+		t := time.AfterFunc(time.Until(cs.hdr.Deadline), func() {
+			cs.cancel(status.FromContextError(context.DeadlineExceeded))
+		})
+		cs.mu.Lock()
+		cs.timer = t
+		cs.mu.Unlock()
+	}
+	if !cs.ctxEnds {
+		return // only Cancel or the deadline ends it
+	}
+	// The callback may run before AfterFunc returns (a context that is
+	// already done), so the stop function is published under mu.
+	stop := context.AfterFunc(cs.ctx, func() { cs.cancel(status.FromContext(cs.ctx)) })
+	cs.mu.Lock()
+	cs.stopWatch = stop
+	cs.mu.Unlock()
 }
 
 // release frees the call's context resources.
 func (cs *callState) release() {
 	cs.mu.Lock()
-	stop := cs.stopWatch
+	stop, timer := cs.stopWatch, cs.timer
 	cs.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if timer != nil {
+		timer.Stop()
 	}
 	if cs.cancelCtx != nil {
 		cs.cancelCtx(nil)
@@ -459,38 +510,44 @@ func (cs *callState) recvMsg() ([]byte, error) {
 			cs.commitLocked()
 			cs.mu.Unlock()
 		}
-		data := m.Data
 		if a := cs.attemptStats(); a != nil {
-			a.InMessage(len(data))
+			a.InMessage(len(m.Data))
 		}
-		if m.Compressed {
-			enc := s.RecvCompress()
-			if enc == "" || enc == "identity" {
-				return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
-			}
-			c, ok := compression.Get(enc)
-			if !ok {
-				return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
-			}
-			out, derr := c.Decompress(data, cs.maxRecv)
-			if derr == nil && c == compression.Gzip {
-				// gzip's output never shares the input's memory; a custom
-				// decompressor's might, so only this one is recycled.
-				bufpool.Put(data)
-			}
-			if derr != nil {
-				var se *compression.SizeError
-				if errors.As(derr, &se) {
-					// Decompress stops once the output passes the limit, so
-					// the size is known only to be over it.
-					return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
-				}
-				return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
-			}
-			data = out
-		}
-		return data, nil
+		return cs.decompress(s, m)
 	}
+}
+
+// decompress returns a received message's payload, decompressed and
+// checked against the receive limit; an error fails the call.
+func (cs *callState) decompress(s *transport.Stream, m wire.Message) ([]byte, error) {
+	data := m.Data
+	if m.Compressed {
+		enc := s.RecvCompress()
+		if enc == "" || enc == "identity" {
+			return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
+		}
+		c, ok := compression.Get(enc)
+		if !ok {
+			return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
+		}
+		out, derr := c.Decompress(data, cs.maxRecv)
+		if derr == nil && c == compression.Gzip {
+			// gzip's output never shares the input's memory; a custom
+			// decompressor's might, so only this one is recycled.
+			bufpool.Put(data)
+		}
+		if derr != nil {
+			var se *compression.SizeError
+			if errors.As(derr, &se) {
+				// Decompress stops once the output passes the limit, so
+				// the size is known only to be over it.
+				return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
+			}
+			return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
+		}
+		data = out
+	}
+	return data, nil
 }
 
 // fail ends the call locally with st (cancelling the stream) and returns st.
@@ -509,6 +566,7 @@ func (cs *callState) fail(st *status.Error) *status.Error {
 // and the call finishes at once.
 func (cs *callState) cancel(st *status.Error) {
 	cs.cancelCtx(st)
+	cs.abandonPick()
 	if s := cs.cur(); s != nil {
 		s.Cancel(st)
 	}
@@ -538,10 +596,27 @@ func (cs *callState) finish(st *status.Error) {
 		cs.release()
 		close(cs.done)
 	})
+	if cs.hdr.Notify != nil {
+		cs.hdr.Notify()
+	}
 }
 
 // headerMD waits for the response headers (or the end of the call).
 func (cs *callState) headerMD() metadata.MD {
+	if cs.async {
+		// The call's pump owns its attempts: wait for it, never restart.
+		if s := cs.cur(); s != nil {
+			select {
+			case <-s.Done():
+			case <-cs.done:
+			}
+			if md, ok := s.HeaderIfReady(); ok && s.HeadersReceived() {
+				return md
+			}
+		}
+		<-cs.done
+		return cs.header
+	}
 	s := cs.cur()
 	if s == nil {
 		<-cs.done
@@ -568,6 +643,9 @@ func (cs *callState) headerMD() metadata.MD {
 // timeRemaining returns the time left before the deadline.
 func (cs *callState) timeRemaining() (time.Duration, bool) {
 	d, ok := cs.ctx.Deadline()
+	if !ok {
+		d, ok = cs.hdr.Deadline, cs.ownDeadline
+	}
 	if !ok {
 		return 0, false
 	}
@@ -642,17 +720,7 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	if cs.throttle != nil {
 		cs.throttle.OnFailure()
 	}
-	cs.mu.Lock()
-	committed := cs.committed || cs.recvSeen
-	cs.mu.Unlock()
-	if s.HeadersReceived() {
-		committed = true // gRFC A6: response headers commit the call
-	}
-	if cs.attempts == 0 {
-		cs.attempts = 1
-	}
-	allow := cs.throttle == nil || cs.throttle.Allow()
-	retry, delay := retryDecision(p, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	delay, retry := cs.retryDelay(s, st)
 	if !retry {
 		return errNoRetry
 	}
@@ -675,6 +743,23 @@ func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
 	cs.hdr.PreviousAttempts = cs.attempts
 	cs.attempts++
 	return cs.startLocked()
+}
+
+// retryDelay is the retry decision for an attempt on s that ended with
+// a retryable st (the throttle told of the failure).
+func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Duration, bool) {
+	cs.mu.Lock()
+	committed := cs.committed || cs.recvSeen
+	cs.mu.Unlock()
+	if s.HeadersReceived() {
+		committed = true // gRFC A6: response headers commit the call
+	}
+	if cs.attempts == 0 {
+		cs.attempts = 1
+	}
+	allow := cs.throttle == nil || cs.throttle.Allow()
+	retry, delay := retryDecision(cs.retry, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	return delay, retry
 }
 
 // recycle gives a request buffer back to the pool once the call is over,

@@ -181,19 +181,17 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 }
 
 // Future starts the call and returns at once with a future of its
-// response, which is also the call (metadata, code, details, cancel).
+// response, which is also the call (metadata, code, details, cancel). It
+// is built on Start: no goroutine waits for the call (except, on a channel
+// from Intercept, the one that runs the interceptor chain).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.uu) > 0 {
 		return u.interceptedFuture(ctx, req, opts)
 	}
-	f, cs := u.newFuture(ctx, opts, false)
-	if cs == nil {
-		return f
-	}
-	go func() {
-		resp, err := u.run(cs, req)
-		f.Complete(resp, err)
-	}()
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	f.call = u.Start(ctx, req, func(resp Resp, _ *Call, err error) { f.Complete(resp, err) }, opts...)
+	f.Promise.OnCancel(func() { f.call.cancelWith(status.New(codes.Canceled, "call cancelled by the client")) })
+	close(f.started)
 	return f
 }
 
@@ -559,27 +557,33 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 }
 
 // Future starts the call and returns at once with a future of its
-// response; the requests are read from reqs on a goroutine of the call's.
+// response; the requests are read from reqs on a goroutine of the call's,
+// which ends once reqs is exhausted: then no goroutine waits for the
+// call (it is built on Start).
 func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.Seq[Req], opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.su) > 0 {
 		return u.interceptedFuture(ctx, anyReqs(reqs), opts)
 	}
-	f, cs := u.newFuture(ctx, opts, true)
-	if cs == nil {
-		return f
+	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
+	var resp Resp
+	sc := u.Start(ctx, StreamHandler[Resp]{
+		OnMessage: func(r Resp) { resp = r },
+		OnEnd: func(_ *Call, err error) {
+			if err != nil {
+				var zero Resp
+				resp = zero
+			}
+			f.Complete(resp, err)
+		},
+	}, opts...)
+	f.call = &sc.Call
+	f.Promise.OnCancel(func() { f.call.cancelWith(status.New(codes.Canceled, "call cancelled by the client")) })
+	close(f.started)
+	if sc.a != nil && !sc.a.cs.isDone() {
+		// The iterator may block: it runs on a goroutine of its own until
+		// it is exhausted; the call then holds none.
+		go sc.a.sendAll(reqs)
 	}
-	go func() {
-		if err := cs.start(); err != nil {
-			st := failStatus(err)
-			cs.finish(st)
-			var zero Resp
-			f.Complete(zero, st)
-			return
-		}
-		go pumpRequests(cs, &u.codec, reqs)
-		resp, err := recvOne(cs, &u.codec)
-		f.Complete(resp, err)
-	}()
 	return f
 }
 
@@ -657,22 +661,4 @@ type callable[Req, Resp any] struct {
 
 func newCallable[Req, Resp any](ch *Channel, method string, opts []MethodOption[Req, Resp]) callable[Req, Resp] {
 	return callable[Req, Resp]{ch: ch, method: method, codec: newCodec(opts), chain: ch.chain}
-}
-
-// newFuture prepares a call started with Future: the future, whose Cancel
-// cancels the call, and the call itself (nil if it could not start, the
-// future then already failed).
-func (c *callable[Req, Resp]) newFuture(ctx context.Context, opts []CallOption, watch bool) (*CallFuture[Resp], *callState) {
-	f := &CallFuture[Resp]{Promise: futures.New[Resp](c.ch.sys), started: make(chan struct{})}
-	cs, err := c.ch.newCall(ctx, c.method, opts, watch)
-	if err != nil {
-		close(f.started)
-		var zero Resp
-		f.Complete(zero, err)
-		return f, nil
-	}
-	f.call = &Call{cs: cs}
-	f.Promise.OnCancel(func() { cs.cancel(status.New(codes.Canceled, "call cancelled by the client")) })
-	close(f.started)
-	return f, cs
 }

@@ -415,17 +415,8 @@ func (ch *Channel) activeCalls() int {
 // checked one by one, and the actor keeps the pick until it has a usable
 // one (see core.readyConns).
 func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
-	if s := ch.snap.Load(); len(s.conns) > 0 {
-		n := uint32(len(s.conns))
-		start := uint32(0)
-		if n > 1 {
-			start = ch.rr.Add(1)
-		}
-		for i := range n {
-			if conn := s.conns[(start+i)%n]; conn.State() == transport.Ready {
-				return conn, nil
-			}
-		}
+	if conn := ch.pickNow(); conn != nil {
+		return conn, nil
 	}
 	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
 		return nil, errChannelClosed
@@ -450,6 +441,25 @@ func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn
 		st := status.FromContext(ctx)
 		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
+}
+
+// pickNow returns a ready connection from the published snapshot, or nil.
+// Connections that have received GOAWAY or closed are skipped: the
+// snapshot's connections are tried one by one from the round-robin start.
+func (ch *Channel) pickNow() *transport.Conn {
+	if s := ch.snap.Load(); len(s.conns) > 0 {
+		n := uint32(len(s.conns))
+		start := uint32(0)
+		if n > 1 {
+			start = ch.rr.Add(1)
+		}
+		for i := range n {
+			if conn := s.conns[(start+i)%n]; conn.State() == transport.Ready {
+				return conn
+			}
+		}
+	}
+	return nil
 }
 
 func (ch *Channel) addConn(c *transport.Conn) {

@@ -31,6 +31,10 @@ type pickReq struct {
 	waitForReady bool
 	reply        chan pickResult // buffered, capacity 1
 	abandoned    atomic.Bool     // the caller stopped waiting (its context ended)
+	// notify, instead of reply, receives the answer (a call started with
+	// Start, which holds no goroutine); it runs in the channel actor and
+	// does not block.
+	notify func(pickResult)
 }
 
 // coreMsg is a message core.step understands. The set is closed (the

@@ -15,7 +15,12 @@
 // multi-callables: Call blocks, WithCall also returns the finished *Call
 // (metadata, code, details), Future returns a futures.Future that is also
 // the call, and the streaming kinds return streams with Recv/All and, in
-// their interactive Open form, Send/CloseSend. Every failure is a
+// their interactive Open form, Send/CloseSend. Start, on every kind, is
+// the callback form: the call starts, Start returns at once, and its
+// response (or, for streams, headers, messages within a granted demand,
+// send credit and the end; see StreamHandler) reach callbacks run by the
+// runtime's goroutines; no goroutine waits for the call meanwhile. Future
+// and package actors are built on it. Every failure is a
 // *status.Error with the gRPC code and a message that says what happened.
 //
 // Each channel runs as a protoactor actor (in the user's actor system with

@@ -13,8 +13,9 @@ import (
 // retries, retries under the service config's retry policy, the size of
 // each message on the wire). Package otelgrpcactor implements it to record
 // gRFC A66's per-attempt metrics. Its methods run in the goroutines of the
-// call (the caller's, a Future's, a stream's reader), never inside an
-// actor, and must not block.
+// call (the caller's, a Future's, a stream's reader; for a call started
+// with Start, wherever its callbacks run, see StreamHandler) and must not
+// block.
 type StatsHandler interface {
 	// AttemptStarted is called when an attempt of a call begins, before
 	// it picks a connection; ctx is the call's context. The returned
@@ -76,7 +77,7 @@ func (cs *callState) beginAttempt() {
 		}
 		prev.End(retriedStatus(st))
 	}
-	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, Method: cs.method, Attempt: n})
+	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, Method: cs.method, Attempt: int(n)})
 	cs.mu.Lock()
 	cs.att = a
 	cs.mu.Unlock()

@@ -325,15 +325,9 @@ func (a *connActor) writeHeaders(s *Stream) {
 	}
 }
 
-// release gives n bytes of write quota back to s's writer.
-func (a *connActor) release(s *Stream, n int) {
-	if s.queued.Add(-int64(n)) <= int64(a.c.cfg.WriteQuota) {
-		select {
-		case s.writeCh <- struct{}{}:
-		default:
-		}
-	}
-}
+// release gives n bytes of write quota back to s's writer (and runs its
+// Notify hook).
+func (a *connActor) release(s *Stream, n int) { s.wrote(n) }
 
 // writeData writes one DATA frame straight into the buffered writer (the
 // Framer would copy the payload once more).

@@ -79,6 +79,9 @@ type Conn struct {
 	pid   atomic.Pointer[actor.PID]
 	state atomic.Int32
 
+	fieldsCache  sync.Map // fieldsKey -> []hpack.HeaderField (requestFields)
+	fieldsCached atomic.Int32
+
 	mu       sync.RWMutex // guards the fields below
 	closed   bool
 	closeErr *status.Error
@@ -205,14 +208,17 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		return nil, err
 	}
 	s := &Stream{
-		conn:     c,
-		ctx:      ctx,
-		hdr:      hdr,
-		fields:   fields,
-		writeCh:  make(chan struct{}, 1),
-		sig:      make(chan struct{}, 1),
-		headerCh: make(chan struct{}),
-		done:     make(chan struct{}),
+		conn:   c,
+		ctx:    ctx,
+		hdr:    hdr,
+		fields: fields,
+		done:   make(chan struct{}),
+	}
+	if hdr.Notify == nil {
+		// A stream with Notify is polled: it needs no wake-up channels.
+		s.writeCh = make(chan struct{}, 1)
+		s.sig = make(chan struct{}, 1)
+		s.headerCh = make(chan struct{})
 	}
 	for _, f := range fields {
 		s.fieldsSize += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
@@ -252,6 +258,29 @@ var reservedHeaders = map[string]bool{
 // which the actor adds when it writes the frame) in the order grpc-go
 // sends them.
 func (c *Conn) requestFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
+	// Calls without metadata share their method's header list (read only),
+	// a few hundred bytes less per call in flight.
+	var key fieldsKey
+	cacheable := len(hdr.Metadata) == 0 && hdr.PreviousAttempts == 0
+	if cacheable {
+		key = fieldsKey{hdr.Method, hdr.Authority, hdr.SendCompress, hdr.AcceptEncoding, hdr.ContentSubtype}
+		if f, ok := c.fieldsCache.Load(key); ok {
+			return f.([]hpack.HeaderField), nil
+		}
+	}
+	f, err := c.buildFields(hdr)
+	if err == nil && cacheable && c.fieldsCached.Add(1) <= maxCachedFields {
+		c.fieldsCache.Store(key, f)
+	}
+	return f, err
+}
+
+// maxCachedFields bounds a connection's cache of header lists.
+const maxCachedFields = 256
+
+type fieldsKey struct{ method, authority, compress, accept, subtype string }
+
+func (c *Conn) buildFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
 	authority := c.cfg.Authority
 	if hdr.Authority != "" {
 		authority = hdr.Authority

@@ -37,9 +37,17 @@
 //
 // Callers use a connection through its *Conn handle: NewStream starts a
 // call's stream, Stream.Write queues framed messages, Stream.RecvMsg returns
-// whole messages. The actor tells its parent about its life with the Event
-// messages (EventReady, EventGoAway, EventClosed) and then stops, so a
-// supervising parent also sees *actor.Terminated.
+// whole messages. A call that holds no goroutine sets CallHdr.Notify
+// instead of waiting: the stream runs it where the reader delivers
+// headers, messages and the end, where the actor performs an effFinish,
+// and where it performs the effData or effRelease that frees queued
+// bytes; the call then polls with TryRecvMsg and queues with
+// Stream.Enqueue, which sends the core the same dataReq as Write but does
+// not wait for the write quota.
+//
+// The actor tells its parent about its life with the Event messages
+// (EventReady, EventGoAway, EventClosed) and then stops, so a supervising
+// parent also sees *actor.Terminated.
 //
 // Dialing, TLS handshakes and the wait for the server's first SETTINGS happen
 // outside the mailbox and report back as messages; the connection counts as

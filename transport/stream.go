@@ -40,6 +40,18 @@ type CallHdr struct {
 	// MaxReceiveMessageSize overrides the connection's receive limit for
 	// this stream when non-zero (negative: unlimited).
 	MaxReceiveMessageSize int
+	// Notify, if set, is called after something happened on a stream of
+	// this call: its response headers or a message arrived, it ended, or
+	// some of its queued bytes were written. It runs on the goroutine that
+	// caused the event (the connection's reader, the connection actor, a
+	// goroutine cancelling the stream), possibly several at once and
+	// possibly before NewStream returns; it must not block. The stream's
+	// receive window is still credited only as RecvMsg or TryRecvMsg
+	// consume messages, so a consumer that stops reading back-pressures
+	// the server. Such a stream is polled and has no wake-up channels:
+	// use TryRecvMsg, Enqueue and HeaderIfReady (RecvMsg, Write and
+	// Header would wait for the end of the stream).
+	Notify func()
 }
 
 // Stream is one call's HTTP/2 stream. Write and CloseSend may be called
@@ -129,6 +141,41 @@ func (s *Stream) finishedFast() bool {
 	}
 }
 
+// notify runs the call's Notify hook, if any.
+func (s *Stream) notify() {
+	if s.hdr != nil && s.hdr.Notify != nil {
+		s.hdr.Notify()
+	}
+}
+
+// wrote tells the stream's writer that n of its queued bytes left the
+// transport (connection actor).
+func (s *Stream) wrote(n int) {
+	if s.queued.Add(-int64(n)) <= int64(s.conn.cfg.WriteQuota) {
+		select {
+		case s.writeCh <- struct{}{}:
+		default:
+		}
+	}
+	s.notify()
+}
+
+// Queued returns how many bytes given to Write or Enqueue still wait in
+// the transport (not yet written to the socket nor dropped).
+func (s *Stream) Queued() int64 { return s.queued.Load() }
+
+// Enqueue is Write that never blocks: buf is queued however many bytes
+// already wait. The caller bounds what it queues (with Queued and the
+// Notify hook).
+func (s *Stream) Enqueue(buf []byte, end bool) error {
+	if err := s.endErr(); err != nil {
+		return err
+	}
+	s.queued.Add(int64(len(buf)))
+	s.conn.send(&dataReq{s: s, buf: buf, end: end})
+	return nil
+}
+
 // Done is closed when the stream has ended, successfully or not.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
@@ -210,31 +257,9 @@ func (s *Stream) endErr() error {
 // local cancellation none are.
 func (s *Stream) RecvMsg() (wire.Message, error) {
 	for {
-		s.mu.Lock()
-		if s.msgHead < len(s.msgs) {
-			m := s.msgs[s.msgHead]
-			s.msgs[s.msgHead] = wire.Message{}
-			s.msgHead++
-			var credit int64
-			if s.msgHead == len(s.msgs) {
-				s.msgs, s.msgHead = s.msgs[:0], 0
-				credit = s.creditLocked()
-			}
-			s.mu.Unlock()
-			if credit > 0 {
-				s.conn.send(&windowUpdate{s: s, n: uint32(credit)})
-			}
-			return m, nil
+		if m, ok, err := s.TryRecvMsg(); ok {
+			return m, err
 		}
-		if s.finished {
-			st := s.st
-			s.mu.Unlock()
-			if st == nil {
-				return wire.Message{}, io.EOF
-			}
-			return wire.Message{}, st
-		}
-		s.mu.Unlock()
 		select {
 		case <-s.sig:
 		case <-s.done:
@@ -242,6 +267,37 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 			s.Cancel(status.FromContext(s.ctx))
 		}
 	}
+}
+
+// TryRecvMsg is RecvMsg that never waits: ok is false when no message has
+// arrived and the stream has not ended.
+func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
+	s.mu.Lock()
+	if s.msgHead < len(s.msgs) {
+		msg := s.msgs[s.msgHead]
+		s.msgs[s.msgHead] = wire.Message{}
+		s.msgHead++
+		var credit int64
+		if s.msgHead == len(s.msgs) {
+			s.msgs, s.msgHead = s.msgs[:0], 0
+			credit = s.creditLocked()
+		}
+		s.mu.Unlock()
+		if credit > 0 {
+			s.conn.send(&windowUpdate{s: s, n: uint32(credit)})
+		}
+		return msg, true, nil
+	}
+	if s.finished {
+		st := s.st
+		s.mu.Unlock()
+		if st == nil {
+			return wire.Message{}, true, io.EOF
+		}
+		return wire.Message{}, true, st
+	}
+	s.mu.Unlock()
+	return wire.Message{}, false, nil
 }
 
 // creditLocked returns how many received bytes to credit back to the
@@ -259,11 +315,15 @@ func (s *Stream) creditLocked() int64 {
 // trailers-only response it returns empty metadata once the stream ended;
 // it returns an error only if the stream failed before any headers.
 func (s *Stream) Header() (metadata.MD, error) {
+	hc := s.headerCh
+	if hc == nil {
+		hc = s.done // a polled stream (Notify)
+	}
 	select {
-	case <-s.headerCh:
+	case <-hc:
 	case <-s.ctx.Done():
 		s.Cancel(status.FromContext(s.ctx))
-		<-s.headerCh
+		<-hc
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -337,10 +397,13 @@ func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, loca
 	}
 	if !s.headerDone {
 		s.headerDone = true
-		close(s.headerCh)
+		if s.headerCh != nil {
+			close(s.headerCh)
+		}
 	}
 	close(s.done)
 	s.mu.Unlock()
+	s.notify()
 	return true
 }
 
@@ -351,9 +414,12 @@ func (s *Stream) deliverHeaders(md metadata.MD) {
 		s.header = md
 		s.headerDone = true
 		s.headersRecv = true
-		close(s.headerCh)
+		if s.headerCh != nil {
+			close(s.headerCh)
+		}
 	}
 	s.mu.Unlock()
+	s.notify()
 }
 
 // deliverData feeds a DATA frame's payload to the deframer and queues the
@@ -361,10 +427,18 @@ func (s *Stream) deliverHeaders(md metadata.MD) {
 // flow-controlled length, padding included. It returns the bytes to
 // credit back now and an error that ends the stream.
 func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error) {
+	credit, got, err := s.deliverDataLocked(data, flowLen)
+	if got {
+		s.notify()
+	}
+	return credit, err
+}
+
+func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.finished {
-		return int64(flowLen), nil
+		return int64(flowLen), false, nil
 	}
 	if c := s.conn; c != nil && c.cfg.BDP {
 		if w := c.recvWin.Load(); w > s.recvFlow.window {
@@ -372,23 +446,24 @@ func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error)
 		}
 	}
 	if !s.recvFlow.receive(int64(flowLen)) {
-		return 0, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
+		return 0, false, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
 	}
 	before := len(s.msgs)
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(s.msgs) > before {
 		select {
 		case s.sig <- struct{}{}:
 		default:
 		}
+		got = true
 	}
 	if s.msgHead == len(s.msgs) {
-		return s.creditLocked(), nil
+		return s.creditLocked(), got, nil
 	}
-	return 0, nil
+	return 0, got, nil
 }
 
 func (s *Stream) partial() bool {

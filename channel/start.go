@@ -1,0 +1,564 @@
+package channel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/metadata"
+	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/transport"
+)
+
+// The callback form of every call kind (Start): the call starts and Start
+// returns at once; what happens later reaches the caller through
+// callbacks. No goroutine waits for the call: its events (the channel
+// becoming ready, response headers, messages, the end, request bytes
+// written) run the call's pump on the goroutine that caused them.
+
+// DefaultSendCredit is how many requests a started client- or
+// bidirectional-streaming call lets its caller send ahead
+// (StreamHandler.OnSendCredit) while fewer than the connection's write
+// quota (64 KiB) of its bytes wait to be written; more credit comes as
+// they are written. A server that stops reading thus stops the credit: at
+// most the write quota plus DefaultSendCredit requests are ever buffered.
+const DefaultSendCredit = 16
+
+// StreamHandler receives the events of a call started with Start. Every
+// callback runs on a goroutine of the runtime's (the connection's frame
+// reader, the connection or channel actor, a timer) or on the goroutine
+// that called Request, Send, CloseSend or Cancel; never two at once for
+// one call, and in order: OnHeader, then OnSendCredit and OnMessage
+// interleaved, then OnEnd, exactly once. A callback must not block: it
+// holds up the connection's other calls. A panic in one ends the call
+// INTERNAL (a panic in OnEnd is logged to the channel's logger).
+type StreamHandler[Resp any] struct {
+	// OnHeader, if set, receives the response headers' metadata (not
+	// called for a trailers-only response: OnEnd's Call has it).
+	OnHeader func(md metadata.MD)
+	// OnMessage receives each response. For a server- or bidirectional-
+	// streaming call it is called at most as many times as demand was
+	// granted (Demand, then Request). For a client-streaming call it
+	// receives the one response, right before OnEnd with a nil error.
+	OnMessage func(resp Resp)
+	// OnSendCredit, if set, tells a client- or bidirectional-streaming
+	// call's caller that it may Send n more requests (see
+	// DefaultSendCredit). No request may be sent before the first credit.
+	OnSendCredit func(n int)
+	// OnEnd receives the finished call and its error: nil for OK, else a
+	// *status.Error.
+	OnEnd func(call *Call, err error)
+	// Demand is how many responses OnMessage may receive before Request
+	// grants more; 0 means no limit. The stream's HTTP/2 receive window
+	// is credited back only as responses are delivered, so a caller that
+	// grants no demand back-pressures the server once the window (4 MiB)
+	// is full.
+	Demand int
+}
+
+// StreamCall is a call started with Start on a streaming method: the Call
+// (metadata, code, details, Cancel) with the request side and the demand
+// control.
+type StreamCall[Req, Resp any] struct {
+	Call
+	a *asyncCall[Req, Resp] // nil on an intercepted channel
+	i *icAsync[Req, Resp]   // on an intercepted channel
+}
+
+// Send sends one request without waiting. It needs send credit
+// (StreamHandler.OnSendCredit): without, it returns a RESOURCE_EXHAUSTED
+// *status.Error and sends nothing (the call goes on). It returns io.EOF if
+// the call has ended, a *status.Error if the request could not be
+// serialized or is over the send limit (the call then fails).
+func (s *StreamCall[Req, Resp]) Send(req Req) error {
+	if s.i != nil {
+		return s.i.send(req)
+	}
+	return s.a.send(req)
+}
+
+// CloseSend half-closes the call: no more requests.
+func (s *StreamCall[Req, Resp]) CloseSend() error {
+	if s.i != nil {
+		return s.i.closeSend()
+	}
+	return s.a.closeSend()
+}
+
+// Request grants n more responses to OnMessage (see
+// StreamHandler.Demand). It does nothing for a call without a limit.
+func (s *StreamCall[Req, Resp]) Request(n int) {
+	if n <= 0 {
+		return
+	}
+	if s.i != nil {
+		s.i.request(n)
+		return
+	}
+	s.a.request(n)
+}
+
+// pump runs a call's step function on whichever goroutine kicks it, one
+// at a time: a kick while a step runs makes that goroutine step again.
+type pump struct {
+	mu      sync.Mutex
+	running bool
+	again   bool
+}
+
+func (p *pump) kick(step func()) {
+	p.mu.Lock()
+	if p.running {
+		p.again = true
+		p.mu.Unlock()
+		return
+	}
+	p.running = true
+	for {
+		p.again = false
+		p.mu.Unlock()
+		step()
+		p.mu.Lock()
+		if !p.again {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// asyncCall is a call started with Start: the typed half.
+type asyncCall[Req, Resp any] struct {
+	cs    *callState
+	codec *codec[Req, Resp]
+	call  *Call // &callv
+	callv Call
+	h     StreamHandler[Resp]
+	// unary: the response is held until the end and goes to done (or to
+	// OnMessage before OnEnd for a client-streaming call).
+	unary bool
+	done  func(Resp, *Call, error)
+	req   []byte // a unary request, recycled at the end
+	p     pump
+
+	// Owned by the pump.
+	hdrSent bool
+	ended   bool
+	resp    Resp
+	got     bool
+
+	mu         sync.Mutex
+	demand     int
+	unlimited  bool
+	credit     int
+	sendable   bool // a client- or bidirectional-streaming call
+	sendClosed bool
+	creditSig  chan struct{} // a credit or the end, for a request iterator's goroutine
+}
+
+func newAsync[Req, Resp any](c *callable[Req, Resp], ctx context.Context, opts []CallOption, h StreamHandler[Resp], unary, sendable bool) (*asyncCall[Req, Resp], error) {
+	a := &asyncCall[Req, Resp]{codec: &c.codec, h: h, unary: unary, sendable: sendable, demand: h.Demand, unlimited: h.Demand <= 0 || unary}
+	cs, err := c.ch.newCallState(ctx, c.method, opts, false, a.kick)
+	if err != nil {
+		return nil, err
+	}
+	a.cs = cs
+	a.callv.cs = cs
+	a.call = &a.callv
+	if sendable {
+		a.creditSig = make(chan struct{}, 1)
+	}
+	return a, nil
+}
+
+func (a *asyncCall[Req, Resp]) kick() { a.p.kick(a.step) }
+
+// begin watches the call's context and opens its first attempt, once the
+// call is set up.
+func (a *asyncCall[Req, Resp]) begin() {
+	a.cs.watch()
+	a.cs.startAsync()
+}
+
+// step delivers what is ready: headers, responses within the demand,
+// send credit, and the end.
+func (a *asyncCall[Req, Resp]) step() {
+	if a.ended {
+		return
+	}
+	cs := a.cs
+	if !a.hdrSent && a.h.OnHeader != nil {
+		cs.mu.Lock()
+		s, restarting := cs.stream, cs.restarting
+		cs.mu.Unlock()
+		if s != nil && !restarting && s.HeadersReceived() {
+			a.hdrSent = true
+			if md, ok := s.HeaderIfReady(); ok {
+				a.safely("OnHeader", func() { a.h.OnHeader(md) })
+			}
+		}
+	}
+	for !cs.isDone() {
+		if !a.takeDemand() {
+			break
+		}
+		data, ok, err := cs.tryRecv()
+		if !ok || err != nil {
+			a.giveDemand()
+		}
+		if !ok {
+			break
+		}
+		if err != nil {
+			st := toStatus(err)
+			if st == nil && a.unary && !a.got {
+				st = status.New(codes.Internal, "cardinality violation: the server sent no response message")
+			}
+			cs.finish(st)
+			break
+		}
+		resp, derr := a.codec.decode(data)
+		if derr != nil {
+			cs.fail(toStatus(derr))
+			break
+		}
+		if a.unary {
+			if a.got {
+				cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+				break
+			}
+			a.resp, a.got = resp, true
+			continue
+		}
+		a.safely("OnMessage", func() { a.h.OnMessage(resp) })
+	}
+	if !cs.isDone() {
+		a.grantCredit()
+		return
+	}
+	a.ended = true
+	a.mu.Lock()
+	a.credit = 0
+	a.mu.Unlock()
+	a.signalCredit()
+	err := cs.finalErr()
+	resp := a.resp
+	if err != nil {
+		var zero Resp
+		resp = zero
+	}
+	if a.req != nil {
+		cs.recycle(a.req)
+		a.req = nil
+	}
+	defer func() {
+		// The call is over: nothing to fail, so the panic is logged.
+		if r := recover(); r != nil {
+			cs.ch.logger().Error("grpcactor: call end callback panicked", "target", cs.ch.target, "method", cs.method, "panic", fmt.Sprint(r))
+		}
+	}()
+	switch {
+	case a.done != nil:
+		a.done(resp, a.call, err)
+	default:
+		if a.unary && err == nil && a.h.OnMessage != nil {
+			a.h.OnMessage(resp)
+		}
+		if a.h.OnEnd != nil {
+			a.h.OnEnd(a.call, err)
+		}
+	}
+}
+
+// safely runs a user callback; a panic fails the call INTERNAL.
+func (a *asyncCall[Req, Resp]) safely(name string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.cs.fail(status.Errorf(codes.Internal, "%s callback of %s panicked: %v", name, a.cs.method, r))
+		}
+	}()
+	fn()
+}
+
+func (a *asyncCall[Req, Resp]) takeDemand() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.unlimited {
+		return true
+	}
+	if a.demand <= 0 {
+		return false
+	}
+	a.demand--
+	return true
+}
+
+func (a *asyncCall[Req, Resp]) giveDemand() {
+	a.mu.Lock()
+	if !a.unlimited {
+		a.demand++
+	}
+	a.mu.Unlock()
+}
+
+func (a *asyncCall[Req, Resp]) request(n int) {
+	a.mu.Lock()
+	if a.unlimited {
+		a.mu.Unlock()
+		return
+	}
+	a.demand += n
+	a.mu.Unlock()
+	a.kick()
+}
+
+// grantCredit tops the caller's send credit up to DefaultSendCredit once
+// it fell to half, while the stream's queued bytes are under the write
+// quota (pump).
+func (a *asyncCall[Req, Resp]) grantCredit() {
+	if !a.sendable {
+		return
+	}
+	a.mu.Lock()
+	if a.sendClosed || a.credit > DefaultSendCredit/2 || !a.cs.sendReady(transport.DefaultWriteQuota) {
+		a.mu.Unlock()
+		return
+	}
+	n := DefaultSendCredit - a.credit
+	a.credit = DefaultSendCredit
+	a.mu.Unlock()
+	a.signalCredit()
+	if a.h.OnSendCredit != nil {
+		a.safely("OnSendCredit", func() { a.h.OnSendCredit(n) })
+	}
+}
+
+func (a *asyncCall[Req, Resp]) signalCredit() {
+	if a.creditSig == nil {
+		return
+	}
+	select {
+	case a.creditSig <- struct{}{}:
+	default:
+	}
+}
+
+func (a *asyncCall[Req, Resp]) send(req Req) error {
+	a.mu.Lock()
+	switch {
+	case a.cs.isDone():
+		a.mu.Unlock()
+		return io.EOF
+	case a.sendClosed:
+		a.mu.Unlock()
+		return errSendAfterClose
+	case a.credit <= 0:
+		a.mu.Unlock()
+		return errNoSendCredit
+	}
+	a.credit--
+	a.mu.Unlock()
+	buf, err := a.codec.encode(req, false)
+	if err == nil {
+		buf, err = a.cs.frame(buf)
+	}
+	if err != nil {
+		return a.cs.fail(toStatus(err))
+	}
+	err = a.cs.sendAsync(buf, false)
+	a.kick() // the credit may be topped up
+	return err
+}
+
+func (a *asyncCall[Req, Resp]) closeSend() error {
+	a.mu.Lock()
+	if a.sendClosed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.sendClosed = true
+	a.credit = 0
+	a.mu.Unlock()
+	if a.cs.isDone() {
+		return nil
+	}
+	err := a.cs.closeSendAsync()
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+// waitCredit waits (on a request iterator's own goroutine) for send
+// credit; false once the call is over.
+func (a *asyncCall[Req, Resp]) waitCredit() bool {
+	for {
+		a.mu.Lock()
+		if a.credit > 0 {
+			a.mu.Unlock()
+			return true
+		}
+		a.mu.Unlock()
+		if a.cs.isDone() {
+			return false
+		}
+		select {
+		case <-a.creditSig:
+		case <-a.cs.done:
+		}
+	}
+}
+
+// sendAll sends the requests of reqs as credit allows and half-closes, on
+// the goroutine of a request iterator (which may block). A panicking or
+// abandoned iterator ends the call UNKNOWN.
+func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
+	finished := false
+	defer func() {
+		if r := recover(); r != nil {
+			if te, ok := r.(reqTypeError); ok {
+				a.cs.fail(te.st)
+				return
+			}
+			a.cs.fail(status.Errorf(codes.Unknown, "request iterator panicked: %v", r))
+		} else if !finished {
+			a.cs.fail(status.New(codes.Unknown, "request iterator was abandoned before it finished (runtime.Goexit)"))
+		}
+	}()
+	if reqs != nil {
+		for req := range reqs {
+			if !a.waitCredit() || a.send(req) != nil {
+				finished = true
+				return
+			}
+		}
+	}
+	finished = true
+	_ = a.closeSend()
+}
+
+// --- Start on each kind ---
+
+// Start starts the call and returns at once; done runs once when the call
+// ends, with the response (or a *status.Error) and the finished call. It
+// runs on a goroutine of the runtime's (the connection's frame reader, the
+// channel or connection actor, a timer) or on one that cancelled the call,
+// and must not block. No goroutine waits for the call meanwhile (except,
+// on a channel from Intercept, the one that runs the interceptor chain,
+// whose interceptors block by contract; and while call credentials are
+// asked, as they may block too). Cancel the call with the returned Call.
+func (u *UnaryUnaryCallable[Req, Resp]) Start(ctx context.Context, req Req, done func(resp Resp, call *Call, err error), opts ...CallOption) *Call {
+	if u.chain != nil && len(u.chain.uu) > 0 {
+		return startIntercepted(ctx, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) }, done)
+	}
+	a, err := newAsync(&u.callable, ctx, opts, StreamHandler[Resp]{}, true, false)
+	if err != nil {
+		var zero Resp
+		c := &Call{ic: finishedCall(err), method: u.method}
+		done(zero, c, err)
+		return c
+	}
+	a.done = done
+	buf, err := u.codec.encode(req, true)
+	if err == nil {
+		buf, err = a.cs.frame(buf)
+	}
+	if err != nil {
+		a.cs.finish(failStatus(err))
+		return a.call
+	}
+	a.req = buf
+	a.cs.sent = [][]byte{buf}
+	a.cs.closedSend = true
+	a.begin()
+	return a.call
+}
+
+// startIntercepted runs an intercepted unary-response call on a goroutine
+// of its own (interceptors block by contract) and reports to done.
+func startIntercepted[Resp any](ctx context.Context, run func(context.Context) (Resp, *Call, error), done func(Resp, *Call, error)) *Call {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pc := newPendingCall(ctx, cancel)
+	go func() {
+		resp, call, err := run(ctx)
+		pc.set(call)
+		done(resp, call, err)
+	}()
+	return &Call{ic: pc}
+}
+
+// Start sends req and returns at once; the responses and the end go to h
+// (see StreamHandler), within the demand h.Demand and Request grant.
+func (u *UnaryStreamCallable[Req, Resp]) Start(ctx context.Context, req Req, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
+	if u.chain != nil && len(u.chain.us) > 0 {
+		return startStreamIntercepted[Req](ctx, u.method, h, false, func(ctx context.Context, _ iter.Seq[any]) (*ResponseStream[Resp], error) {
+			return u.intercepted(ctx, req, opts)
+		})
+	}
+	a, err := newAsync(&u.callable, ctx, opts, h, false, false)
+	if err != nil {
+		return failedStream[Req](u.method, h, err)
+	}
+	buf, err := u.codec.encode(req, false)
+	if err == nil {
+		buf, err = a.cs.frame(buf)
+	}
+	if err != nil {
+		a.cs.finish(failStatus(err))
+		return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+	}
+	a.cs.sent = [][]byte{buf}
+	a.cs.closedSend = true
+	a.begin()
+	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+}
+
+// failedStream reports a call that could not start to h.
+func failedStream[Req, Resp any](method string, h StreamHandler[Resp], err error) *StreamCall[Req, Resp] {
+	c := &Call{ic: finishedCall(err), method: method}
+	if h.OnEnd != nil {
+		h.OnEnd(c, err)
+	}
+	a := &asyncCall[Req, Resp]{ended: true, sendClosed: true, cs: &callState{done: closedDone}}
+	return &StreamCall[Req, Resp]{Call: *c, a: a}
+}
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Start opens the call and returns at once: requests go out with Send (as
+// send credit allows) and CloseSend; the one response and the end go to
+// h's OnMessage and OnEnd.
+func (u *StreamUnaryCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
+	if u.chain != nil && len(u.chain.su) > 0 {
+		return startClientStreamIntercepted(ctx, u, h, opts)
+	}
+	a, err := newAsync(&u.callable, ctx, opts, h, true, true)
+	if err != nil {
+		return failedStream[Req](u.method, h, err)
+	}
+	a.begin()
+	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+}
+
+// Start opens the call and returns at once: requests go out with Send (as
+// send credit allows) and CloseSend; responses and the end go to h, within
+// the demand h.Demand and Request grant.
+func (u *StreamStreamCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
+	if u.chain != nil && len(u.chain.ss) > 0 {
+		return startStreamIntercepted[Req](ctx, u.method, h, true, func(ctx context.Context, reqs iter.Seq[any]) (*ResponseStream[Resp], error) {
+			return u.intercepted(ctx, reqs, opts)
+		})
+	}
+	a, err := newAsync(&u.callable, ctx, opts, h, false, true)
+	if err != nil {
+		return failedStream[Req](u.method, h, err)
+	}
+	a.begin()
+	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+}

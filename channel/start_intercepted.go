@@ -1,0 +1,232 @@
+package channel
+
+import (
+	"context"
+	"io"
+	"iter"
+	"sync"
+)
+
+// icAsync is a streaming call started with Start on a channel from
+// Intercept. Interceptors block by contract, so the chain and its response
+// stream run on a goroutine of the call's, and the requests reach the
+// chain's iterator from a second one; the caller still never blocks: Send
+// takes credit, Request grants demand.
+type icAsync[Req, Resp any] struct {
+	h    StreamHandler[Resp]
+	cbMu sync.Mutex // one callback at a time
+
+	mu        sync.Mutex
+	demand    int
+	unlimited bool
+	demandSig chan struct{}
+	credit    int
+	closed    bool
+	queue     chan icItem[Req] // room for every credit and the close
+	pipe      *reqPipe
+	ctx       context.Context
+}
+
+type icItem[Req any] struct {
+	req   Req
+	close bool
+}
+
+func newICAsync[Req, Resp any](ctx context.Context, h StreamHandler[Resp], sendable bool) *icAsync[Req, Resp] {
+	a := &icAsync[Req, Resp]{h: h, demand: h.Demand, unlimited: h.Demand <= 0, demandSig: make(chan struct{}, 1), ctx: ctx, closed: !sendable}
+	if sendable {
+		a.queue = make(chan icItem[Req], DefaultSendCredit+1)
+		a.pipe = newReqPipe(ctx)
+	}
+	return a
+}
+
+func (a *icAsync[Req, Resp]) callback(fn func()) {
+	a.cbMu.Lock()
+	defer a.cbMu.Unlock()
+	defer func() { _ = recover() }()
+	fn()
+}
+
+func (a *icAsync[Req, Resp]) grant(n int) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
+	a.credit += n
+	a.mu.Unlock()
+	if a.h.OnSendCredit != nil {
+		a.callback(func() { a.h.OnSendCredit(n) })
+	}
+}
+
+func (a *icAsync[Req, Resp]) send(req Req) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.ctx.Err() != nil:
+		return io.EOF
+	case a.closed:
+		return errSendAfterClose
+	case a.credit <= 0:
+		return errNoSendCredit
+	}
+	a.credit--
+	a.queue <- icItem[Req]{req: req}
+	return nil
+}
+
+func (a *icAsync[Req, Resp]) closeSend() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	a.credit = 0
+	a.queue <- icItem[Req]{close: true}
+	return nil
+}
+
+func (a *icAsync[Req, Resp]) request(n int) {
+	a.mu.Lock()
+	a.demand += n
+	a.mu.Unlock()
+	select {
+	case a.demandSig <- struct{}{}:
+	default:
+	}
+}
+
+func (a *icAsync[Req, Resp]) takeDemand(done <-chan struct{}) bool {
+	for {
+		a.mu.Lock()
+		if a.unlimited || a.demand > 0 {
+			a.demand--
+			a.mu.Unlock()
+			return true
+		}
+		a.mu.Unlock()
+		select {
+		case <-a.demandSig:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// feed moves the queued requests into the chain's iterator, one credit
+// back for each taken (its own goroutine).
+func (a *icAsync[Req, Resp]) feed() {
+	for {
+		select {
+		case it := <-a.queue:
+			if it.close {
+				a.pipe.close()
+				return
+			}
+			if a.pipe.send(it.req) != nil {
+				return
+			}
+			a.grant(1)
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}
+
+func (a *icAsync[Req, Resp]) typedSeq(method string) iter.Seq[any] {
+	if a.pipe == nil {
+		return nil
+	}
+	return a.pipe.seq()
+}
+
+// startStreamIntercepted starts a server- or bidirectional-streaming call
+// through the chain (run) and delivers its responses to h.
+func startStreamIntercepted[Req, Resp any](ctx context.Context, method string, h StreamHandler[Resp], sendable bool, run func(context.Context, iter.Seq[any]) (*ResponseStream[Resp], error)) *StreamCall[Req, Resp] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a := newICAsync[Req](ctx, h, sendable)
+	pc := newPendingCall(ctx, cancel)
+	go func() {
+		rs, err := run(ctx, a.typedSeq(method))
+		if err != nil {
+			c := &Call{ic: finishedCall(err), method: method}
+			pc.set(c)
+			cancel()
+			if a.pipe != nil {
+				a.pipe.end()
+			}
+			if h.OnEnd != nil {
+				a.callback(func() { h.OnEnd(c, err) })
+			}
+			return
+		}
+		pc.set(&rs.Call)
+		if sendable {
+			go a.feed()
+			a.grant(DefaultSendCredit)
+		}
+		if h.OnHeader != nil {
+			md := rs.InitialMetadata()
+			a.callback(func() { h.OnHeader(md) })
+		}
+		var end error
+		for {
+			if !a.takeDemand(ctx.Done()) {
+				_, end = rs.Recv() // cancelled: the call's status
+				if end == io.EOF {
+					end = nil
+				}
+				break
+			}
+			resp, err := rs.Recv()
+			if err != nil {
+				if err != io.EOF {
+					end = err
+				}
+				break
+			}
+			if h.OnMessage != nil {
+				a.callback(func() { h.OnMessage(resp) })
+			}
+		}
+		if a.pipe != nil {
+			a.pipe.end()
+		}
+		cancel()
+		if h.OnEnd != nil {
+			a.callback(func() { h.OnEnd(&rs.Call, end) })
+		}
+	}()
+	return &StreamCall[Req, Resp]{Call: Call{ic: pc, method: method}, i: a}
+}
+
+// startClientStreamIntercepted starts a client-streaming call through the
+// chain.
+func startClientStreamIntercepted[Req, Resp any](ctx context.Context, u *StreamUnaryCallable[Req, Resp], h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a := newICAsync[Req](ctx, h, true)
+	pc := newPendingCall(ctx, cancel)
+	go a.feed()
+	go func() {
+		resp, call, err := u.intercepted(ctx, a.pipe.seq(), opts)
+		a.pipe.end()
+		pc.set(call)
+		if err == nil && h.OnMessage != nil {
+			a.callback(func() { h.OnMessage(resp) })
+		}
+		if h.OnEnd != nil {
+			a.callback(func() { h.OnEnd(call, err) })
+		}
+	}()
+	a.grant(DefaultSendCredit)
+	return &StreamCall[Req, Resp]{Call: Call{ic: pc, method: u.method}, i: a}
+}
