@@ -138,13 +138,14 @@ func run(w io.Writer) error {
 	// The monitor owns the channel: it spawns it as its child and hears of
 	// every connectivity change.
 	states := make(chan channel.Connectivity, 64)
-	chans := make(chan *channel.Channel, 1)
+	chans := make(chan opened, 1)
 	monitor := sys.Root.Spawn(actor.PropsFromFunc(monitorActor(srv.addr, out, chans, states)))
 	defer func() { _ = sys.Root.StopFuture(monitor).Wait() }() // stops the channel too
-	base := <-chans
-	if base == nil {
-		return fmt.Errorf("the monitor could not open the channel")
+	o := <-chans
+	if o.err != nil {
+		return fmt.Errorf("the monitor could not open the channel: %w", o.err)
 	}
+	base := o.ch
 	defer base.Close()
 
 	// 2. The middleware actor puts its token on every call.
@@ -220,11 +221,17 @@ func run(w io.Writer) error {
 	return nil
 }
 
+// opened is the monitor's channel, or why it could not open it.
+type opened struct {
+	ch  *channel.Channel
+	err error
+}
+
 // monitorActor spawns the channel with WatchConnectivity and, while armed,
 // prints each state once per outage (the channel may go through CONNECTING
 // and TRANSIENT_FAILURE several times while it backs off; those repeats
 // depend on timing and are left out). Every state also goes to states.
-func monitorActor(addr string, out *syncWriter, chans chan<- *channel.Channel, states chan<- channel.Connectivity) actor.ReceiveFunc {
+func monitorActor(addr string, out *syncWriter, chans chan<- opened, states chan<- channel.Connectivity) actor.ReceiveFunc {
 	armed := false
 	printed := map[channel.Connectivity]bool{}
 	return func(c actor.Context) {
@@ -232,10 +239,7 @@ func monitorActor(addr string, out *syncWriter, chans chan<- *channel.Channel, s
 		case *actor.Started:
 			ch, err := actors.Spawn(c, addr, actors.WatchConnectivity(),
 				channel.WithConnectBackoff(100*time.Millisecond, time.Second, 20*time.Second))
-			if err != nil {
-				ch = nil
-			}
-			chans <- ch
+			chans <- opened{ch, err}
 		case string:
 			armed = m == "arm"
 		case *channel.ConnectivityChanged:
