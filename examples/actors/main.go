@@ -28,8 +28,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,7 +271,6 @@ type result struct{ err error }
 func producerActor(ch *channel.Channel, summary chan<- string) actor.ReceiveFunc {
 	next, done, ok := 0, 0, 0
 	failed := map[string]int{}
-	var pool []*actor.PID
 	feed := func(c actor.Context, pid *actor.PID) {
 		if next < items {
 			c.Send(pid, &work{next})
@@ -280,9 +281,7 @@ func producerActor(ch *channel.Channel, summary chan<- string) actor.ReceiveFunc
 		switch m := c.Message().(type) {
 		case *actor.Started:
 			for range workers {
-				pid := c.Spawn(actor.PropsFromFunc(workerActor(ch, c.Self())))
-				pool = append(pool, pid)
-				feed(c, pid)
+				feed(c, c.Spawn(actor.PropsFromFunc(workerActor(ch, c.Self()))))
 			}
 		case *result:
 			done++
@@ -294,8 +293,8 @@ func producerActor(ch *channel.Channel, summary chan<- string) actor.ReceiveFunc
 			feed(c, c.Sender())
 			if done == items {
 				s := fmt.Sprintf("%d calls: %d OK, %d failed", done, ok, done-ok)
-				for e, n := range failed {
-					s += fmt.Sprintf("\n   %d x %s", n, e)
+				for _, e := range slices.Sorted(maps.Keys(failed)) {
+					s += fmt.Sprintf("\n   %d x %s", failed[e], e)
 				}
 				summary <- s
 			}
