@@ -214,7 +214,11 @@ func (a *chanActor) perform(e effect) {
 		}
 	case effReply:
 		if e.req.notify != nil {
-			e.req.notify(e.res)
+			// A started call continues on a goroutine of its own: what
+			// it runs next may be the caller's callbacks, which never
+			// run inside the actor (one that closed the channel would
+			// deadlock it).
+			go e.req.notify(e.res)
 		} else {
 			e.req.reply <- e.res
 		}

@@ -54,17 +54,20 @@ func NotifyParent() Option {
 var errParentStopped = status.New(codes.Canceled, "channel closed: the actor it belongs to stopped")
 
 // parentStopped closes a channel whose actor is stopping without Close
-// (its parent stopped it): from inside the actor's Stopping, its calls end
-// CANCELLED at once, then Close finishes the rest on its own goroutine
-// (it waits for the actor to stop).
+// (its parent stopped it): from inside the actor's Stopping, no new call
+// starts; on a goroutine of its own its calls end CANCELLED, then Close
+// finishes the rest (it waits for the actor to stop).
 func (ch *Channel) parentStopped() {
 	ch.callsMu.Lock()
 	ch.closed.Store(true)
 	calls := ch.calls
 	ch.calls = map[*callState]struct{}{}
 	ch.callsMu.Unlock()
-	for c := range calls {
-		c.cancel(errParentStopped)
-	}
-	go ch.Close()
+	// Off the actor: cancelling runs started calls' callbacks.
+	go func() {
+		for c := range calls {
+			c.cancel(errParentStopped)
+		}
+		ch.Close()
+	}()
 }

@@ -29,8 +29,9 @@ const DefaultSendCredit = 16
 
 // StreamHandler receives the events of a call started with Start. Every
 // callback runs on a goroutine of the runtime's (the connection's frame
-// reader, the connection or channel actor, a timer) or on the goroutine
-// that called Request, Send, CloseSend or Cancel; never two at once for
+// reader, a short-lived one for what an actor of the runtime caused, a
+// timer; never inside an actor's Receive) or on the goroutine that called
+// Request, Send, CloseSend or Cancel; never two at once for
 // one call, and in order: OnHeader, then OnSendCredit and OnMessage
 // interleaved, then OnEnd, exactly once. A callback must not block: it
 // holds up the connection's other calls. A panic in one ends the call
@@ -265,12 +266,23 @@ func (a *asyncCall[Req, Resp]) step() {
 		a.done(resp, a.call, err)
 	default:
 		if a.unary && err == nil && a.h.OnMessage != nil {
-			a.h.OnMessage(resp)
+			// A panic here must not cost the caller its OnEnd: the call
+			// ends for it INTERNAL, as a panic in any other callback.
+			if p := panicOf(func() { a.h.OnMessage(resp) }); p != nil {
+				err = status.Errorf(codes.Internal, "OnMessage callback of %s panicked: %v", cs.method, p)
+			}
 		}
 		if a.h.OnEnd != nil {
 			a.h.OnEnd(a.call, err)
 		}
 	}
+}
+
+// panicOf runs fn and returns what it panicked with, or nil.
+func panicOf(fn func()) (p any) {
+	defer func() { p = recover() }()
+	fn()
+	return nil
 }
 
 // safely runs a user callback; a panic fails the call INTERNAL.
@@ -444,9 +456,10 @@ func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
 
 // Start starts the call and returns at once; done runs once when the call
 // ends, with the response (or a *status.Error) and the finished call. It
-// runs on a goroutine of the runtime's (the connection's frame reader, the
-// channel or connection actor, a timer) or on one that cancelled the call,
-// and must not block. No goroutine waits for the call meanwhile (except,
+// runs on a goroutine of the runtime's (the connection's frame reader, a
+// short-lived one for what an actor of the runtime caused, a timer; never
+// inside an actor's Receive) or on one that cancelled the call, and must
+// not block. No goroutine waits for the call meanwhile (except,
 // on a channel from Intercept, the one that runs the interceptor chain,
 // whose interceptors block by contract; and while call credentials are
 // asked, as they may block too). Cancel the call with the returned Call.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,59 @@ func TestStartCancelAndDeadline(t *testing.T) {
 	ss.Start(context.Background(), h, channel.Timeout(50*time.Millisecond))
 	if err := <-ended; status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("deadline: %v", err)
+	}
+}
+
+// A started call's callback never runs inside one of the runtime's actors:
+// a done callback that closes the channel (which waits for the channel
+// actor) returns, where it deadlocked when the channel actor itself ran
+// it while answering the call's pick.
+func TestStartCallbackMayCloseTheChannel(t *testing.T) {
+	ch, err := channel.Insecure("127.0.0.1:1") // refused: the pick fails fast in TRANSIENT_FAILURE
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	uu := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, svc+"UnaryCall")
+	closed := make(chan error, 1)
+	uu.Start(context.Background(), &testgrpc.SimpleRequest{}, func(_ *testgrpc.SimpleResponse, _ *channel.Call, err error) {
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("call: %v, want UNAVAILABLE", err)
+		}
+		closed <- ch.Close()
+	})
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close from the callback: %v", err)
+		}
+	case <-time.After(20 * time.Second): // a failure bound, not a timing
+		t.Fatal("Close from a started call's callback did not return: the callback ran inside the channel actor")
+	}
+}
+
+// A panic in a client-streaming call's OnMessage does not cost the caller
+// its OnEnd: the call ends for it INTERNAL, naming the panic.
+func TestStartClientStreamOnMessagePanic(t *testing.T) {
+	ch, err := channel.Insecure(peers.StartGoInterop(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	su := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, svc+"StreamingInputCall")
+	credit, ended := make(chan int, 4), make(chan error, 1)
+	cs := su.Start(context.Background(), channel.StreamHandler[*testgrpc.StreamingInputCallResponse]{
+		OnSendCredit: func(n int) { credit <- n },
+		OnMessage:    func(*testgrpc.StreamingInputCallResponse) { panic("boom") },
+		OnEnd:        func(_ *channel.Call, err error) { ended <- err },
+	}, channel.Timeout(time.Minute))
+	<-credit
+	if err := cs.Send(&testgrpc.StreamingInputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cs.CloseSend()
+	err = <-ended
+	if st, _ := status.FromError(err); st.Code() != codes.Internal || !strings.Contains(st.Details(), "OnMessage callback") || !strings.Contains(st.Details(), "boom") {
+		t.Fatalf("OnEnd got %v, want INTERNAL naming the OnMessage panic", err)
 	}
 }

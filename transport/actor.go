@@ -143,9 +143,9 @@ func (a *connActor) perform(e effect) {
 		a.henc.SetMaxDynamicTableSizeLimit(e.n)
 	case *effFinish:
 		if e.unsent {
-			e.s.finishUnsent(e.st)
+			e.s.finishUnsentInActor(e.st)
 		} else {
-			e.s.finish(e.st, nil, e.unprocessed, e.local)
+			e.s.finishInActor(e.st, nil, e.unprocessed, e.local)
 		}
 	case effForget:
 		a.c.forget(e.s)
@@ -398,9 +398,9 @@ func (a *connActor) closeConn(e *effClose) {
 		if s.started {
 			// Messages that arrived before the connection died are still
 			// delivered, then the error (as grpc-go does).
-			s.finish(ferr, nil, false, false)
+			s.finishInActor(ferr, nil, false, false)
 		} else {
-			s.finishUnsent(ferr)
+			s.finishUnsentInActor(ferr)
 		}
 	}
 	a.event(&EventClosed{Conn: c, Err: e.err, Established: e.established})

@@ -43,8 +43,10 @@ type CallHdr struct {
 	// Notify, if set, is called after something happened on a stream of
 	// this call: its response headers or a message arrived, it ended, or
 	// some of its queued bytes were written. It runs on the goroutine that
-	// caused the event (the connection's reader, the connection actor, a
-	// goroutine cancelling the stream), possibly several at once and
+	// caused the event (the connection's reader, a goroutine cancelling
+	// the stream; events the connection actor causes run it on a
+	// goroutine of their own, never inside the actor), possibly several
+	// at once and
 	// possibly before NewStream returns; it must not block. The stream's
 	// receive window is still credited only as RecvMsg or TryRecvMsg
 	// consume messages, so a consumer that stops reading back-pressures
@@ -148,6 +150,16 @@ func (s *Stream) notify() {
 	}
 }
 
+// notifyOffActor runs the Notify hook, if any, on a goroutine of its own:
+// the connection actor calls it, and a call's callbacks (which the hook
+// may run) never run inside an actor's Receive, where one that blocks or
+// closes the channel would stall or deadlock the connection.
+func (s *Stream) notifyOffActor() {
+	if s.hdr != nil && s.hdr.Notify != nil {
+		go s.hdr.Notify()
+	}
+}
+
 // wrote tells the stream's writer that n of its queued bytes left the
 // transport (connection actor).
 func (s *Stream) wrote(n int) {
@@ -157,7 +169,7 @@ func (s *Stream) wrote(n int) {
 		default:
 		}
 	}
-	s.notify()
+	s.notifyOffActor()
 }
 
 // Queued returns how many bytes given to Write or Enqueue still wait in
@@ -220,12 +232,22 @@ func (s *Stream) NeverSent() bool {
 
 // finishUnsent ends a stream that never left the client.
 func (s *Stream) finishUnsent(st *status.Error) {
+	s.markUnsent()
+	s.finish(st, nil, true, true)
+}
+
+// finishUnsentInActor is finishUnsent for the connection actor.
+func (s *Stream) finishUnsentInActor(st *status.Error) {
+	s.markUnsent()
+	s.finishInActor(st, nil, true, true)
+}
+
+func (s *Stream) markUnsent() {
 	s.mu.Lock()
 	if !s.finished {
 		s.neverSent = true
 	}
 	s.mu.Unlock()
-	s.finish(st, nil, true, true)
 }
 
 // Drained reports whether the transport holds none of the buffers given to
@@ -383,6 +405,23 @@ func (s *Stream) Cancel(st *status.Error) {
 // finish ends the stream; the first call wins. trailer may be nil. local
 // drops queued messages. It reports whether this call ended it.
 func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, local bool) bool {
+	if !s.end(st, trailer, unprocessed, local) {
+		return false
+	}
+	s.notify()
+	return true
+}
+
+// finishInActor is finish for the connection actor: the Notify hook runs
+// off the actor (notifyOffActor).
+func (s *Stream) finishInActor(st *status.Error, trailer metadata.MD, unprocessed, local bool) {
+	if s.end(st, trailer, unprocessed, local) {
+		s.notifyOffActor()
+	}
+}
+
+// end is finish without the Notify hook.
+func (s *Stream) end(st *status.Error, trailer metadata.MD, unprocessed, local bool) bool {
 	s.mu.Lock()
 	if s.finished {
 		s.mu.Unlock()
@@ -403,7 +442,6 @@ func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, loca
 	}
 	close(s.done)
 	s.mu.Unlock()
-	s.notify()
 	return true
 }
 
