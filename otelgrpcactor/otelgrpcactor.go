@@ -220,6 +220,15 @@ func (h *Handler) Instrument(ch *channel.Channel) (*channel.Channel, error) {
 	h.mu.Lock()
 	h.channels[ch] = struct{}{}
 	h.mu.Unlock()
+	// Forget the channel when it shuts down, even if no metric reader
+	// ever collects the gauge (the default no-op provider never does).
+	ch.Subscribe(func(s channel.Connectivity) {
+		if s == channel.Shutdown {
+			h.mu.Lock()
+			delete(h.channels, ch)
+			h.mu.Unlock()
+		}
+	}, false)
 	return out, nil
 }
 
