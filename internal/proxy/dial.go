@@ -119,15 +119,19 @@ func (d *Dialer) request(target string) []byte {
 // ReadResponse reads a proxy's answer to CONNECT from br: the status line and
 // the headers up to the empty line, and no byte further. It returns the
 // status code and the status line (without its line end). An answer that is
-// not HTTP/1.x, or longer than 64 KiB, is an error.
+// not HTTP/1.x, longer than 64 KiB, or with a line longer than br's buffer,
+// is an error.
 func ReadResponse(br *bufio.Reader) (code int, statusLine string, err error) {
 	total := 0
 	first := true
 	for {
 		line, err := br.ReadSlice('\n')
 		total += len(line)
-		if total > maxResponseHeader || errors.Is(err, bufio.ErrBufferFull) {
+		if total > maxResponseHeader {
 			return 0, "", fmt.Errorf("answer longer than %d bytes", maxResponseHeader)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return 0, "", fmt.Errorf("answer has a line longer than %d bytes", br.Size())
 		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || len(line) == 0 && total == 0 {

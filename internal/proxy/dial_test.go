@@ -258,6 +258,8 @@ func TestHandshakeBadAnswers(t *testing.T) {
 		{"HTTP/1.1 2000 OK\r\n\r\n", "no 3-digit status code"},
 		{"HTTP/2 200\r\n\r\n", "not an HTTP/1.x status line"},
 		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", "longer than"},
+		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5<<10) + "\r\n\r\n", "answer has a line longer than 4096 bytes"},
+		{"HTTP/1.1 200 OK\r\n" + strings.Repeat("X: "+strings.Repeat("a", 1000)+"\r\n", 70) + "\r\n", "answer longer than 65536 bytes"},
 		{"HTTP/1.1 301 Moved Permanently\r\nLocation: x\r\n\r\n", "refused CONNECT backend.test:443: HTTP/1.1 301 Moved Permanently"},
 	}
 	for _, tt := range tests {
