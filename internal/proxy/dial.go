@@ -139,7 +139,9 @@ func ReadResponse(br *bufio.Reader) (code int, statusLine string, err error) {
 			}
 			return 0, "", fmt.Errorf("answer cut short: %w", err)
 		}
-		line = bytes.TrimRight(line, "\r\n")
+		// One line end: "\n", or "\r\n" (a stray "\r" before it is part of
+		// the line, so "\r\r\n" is not the empty line).
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if first {
 			first = false
 			code, err = parseStatusLine(line)
