@@ -55,17 +55,29 @@ var errParentStopped = status.New(codes.Canceled, "channel closed: the actor it 
 
 // parentStopped closes a channel whose actor is stopping without Close
 // (its parent stopped it): from inside the actor's Stopping, no new call
-// starts; on a goroutine of its own its calls end CANCELLED, then Close
-// finishes the rest (it waits for the actor to stop).
+// starts and blocking calls end CANCELLED; on a goroutine of its own
+// started calls end CANCELLED too, then Close finishes the rest (it waits
+// for the actor to stop).
 func (ch *Channel) parentStopped() {
 	ch.callsMu.Lock()
 	ch.closed.Store(true)
 	calls := ch.calls
 	ch.calls = map[*callState]struct{}{}
 	ch.callsMu.Unlock()
-	// Off the actor: cancelling runs started calls' callbacks.
+	// Blocking calls end here, before the child actors stop (their end
+	// would be "connection actor stopped"); a started call's cancel runs
+	// its callbacks, which never run inside an actor: those end on the
+	// goroutine that then finishes Close.
+	var started []*callState
+	for c := range calls {
+		if c.async {
+			started = append(started, c)
+			continue
+		}
+		c.cancel(errParentStopped)
+	}
 	go func() {
-		for c := range calls {
+		for _, c := range started {
 			c.cancel(errParentStopped)
 		}
 		ch.Close()
