@@ -287,9 +287,11 @@ func (ch *Channel) ResetConnectBackoff() {
 }
 
 // Close closes the channel: it moves to SHUTDOWN (subscribers see it
-// last), readiness futures fail, waiting and active calls end CANCELLED,
-// later calls fail at once, every connection closes and every actor and
-// goroutine of the channel has stopped when Close returns. It is
+// last, delivered on their own goroutines, which may be just after Close
+// returns), readiness futures fail, waiting and active calls end
+// CANCELLED, later calls fail at once, every connection closes and every
+// actor and connection goroutine of the channel has stopped when Close
+// returns. It is
 // idempotent and always returns nil. A channel that is dropped without
 // Close keeps its actors and connections, as grpc-go's ClientConn does.
 //

@@ -166,6 +166,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 		t.Fatalf("call after the restart: %v", err)
 	}
 	ch.Close()
+	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
 	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
 }
 
@@ -339,6 +340,7 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 		t.Errorf("READY delivered %d times, want %d (once per server incarnation)", n, restarts+1)
 	}
 	ch.Close()
+	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
 	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
 }
 

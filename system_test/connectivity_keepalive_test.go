@@ -83,6 +83,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 		t.Errorf("proxy accepted %d connections, want 2 (the stalled one, then a fresh one)", n)
 	}
 	ch.Close()
+	rec.WaitFor(t, channel.Shutdown, cxBound) // delivered on the subscription's goroutine, maybe after Close returns
 	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
 }
 

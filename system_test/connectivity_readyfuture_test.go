@@ -55,6 +55,7 @@ func TestConnectivityReadyFutureCancelAndClose(t *testing.T) {
 	}
 	_, err = channel.ReadyFuture(ch).Result(cxCtx(t, cxBound))
 	cxWantCode(t, "ReadyFuture of a closed channel", err, codes.Canceled)
+	rec.WaitFor(t, channel.Shutdown, cxBound) // delivered on the subscription's goroutine, maybe after Close returns
 	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
 
 	srv2 := cxStartServer(t, cxServerConfig{})
