@@ -22,8 +22,9 @@ import (
 // runs with BDP estimation (its default) and, in the rows ending in
 // "/fixed", with it off (its fixed 4 MiB stream and 16 MiB connection
 // windows, the default before BDP estimation); grpc-go runs with its
-// defaults (BDP estimation) in every row. Both clients accept messages
-// of up to 16 MiB.
+// defaults (BDP estimation) in those rows. The row ending in "/64KiB"
+// gives both clients fixed 64 KiB windows: what the link allows without
+// window growth. Both clients accept messages of up to 16 MiB.
 
 const (
 	slowLinkDelay = 10 * time.Millisecond // one way
@@ -31,49 +32,66 @@ const (
 	slowLinkMax   = 16 << 20              // the clients' receive limit
 )
 
+// slowWindows is how the clients' HTTP/2 receive windows are set in a
+// slow-link row.
+type slowWindows int
+
+const (
+	bdpWindows   slowWindows = iota // grpcactor: its default, BDP estimation
+	fixedWindows                    // grpcactor: BDP off, its fixed 4 MiB / 16 MiB windows
+	smallWindows                    // both clients: fixed 64 KiB windows, BDP off
+)
+
 // slowLinkWorkloads returns the slow-link rows.
 func slowLinkWorkloads() []workload {
 	var ws []workload
-	for _, fixed := range []bool{false, true} {
-		suffix, how := "", "grpcactor with BDP estimation"
-		if fixed {
-			suffix, how = "/fixed", "grpcactor with BDP estimation off (fixed 4 MiB stream, 16 MiB connection windows)"
+	link := fmt.Sprintf("through a %v-latency (each way), %d MB/s link emulated in the client process (CPU/op includes the proxy)", slowLinkDelay, int(slowLinkRate/1e6))
+	for _, win := range []slowWindows{bdpWindows, fixedWindows} {
+		suffix, how := "", "grpcactor with BDP estimation (its default) vs grpc-go's defaults (BDP estimation)"
+		if win == fixedWindows {
+			suffix, how = "/fixed", "grpcactor with BDP estimation off (fixed 4 MiB stream, 16 MiB connection windows) vs grpc-go's defaults (BDP estimation)"
 		}
-		link := fmt.Sprintf("through a %v-latency (each way), %d MB/s link emulated in the client process (CPU/op includes the proxy)", slowLinkDelay, int(slowLinkRate/1e6))
 		for _, size := range []int{1 << 20, 4 << 20} {
-			count := max(4, (16<<20)/size)
-			ws = append(ws, workload{
-				key:       "slowlink/stream/" + sizeName(size) + suffix,
-				desc:      fmt.Sprintf("StreamingOutputCall asking for %d responses of %s, call after call, %s; %s vs grpc-go's defaults; op = one message received", count, sizeName(size), link, how),
-				conc:      1,
-				respBytes: size,
-				open:      slowLinkOpen(fixed, serverStreamOpen(size, count)),
-			})
+			ws = append(ws, slowStreamRow(size, suffix, link, how, win))
 		}
 		for _, size := range []int{1 << 20, 4 << 20} {
 			ws = append(ws, workload{
 				key:       "slowlink/unary/" + sizeName(size) + suffix,
-				desc:      fmt.Sprintf("UnaryCall, small request, %s response, concurrency 1, %s; %s vs grpc-go's defaults", sizeName(size), link, how),
+				desc:      fmt.Sprintf("UnaryCall, small request, %s response, concurrency 1, %s; %s", sizeName(size), link, how),
 				conc:      1,
 				respBytes: size,
-				open:      slowLinkOpen(fixed, largeUnaryOpen(size)),
+				open:      slowLinkOpen(win, largeUnaryOpen(size)),
 			})
 		}
 	}
+	// What the link allows without window growth: both clients with fixed
+	// 64 KiB windows (HTTP/2's default), one window per round trip.
+	ws = append(ws, slowStreamRow(1<<20, "/64KiB", link, "both clients with fixed 64 KiB stream and connection windows (BDP off)", smallWindows))
 	return ws
 }
 
+func slowStreamRow(size int, suffix, link, how string, win slowWindows) workload {
+	count := max(4, (16<<20)/size)
+	return workload{
+		key:       "slowlink/stream/" + sizeName(size) + suffix,
+		desc:      fmt.Sprintf("StreamingOutputCall asking for %d responses of %s, call after call, %s; %s; op = one message received", count, sizeName(size), link, how),
+		conc:      1,
+		respBytes: size,
+		open:      slowLinkOpen(win, serverStreamOpen(size, count)),
+	}
+}
+
 // slowLinkOpen runs open's workload through a new slow link to the
-// server, with the clients configured for the slow-link rows.
-func slowLinkOpen(fixed bool, open func(context.Context, impl, *serverProc) (*session, error)) func(context.Context, impl, *serverProc) (*session, error) {
+// server, with the clients' windows set as win says.
+func slowLinkOpen(win slowWindows, open func(context.Context, impl, *serverProc) (*session, error)) func(context.Context, impl, *serverProc) (*session, error) {
 	return func(ctx context.Context, im impl, srv *serverProc) (*session, error) {
 		link, err := newSlowLink(srv.addr, slowLinkDelay, slowLinkRate)
 		if err != nil {
 			return nil, err
 		}
-		slow := impl{name: im.name, dial: dialGRPCGoSlowLink}
+		slow := impl{name: im.name, dial: func(addr string) (client, error) { return dialGRPCGoSlowLink(addr, win) }}
 		if im.name == ours.name {
-			slow.dial = func(addr string) (client, error) { return dialOursSlowLink(addr, fixed) }
+			slow.dial = func(addr string) (client, error) { return dialOursSlowLink(addr, win) }
 		}
 		s, err := open(ctx, slow, &serverProc{addr: link.addr(), echoAddr: srv.echoAddr})
 		if err != nil {
@@ -90,12 +108,15 @@ func slowLinkOpen(fixed bool, open func(context.Context, impl, *serverProc) (*se
 	}
 }
 
-// dialOursSlowLink is dialOurs with the receive limit raised and, if
-// fixed, BDP estimation off.
-func dialOursSlowLink(addr string, fixed bool) (client, error) {
+// dialOursSlowLink is dialOurs with the receive limit raised and the
+// windows set as win says.
+func dialOursSlowLink(addr string, win slowWindows) (client, error) {
 	opts := []channel.Option{channel.WithMaxReceiveMessageSize(slowLinkMax)}
-	if fixed {
+	switch win {
+	case fixedWindows:
 		opts = append(opts, channel.WithBDPProbe(false))
+	case smallWindows:
+		opts = append(opts, channel.WithInitialWindowSize(64<<10), channel.WithInitialConnWindowSize(64<<10))
 	}
 	ch, err := channel.Insecure(addr, opts...)
 	if err != nil {
@@ -109,10 +130,15 @@ func dialOursSlowLink(addr string, fixed bool) (client, error) {
 	}, nil
 }
 
-// dialGRPCGoSlowLink is dialGRPCGo with the receive limit raised.
-func dialGRPCGoSlowLink(addr string) (client, error) {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(slowLinkMax)))
+// dialGRPCGoSlowLink is dialGRPCGo with the receive limit raised and, for
+// smallWindows, fixed 64 KiB windows; otherwise its defaults.
+func dialGRPCGoSlowLink(addr string, win slowWindows) (client, error) {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(slowLinkMax))}
+	if win == smallWindows {
+		opts = append(opts, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +254,10 @@ func (l *slowLink) accept() {
 	}
 }
 
+// bufPool holds the proxy's read buffers, so that the proxy adds few
+// allocations to the client process's counts.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // piece is bytes on their way, with the time they are due at the other
 // side.
 type piece struct {
@@ -265,6 +295,8 @@ func (l *slowLink) direction(dst, src net.Conn) {
 			held -= len(p.b)
 			cond.Signal()
 			mu.Unlock()
+			b := p.b[:cap(p.b)]
+			bufPool.Put(&b)
 		}
 		if tc, ok := dst.(*net.TCPConn); ok && !failed {
 			tc.CloseWrite()
@@ -272,7 +304,7 @@ func (l *slowLink) direction(dst, src net.Conn) {
 	}()
 	var left time.Time // when the last byte read leaves the bottleneck
 	for {
-		buf := make([]byte, 64<<10)
+		buf := *(bufPool.Get().(*[]byte))
 		n, err := src.Read(buf)
 		if n > 0 {
 			mu.Lock()
