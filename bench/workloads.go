@@ -57,6 +57,7 @@ func workloads() []workload {
 		}
 	}
 	ws = append(ws, msgWorkloads()...)
+	ws = append(ws, slowLinkWorkloads()...)
 	for _, size := range []int{0, 1 << 10} {
 		ws = append(ws, workload{
 			key:       "pingpong/" + sizeName(size),

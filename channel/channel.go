@@ -74,6 +74,9 @@ type Channel struct {
 // chanState is a channel's shared state: every handle Intercept derives
 // from a channel points to the same one.
 type chanState struct {
+	// canonical is target with its scheme (CanonicalTarget).
+	canonical string
+
 	target string
 	opts   options
 	pt     *parsedTarget
@@ -192,6 +195,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		unseen:  map[*Subscription]struct{}{},
 		creds:   creds,
 	}}
+	ch.canonical = canonicalTarget(target, pt)
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
 	}
@@ -249,6 +253,13 @@ func (ch *Channel) Authority() string { return ch.authority() }
 
 // Target returns the target the channel was opened with.
 func (ch *Channel) Target() string { return ch.target }
+
+// CanonicalTarget returns the channel's target with its scheme, as gRPC's
+// naming document and gRFC A66's grpc.target attribute have it: a target
+// without a scheme ("host:port") is resolved by DNS, so it becomes
+// "dns:///host:port"; a target that names its scheme ("dns:///host:port",
+// "unix:/path", "ipv4:1.2.3.4:5") is returned as given.
+func (ch *Channel) CanonicalTarget() string { return ch.canonical }
 
 // State returns the channel's connectivity state without blocking; with
 // tryToConnect an IDLE channel starts connecting.

@@ -141,6 +141,15 @@ func parseTarget(target string) (*parsedTarget, error) {
 	return t, nil
 }
 
+// canonicalTarget is target with its scheme: "dns:///" before a target
+// that has none (pt, its parse, then has the default scheme, dns).
+func canonicalTarget(target string, pt *parsedTarget) string {
+	if strings.HasPrefix(target, pt.scheme+":") {
+		return target
+	}
+	return "dns:///" + target
+}
+
 // splitHostPort splits host[:port], adding the default port 443.
 func splitHostPort(s string) (host, port string, err error) {
 	if s == "" {

@@ -191,11 +191,11 @@ func TestUnaryMetricsSpansAndTraceContext(t *testing.T) {
 
 	// Metrics.
 	ms := s.metrics(t)
-	base := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=%s,grpc.target=" + addr
+	base := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=%s,grpc.target=dns:///" + addr
 	ok, notFound := fmt.Sprintf(base, "OK"), fmt.Sprintf(base, "NOT_FOUND")
 	started := ms["grpc.client.attempt.started"].Data.(metricdata.Sum[int64])
 	if len(started.DataPoints) != 1 || started.DataPoints[0].Value != 2 ||
-		attrs(started.DataPoints[0].Attributes) != "grpc.method=grpc.testing.TestService/UnaryCall,grpc.target="+addr {
+		attrs(started.DataPoints[0].Attributes) != "grpc.method=grpc.testing.TestService/UnaryCall,grpc.target=dns:///"+addr {
 		t.Fatalf("attempt.started: %+v", started.DataPoints)
 	}
 	for _, name := range []string{"grpc.client.attempt.duration", "grpc.client.call.duration"} {
@@ -276,7 +276,7 @@ func TestStreamingCalls(t *testing.T) {
 	rcvd := histograms[int64](t, ms["grpc.client.attempt.rcvd_total_compressed_message_size"])
 	sent := histograms[int64](t, ms["grpc.client.attempt.sent_total_compressed_message_size"])
 	key := func(m string) string {
-		return "grpc.method=grpc.testing.TestService/" + m + ",grpc.status=OK,grpc.target=" + addr
+		return "grpc.method=grpc.testing.TestService/" + m + ",grpc.status=OK,grpc.target=dns:///" + addr
 	}
 	// Responses of 10 and 20 payload bytes: each message is the payload
 	// message (tag, length, body) inside the response (tag, length).
@@ -317,7 +317,7 @@ func TestRetriedAttempts(t *testing.T) {
 		t.Fatalf("server saw traceparents %q, want 3 of %q", tp, want)
 	}
 	ms := s.metrics(t)
-	key := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=UNAVAILABLE,grpc.target=" + addr
+	key := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=UNAVAILABLE,grpc.target=dns:///" + addr
 	if started := ms["grpc.client.attempt.started"].Data.(metricdata.Sum[int64]); started.DataPoints[0].Value != 3 {
 		t.Fatalf("attempt.started %v", started.DataPoints[0].Value)
 	}
@@ -326,5 +326,58 @@ func TestRetriedAttempts(t *testing.T) {
 	}
 	if got := histograms[float64](t, ms["grpc.client.call.duration"])[key][0]; got != 1 {
 		t.Fatalf("call.duration count %v", got)
+	}
+}
+
+// TestTargetAttribute checks grpc.target on every metric: the channel's
+// canonical target (gRFC A66), "dns:///host:port" for "host:port" and any
+// target with a scheme as given.
+func TestTargetAttribute(t *testing.T) {
+	addr, _ := startServer(t)
+	for _, tt := range []struct{ target, want string }{
+		{addr, "dns:///" + addr},
+		{"dns:///" + addr, "dns:///" + addr},
+		{"ipv4:" + addr, "ipv4:" + addr},
+		{"passthrough:///" + addr, "passthrough:///" + addr},
+	} {
+		s := newSetup(t, tt.target)
+		empty := channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](s.ch, svc+"EmptyCall")
+		if _, err := empty.Call(context.Background(), &testgrpc.Empty{}); err != nil {
+			t.Fatalf("%s: %v", tt.target, err)
+		}
+		ms := s.metrics(t)
+		for _, name := range []string{"grpc.client.attempt.started", "grpc.client.attempt.duration",
+			"grpc.client.attempt.sent_total_compressed_message_size", "grpc.client.attempt.rcvd_total_compressed_message_size",
+			"grpc.client.call.duration", "grpcactor.client.channel.connectivity_state"} {
+			var sets []attribute.Set
+			switch d := ms[name].Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Histogram[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Gauge[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			default:
+				t.Fatalf("%s: %s is %T", tt.target, name, ms[name].Data)
+			}
+			if len(sets) == 0 {
+				t.Errorf("%s: %s has no data points", tt.target, name)
+			}
+			for _, set := range sets {
+				if v, _ := set.Value("grpc.target"); v.AsString() != tt.want {
+					t.Errorf("channel on %s: %s has grpc.target=%q, want %q", tt.target, name, v.AsString(), tt.want)
+				}
+			}
+		}
 	}
 }

@@ -23,7 +23,9 @@
 //	grpcactor.client.channel.connectivity_state          gauge     1          grpc.target, grpc.connectivity_state
 //
 // grpc.method is "package.Service/Method", grpc.target the channel's
-// target as given, grpc.status the code's name ("OK", "UNAVAILABLE"). The
+// canonical target (channel.Channel.CanonicalTarget: "dns:///host:port"
+// for a channel opened on "host:port", as gRFC A66 has it), grpc.status
+// the code's name ("OK", "UNAVAILABLE"). The
 // gauge is 1 for the state a channel is in and 0 for the four others.
 //
 // A streaming call's span and call duration end when Recv returns an
@@ -193,7 +195,7 @@ func (h *Handler) observeStates(o metric.Observer, gauge metric.Int64ObservableG
 				v = 1
 			}
 			o.ObserveInt64(gauge, v, metric.WithAttributes(
-				attribute.String("grpc.target", ch.Target()),
+				attribute.String("grpc.target", ch.CanonicalTarget()),
 				attribute.String("grpc.connectivity_state", s.String())))
 		}
 		if cur == channel.Shutdown {
@@ -212,7 +214,7 @@ func (h *Handler) ChannelOption() channel.Option { return channel.WithStatsHandl
 // connectivity gauge until it is closed.
 func (h *Handler) Instrument(ch *channel.Channel) (*channel.Channel, error) {
 	host, port := splitTarget(ch.Target())
-	ic := &interceptor{h: h, target: ch.Target(), host: host, port: port}
+	ic := &interceptor{h: h, target: ch.CanonicalTarget(), host: host, port: port}
 	out, err := channel.Intercept(ch, ic)
 	if err != nil {
 		return nil, err
@@ -260,8 +262,8 @@ func splitTarget(target string) (string, int) {
 func (h *Handler) AttemptStarted(ctx context.Context, info channel.AttemptInfo) channel.AttemptStats {
 	method := strings.TrimPrefix(info.Method, "/")
 	h.attemptStarted.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("grpc.method", method), attribute.String("grpc.target", info.Target)))
-	return &attempt{h: h, ctx: ctx, method: method, target: info.Target, start: time.Now()}
+		attribute.String("grpc.method", method), attribute.String("grpc.target", info.CanonicalTarget)))
+	return &attempt{h: h, ctx: ctx, method: method, target: info.CanonicalTarget, start: time.Now()}
 }
 
 // attempt records one attempt.

@@ -8,6 +8,8 @@ package grpc_testingactor
 
 import (
 	context "context"
+	actor "github.com/asynkron/protoactor-go/actor"
+	actors "github.com/grpcactor/grpcactor/actors"
 	channel "github.com/grpcactor/grpcactor/channel"
 	grpc_testing "google.golang.org/grpc/interop/grpc_testing"
 	iter "iter"
@@ -197,6 +199,112 @@ func (s *TestServiceStub) UnimplementedCallFuture(ctx context.Context, req *grpc
 	return s.unimplementedCall.Future(ctx, req, opts...)
 }
 
+// TestServiceActorStub calls the service grpc.testing.TestService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	EmptyCall            one *actors.Reply[*grpc_testing.Empty]
+//	UnaryCall            one *actors.Reply[*grpc_testing.SimpleResponse]
+//	CacheableUnaryCall   one *actors.Reply[*grpc_testing.SimpleResponse]
+//	StreamingOutputCall  *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within the demand), then one *actors.End
+//	StreamingInputCall   *actors.SendCredit, then after Ref.CloseSend one *actors.Reply[*grpc_testing.StreamingInputCallResponse]
+//	FullDuplexCall       *actors.SendCredit and *actors.Message[*grpc_testing.StreamingOutputCallResponse], then one *actors.End
+//	HalfDuplexCall       *actors.SendCredit and *actors.Message[*grpc_testing.StreamingOutputCallResponse], then one *actors.End
+//	UnimplementedCall    one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type TestServiceActorStub struct {
+	emptyCall           *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	unaryCall           *actors.UnaryMethod[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse]
+	cacheableUnaryCall  *actors.UnaryMethod[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse]
+	streamingOutputCall *actors.ServerStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	streamingInputCall  *actors.ClientStreamMethod[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse]
+	fullDuplexCall      *actors.BidiStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	halfDuplexCall      *actors.BidiStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	unimplementedCall   *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewTestServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewTestServiceActorStub(ch *channel.Channel) *TestServiceActorStub {
+	return &TestServiceActorStub{
+		emptyCall:           actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, TestServiceEmptyCallMethod),
+		unaryCall:           actors.Unary[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse](ch, TestServiceUnaryCallMethod),
+		cacheableUnaryCall:  actors.Unary[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse](ch, TestServiceCacheableUnaryCallMethod),
+		streamingOutputCall: actors.ServerStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceStreamingOutputCallMethod),
+		streamingInputCall:  actors.ClientStream[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse](ch, TestServiceStreamingInputCallMethod),
+		fullDuplexCall:      actors.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceFullDuplexCallMethod),
+		halfDuplexCall:      actors.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceHalfDuplexCallMethod),
+		unimplementedCall:   actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, TestServiceUnimplementedCallMethod),
+	}
+}
+
+// EmptyCall starts /grpc.testing.TestService/EmptyCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *TestServiceActorStub) EmptyCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.emptyCall.Send(ctx, req, opts...)
+}
+
+// UnaryCall starts /grpc.testing.TestService/UnaryCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.SimpleResponse].
+func (s *TestServiceActorStub) UnaryCall(ctx actor.SenderContext, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.unaryCall.Send(ctx, req, opts...)
+}
+
+// CacheableUnaryCall starts /grpc.testing.TestService/CacheableUnaryCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.SimpleResponse].
+func (s *TestServiceActorStub) CacheableUnaryCall(ctx actor.SenderContext, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.cacheableUnaryCall.Send(ctx, req, opts...)
+}
+
+// StreamingOutputCall starts /grpc.testing.TestService/StreamingOutputCall with req and returns at once;
+// each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (no more
+// than the demand granted: actors.Demand, Ref.Request), then one *actors.End.
+func (s *TestServiceActorStub) StreamingOutputCall(ctx actor.SenderContext, req *grpc_testing.StreamingOutputCallRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.streamingOutputCall.Send(ctx, req, opts...)
+}
+
+// StreamingInputCall opens /grpc.testing.TestService/StreamingInputCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows and ends
+// them with Ref.CloseSend; the outcome arrives as one *actors.Reply[*grpc_testing.StreamingInputCallResponse].
+func (s *TestServiceActorStub) StreamingInputCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.streamingInputCall.Open(ctx, opts...)
+}
+
+// FullDuplexCall opens /grpc.testing.TestService/FullDuplexCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within
+// the demand), then one *actors.End.
+func (s *TestServiceActorStub) FullDuplexCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.fullDuplexCall.Open(ctx, opts...)
+}
+
+// HalfDuplexCall opens /grpc.testing.TestService/HalfDuplexCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within
+// the demand), then one *actors.End.
+func (s *TestServiceActorStub) HalfDuplexCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.halfDuplexCall.Open(ctx, opts...)
+}
+
+// UnimplementedCall starts /grpc.testing.TestService/UnimplementedCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *TestServiceActorStub) UnimplementedCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.unimplementedCall.Send(ctx, req, opts...)
+}
+
 // UnimplementedServiceServiceName is the full name of the grpc.testing.UnimplementedService service.
 const UnimplementedServiceServiceName = "grpc.testing.UnimplementedService"
 
@@ -239,6 +347,43 @@ func (s *UnimplementedServiceStub) UnimplementedCallWithCall(ctx context.Context
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *UnimplementedServiceStub) UnimplementedCallFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.unimplementedCall.Future(ctx, req, opts...)
+}
+
+// UnimplementedServiceActorStub calls the service grpc.testing.UnimplementedService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	UnimplementedCall  one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type UnimplementedServiceActorStub struct {
+	unimplementedCall *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewUnimplementedServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewUnimplementedServiceActorStub(ch *channel.Channel) *UnimplementedServiceActorStub {
+	return &UnimplementedServiceActorStub{
+		unimplementedCall: actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, UnimplementedServiceUnimplementedCallMethod),
+	}
+}
+
+// UnimplementedCall starts /grpc.testing.UnimplementedService/UnimplementedCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *UnimplementedServiceActorStub) UnimplementedCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.unimplementedCall.Send(ctx, req, opts...)
 }
 
 // ReconnectServiceServiceName is the full name of the grpc.testing.ReconnectService service.
@@ -307,6 +452,52 @@ func (s *ReconnectServiceStub) StopFuture(ctx context.Context, req *grpc_testing
 	return s.stop.Future(ctx, req, opts...)
 }
 
+// ReconnectServiceActorStub calls the service grpc.testing.ReconnectService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Start  one *actors.Reply[*grpc_testing.Empty]
+//	Stop   one *actors.Reply[*grpc_testing.ReconnectInfo]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type ReconnectServiceActorStub struct {
+	start *actors.UnaryMethod[*grpc_testing.ReconnectParams, *grpc_testing.Empty]
+	stop  *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.ReconnectInfo]
+}
+
+// NewReconnectServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewReconnectServiceActorStub(ch *channel.Channel) *ReconnectServiceActorStub {
+	return &ReconnectServiceActorStub{
+		start: actors.Unary[*grpc_testing.ReconnectParams, *grpc_testing.Empty](ch, ReconnectServiceStartMethod),
+		stop:  actors.Unary[*grpc_testing.Empty, *grpc_testing.ReconnectInfo](ch, ReconnectServiceStopMethod),
+	}
+}
+
+// Start starts /grpc.testing.ReconnectService/Start with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *ReconnectServiceActorStub) Start(ctx actor.SenderContext, req *grpc_testing.ReconnectParams, opts ...channel.CallOption) *actors.Ref {
+	return s.start.Send(ctx, req, opts...)
+}
+
+// Stop starts /grpc.testing.ReconnectService/Stop with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.ReconnectInfo].
+func (s *ReconnectServiceActorStub) Stop(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.stop.Send(ctx, req, opts...)
+}
+
 // LoadBalancerStatsServiceServiceName is the full name of the grpc.testing.LoadBalancerStatsService service.
 const LoadBalancerStatsServiceServiceName = "grpc.testing.LoadBalancerStatsService"
 
@@ -371,6 +562,52 @@ func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsWithCall(ctx con
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsFuture(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.LoadBalancerAccumulatedStatsResponse] {
 	return s.getClientAccumulatedStats.Future(ctx, req, opts...)
+}
+
+// LoadBalancerStatsServiceActorStub calls the service grpc.testing.LoadBalancerStatsService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	GetClientStats             one *actors.Reply[*grpc_testing.LoadBalancerStatsResponse]
+//	GetClientAccumulatedStats  one *actors.Reply[*grpc_testing.LoadBalancerAccumulatedStatsResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type LoadBalancerStatsServiceActorStub struct {
+	getClientStats            *actors.UnaryMethod[*grpc_testing.LoadBalancerStatsRequest, *grpc_testing.LoadBalancerStatsResponse]
+	getClientAccumulatedStats *actors.UnaryMethod[*grpc_testing.LoadBalancerAccumulatedStatsRequest, *grpc_testing.LoadBalancerAccumulatedStatsResponse]
+}
+
+// NewLoadBalancerStatsServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewLoadBalancerStatsServiceActorStub(ch *channel.Channel) *LoadBalancerStatsServiceActorStub {
+	return &LoadBalancerStatsServiceActorStub{
+		getClientStats:            actors.Unary[*grpc_testing.LoadBalancerStatsRequest, *grpc_testing.LoadBalancerStatsResponse](ch, LoadBalancerStatsServiceGetClientStatsMethod),
+		getClientAccumulatedStats: actors.Unary[*grpc_testing.LoadBalancerAccumulatedStatsRequest, *grpc_testing.LoadBalancerAccumulatedStatsResponse](ch, LoadBalancerStatsServiceGetClientAccumulatedStatsMethod),
+	}
+}
+
+// GetClientStats starts /grpc.testing.LoadBalancerStatsService/GetClientStats with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.LoadBalancerStatsResponse].
+func (s *LoadBalancerStatsServiceActorStub) GetClientStats(ctx actor.SenderContext, req *grpc_testing.LoadBalancerStatsRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.getClientStats.Send(ctx, req, opts...)
+}
+
+// GetClientAccumulatedStats starts /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.LoadBalancerAccumulatedStatsResponse].
+func (s *LoadBalancerStatsServiceActorStub) GetClientAccumulatedStats(ctx actor.SenderContext, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.getClientAccumulatedStats.Send(ctx, req, opts...)
 }
 
 // HookServiceServiceName is the full name of the grpc.testing.HookService service.
@@ -461,6 +698,61 @@ func (s *HookServiceStub) ClearReturnStatusFuture(ctx context.Context, req *grpc
 	return s.clearReturnStatus.Future(ctx, req, opts...)
 }
 
+// HookServiceActorStub calls the service grpc.testing.HookService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Hook               one *actors.Reply[*grpc_testing.Empty]
+//	SetReturnStatus    one *actors.Reply[*grpc_testing.Empty]
+//	ClearReturnStatus  one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type HookServiceActorStub struct {
+	hook              *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	setReturnStatus   *actors.UnaryMethod[*grpc_testing.SetReturnStatusRequest, *grpc_testing.Empty]
+	clearReturnStatus *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewHookServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewHookServiceActorStub(ch *channel.Channel) *HookServiceActorStub {
+	return &HookServiceActorStub{
+		hook:              actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, HookServiceHookMethod),
+		setReturnStatus:   actors.Unary[*grpc_testing.SetReturnStatusRequest, *grpc_testing.Empty](ch, HookServiceSetReturnStatusMethod),
+		clearReturnStatus: actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, HookServiceClearReturnStatusMethod),
+	}
+}
+
+// Hook starts /grpc.testing.HookService/Hook with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) Hook(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.hook.Send(ctx, req, opts...)
+}
+
+// SetReturnStatus starts /grpc.testing.HookService/SetReturnStatus with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) SetReturnStatus(ctx actor.SenderContext, req *grpc_testing.SetReturnStatusRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.setReturnStatus.Send(ctx, req, opts...)
+}
+
+// ClearReturnStatus starts /grpc.testing.HookService/ClearReturnStatus with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) ClearReturnStatus(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.clearReturnStatus.Send(ctx, req, opts...)
+}
+
 // XdsUpdateHealthServiceServiceName is the full name of the grpc.testing.XdsUpdateHealthService service.
 const XdsUpdateHealthServiceServiceName = "grpc.testing.XdsUpdateHealthService"
 
@@ -549,6 +841,61 @@ func (s *XdsUpdateHealthServiceStub) SendHookRequestFuture(ctx context.Context, 
 	return s.sendHookRequest.Future(ctx, req, opts...)
 }
 
+// XdsUpdateHealthServiceActorStub calls the service grpc.testing.XdsUpdateHealthService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	SetServing       one *actors.Reply[*grpc_testing.Empty]
+//	SetNotServing    one *actors.Reply[*grpc_testing.Empty]
+//	SendHookRequest  one *actors.Reply[*grpc_testing.HookResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type XdsUpdateHealthServiceActorStub struct {
+	setServing      *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	setNotServing   *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	sendHookRequest *actors.UnaryMethod[*grpc_testing.HookRequest, *grpc_testing.HookResponse]
+}
+
+// NewXdsUpdateHealthServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewXdsUpdateHealthServiceActorStub(ch *channel.Channel) *XdsUpdateHealthServiceActorStub {
+	return &XdsUpdateHealthServiceActorStub{
+		setServing:      actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, XdsUpdateHealthServiceSetServingMethod),
+		setNotServing:   actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, XdsUpdateHealthServiceSetNotServingMethod),
+		sendHookRequest: actors.Unary[*grpc_testing.HookRequest, *grpc_testing.HookResponse](ch, XdsUpdateHealthServiceSendHookRequestMethod),
+	}
+}
+
+// SetServing starts /grpc.testing.XdsUpdateHealthService/SetServing with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *XdsUpdateHealthServiceActorStub) SetServing(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.setServing.Send(ctx, req, opts...)
+}
+
+// SetNotServing starts /grpc.testing.XdsUpdateHealthService/SetNotServing with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *XdsUpdateHealthServiceActorStub) SetNotServing(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.setNotServing.Send(ctx, req, opts...)
+}
+
+// SendHookRequest starts /grpc.testing.XdsUpdateHealthService/SendHookRequest with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.HookResponse].
+func (s *XdsUpdateHealthServiceActorStub) SendHookRequest(ctx actor.SenderContext, req *grpc_testing.HookRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sendHookRequest.Send(ctx, req, opts...)
+}
+
 // XdsUpdateClientConfigureServiceServiceName is the full name of the grpc.testing.XdsUpdateClientConfigureService service.
 const XdsUpdateClientConfigureServiceServiceName = "grpc.testing.XdsUpdateClientConfigureService"
 
@@ -591,4 +938,41 @@ func (s *XdsUpdateClientConfigureServiceStub) ConfigureWithCall(ctx context.Cont
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *XdsUpdateClientConfigureServiceStub) ConfigureFuture(ctx context.Context, req *grpc_testing.ClientConfigureRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.ClientConfigureResponse] {
 	return s.configure.Future(ctx, req, opts...)
+}
+
+// XdsUpdateClientConfigureServiceActorStub calls the service grpc.testing.XdsUpdateClientConfigureService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Configure  one *actors.Reply[*grpc_testing.ClientConfigureResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type XdsUpdateClientConfigureServiceActorStub struct {
+	configure *actors.UnaryMethod[*grpc_testing.ClientConfigureRequest, *grpc_testing.ClientConfigureResponse]
+}
+
+// NewXdsUpdateClientConfigureServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewXdsUpdateClientConfigureServiceActorStub(ch *channel.Channel) *XdsUpdateClientConfigureServiceActorStub {
+	return &XdsUpdateClientConfigureServiceActorStub{
+		configure: actors.Unary[*grpc_testing.ClientConfigureRequest, *grpc_testing.ClientConfigureResponse](ch, XdsUpdateClientConfigureServiceConfigureMethod),
+	}
+}
+
+// Configure starts /grpc.testing.XdsUpdateClientConfigureService/Configure with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.ClientConfigureResponse].
+func (s *XdsUpdateClientConfigureServiceActorStub) Configure(ctx actor.SenderContext, req *grpc_testing.ClientConfigureRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.configure.Send(ctx, req, opts...)
 }

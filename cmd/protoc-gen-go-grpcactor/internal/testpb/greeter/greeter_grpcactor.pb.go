@@ -8,6 +8,8 @@ package greeter
 
 import (
 	context "context"
+	actor "github.com/asynkron/protoactor-go/actor"
+	actors "github.com/grpcactor/grpcactor/actors"
 	channel "github.com/grpcactor/grpcactor/channel"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	iter "iter"
@@ -194,6 +196,108 @@ func (s *GreeterStub) TypeFuture(ctx context.Context, req *emptypb.Empty, opts .
 	return s.type_.Future(ctx, req, opts...)
 }
 
+// GreeterActorStub calls the service grpcactor.test.greeter.Greeter
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	SayHello         one *actors.Reply[*HelloReply]
+//	LotsOfReplies    *actors.Message[*HelloReply] (within the demand), then one *actors.End
+//	LotsOfGreetings  *actors.SendCredit, then after Ref.CloseSend one *actors.Reply[*HelloReply]
+//	BidiHello        *actors.SendCredit and *actors.Message[*HelloReply], then one *actors.End
+//	SayGoodbye       one *actors.Reply[*emptypb.Empty]
+//	Type             one *actors.Reply[*emptypb.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+//
+// Greeter greets people, once or many times.
+//
+// Its comments reach the generated stub.
+type GreeterActorStub struct {
+	sayHello        *actors.UnaryMethod[*HelloRequest, *HelloReply]
+	lotsOfReplies   *actors.ServerStreamMethod[*HelloRequest, *HelloReply]
+	lotsOfGreetings *actors.ClientStreamMethod[*HelloRequest, *HelloReply]
+	bidiHello       *actors.BidiStreamMethod[*HelloRequest, *HelloReply]
+	sayGoodbye      *actors.UnaryMethod[*HelloRequest, *emptypb.Empty]
+	type_           *actors.UnaryMethod[*emptypb.Empty, *emptypb.Empty]
+}
+
+// NewGreeterActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewGreeterActorStub(ch *channel.Channel) *GreeterActorStub {
+	return &GreeterActorStub{
+		sayHello:        actors.Unary[*HelloRequest, *HelloReply](ch, GreeterSayHelloMethod),
+		lotsOfReplies:   actors.ServerStream[*HelloRequest, *HelloReply](ch, GreeterLotsOfRepliesMethod),
+		lotsOfGreetings: actors.ClientStream[*HelloRequest, *HelloReply](ch, GreeterLotsOfGreetingsMethod),
+		bidiHello:       actors.BidiStream[*HelloRequest, *HelloReply](ch, GreeterBidiHelloMethod),
+		sayGoodbye:      actors.Unary[*HelloRequest, *emptypb.Empty](ch, GreeterSayGoodbyeMethod),
+		type_:           actors.Unary[*emptypb.Empty, *emptypb.Empty](ch, GreeterTypeMethod),
+	}
+}
+
+// SayHello starts /grpcactor.test.greeter.Greeter/SayHello with req and returns at once;
+// its outcome arrives as one *actors.Reply[*HelloReply].
+//
+// SayHello greets one person.
+func (s *GreeterActorStub) SayHello(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sayHello.Send(ctx, req, opts...)
+}
+
+// LotsOfReplies starts /grpcactor.test.greeter.Greeter/LotsOfReplies with req and returns at once;
+// each response arrives as an *actors.Message[*HelloReply] (no more
+// than the demand granted: actors.Demand, Ref.Request), then one *actors.End.
+//
+// LotsOfReplies greets one person with a reply per language.
+func (s *GreeterActorStub) LotsOfReplies(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.lotsOfReplies.Send(ctx, req, opts...)
+}
+
+// LotsOfGreetings opens /grpcactor.test.greeter.Greeter/LotsOfGreetings and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows and ends
+// them with Ref.CloseSend; the outcome arrives as one *actors.Reply[*HelloReply].
+//
+// LotsOfGreetings greets many people with one reply.
+func (s *GreeterActorStub) LotsOfGreetings(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.lotsOfGreetings.Open(ctx, opts...)
+}
+
+// BidiHello opens /grpcactor.test.greeter.Greeter/BidiHello and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*HelloReply] (within
+// the demand), then one *actors.End.
+//
+// BidiHello answers each greeting as it comes.
+func (s *GreeterActorStub) BidiHello(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.bidiHello.Open(ctx, opts...)
+}
+
+// SayGoodbye starts /grpcactor.test.greeter.Greeter/SayGoodbye with req and returns at once;
+// its outcome arrives as one *actors.Reply[*emptypb.Empty].
+//
+// SayGoodbye is kept for old clients.
+//
+// Deprecated: Do not use.
+func (s *GreeterActorStub) SayGoodbye(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sayGoodbye.Send(ctx, req, opts...)
+}
+
+// Type starts /grpcactor.test.greeter.Greeter/Type with req and returns at once;
+// its outcome arrives as one *actors.Reply[*emptypb.Empty].
+func (s *GreeterActorStub) Type(ctx actor.SenderContext, req *emptypb.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.type_.Send(ctx, req, opts...)
+}
+
 // OldGreeterServiceName is the full name of the grpcactor.test.greeter.OldGreeter service.
 const OldGreeterServiceName = "grpcactor.test.greeter.OldGreeter"
 
@@ -244,6 +348,49 @@ func (s *OldGreeterStub) HelloFuture(ctx context.Context, req *HelloRequest, opt
 	return s.hello.Future(ctx, req, opts...)
 }
 
+// OldGreeterActorStub calls the service grpcactor.test.greeter.OldGreeter
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Hello  one *actors.Reply[*HelloReply]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+//
+// OldGreeter is what Greeter replaced.
+//
+// Deprecated: Do not use.
+type OldGreeterActorStub struct {
+	hello *actors.UnaryMethod[*HelloRequest, *HelloReply]
+}
+
+// NewOldGreeterActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+//
+// Deprecated: Do not use.
+func NewOldGreeterActorStub(ch *channel.Channel) *OldGreeterActorStub {
+	return &OldGreeterActorStub{
+		hello: actors.Unary[*HelloRequest, *HelloReply](ch, OldGreeterHelloMethod),
+	}
+}
+
+// Hello starts /grpcactor.test.greeter.OldGreeter/Hello with req and returns at once;
+// its outcome arrives as one *actors.Reply[*HelloReply].
+func (s *OldGreeterActorStub) Hello(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.hello.Send(ctx, req, opts...)
+}
+
 // EmptyServiceName is the full name of the grpcactor.test.greeter.Empty service.
 const EmptyServiceName = "grpcactor.test.greeter.Empty"
 
@@ -259,4 +406,22 @@ type EmptyStub struct {
 // from channel.Insecure, channel.Secure or channel.Intercept).
 func NewEmptyStub(ch *channel.Channel) *EmptyStub {
 	return &EmptyStub{}
+}
+
+// EmptyActorStub calls the service grpcactor.test.greeter.Empty
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// Empty has no RPCs.
+type EmptyActorStub struct {
+}
+
+// NewEmptyActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewEmptyActorStub(ch *channel.Channel) *EmptyActorStub {
+	return &EmptyActorStub{}
 }
