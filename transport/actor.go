@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type connActor struct {
 	stopping bool
 	closed   bool  // effClose performed
 	werr     error // a failed write of the current batch of effects
+	yielded  bool  // maybeFlush yielded once since the last flush
 
 	hdrScratch [9]byte
 }
@@ -188,8 +190,17 @@ func (a *connActor) arm(e *effArm) {
 	a.timers.Arm(e.timer.slot(), e.d, msg)
 }
 
+// flushYieldBelow: with fewer bytes than this buffered and other streams
+// in flight, the actor yields once before it flushes (see maybeFlush).
+const flushYieldBelow = 1024
+
 // maybeFlush writes out buffered frames when no other message waits in
-// the mailbox, so the frames of several calls leave in one write.
+// the mailbox, so the frames of several calls leave in one write. With
+// other streams in flight and only a few bytes buffered, it first yields
+// the processor once (as grpc-go's writer does): callers that the reader
+// has just woken, whose next calls are a few microseconds away, then get
+// to queue them, and their frames share the write. A lone call (one
+// stream in flight, as at concurrency 1) is flushed at once.
 func (a *connActor) maybeFlush() {
 	if a.bw == nil || a.closed || a.bw.Buffered() == 0 {
 		return
@@ -197,6 +208,14 @@ func (a *connActor) maybeFlush() {
 	if a.mailbox != nil && a.mailbox.UserMessageCount() > 0 {
 		return
 	}
+	if !a.yielded && a.mailbox != nil && a.bw.Buffered() < flushYieldBelow && len(a.core.streams) > 1 {
+		a.yielded = true
+		runtime.Gosched()
+		if a.mailbox.UserMessageCount() > 0 {
+			return // flushed after those messages
+		}
+	}
+	a.yielded = false
 	a.check(a.bw.Flush())
 	a.closeIfWriteFailed()
 }
