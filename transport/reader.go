@@ -219,7 +219,7 @@ func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
 		st = status.New(codes.Internal, "server ended the stream in the middle of a message")
 	}
 	s.finish(st, trailer, false, false)
-	r.c.send(&remoteEnded{s: s})
+	r.c.send(&s.endMsg)
 }
 
 func (r *reader) headers(f *http2.MetaHeadersFrame) {
