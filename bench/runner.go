@@ -115,6 +115,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	cpu0 := processCPU()
+	r0, w0, ioOK := ioCounts()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -137,6 +138,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	}
 	elapsed := time.Since(t0)
 	cpu1 := processCPU()
+	r1, w1, ioOK1 := ioCounts()
 	runtime.ReadMemStats(&m1)
 
 	var r result
@@ -155,6 +157,10 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	r.cpu = cpu1 - cpu0
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc
+	if ioOK && ioOK1 {
+		// Less the read of /proc/self/io itself at the end.
+		r.reads, r.writes, r.ioCounted = r1-r0-1, w1-w0, true
+	}
 	r.p50 = all.quantile(0.50)
 	r.p99 = all.quantile(0.99)
 	if firstErr != nil {
