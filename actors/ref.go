@@ -15,6 +15,12 @@ type Ref struct {
 	mu     sync.Mutex
 	impl   refImpl
 	cancel bool // Cancel came before the call was set
+
+	// The calling actor's calls in progress (watch.go): own is set before
+	// the call starts; linked, prev and next are under own.mu.
+	own        *owner
+	linked     bool
+	prev, next *Ref
 }
 
 // refImpl is the call behind a Ref.

@@ -196,6 +196,7 @@ type report struct {
 	floor     summary
 	rows      []rowResult
 	idle      *idleRow
+	inflight  *inflightRow // inflight.go
 	serverPID int
 	profiled  string
 }
@@ -220,14 +221,16 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 		}
 	}
 	wantIdle := cfg.selected(idleKey)
+	wantInFlight := cfg.selected(inflightKey)
 	if cfg.list {
 		for _, w := range workloads() {
 			fmt.Fprintf(stdout, "%-20s %s\n", w.key, w.desc)
 		}
 		fmt.Fprintf(stdout, "%-20s %s\n", idleKey, fmt.Sprintf("memory and goroutines per idle READY channel (%d channels per client)", idleChannels))
+		fmt.Fprintf(stdout, "%-20s %s\n", inflightKey, fmt.Sprintf("goroutines, heap and stack per unary call in flight (%d held by the server)", inflightCalls))
 		return nil
 	}
-	if len(selected) == 0 && !wantIdle {
+	if len(selected) == 0 && !wantIdle && !wantInFlight {
 		return fmt.Errorf("%w %q (see -list)", errNoRows, strings.Join(cfg.rows, ","))
 	}
 	profiling := cfg.cpuprofile != "" || cfg.memprofile != ""
@@ -292,6 +295,9 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 				}
 			}
 		}
+	}
+	if wantInFlight && ctx.Err() == nil {
+		rep.inflight = runInFlight(ctx, cfg.rounds, srv.addr, stderr)
 	}
 	srv.stop()
 	if cfg.markdown {

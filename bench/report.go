@@ -241,6 +241,9 @@ func (rep *report) failures() int {
 			}
 		}
 	}
+	if rep.inflight != nil {
+		n += rep.inflight.failures()
+	}
 	return n
 }
 
@@ -379,6 +382,9 @@ func (rep *report) legend() []string {
 	if rep.idle != nil {
 		l = append(l, fmt.Sprintf("%s: %d channels per client, one 0B call on each, then 300 ms idle and GC; growth of HeapInuse (and HeapAlloc) and of the goroutine count / %d (one channel opened and closed first, so one-time library state is not counted)", idleKey, idleChannels, idleChannels))
 	}
+	if rep.inflight != nil {
+		l = append(l, inflightLegend())
+	}
 	if rep.profiled != "" {
 		l = append(l, fmt.Sprintf("profiled: %s (grpcactor only, an extra run after the measured ones)", rep.profiled))
 	}
@@ -408,6 +414,9 @@ func (rep *report) failureLines() []string {
 			l = append(l, fmt.Sprintf("%s, grpc-go: %v", idleKey, s.err))
 		}
 	}
+	if rep.inflight != nil {
+		l = append(l, rep.inflight.failureLines()...)
+	}
 	return l
 }
 
@@ -423,6 +432,10 @@ func (rep *report) writeText(w io.Writer) {
 	}
 	if rep.idle != nil {
 		rep.idleTable(90).writeText(w)
+		fmt.Fprintln(w)
+	}
+	if rep.inflight != nil {
+		rep.inflight.table(90).writeText(w)
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "rows:")
@@ -453,6 +466,10 @@ func (rep *report) writeMarkdown(w io.Writer) {
 	}
 	if rep.idle != nil {
 		rep.idleTable(200).writeMarkdown(w)
+		fmt.Fprintln(w)
+	}
+	if rep.inflight != nil {
+		rep.inflight.table(200).writeMarkdown(w)
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "Rows:")

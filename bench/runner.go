@@ -27,6 +27,9 @@ type worker struct {
 type session struct {
 	newWorker func(ctx context.Context) (worker, error)
 	close     func() error
+	// drive, if set, runs the workload's own closed loop instead of
+	// newWorker's goroutines (msgform.go).
+	drive driver
 }
 
 // maxWorkerErrors failed ops end a worker's run: an op that fails is
@@ -47,6 +50,9 @@ var errHung = errors.New("hung")
 // allocation counters are read just before the first and just after the last
 // operation; a GC runs before the clock starts.
 func measure(parent context.Context, s *session, conc int, d time.Duration) result {
+	if s.drive != nil {
+		return measureDriven(parent, s, conc, d)
+	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
