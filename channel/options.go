@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/resolver"
 )
 
 // Option configures a channel. Options are applied in order; a later one
@@ -56,6 +57,7 @@ type options struct {
 	parent         actor.Context  // WithParent; nil spawns at the root
 	notifyParent   bool           // NotifyParent
 	proxy          proxyOptions
+	resolver       resolver.Builder // WithResolver; nil: by the target's scheme
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.
@@ -112,6 +114,24 @@ func WithServiceConfig(json string) Option {
 	})
 }
 
+// WithResolver makes b the channel's name resolver, whatever its target's
+// scheme: b builds the resolver when the channel is opened (an error from
+// Build is an error from Insecure) and the channel starts it when it first
+// leaves IDLE (see package resolver). A target with a built-in scheme, or
+// none, is still checked as usual; any other scheme is accepted and its
+// endpoint handed to b. The channel's WithServiceConfig is the default
+// that a service config from b replaces. Default: the resolver registered
+// with resolver.Register for the target's scheme, else the built-in one.
+func WithResolver(b resolver.Builder) Option {
+	return optionFunc(func(o *options) error {
+		if b == nil {
+			return fmt.Errorf("WithResolver: nil builder")
+		}
+		o.resolver = b
+		return nil
+	})
+}
+
 // WithLBPolicy chooses the load-balancing policy (grpc.lb_policy_name):
 // "pick_first" (the default) or "round_robin". A service config's
 // loadBalancingConfig takes precedence.
@@ -127,7 +147,8 @@ func WithLBPolicy(name string) Option {
 
 // WithDNSMinResolutionInterval sets the least time between two DNS
 // re-resolutions of the target (grpc.dns_min_time_between_resolutions_ms);
-// 0 removes the limit. Default 30 s.
+// 0 removes the limit. Default 30 s. It limits the re-resolution requests
+// the channel sends a resolver of package resolver as well.
 func WithDNSMinResolutionInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) error {
 		if d < 0 {
