@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -437,6 +438,9 @@ func (c *core) updateAddrs(addrs []address) {
 	}
 	c.addrs = addrs
 	created := false
+	// pick_first keeps only its selected subchannel, if the new list
+	// still has its address; otherwise it starts a new pass.
+	keepSelected := c.selected != nil && slices.Contains(addrs, c.selected.addr)
 	old := map[address]*subRef{}
 	for _, s := range c.subs {
 		old[s.addr] = s
@@ -448,7 +452,7 @@ func (c *core) updateAddrs(addrs []address) {
 			delete(old, a)
 			continue
 		}
-		if c.lb == "pick_first" && c.selected != nil {
+		if c.lb == "pick_first" && keepSelected {
 			continue // pick_first keeps only the selected subchannel
 		}
 		s := &subRef{id: c.nextID, addr: a}

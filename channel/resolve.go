@@ -59,8 +59,11 @@ type resolverExtras struct {
 
 // resolverUpdate applies the service config an update carries and
 // records its addresses' attributes. It reports whether the update was
-// only a service config, fully handled here.
+// fully handled here: only a service config, or too late.
 func (c *core) resolverUpdate(m msgResolved) bool {
+	if c.rs.gone != nil {
+		return true // a late update from a resolver that has stopped
+	}
 	x := m.res
 	switch {
 	case x.scErr != nil:
