@@ -126,7 +126,8 @@ type chanState struct {
 // "dns:///host:port" (default port 443; every address the name resolves
 // to), "dns://server/host:port" (ask that DNS server), "unix:path",
 // "unix:///abs/path", "unix-abstract:name", "ipv4:1.2.3.4:80,5.6.7.8:80",
-// "ipv6:[::1]:80", "passthrough:///addr".
+// "ipv6:[::1]:80", "passthrough:///addr". Any other scheme needs a
+// resolver: one registered with resolver.Register, or WithResolver's.
 func Insecure(target string, opts ...Option) (*Channel, error) {
 	return open(target, nil, opts)
 }

@@ -102,7 +102,8 @@ func WithKeepalive(k Keepalive) Option {
 // WithServiceConfig sets the service config, gRPC's JSON document
 // (grpc.service_config): loadBalancingConfig, methodConfig (timeout,
 // waitForReady, message size limits, retryPolicy) and retryThrottling. An
-// invalid document is an error from Insecure naming the field.
+// invalid document is an error from Insecure naming the field. A service
+// config from the channel's resolver (package resolver) replaces it.
 func WithServiceConfig(json string) Option {
 	return optionFunc(func(o *options) error {
 		sc, err := serviceconfig.Parse(json)

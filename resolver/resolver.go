@@ -109,7 +109,8 @@ type Resolver struct {
 	// Props is an actor the channel spawns as its child and stops when it
 	// closes.
 	Props *actor.Props
-	// PID is an actor of the user's own system; the channel watches it.
+	// PID is an actor of the user's own system, which must be the
+	// channel's (channel.WithActorSystem); the channel watches it.
 	PID *actor.PID
 }
 
@@ -137,7 +138,8 @@ func PollFunc(fn func(ctx context.Context, t Target) Update) Builder {
 
 // ActorPID returns a Builder whose channels all use the actor pid as their
 // resolver (the PID form): pid receives *Start, *ResolveNow and *Stop,
-// each naming the channel's PID.
+// each naming the channel's PID. The channels must run in pid's actor
+// system (channel.WithActorSystem).
 func ActorPID(pid *actor.PID) Builder {
 	return BuilderFunc(func(Target) (Resolver, error) {
 		if pid == nil {
