@@ -399,3 +399,26 @@ func TestRegisterRefusesBadSchemes(t *testing.T) {
 		t.Error("Get is not case-insensitive")
 	}
 }
+
+// A resolver actor that panics is stopped (the channel supervises its
+// child that way) and counts as stopped: calls fail, none hangs.
+func TestResolverActorPanics(t *testing.T) {
+	b := resolver.BuilderFunc(func(resolver.Target) (resolver.Resolver, error) {
+		return resolver.Resolver{Props: actor.PropsFromFunc(func(ctx actor.Context) {
+			if _, ok := ctx.Message().(*resolver.Start); ok {
+				panic("resolver bug")
+			}
+		})}, nil
+	})
+	ch := open(t, "buggy:///svc", channel.WithResolver(b))
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	_, err := call(ctx, ch, channel.WaitForReady(true))
+	st, _ := status.FromError(err)
+	if st.Code() != codes.Unavailable || !strings.Contains(st.Details(), `resolver of target "buggy:///svc" stopped`) {
+		t.Fatalf("call: %v; want UNAVAILABLE saying the resolver stopped", err)
+	}
+	if s := ch.State(false); s != channel.TransientFailure {
+		t.Errorf("state %v, want TRANSIENT_FAILURE", s)
+	}
+}
