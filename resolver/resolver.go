@@ -92,8 +92,8 @@ type ResolveNow struct {
 }
 
 // Stop tells a resolver actor given as a PID that Channel has closed and
-// wants no more updates. (A resolver spawned from Props is stopped
-// instead.)
+// wants no more updates (one sent anyway reaches a stopped actor: a dead
+// letter). A resolver spawned from Props is stopped instead.
 type Stop struct {
 	Channel *actor.PID
 }
