@@ -121,7 +121,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			cs.maxSend = max(w.maxSend, -1)
 		}
 	}
-	if sc := ch.opts.serviceConfig; sc != nil {
+	if sc := ch.serviceConfig(); sc != nil {
 		if mc, ok := sc.Method(method); ok {
 			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
 				cs.opts.timeout = mc.Timeout

@@ -15,7 +15,7 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
-	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
@@ -88,6 +88,9 @@ type chanState struct {
 	ua     string
 	lb     string
 	creds  *credentials.ChannelCredentials // nil for Insecure
+	// resolverSC is the last good service config from the resolver (nil
+	// before one), which replaces opts.serviceConfig (resolve.go).
+	resolverSC atomic.Pointer[serviceconfig.Config]
 
 	callsMu    sync.Mutex
 	calls      map[*callState]struct{}
@@ -126,7 +129,8 @@ type chanState struct {
 // "dns:///host:port" (default port 443; every address the name resolves
 // to), "dns://server/host:port" (ask that DNS server), "unix:path",
 // "unix:///abs/path", "unix-abstract:name", "ipv4:1.2.3.4:80,5.6.7.8:80",
-// "ipv6:[::1]:80", "passthrough:///addr".
+// "ipv6:[::1]:80", "passthrough:///addr". Any other scheme needs a
+// resolver: one registered with resolver.Register, or WithResolver's.
 func Insecure(target string, opts ...Option) (*Channel, error) {
 	return open(target, nil, opts)
 }
@@ -152,10 +156,6 @@ func Secure(target string, creds *credentials.ChannelCredentials, opts ...Option
 
 // open makes a channel; creds is nil for plaintext.
 func open(target string, creds *credentials.ChannelCredentials, opts []Option) (*Channel, error) {
-	pt, err := parseTarget(target)
-	if err != nil {
-		return nil, err
-	}
 	o := defaultOptions()
 	for _, opt := range opts {
 		if opt == nil {
@@ -164,6 +164,14 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		if err := opt.apply(&o); err != nil {
 			return nil, fmt.Errorf("channel %q: %w", target, err)
 		}
+	}
+	pt, builder, err := parseTargetWith(target, o.resolver)
+	if err != nil {
+		return nil, err
+	}
+	res, dynamic, err := buildResolver(target, pt, builder)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: building its resolver: %w", target, err)
 	}
 	if o.maxBackoff < o.initialBackoff {
 		return nil, fmt.Errorf("channel %q: grpc.max_reconnect_backoff_ms (%v) is below grpc.initial_reconnect_backoff_ms (%v)", target, o.maxBackoff, o.initialBackoff)
@@ -182,6 +190,9 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	static, err := applyProxy(target, pt, &o, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: %w", target, err)
+	}
+	if builder != nil {
+		static = nil // the resolver finds the addresses
 	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
@@ -222,10 +233,12 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		subs:      map[int]*subchannel.Subchannel{},
 		ids:       map[*subchannel.Subchannel]int{},
 		keepalive: o.keepalive.Time,
-		dns:       &resolver.DNS{Server: pt.authority},
+		res:       res,
 	}
+	a.core.rs.push = dynamic && res.Poll == nil
+	a.core.rs.shuffleFn = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
-		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
+		a.core.shuffle = a.core.rs.shuffleFn
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return a }, actorsys.StopOnPanic())
 	if o.parent != nil {

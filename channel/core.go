@@ -1,12 +1,14 @@
 package channel
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
 )
@@ -63,6 +65,7 @@ type (
 	msgResolved   struct {
 		addrs []address
 		err   *status.Error
+		res   resolverExtras // what a resolver of package resolver adds
 	}
 	msgSubState struct {
 		id    int
@@ -82,6 +85,8 @@ type (
 	// msgDoResolve is the rate limit's timer firing: the re-resolution it
 	// held back may run now.
 	msgDoResolve struct{}
+	// msgResolverGone is the resolver's actor stopping (resolve.go).
+	msgResolverGone struct{ err *status.Error }
 )
 
 // Effects.
@@ -112,6 +117,10 @@ type (
 		gen int
 	}
 	effState struct{ from, to Connectivity }
+	// effServiceConfig puts a resolver's service config in force;
+	// effBadServiceConfig reports one that was invalid (resolve.go).
+	effServiceConfig    struct{ sc *serviceconfig.Config }
+	effBadServiceConfig struct{ err error }
 )
 
 // subRef is the core's view of one subchannel.
@@ -163,6 +172,9 @@ type core struct {
 	idleGen     int           // tells the current idle timer from stale ones
 	idleArmed   bool
 
+	// The resolver of package resolver, if any (resolve.go).
+	rs resolverCore
+
 	effects []effect
 }
 
@@ -178,6 +190,7 @@ func newCore(static []address, lb string, o *options) *core {
 		now:         time.Now,
 		idleTimeout: o.idleTimeout,
 		usable:      connUsable,
+		rs:          resolverCore{defaultLB: lb},
 	}
 }
 
@@ -249,7 +262,7 @@ func (c *core) enterIdle() {
 // when msgDoResolve comes). A first lookup (leaving IDLE, a retry after a
 // failure, a backoff reset) is not rate-limited.
 func (c *core) resolve(first bool) {
-	if c.static != nil {
+	if c.static != nil || c.rs.gone != nil {
 		return
 	}
 	if c.inFlight {
@@ -266,7 +279,7 @@ func (c *core) resolve(first bool) {
 		}
 		return
 	}
-	c.inFlight = true
+	c.inFlight = !c.rs.push // a push resolver answers when it likes, if at all
 	c.emit(effResolve{})
 }
 
@@ -288,6 +301,9 @@ func (c *core) step(msg coreMsg) []effect {
 		c.exitIdle()
 	case msgResolved:
 		c.inFlight = false
+		if c.resolverUpdate(m) {
+			break
+		}
 		c.resolved(m)
 		if c.again {
 			c.again = false
@@ -301,6 +317,8 @@ func (c *core) step(msg coreMsg) []effect {
 			c.resolving = true
 			c.resolve(true)
 		}
+	case msgResolverGone:
+		c.resolverGone(m.err)
 	case msgSubState:
 		c.subState(m)
 	case msgEnterIdle:
@@ -359,6 +377,10 @@ func (c *core) exitIdle() {
 		c.updateAddrs(c.static)
 		return
 	}
+	if c.rs.push && len(c.addrs) > 0 {
+		c.updateAddrs(c.addrs) // a push resolver's latest addresses
+		return
+	}
 	c.resolving = true
 	c.resolve(true)
 }
@@ -366,6 +388,12 @@ func (c *core) exitIdle() {
 // requestResolve asks for a re-resolution (after a connection loss or
 // failure), subject to the rate limit.
 func (c *core) requestResolve() {
+	if c.rs.push && c.state != Shutdown {
+		// A hint to a push resolver, which may not answer: the channel
+		// does not wait for addresses meanwhile.
+		c.resolve(false)
+		return
+	}
 	if c.static == nil && !c.resolving && c.state != Shutdown {
 		c.resolving = true
 		c.resolve(false)
@@ -373,7 +401,7 @@ func (c *core) requestResolve() {
 }
 
 func (c *core) resolved(m msgResolved) {
-	if !c.resolving {
+	if !c.resolving && !c.rs.push {
 		return
 	}
 	c.resolving = false
@@ -410,6 +438,9 @@ func (c *core) updateAddrs(addrs []address) {
 	}
 	c.addrs = addrs
 	created := false
+	// pick_first keeps only its selected subchannel, if the new list
+	// still has its address; otherwise it starts a new pass.
+	keepSelected := c.selected != nil && slices.Contains(addrs, c.selected.addr)
 	old := map[address]*subRef{}
 	for _, s := range c.subs {
 		old[s.addr] = s
@@ -421,7 +452,7 @@ func (c *core) updateAddrs(addrs []address) {
 			delete(old, a)
 			continue
 		}
-		if c.lb == "pick_first" && c.selected != nil {
+		if c.lb == "pick_first" && keepSelected {
 			continue // pick_first keeps only the selected subchannel
 		}
 		s := &subRef{id: c.nextID, addr: a}
@@ -685,6 +716,10 @@ func (c *core) dropAbandoned() {
 
 func (c *core) pick(p *pickReq) {
 	c.dropAbandoned()
+	if c.rs.gone != nil {
+		c.emit(effReply{p, pickResult{err: c.rs.gone}})
+		return
+	}
 	switch c.state {
 	case Ready:
 		if conn := c.readyConn(); conn != nil {
