@@ -58,17 +58,21 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(strings.Join(methods[:9], "\n"))
+	fmt.Println(strings.Join(methods[:13], "\n"))
 	// Output:
 	// SayHello
 	// SayHelloWithCall
 	// SayHelloFuture
+	// SayHelloStart
 	// LotsOfReplies
+	// LotsOfRepliesStart
 	// LotsOfGreetings
 	// LotsOfGreetingsWithCall
 	// LotsOfGreetingsFuture
 	// LotsOfGreetingsOpen
+	// LotsOfGreetingsStart
 	// BidiHello
+	// BidiHelloOpen
 }
 
 // The actor stub generated for the same service: one method per RPC,

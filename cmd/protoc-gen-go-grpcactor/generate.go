@@ -405,6 +405,25 @@ func forms(r *rpc) []form {
 		return "func (s *" + r.Parent.GoName + "Stub) " + name + "("
 	}
 	rpcName := "/" + string(r.Parent.Desc.FullName()) + "/" + string(r.Desc.Name())
+	// start is the callback form (channel's Start) of a streaming kind.
+	startDoc := "starts " + rpcName + " and returns at once (the callback\n// form, no goroutine waits for the call): the responses and the end go to h\n// (channel.StreamHandler), on the runtime's goroutines; h must not block."
+	if r.Desc.IsStreamingClient() {
+		startDoc += "\n// Requests go out with the returned call's Send as h.OnSendCredit\n// allows, then CloseSend."
+	} else {
+		startDoc += "\n// The returned call cancels it and grants demand (Request)."
+	}
+	start := form{"Start", startDoc, func(g *protogen.GeneratedFile, r *rpc, name string) {
+		h := "h " + ch(g, "StreamHandler") + "[" + r.out + "]"
+		ret := ") *" + ch(g, "StreamCall") + "[" + r.in + ", " + r.out + "] {"
+		if r.Desc.IsStreamingClient() {
+			g.P(head(g, name), ctx(g), ", ", h, ", ", opts(g), ret)
+			g.P("return s.", r.field, ".Start(ctx, h, opts...)")
+		} else {
+			g.P(head(g, name), ctx(g), ", req ", r.in, ", ", h, ", ", opts(g), ret)
+			g.P("return s.", r.field, ".Start(ctx, req, h, opts...)")
+		}
+		g.P("}")
+	}}
 	switch r.kind() {
 	case "UnaryUnary":
 		return []form{
@@ -423,6 +442,11 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Future(ctx, req, opts...)")
 				g.P("}")
 			}},
+			{"Start", "starts " + rpcName + " and returns at once (the callback\n// form, no goroutine waits for the call); done runs once with the response\n// (or a *status.Error) and the finished call, on a goroutine of the\n// runtime's, and must not block. The returned call cancels it.", func(g *protogen.GeneratedFile, r *rpc, name string) {
+				g.P(head(g, name), ctx(g), ", req ", r.in, ", done func(resp ", r.out, ", call *", ch(g, "Call"), ", err error), ", opts(g), ") *", ch(g, "Call"), " {")
+				g.P("return s.", r.field, ".Start(ctx, req, done, opts...)")
+				g.P("}")
+			}},
 		}
 	case "UnaryStream":
 		return []form{
@@ -431,6 +455,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Call(ctx, req, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	case "StreamUnary":
 		return []form{
@@ -454,6 +479,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Open(ctx, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	default: // StreamStream
 		return []form{
@@ -467,6 +493,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Open(ctx, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	}
 }

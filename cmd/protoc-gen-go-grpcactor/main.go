@@ -12,7 +12,11 @@
 //     CloseAndRecv);
 //   - bidirectional streaming: BidiHello (requests from an iter.Seq, a
 //     *channel.ResponseStream back) and BidiHelloOpen (a
-//     *channel.BidiStream).
+//     *channel.BidiStream);
+//   - and for every kind the callback form, SayHelloStart(ctx, req, done)
+//     and LotsOfRepliesStart(ctx, req, h) (a channel.StreamHandler; the
+//     client- and bidirectional-streaming ones take no request and return
+//     a *channel.StreamCall to Send on): no goroutine waits for the call.
 //
 // For actors it generates a second type per service, the actor stub
 // (GreeterActorStub, NewGreeterActorStub), with one method per RPC named

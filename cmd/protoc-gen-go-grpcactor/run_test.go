@@ -343,3 +343,105 @@ func collect(t *testing.T, events <-chan string, n int) []string {
 	}
 	return got
 }
+
+// TestGeneratedStartForms runs the callback (Start) forms the plugin
+// generated against a grpc-go server.
+func TestGeneratedStartForms(t *testing.T) {
+	ch, err := channel.Insecure(startGreeter(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stub := greeter.NewGreeterStub(ch)
+	hello := func(name string) *greeter.HelloRequest { return &greeter.HelloRequest{Name: name} }
+	wait := func(what string, c <-chan string) string {
+		t.Helper()
+		select {
+		case s := <-c:
+			return s
+		case <-ctx.Done():
+			t.Fatalf("%s: nothing within a minute", what)
+			return ""
+		}
+	}
+
+	// Unary: done runs once.
+	out := make(chan string, 1)
+	stub.SayHelloStart(ctx, hello("ann"), func(resp *greeter.HelloReply, call *channel.Call, err error) {
+		out <- fmt.Sprintf("%q %v %v", resp.GetMessage(), call.Code(), err)
+	})
+	if got := wait("SayHelloStart", out); got != `"hello ann" OK <nil>` {
+		t.Errorf("SayHelloStart: %s", got)
+	}
+
+	// Server streaming: the messages, then the end, to the handler (its
+	// callbacks run one at a time).
+	var msgs []string
+	stub.LotsOfRepliesStart(ctx, &greeter.HelloRequest{Name: "di", Languages: 2}, channel.StreamHandler[*greeter.HelloReply]{
+		OnMessage: func(r *greeter.HelloReply) { msgs = append(msgs, r.GetMessage()) },
+		OnEnd:     func(_ *channel.Call, err error) { out <- fmt.Sprintf("%q %v", msgs, err) },
+	})
+	if got := wait("LotsOfRepliesStart", out); got != `["!di" "!!di"] <nil>` {
+		t.Errorf("LotsOfRepliesStart: %s", got)
+	}
+
+	// Client streaming: send after the first credit, then CloseSend.
+	// credits makes an OnSendCredit that signals each call's credit on a
+	// channel of its own.
+	credits := func() (chan struct{}, func(int)) {
+		c := make(chan struct{}, 1)
+		return c, func(int) {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+	}
+	credit, onCredit := credits()
+	var reply string
+	cs := stub.LotsOfGreetingsStart(ctx, channel.StreamHandler[*greeter.HelloReply]{
+		OnSendCredit: onCredit,
+		OnMessage:    func(r *greeter.HelloReply) { reply = r.GetMessage() },
+		OnEnd:        func(_ *channel.Call, err error) { out <- fmt.Sprintf("%q %v", reply, err) },
+	})
+	select {
+	case <-credit:
+	case <-ctx.Done():
+		t.Fatal("LotsOfGreetingsStart: no send credit within a minute")
+	}
+	for _, n := range []string{"a", "b"} {
+		if err := cs.Send(hello(n)); err != nil {
+			t.Fatalf("LotsOfGreetingsStart Send: %v", err)
+		}
+	}
+	cs.CloseSend()
+	if got := wait("LotsOfGreetingsStart", out); got != `"hello a, b" <nil>` {
+		t.Errorf("LotsOfGreetingsStart: %s", got)
+	}
+
+	// Bidirectional: one request, its answer, then CloseSend and the end.
+	answers := make(chan string, 1)
+	credit, onCredit = credits()
+	bs := stub.BidiHelloStart(ctx, channel.StreamHandler[*greeter.HelloReply]{
+		OnSendCredit: onCredit,
+		OnMessage:    func(r *greeter.HelloReply) { answers <- r.GetMessage() },
+		OnEnd:        func(_ *channel.Call, err error) { out <- fmt.Sprint(err) },
+	})
+	select {
+	case <-credit:
+	case <-ctx.Done():
+		t.Fatal("BidiHelloStart: no send credit within a minute")
+	}
+	if err := bs.Send(hello("k")); err != nil {
+		t.Fatalf("BidiHelloStart Send: %v", err)
+	}
+	if got := wait("BidiHelloStart answer", answers); got != "hi k" {
+		t.Errorf("BidiHelloStart answer %q", got)
+	}
+	bs.CloseSend()
+	if got := wait("BidiHelloStart end", out); got != "<nil>" {
+		t.Errorf("BidiHelloStart end: %s", got)
+	}
+}

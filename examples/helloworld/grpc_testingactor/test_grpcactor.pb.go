@@ -87,6 +87,14 @@ func (s *TestServiceStub) EmptyCallFuture(ctx context.Context, req *grpc_testing
 	return s.emptyCall.Future(ctx, req, opts...)
 }
 
+// EmptyCallStart starts /grpc.testing.TestService/EmptyCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) EmptyCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.emptyCall.Start(ctx, req, done, opts...)
+}
+
 // UnaryCall calls /grpc.testing.TestService/UnaryCall and waits for its response;
 // a failed call returns a *status.Error.
 func (s *TestServiceStub) UnaryCall(ctx context.Context, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) (*grpc_testing.SimpleResponse, error) {
@@ -103,6 +111,14 @@ func (s *TestServiceStub) UnaryCallWithCall(ctx context.Context, req *grpc_testi
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *TestServiceStub) UnaryCallFuture(ctx context.Context, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.SimpleResponse] {
 	return s.unaryCall.Future(ctx, req, opts...)
+}
+
+// UnaryCallStart starts /grpc.testing.TestService/UnaryCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) UnaryCallStart(ctx context.Context, req *grpc_testing.SimpleRequest, done func(resp *grpc_testing.SimpleResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unaryCall.Start(ctx, req, done, opts...)
 }
 
 // CacheableUnaryCall calls /grpc.testing.TestService/CacheableUnaryCall and waits for its response;
@@ -123,11 +139,27 @@ func (s *TestServiceStub) CacheableUnaryCallFuture(ctx context.Context, req *grp
 	return s.cacheableUnaryCall.Future(ctx, req, opts...)
 }
 
+// CacheableUnaryCallStart starts /grpc.testing.TestService/CacheableUnaryCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) CacheableUnaryCallStart(ctx context.Context, req *grpc_testing.SimpleRequest, done func(resp *grpc_testing.SimpleResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.cacheableUnaryCall.Start(ctx, req, done, opts...)
+}
+
 // StreamingOutputCall calls /grpc.testing.TestService/StreamingOutputCall and returns the stream of its
 // responses (Recv, All), which is also the call; it fails only if the call
 // could not start.
 func (s *TestServiceStub) StreamingOutputCall(ctx context.Context, req *grpc_testing.StreamingOutputCallRequest, opts ...channel.CallOption) (*channel.ResponseStream[*grpc_testing.StreamingOutputCallResponse], error) {
 	return s.streamingOutputCall.Call(ctx, req, opts...)
+}
+
+// StreamingOutputCallStart starts /grpc.testing.TestService/StreamingOutputCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// The returned call cancels it and grants demand (Request).
+func (s *TestServiceStub) StreamingOutputCallStart(ctx context.Context, req *grpc_testing.StreamingOutputCallRequest, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.streamingOutputCall.Start(ctx, req, h, opts...)
 }
 
 // StreamingInputCall calls /grpc.testing.TestService/StreamingInputCall with every request of reqs
@@ -155,6 +187,15 @@ func (s *TestServiceStub) StreamingInputCallOpen(ctx context.Context, opts ...ch
 	return s.streamingInputCall.Open(ctx, opts...)
 }
 
+// StreamingInputCallStart starts /grpc.testing.TestService/StreamingInputCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) StreamingInputCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingInputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse] {
+	return s.streamingInputCall.Start(ctx, h, opts...)
+}
+
 // FullDuplexCall calls /grpc.testing.TestService/FullDuplexCall, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -168,6 +209,15 @@ func (s *TestServiceStub) FullDuplexCallOpen(ctx context.Context, opts ...channe
 	return s.fullDuplexCall.Open(ctx, opts...)
 }
 
+// FullDuplexCallStart starts /grpc.testing.TestService/FullDuplexCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) FullDuplexCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.fullDuplexCall.Start(ctx, h, opts...)
+}
+
 // HalfDuplexCall calls /grpc.testing.TestService/HalfDuplexCall, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -179,6 +229,15 @@ func (s *TestServiceStub) HalfDuplexCall(ctx context.Context, reqs iter.Seq[*grp
 // one (Send, CloseSend) while responses are read (Recv).
 func (s *TestServiceStub) HalfDuplexCallOpen(ctx context.Context, opts ...channel.CallOption) (*channel.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse], error) {
 	return s.halfDuplexCall.Open(ctx, opts...)
+}
+
+// HalfDuplexCallStart starts /grpc.testing.TestService/HalfDuplexCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) HalfDuplexCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.halfDuplexCall.Start(ctx, h, opts...)
 }
 
 // UnimplementedCall calls /grpc.testing.TestService/UnimplementedCall and waits for its response;
@@ -197,6 +256,14 @@ func (s *TestServiceStub) UnimplementedCallWithCall(ctx context.Context, req *gr
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *TestServiceStub) UnimplementedCallFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.unimplementedCall.Future(ctx, req, opts...)
+}
+
+// UnimplementedCallStart starts /grpc.testing.TestService/UnimplementedCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) UnimplementedCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unimplementedCall.Start(ctx, req, done, opts...)
 }
 
 // TestServiceActorStub calls the service grpc.testing.TestService
@@ -349,6 +416,14 @@ func (s *UnimplementedServiceStub) UnimplementedCallFuture(ctx context.Context, 
 	return s.unimplementedCall.Future(ctx, req, opts...)
 }
 
+// UnimplementedCallStart starts /grpc.testing.UnimplementedService/UnimplementedCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *UnimplementedServiceStub) UnimplementedCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unimplementedCall.Start(ctx, req, done, opts...)
+}
+
 // UnimplementedServiceActorStub calls the service grpc.testing.UnimplementedService
 // by message, from protoactor actors (package actors): each method
 // starts a call and returns at once with its *actors.Ref; what
@@ -434,6 +509,14 @@ func (s *ReconnectServiceStub) StartFuture(ctx context.Context, req *grpc_testin
 	return s.start.Future(ctx, req, opts...)
 }
 
+// StartStart starts /grpc.testing.ReconnectService/Start and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *ReconnectServiceStub) StartStart(ctx context.Context, req *grpc_testing.ReconnectParams, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.start.Start(ctx, req, done, opts...)
+}
+
 // Stop calls /grpc.testing.ReconnectService/Stop and waits for its response;
 // a failed call returns a *status.Error.
 func (s *ReconnectServiceStub) Stop(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.ReconnectInfo, error) {
@@ -450,6 +533,14 @@ func (s *ReconnectServiceStub) StopWithCall(ctx context.Context, req *grpc_testi
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *ReconnectServiceStub) StopFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.ReconnectInfo] {
 	return s.stop.Future(ctx, req, opts...)
+}
+
+// StopStart starts /grpc.testing.ReconnectService/Stop and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *ReconnectServiceStub) StopStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.ReconnectInfo, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.stop.Start(ctx, req, done, opts...)
 }
 
 // ReconnectServiceActorStub calls the service grpc.testing.ReconnectService
@@ -546,6 +637,14 @@ func (s *LoadBalancerStatsServiceStub) GetClientStatsFuture(ctx context.Context,
 	return s.getClientStats.Future(ctx, req, opts...)
 }
 
+// GetClientStatsStart starts /grpc.testing.LoadBalancerStatsService/GetClientStats and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *LoadBalancerStatsServiceStub) GetClientStatsStart(ctx context.Context, req *grpc_testing.LoadBalancerStatsRequest, done func(resp *grpc_testing.LoadBalancerStatsResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.getClientStats.Start(ctx, req, done, opts...)
+}
+
 // GetClientAccumulatedStats calls /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats and waits for its response;
 // a failed call returns a *status.Error.
 func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStats(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) (*grpc_testing.LoadBalancerAccumulatedStatsResponse, error) {
@@ -562,6 +661,14 @@ func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsWithCall(ctx con
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsFuture(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.LoadBalancerAccumulatedStatsResponse] {
 	return s.getClientAccumulatedStats.Future(ctx, req, opts...)
+}
+
+// GetClientAccumulatedStatsStart starts /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsStart(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, done func(resp *grpc_testing.LoadBalancerAccumulatedStatsResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.getClientAccumulatedStats.Start(ctx, req, done, opts...)
 }
 
 // LoadBalancerStatsServiceActorStub calls the service grpc.testing.LoadBalancerStatsService
@@ -662,6 +769,14 @@ func (s *HookServiceStub) HookFuture(ctx context.Context, req *grpc_testing.Empt
 	return s.hook.Future(ctx, req, opts...)
 }
 
+// HookStart starts /grpc.testing.HookService/Hook and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) HookStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.hook.Start(ctx, req, done, opts...)
+}
+
 // SetReturnStatus calls /grpc.testing.HookService/SetReturnStatus and waits for its response;
 // a failed call returns a *status.Error.
 func (s *HookServiceStub) SetReturnStatus(ctx context.Context, req *grpc_testing.SetReturnStatusRequest, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -680,6 +795,14 @@ func (s *HookServiceStub) SetReturnStatusFuture(ctx context.Context, req *grpc_t
 	return s.setReturnStatus.Future(ctx, req, opts...)
 }
 
+// SetReturnStatusStart starts /grpc.testing.HookService/SetReturnStatus and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) SetReturnStatusStart(ctx context.Context, req *grpc_testing.SetReturnStatusRequest, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setReturnStatus.Start(ctx, req, done, opts...)
+}
+
 // ClearReturnStatus calls /grpc.testing.HookService/ClearReturnStatus and waits for its response;
 // a failed call returns a *status.Error.
 func (s *HookServiceStub) ClearReturnStatus(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -696,6 +819,14 @@ func (s *HookServiceStub) ClearReturnStatusWithCall(ctx context.Context, req *gr
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *HookServiceStub) ClearReturnStatusFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.clearReturnStatus.Future(ctx, req, opts...)
+}
+
+// ClearReturnStatusStart starts /grpc.testing.HookService/ClearReturnStatus and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) ClearReturnStatusStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.clearReturnStatus.Start(ctx, req, done, opts...)
 }
 
 // HookServiceActorStub calls the service grpc.testing.HookService
@@ -805,6 +936,14 @@ func (s *XdsUpdateHealthServiceStub) SetServingFuture(ctx context.Context, req *
 	return s.setServing.Future(ctx, req, opts...)
 }
 
+// SetServingStart starts /grpc.testing.XdsUpdateHealthService/SetServing and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SetServingStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setServing.Start(ctx, req, done, opts...)
+}
+
 // SetNotServing calls /grpc.testing.XdsUpdateHealthService/SetNotServing and waits for its response;
 // a failed call returns a *status.Error.
 func (s *XdsUpdateHealthServiceStub) SetNotServing(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -823,6 +962,14 @@ func (s *XdsUpdateHealthServiceStub) SetNotServingFuture(ctx context.Context, re
 	return s.setNotServing.Future(ctx, req, opts...)
 }
 
+// SetNotServingStart starts /grpc.testing.XdsUpdateHealthService/SetNotServing and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SetNotServingStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setNotServing.Start(ctx, req, done, opts...)
+}
+
 // SendHookRequest calls /grpc.testing.XdsUpdateHealthService/SendHookRequest and waits for its response;
 // a failed call returns a *status.Error.
 func (s *XdsUpdateHealthServiceStub) SendHookRequest(ctx context.Context, req *grpc_testing.HookRequest, opts ...channel.CallOption) (*grpc_testing.HookResponse, error) {
@@ -839,6 +986,14 @@ func (s *XdsUpdateHealthServiceStub) SendHookRequestWithCall(ctx context.Context
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *XdsUpdateHealthServiceStub) SendHookRequestFuture(ctx context.Context, req *grpc_testing.HookRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.HookResponse] {
 	return s.sendHookRequest.Future(ctx, req, opts...)
+}
+
+// SendHookRequestStart starts /grpc.testing.XdsUpdateHealthService/SendHookRequest and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SendHookRequestStart(ctx context.Context, req *grpc_testing.HookRequest, done func(resp *grpc_testing.HookResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sendHookRequest.Start(ctx, req, done, opts...)
 }
 
 // XdsUpdateHealthServiceActorStub calls the service grpc.testing.XdsUpdateHealthService
@@ -938,6 +1093,14 @@ func (s *XdsUpdateClientConfigureServiceStub) ConfigureWithCall(ctx context.Cont
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *XdsUpdateClientConfigureServiceStub) ConfigureFuture(ctx context.Context, req *grpc_testing.ClientConfigureRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.ClientConfigureResponse] {
 	return s.configure.Future(ctx, req, opts...)
+}
+
+// ConfigureStart starts /grpc.testing.XdsUpdateClientConfigureService/Configure and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateClientConfigureServiceStub) ConfigureStart(ctx context.Context, req *grpc_testing.ClientConfigureRequest, done func(resp *grpc_testing.ClientConfigureResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.configure.Start(ctx, req, done, opts...)
 }
 
 // XdsUpdateClientConfigureServiceActorStub calls the service grpc.testing.XdsUpdateClientConfigureService

@@ -57,6 +57,14 @@ func (s *EchoStub) EchoFuture(ctx context.Context, req *Msg, opts ...channel.Cal
 	return s.echo.Future(ctx, req, opts...)
 }
 
+// EchoStart starts /grpcactor.test.editions.Echo/Echo and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *EchoStub) EchoStart(ctx context.Context, req *Msg, done func(resp *Msg, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.echo.Start(ctx, req, done, opts...)
+}
+
 // EchoActorStub calls the service grpcactor.test.editions.Echo
 // by message, from protoactor actors (package actors): each method
 // starts a call and returns at once with its *actors.Ref; what

@@ -89,6 +89,16 @@ func (s *GreeterStub) SayHelloFuture(ctx context.Context, req *HelloRequest, opt
 	return s.sayHello.Future(ctx, req, opts...)
 }
 
+// SayHelloStart starts /grpcactor.test.greeter.Greeter/SayHello and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+//
+// SayHello greets one person.
+func (s *GreeterStub) SayHelloStart(ctx context.Context, req *HelloRequest, done func(resp *HelloReply, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sayHello.Start(ctx, req, done, opts...)
+}
+
 // LotsOfReplies calls /grpcactor.test.greeter.Greeter/LotsOfReplies and returns the stream of its
 // responses (Recv, All), which is also the call; it fails only if the call
 // could not start.
@@ -96,6 +106,16 @@ func (s *GreeterStub) SayHelloFuture(ctx context.Context, req *HelloRequest, opt
 // LotsOfReplies greets one person with a reply per language.
 func (s *GreeterStub) LotsOfReplies(ctx context.Context, req *HelloRequest, opts ...channel.CallOption) (*channel.ResponseStream[*HelloReply], error) {
 	return s.lotsOfReplies.Call(ctx, req, opts...)
+}
+
+// LotsOfRepliesStart starts /grpcactor.test.greeter.Greeter/LotsOfReplies and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// The returned call cancels it and grants demand (Request).
+//
+// LotsOfReplies greets one person with a reply per language.
+func (s *GreeterStub) LotsOfRepliesStart(ctx context.Context, req *HelloRequest, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.lotsOfReplies.Start(ctx, req, h, opts...)
 }
 
 // LotsOfGreetings calls /grpcactor.test.greeter.Greeter/LotsOfGreetings with every request of reqs
@@ -131,6 +151,17 @@ func (s *GreeterStub) LotsOfGreetingsOpen(ctx context.Context, opts ...channel.C
 	return s.lotsOfGreetings.Open(ctx, opts...)
 }
 
+// LotsOfGreetingsStart starts /grpcactor.test.greeter.Greeter/LotsOfGreetings and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+//
+// LotsOfGreetings greets many people with one reply.
+func (s *GreeterStub) LotsOfGreetingsStart(ctx context.Context, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.lotsOfGreetings.Start(ctx, h, opts...)
+}
+
 // BidiHello calls /grpcactor.test.greeter.Greeter/BidiHello, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -146,6 +177,17 @@ func (s *GreeterStub) BidiHello(ctx context.Context, reqs iter.Seq[*HelloRequest
 // BidiHello answers each greeting as it comes.
 func (s *GreeterStub) BidiHelloOpen(ctx context.Context, opts ...channel.CallOption) (*channel.BidiStream[*HelloRequest, *HelloReply], error) {
 	return s.bidiHello.Open(ctx, opts...)
+}
+
+// BidiHelloStart starts /grpcactor.test.greeter.Greeter/BidiHello and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+//
+// BidiHello answers each greeting as it comes.
+func (s *GreeterStub) BidiHelloStart(ctx context.Context, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.bidiHello.Start(ctx, h, opts...)
 }
 
 // SayGoodbye calls /grpcactor.test.greeter.Greeter/SayGoodbye and waits for its response;
@@ -178,6 +220,18 @@ func (s *GreeterStub) SayGoodbyeFuture(ctx context.Context, req *HelloRequest, o
 	return s.sayGoodbye.Future(ctx, req, opts...)
 }
 
+// SayGoodbyeStart starts /grpcactor.test.greeter.Greeter/SayGoodbye and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+//
+// SayGoodbye is kept for old clients.
+//
+// Deprecated: Do not use.
+func (s *GreeterStub) SayGoodbyeStart(ctx context.Context, req *HelloRequest, done func(resp *emptypb.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sayGoodbye.Start(ctx, req, done, opts...)
+}
+
 // Type calls /grpcactor.test.greeter.Greeter/Type and waits for its response;
 // a failed call returns a *status.Error.
 func (s *GreeterStub) Type(ctx context.Context, req *emptypb.Empty, opts ...channel.CallOption) (*emptypb.Empty, error) {
@@ -194,6 +248,14 @@ func (s *GreeterStub) TypeWithCall(ctx context.Context, req *emptypb.Empty, opts
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *GreeterStub) TypeFuture(ctx context.Context, req *emptypb.Empty, opts ...channel.CallOption) *channel.CallFuture[*emptypb.Empty] {
 	return s.type_.Future(ctx, req, opts...)
+}
+
+// TypeStart starts /grpcactor.test.greeter.Greeter/Type and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *GreeterStub) TypeStart(ctx context.Context, req *emptypb.Empty, done func(resp *emptypb.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.type_.Start(ctx, req, done, opts...)
 }
 
 // GreeterActorStub calls the service grpcactor.test.greeter.Greeter
@@ -346,6 +408,14 @@ func (s *OldGreeterStub) HelloWithCall(ctx context.Context, req *HelloRequest, o
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *OldGreeterStub) HelloFuture(ctx context.Context, req *HelloRequest, opts ...channel.CallOption) *channel.CallFuture[*HelloReply] {
 	return s.hello.Future(ctx, req, opts...)
+}
+
+// HelloStart starts /grpcactor.test.greeter.OldGreeter/Hello and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *OldGreeterStub) HelloStart(ctx context.Context, req *HelloRequest, done func(resp *HelloReply, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.hello.Start(ctx, req, done, opts...)
 }
 
 // OldGreeterActorStub calls the service grpcactor.test.greeter.OldGreeter
