@@ -119,8 +119,10 @@ func WithServiceConfig(json string) Option {
 // scheme: b builds the resolver when the channel is opened (an error from
 // Build is an error from Insecure) and the channel starts it when it first
 // leaves IDLE (see package resolver). A target with a built-in scheme, or
-// none, is still checked as usual; any other scheme is accepted and its
-// endpoint handed to b. The channel's WithServiceConfig is the default
+// none, is still checked as usual; a target "scheme://authority/endpoint"
+// with any other scheme is accepted and handed to b in pieces (the short
+// form "scheme:endpoint" only for a scheme registered with
+// resolver.Register: "name:50051" is a host and a port). The channel's WithServiceConfig is the default
 // that a service config from b replaces. Default: the resolver registered
 // with resolver.Register for the target's scheme, else the built-in one.
 func WithResolver(b resolver.Builder) Option {

@@ -157,3 +157,49 @@ func TestCoreResolverState(t *testing.T) {
 		t.Errorf("a bad config alone changed the subchannels: %d, want 2", got)
 	}
 }
+
+func TestParseTargetWith(t *testing.T) {
+	custom := resolver.NewManual()
+	resolver.Register("chantest", resolver.NewManual())
+	tests := []struct {
+		target  string
+		custom  bool
+		want    resolver.Target
+		auth    string // the default :authority
+		builder bool   // a resolver takes the target
+		err     string
+	}{
+		{"my:///svc", true, resolver.Target{Scheme: "my", Endpoint: "svc"}, "svc", true, ""},
+		{"my://zone-a/svc", true, resolver.Target{Scheme: "my", Authority: "zone-a", Endpoint: "svc"}, "svc", true, ""},
+		{"my://zone-a", true, resolver.Target{Scheme: "my", Authority: "zone-a"}, "localhost", true, ""},
+		{"file:///tmp/list.txt", true, resolver.Target{Scheme: "file", Endpoint: "tmp/list.txt"}, "localhost", true, ""},
+		{"localhost:50051", true, resolver.Target{Scheme: "dns", Endpoint: "localhost:50051"}, "localhost:50051", true, ""},
+		{"dns://8.8.8.8/example.com:80", true, resolver.Target{Scheme: "dns", Authority: "8.8.8.8", Endpoint: "example.com:80"}, "example.com:80", true, ""},
+		{"dns:///bad host:80", true, resolver.Target{}, "", false, "has ' '"},
+		{"chantest:svc", false, resolver.Target{Scheme: "chantest", Endpoint: "svc"}, "svc", true, ""},
+		{"chantest:///svc", false, resolver.Target{Scheme: "chantest", Endpoint: "svc"}, "svc", true, ""},
+		{"localhost:50051", false, resolver.Target{Scheme: "dns", Endpoint: "localhost:50051"}, "localhost:50051", false, ""},
+		{"my:///svc", false, resolver.Target{}, "", false, `unknown scheme "my"`},
+	}
+	for _, tt := range tests {
+		var b resolver.Builder
+		if tt.custom {
+			b = custom
+		}
+		pt, got, err := parseTargetWith(tt.target, b)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want one with %q", tt.target, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.target, err)
+			continue
+		}
+		tt.want.Raw = tt.target
+		if rt := pt.resolverTarget(tt.target); rt != tt.want || pt.defAuth != tt.auth || (got != nil) != tt.builder {
+			t.Errorf("%q: %+v, authority %q, resolver %v; want %+v, %q, %v", tt.target, rt, pt.defAuth, got != nil, tt.want, tt.auth, tt.builder)
+		}
+	}
+}

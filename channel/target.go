@@ -50,7 +50,8 @@ func parseTarget(target string) (*parsedTarget, error) {
 	if i := strings.Index(target, "://"); i > 0 {
 		scheme, rest, hasScheme = target[:i], target[i+3:], true
 		if !knownSchemes[scheme] {
-			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: dns, unix, unix-abstract, ipv4, ipv6, passthrough)", target, scheme)
+			known := append([]string{"dns", "unix", "unix-abstract", "ipv4", "ipv6", "passthrough"}, resolver.Schemes()...)
+			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: %s; others need channel.WithResolver or resolver.Register)", target, scheme, strings.Join(known, ", "))
 		}
 	} else if i := strings.Index(target, ":"); i > 0 && knownSchemes[target[:i]] {
 		scheme, rest, hasScheme = target[:i], target[i+1:], true

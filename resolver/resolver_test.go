@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -420,5 +421,49 @@ func TestResolverActorPanics(t *testing.T) {
 	}
 	if s := ch.State(false); s != channel.TransientFailure {
 		t.Errorf("state %v, want TRANSIENT_FAILURE", s)
+	}
+}
+
+// Opening, using and closing channels with a Manual resolver sends
+// nothing to an actor that is gone: the resolver child is stopped before
+// the channel, and its updates stop with it.
+func TestCloseSendsNoDeadLetters(t *testing.T) {
+	a, _ := startServer(t)
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	var mu sync.Mutex
+	var dead []string
+	sub := sys.EventStream.Subscribe(func(ev any) {
+		if e, ok := ev.(*actor.DeadLetterEvent); ok {
+			mu.Lock()
+			dead = append(dead, fmt.Sprintf("%T to %v", e.Message, e.PID))
+			mu.Unlock()
+		}
+	})
+	defer sys.EventStream.Unsubscribe(sub)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	for i := range 50 {
+		m := resolver.NewManual()
+		m.Update(resolver.Update{Addresses: []resolver.Address{{Addr: a}}})
+		ch, err := channel.Insecure("manual:///svc", channel.WithActorSystem(sys), channel.WithResolver(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if _, err := call(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			ch.State(true) // close while the resolver starts
+		}
+		ch.Close()
+		m.Update(resolver.Update{Addresses: []resolver.Address{{Addr: a}}}) // after Close: kept, sent nowhere
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dead) > 0 {
+		t.Fatalf("%d dead letters; first: %q", len(dead), dead[:min(len(dead), 5)])
 	}
 }
