@@ -405,10 +405,9 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		ib := new(wire.HeaderBlock)
-		*ib = block
-		s.initial = ib
-		s.recvCompress.Store(&ib.Encoding)
+		s.initialBlock = block
+		s.initial = &s.initialBlock
+		s.recvCompress.Store(&s.initialBlock.Encoding)
 		s.deliverHeaders(block.Metadata)
 		return
 	}

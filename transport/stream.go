@@ -84,6 +84,9 @@ type Stream struct {
 	deframer   wire.Deframer
 	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
 	initial    *wire.HeaderBlock
+	// initialBlock holds the response headers initial points to (no
+	// allocation of their own).
+	initialBlock wire.HeaderBlock
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
