@@ -18,10 +18,10 @@ type Timers[K comparable] struct {
 
 	// mu orders firings against StopAll: a timer whose Stop came too late
 	// (its goroutine already running) sends under mu only if StopAll has
-	// not run, so nothing reaches the actor once it has stopped its timers
+	// not run since it was armed, so nothing reaches the actor once it has stopped its timers
 	// (a message then would be a dead letter).
-	mu      sync.Mutex
-	stopped bool
+	mu    sync.Mutex
+	epoch uint64 // incremented by StopAll
 }
 
 // NewTimers returns timers that deliver their messages with send (which
@@ -36,10 +36,13 @@ func (t *Timers[K]) Arm(kind K, d time.Duration, msg any) {
 	if t.m == nil {
 		t.m = make(map[K]*time.Timer)
 	}
+	t.mu.Lock()
+	epoch := t.epoch
+	t.mu.Unlock()
 	t.m[kind] = time.AfterFunc(d, func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if !t.stopped {
+		if t.epoch == epoch {
 			t.send(msg)
 		}
 	})
@@ -54,11 +57,11 @@ func (t *Timers[K]) Stop(kind K) {
 }
 
 // StopAll stops every pending timer, as when the actor stops: no timer
-// sends anything once it has returned, even one already firing, and
-// later Arms send nothing.
+// sends anything once it has returned, even one already firing. Timers
+// armed after it work as usual.
 func (t *Timers[K]) StopAll() {
 	t.mu.Lock()
-	t.stopped = true
+	t.epoch++
 	t.mu.Unlock()
 	for _, tm := range t.m {
 		tm.Stop()
