@@ -258,9 +258,9 @@ func callOf(ic interceptors.Call, err error, method string) *Call {
 		ic = nil // a typed nil
 	}
 	if ic == nil {
-		return &Call{ic: finishedCall(err), method: method}
+		return &Call{newInterceptedCall(finishedCall(err), method).m}
 	}
-	return &Call{ic: ic, method: method}
+	return &Call{newInterceptedCall(ic, method).m}
 }
 
 // finished is a call that ended before it began: what a chain that made no
@@ -337,9 +337,9 @@ func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 			return nil, nil, err
 		}
 		if err != nil {
-			return nil, &Call{cs: cs}, err
+			return nil, &Call{plainCall{cs}}, err
 		}
-		return resp, &Call{cs: cs}, nil
+		return resp, &Call{plainCall{cs}}, nil
 	}
 }
 
@@ -451,7 +451,7 @@ func interceptedStream[Resp any](s interceptors.ClientStream, method string) *Re
 	if ts, ok := s.(streamOf[Resp]); ok {
 		return ts.ResponseStream // nothing wrapped it
 	}
-	return &ResponseStream[Resp]{Call: Call{ic: s, method: method}, recv: func() (Resp, error) {
+	return &ResponseStream[Resp]{Call: newInterceptedCall(s, method), recv: func() (Resp, error) {
 		v, err := s.Recv()
 		if err != nil {
 			var zero Resp
@@ -499,7 +499,7 @@ func (u *StreamUnaryCallable[Req, Resp]) interceptedOpen(ctx context.Context, op
 	ctx, cancel := context.WithCancel(ctx)
 	pc := newPendingCall(ctx, cancel)
 	reqs := newReqPipe(ctx)
-	s := &ClientStream[Req, Resp]{Call: Call{ic: pc, method: u.method}, pipe: reqs, result: make(chan unaryResult[Resp], 1)}
+	s := &ClientStream[Req, Resp]{Call: newInterceptedCall(pc, u.method), pipe: reqs, result: make(chan unaryResult[Resp], 1)}
 	go func() {
 		resp, call, err := u.intercepted(ctx, reqs.seq(), opts)
 		reqs.end()
