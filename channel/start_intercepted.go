@@ -14,8 +14,8 @@ import (
 // takes credit, Request grants demand.
 type icAsync[Req, Resp any] struct {
 	h     StreamHandler[Resp]
-	cbMu  sync.Mutex // one callback at a time
-	f     flow       // demand (awaited by the call's goroutine) and send credit
+	cbMu  sync.Mutex       // one callback at a time
+	f     flow             // demand (awaited by the call's goroutine) and send credit
 	queue chan icItem[Req] // room for every credit and the close
 	pipe  *reqPipe
 	ctx   context.Context
