@@ -205,10 +205,13 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 // Future starts the call and returns at once with a future of its
 // response, which is also the call (metadata, code, details, cancel). It
 // is built on Start: no goroutine waits for the call (except, on a channel
-// from Intercept, the one that runs the interceptor chain).
+// from Intercept whose interceptors are not all StartInterceptors, the one
+// that runs the interceptor chain).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.uu) > 0 {
-		return u.interceptedFuture(ctx, req, opts)
+		if _, ok := startable(u.chain.uu); !ok {
+			return u.interceptedFuture(ctx, req, opts)
+		}
 	}
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
 	f.call = u.Start(ctx, req, func(resp Resp, _ *Call, err error) { f.Complete(resp, err) }, opts...)

@@ -109,12 +109,21 @@ func callDetails(method string, opts []CallOption) *interceptors.ClientCallDetai
 	return d
 }
 
-// detailsOptions turns details back into the options of the RPC.
+// detailsOptions turns details back into the options of the RPC, with
+// the wire options ctx carries.
 func detailsOptions(ctx context.Context, d *interceptors.ClientCallDetails) []CallOption {
-	var o callOptions
+	var w wireOptions
 	if ctx != nil {
-		o.wire, _ = ctx.Value(wireOptionsKey{}).(wireOptions)
+		w, _ = ctx.Value(wireOptionsKey{}).(wireOptions)
 	}
+	return detailsOptionsWire(w, d)
+}
+
+// detailsOptionsWire turns details back into the options of the RPC, with
+// the wire options w.
+func detailsOptionsWire(w wireOptions, d *interceptors.ClientCallDetails) []CallOption {
+	var o callOptions
+	o.wire = w
 	if d.Timeout != nil {
 		o.timeout, o.timeoutSet = *d.Timeout, true
 	}

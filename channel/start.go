@@ -357,14 +357,21 @@ func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
 // ends, with the response (or a *status.Error) and the finished call. It
 // runs on a goroutine of the runtime's (the connection's frame reader, a
 // short-lived one for what an actor of the runtime caused, a timer; never
-// inside an actor's Receive) or on one that cancelled the call, and must
-// not block. No goroutine waits for the call meanwhile (except,
-// on a channel from Intercept, the one that runs the interceptor chain,
+// inside an actor's Receive), on one that cancelled the call, or, for a
+// call that cannot start (a closed channel, a request that cannot be
+// serialized), on the caller's before Start returns; it must not block.
+// done may be nil: the call then runs for its side effects, and the
+// returned Call tells its outcome (Done, Err). No goroutine waits for the
+// call meanwhile (except, on a channel from Intercept whose interceptors
+// are not all StartInterceptors, the one that runs the interceptor chain,
 // whose interceptors block by contract; and while call credentials are
 // asked, as they may block too). Cancel the call with the returned Call.
 func (u *UnaryUnaryCallable[Req, Resp]) Start(ctx context.Context, req Req, done func(resp Resp, call *Call, err error), opts ...CallOption) *Call {
+	if done == nil {
+		done = func(Resp, *Call, error) {}
+	}
 	if u.chain != nil && len(u.chain.uu) > 0 {
-		return startIntercepted(ctx, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) }, done)
+		return u.startIntercepted(ctx, req, done, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, StreamHandler[Resp]{}, true, false)
 	if err != nil {
@@ -389,29 +396,11 @@ func (u *UnaryUnaryCallable[Req, Resp]) Start(ctx context.Context, req Req, done
 	return a.call
 }
 
-// startIntercepted runs an intercepted unary-response call on a goroutine
-// of its own (interceptors block by contract) and reports to done.
-func startIntercepted[Resp any](ctx context.Context, run func(context.Context) (Resp, *Call, error), done func(Resp, *Call, error)) *Call {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	pc := newPendingCall(ctx, cancel)
-	go func() {
-		resp, call, err := run(ctx)
-		pc.set(call)
-		done(resp, call, err)
-	}()
-	return &Call{interceptedCall{pc, ""}}
-}
-
 // Start sends req and returns at once; the responses and the end go to h
 // (see StreamHandler), within the demand h.Demand and Request grant.
 func (u *UnaryStreamCallable[Req, Resp]) Start(ctx context.Context, req Req, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.us) > 0 {
-		return startStreamIntercepted[Req](ctx, u.method, h, false, func(ctx context.Context, _ iter.Seq[any]) (*ResponseStream[Resp], error) {
-			return u.intercepted(ctx, req, opts)
-		})
+		return u.startIntercepted(ctx, req, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, false, false)
 	if err != nil {
@@ -451,7 +440,7 @@ var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // h's OnMessage and OnEnd.
 func (u *StreamUnaryCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.su) > 0 {
-		return startClientStreamIntercepted(ctx, u, h, opts)
+		return u.startIntercepted(ctx, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, true, true)
 	if err != nil {
@@ -466,9 +455,7 @@ func (u *StreamUnaryCallable[Req, Resp]) Start(ctx context.Context, h StreamHand
 // the demand h.Demand and Request grant.
 func (u *StreamStreamCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.ss) > 0 {
-		return startStreamIntercepted[Req](ctx, u.method, h, true, func(ctx context.Context, reqs iter.Seq[any]) (*ResponseStream[Resp], error) {
-			return u.intercepted(ctx, reqs, opts)
-		})
+		return u.startIntercepted(ctx, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, false, true)
 	if err != nil {

@@ -5,10 +5,98 @@ import (
 	"io"
 	"iter"
 	"sync"
+
+	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/status"
 )
 
+// Start on a channel from Intercept: through StartInterceptors by
+// callbacks (start_handoff.go) when every interceptor of the call's kind
+// is one, else through the blocking chain on a goroutine of the call's.
+
+func (u *UnaryUnaryCallable[Req, Resp]) startIntercepted(ctx context.Context, req Req, done func(Resp, *Call, error), opts []CallOption) *Call {
+	if ics, ok := startable(u.chain.uu); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindUnaryUnary, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := UnaryUnaryCallable[Req, Resp]{u.plain(d.Method)}
+			return p.Start(c.ctx, req, func(resp Resp, call *Call, err error) {
+				c.ending(call, err)
+				done(resp, &c.callv, err)
+			}, opts...), nil
+		}
+		c.failed = func(st *status.Error) {
+			var zero Resp
+			done(zero, &c.callv, st)
+		}
+		c.begin(opts)
+		return &c.callv
+	}
+	return startUnaryIntercepted(ctx, u.method, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) }, done)
+}
+
+func (u *UnaryStreamCallable[Req, Resp]) startIntercepted(ctx context.Context, req Req, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.us); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindUnaryStream, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := UnaryStreamCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, req, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startStreamIntercepted[Req](ctx, u.method, h, false, func(ctx context.Context, _ iter.Seq[any]) (*ResponseStream[Resp], error) {
+		return u.intercepted(ctx, req, opts)
+	})
+}
+
+func (u *StreamUnaryCallable[Req, Resp]) startIntercepted(ctx context.Context, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.su); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindStreamUnary, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := StreamUnaryCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startClientStreamIntercepted(ctx, u, h, opts)
+}
+
+func (u *StreamStreamCallable[Req, Resp]) startIntercepted(ctx context.Context, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.ss); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindStreamStream, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := StreamStreamCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startStreamIntercepted[Req](ctx, u.method, h, true, func(ctx context.Context, reqs iter.Seq[any]) (*ResponseStream[Resp], error) {
+		return u.intercepted(ctx, reqs, opts)
+	})
+}
+
+// startUnaryIntercepted runs an intercepted unary-response call on a
+// goroutine of its own (interceptors block by contract) and reports to
+// done.
+func startUnaryIntercepted[Resp any](ctx context.Context, method string, run func(context.Context) (Resp, *Call, error), done func(Resp, *Call, error)) *Call {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pc := newPendingCall(ctx, cancel)
+	go func() {
+		resp, call, err := run(ctx)
+		pc.set(call)
+		done(resp, call, err)
+	}()
+	c := newInterceptedCall(pc, method)
+	return &c
+}
+
 // icAsync is a streaming call started with Start on a channel from
-// Intercept. Interceptors block by contract, so the chain and its response
+// Intercept whose interceptors block. Interceptors block by contract, so the chain and its response
 // stream run on a goroutine of the call's, and the requests reach the
 // chain's iterator from a second one; the caller still never blocks: Send
 // takes credit, Request grants demand.
