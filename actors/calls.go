@@ -24,12 +24,12 @@ func Unary[Req, Resp any](ch *channel.Channel, method string, opts ...channel.Me
 // the channel's call options with ReplyTo.
 func (m *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
-	untrack, d := o.track(ref), o.dest
+	ref := &Ref{method: m.method, to: o.dest}
+	untrack := o.track(ref)
 	call := m.c.Start(context.Background(), req, func(resp Resp, call *channel.Call, err error) {
 		untrack()
 		code, details := statusOf(err)
-		d.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+		ref.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 	}, o.opts...)
 	ref.set(unaryImpl{call})
 	return ref
@@ -51,23 +51,23 @@ func ServerStream[Req, Resp any](ch *channel.Channel, method string, opts ...cha
 // *Message[Resp] (within the demand: Demand, Ref.Request), then one *End.
 func (m *ServerStreamMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
+	ref := &Ref{method: m.method, to: o.dest}
 	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), req, streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
+	sc := m.c.Start(context.Background(), req, streamHandler[Resp](o.demand, ref, untrack), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }
 
 // streamHandler delivers a streaming call's events as messages.
-func streamHandler[Resp any](o dest, demand int, ref *Ref, untrack func()) channel.StreamHandler[Resp] {
+func streamHandler[Resp any](demand int, ref *Ref, untrack func()) channel.StreamHandler[Resp] {
 	return channel.StreamHandler[Resp]{
 		Demand:       demand,
-		OnMessage:    func(v Resp) { o.deliver(&Message[Resp]{Ref: ref, Value: v}) },
-		OnSendCredit: func(n int) { o.deliver(&SendCredit{Ref: ref, N: n}) },
+		OnMessage:    func(v Resp) { ref.deliver(&Message[Resp]{Ref: ref, Value: v}) },
+		OnSendCredit: func(n int) { ref.deliver(&SendCredit{Ref: ref, N: n}) },
 		OnEnd: func(call *channel.Call, err error) {
 			untrack()
 			code, details := statusOf(err)
-			o.deliver(&End{Ref: ref, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+			ref.deliver(&End{Ref: ref, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 		},
 	}
 }
@@ -89,16 +89,16 @@ func ClientStream[Req, Resp any](ch *channel.Channel, method string, opts ...cha
 // outcome arrives as one *Reply[Resp].
 func (m *ClientStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
+	ref := &Ref{method: m.method, to: o.dest}
 	untrack := o.track(ref)
 	var resp Resp // owned by the call's callbacks, which run one at a time
 	sc := m.c.Start(context.Background(), channel.StreamHandler[Resp]{
 		OnMessage:    func(v Resp) { resp = v },
-		OnSendCredit: func(n int) { o.deliver(&SendCredit{Ref: ref, N: n}) },
+		OnSendCredit: func(n int) { ref.deliver(&SendCredit{Ref: ref, N: n}) },
 		OnEnd: func(call *channel.Call, err error) {
 			untrack()
 			code, details := statusOf(err)
-			o.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+			ref.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 		},
 	}, o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
@@ -122,9 +122,9 @@ func BidiStream[Req, Resp any](ch *channel.Channel, method string, opts ...chann
 // response arrives as a *Message[Resp] (within the demand), then one *End.
 func (m *BidiStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
+	ref := &Ref{method: m.method, to: o.dest}
 	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
+	sc := m.c.Start(context.Background(), streamHandler[Resp](o.demand, ref, untrack), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }
