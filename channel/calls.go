@@ -250,24 +250,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 		cs.finish(st)
 		return zero, st
 	}
-	data, err := cs.recvMsg()
-	if err == io.EOF {
-		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message for a unary call"))
-	}
-	if err != nil {
-		return zero, err
-	}
-	resp, derr := u.codec.decode(data)
-	if derr != nil {
-		return zero, cs.fail(toStatus(derr))
-	}
-	if _, err := cs.recvMsg(); err != io.EOF {
-		if err == nil {
-			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message for a unary call"))
-		}
-		return zero, err
-	}
-	return resp, nil
+	return recvOne(cs, &u.codec)
 }
 
 // CallFuture is a call started with Future: a futures.Future of the
@@ -514,11 +497,18 @@ func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
 	return recvOne(cs, s.codec)
 }
 
+// The cardinality violations of a call with one response.
+var (
+	errNoResponse    = status.New(codes.Internal, "cardinality violation: the server sent no response message")
+	errManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
+)
+
+// recvOne receives the one response of a unary or client-streaming call.
 func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
 	var zero Resp
 	data, err := cs.recvMsg()
 	if err == io.EOF {
-		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message"))
+		return zero, cs.fail(errNoResponse)
 	}
 	if err != nil {
 		return zero, err
@@ -529,7 +519,7 @@ func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
 	}
 	if _, err := cs.recvMsg(); err != io.EOF {
 		if err == nil {
-			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+			return zero, cs.fail(errManyResponses)
 		}
 		return zero, err
 	}

@@ -201,7 +201,7 @@ func (a *asyncCall[Req, Resp]) step() {
 		if err != nil {
 			st := toStatus(err)
 			if st == nil && a.unary && !a.got {
-				st = status.New(codes.Internal, "cardinality violation: the server sent no response message")
+				st = errNoResponse
 			}
 			cs.finish(st)
 			break
@@ -213,7 +213,7 @@ func (a *asyncCall[Req, Resp]) step() {
 		}
 		if a.unary {
 			if a.got {
-				cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+				cs.fail(errManyResponses)
 				break
 			}
 			a.resp, a.got = resp, true
