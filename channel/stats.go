@@ -129,19 +129,8 @@ func retriedStatus(st *status.Error) *status.Error {
 // attempt used: "" before it had one, or for a call an interceptor
 // answered without an RPC.
 func (c *Call) Peer() string {
-	if c == nil {
+	if c == nil || c.m == nil {
 		return ""
 	}
-	if c.ic != nil {
-		if p, ok := c.ic.(interface{ Peer() string }); ok {
-			return p.Peer()
-		}
-		return ""
-	}
-	if c.cs == nil {
-		return ""
-	}
-	c.cs.mu.Lock()
-	defer c.cs.mu.Unlock()
-	return c.cs.peer
+	return c.m.peer()
 }
