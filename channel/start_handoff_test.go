@@ -102,7 +102,7 @@ func TestStartInterceptedHoldsNoGoroutine(t *testing.T) {
 	srv.mu.Lock()
 	srv.released = false
 	srv.mu.Unlock()
-	before := settled(0)
+	before := runtime.NumGoroutine()
 
 	var wg sync.WaitGroup
 	var failed atomic.Int64
