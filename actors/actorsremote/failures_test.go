@@ -182,7 +182,10 @@ func TestCallerNodeLostCancelsCalls(t *testing.T) {
 // too.
 func TestGatewayLostEndsCallsUnavailable(t *testing.T) {
 	for _, kill := range []bool{true, false} {
-		gw := takeNode(t)
+		gw := pool.shared[0]
+		if kill {
+			gw = takeNode(t)
+		}
 		s := newSetupOn(t, gw, nil)
 		unary := actorsremote.Unary[*simpleReq, *simpleResp](s.remoteCh, unaryCall)
 		stream := actorsremote.ServerStream[*outReq, *outResp](s.remoteCh, streamingOutputCall)

@@ -77,7 +77,7 @@ func (n *node) address() string { return n.sys.Address() }
 // write, for the race detector: it reads the server's first bytes on a raw
 // connection (a socket write there, a socket read here), and after the
 // last start writes to each connection before closing it.
-const poolSize = 16
+const poolSize = 24
 
 var pool struct {
 	mu     sync.Mutex
