@@ -56,9 +56,9 @@ type CallSetup struct {
 // that comes meanwhile reaches the backend once it is made.
 func NewCall(ctx actor.SenderContext, method string, opts []channel.CallOption, start func(CallSetup) Backend) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: method}
-	done := o.track(ref)
-	b := start(CallSetup{Ref: ref, ReplyTo: o.target, Demand: o.demand, Options: o.opts, Done: done})
+	ref := &Ref{method: method, to: o.dest}
+	o.track(ref)
+	b := start(CallSetup{Ref: ref, ReplyTo: o.target, Demand: o.demand, Options: o.opts, Done: ref.untrack})
 	ref.set(backendImpl{b})
 	return ref
 }
