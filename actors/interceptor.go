@@ -233,20 +233,7 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 	}
 	d := copyDetails(details)
 
-	// The answer is due by the call's deadline: the earlier of the
-	// context's and the details' timeout; without either, the answer
-	// timeout.
-	deadline, hasDeadline := ctx.Deadline()
-	fromTimeout := false
-	if d.Timeout != nil {
-		if t := start.Add(*d.Timeout); !hasDeadline || t.Before(deadline) {
-			deadline, hasDeadline, fromTimeout = t, true, true
-		}
-	}
-	callDeadline := hasDeadline
-	if !hasDeadline && m.answerTimeout > 0 {
-		deadline, hasDeadline = start.Add(m.answerTimeout), true
-	}
+	deadline, hasDeadline, fromTimeout, callDeadline := m.answerDue(ctx, d, start)
 	// ctx.Done covers a deadline of the context's own; a timer covers
 	// the others.
 	var expired <-chan time.Time
@@ -282,6 +269,13 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 		return nil, nil, st
 	}
 
+	return m.decide(sys, answer, kind, details, d, h.id, start, deadline, fromTimeout)
+}
+
+// decide turns the middleware actor's answer into the details to go on
+// with and the CallDone reporter (nil if not asked for), or the error that
+// ends the call.
+func (m *Middleware) decide(sys *actor.ActorSystem, answer any, kind Kind, details, d *interceptors.ClientCallDetails, id uint64, start, deadline time.Time, fromTimeout bool) (*interceptors.ClientCallDetails, *doneReporter, error) {
 	switch a := answer.(type) {
 	case *Proceed:
 		if a == nil {
@@ -301,7 +295,7 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 		}
 		var done *doneReporter
 		if a.NotifyDone {
-			done = &doneReporter{sys: sys, pid: m.pid, id: h.id, kind: kind, method: out.Method, start: start}
+			done = &doneReporter{sys: sys, pid: m.pid, id: id, kind: kind, method: out.Method, start: start}
 		}
 		return out, done, nil
 	case *Reject:
@@ -318,6 +312,130 @@ func (m *Middleware) handOff(ctx context.Context, kind Kind, details *intercepto
 		return nil, nil, a // from the link: the actor stopped or failed
 	}
 	return nil, nil, status.Errorf(codes.Internal, "middleware actor %s answered the %s call to %s with %T, want *actors.Proceed or *actors.Reject", m.pid, kind, d.Method, answer)
+}
+
+// answerDue says when the answer is due: by the call's deadline, the
+// earlier of the context's and the details' timeout (fromTimeout when the
+// latter); without either (callDeadline false), after the answer timeout.
+func (m *Middleware) answerDue(ctx context.Context, d *interceptors.ClientCallDetails, start time.Time) (deadline time.Time, hasDeadline, fromTimeout, callDeadline bool) {
+	deadline, hasDeadline = ctx.Deadline()
+	if d.Timeout != nil {
+		if t := start.Add(*d.Timeout); !hasDeadline || t.Before(deadline) {
+			deadline, hasDeadline, fromTimeout = t, true, true
+		}
+	}
+	callDeadline = hasDeadline
+	if !hasDeadline && m.answerTimeout > 0 {
+		deadline, hasDeadline = start.Add(m.answerTimeout), true
+	}
+	return deadline, hasDeadline, fromTimeout, callDeadline
+}
+
+// InterceptStart implements channel.StartInterceptor: a call started with
+// Start (and so every call made by message) is handed to the actor with
+// no goroutine waiting for the answer. The answer, or the actor's end,
+// moves the call on from the goroutine that delivers it; timers and the
+// context's AfterFunc bound the wait, with the same outcomes (and the
+// same CallDone with Unanswered) as the blocking interceptor methods.
+func (m *Middleware) InterceptStart(ctx context.Context, ho *channel.Handoff) {
+	start := time.Now()
+	sys := m.sys
+	if sys == nil {
+		sys = actorsys.Default()
+	}
+	kind := Kind(ho.Kind())
+	details := ho.Details()
+	d := copyDetails(details)
+	deadline, hasDeadline, fromTimeout, callDeadline := m.answerDue(ctx, d, start)
+
+	h, l := attach(sys, m.pid)
+	w := &asyncWait{}
+	onAnswer := func(answer any) {
+		w.end()
+		l.detach(h)
+		var st *status.Error
+		switch answer.(type) {
+		case ctxEnded:
+			ctxSt := status.FromContextError(ctx.Err())
+			st = status.Errorf(ctxSt.Code(), "%s while middleware actor %s had the %s call to %s", ctxSt.Details(), m.pid, kind, d.Method).WithCause(ctx.Err())
+		case answerExpired:
+			what := "the call's deadline"
+			if !callDeadline {
+				what = "its answer timeout (actors.AnswerTimeout) " + m.answerTimeout.String()
+			}
+			st = status.Errorf(codes.DeadlineExceeded, "middleware actor %s did not answer the %s call to %s before %s", m.pid, kind, d.Method, what)
+		}
+		if st != nil {
+			unanswered(sys, m.pid, h.id, kind, d.Method, start, st)
+			ho.Reject(st)
+			return
+		}
+		out, done, err := m.decide(sys, answer, kind, details, d, h.id, start, deadline, fromTimeout)
+		if err != nil {
+			ho.Reject(err)
+			return
+		}
+		var onEnd func(error)
+		if done != nil {
+			onEnd = done.report
+		}
+		ho.Proceed(out, onEnd)
+	}
+	msg := &Intercept{ID: h.id, Kind: kind, Details: d}
+	if hasDeadline {
+		msg.Deadline = deadline
+	}
+	// ctx's end covers a deadline of the context's own; a timer covers
+	// the others.
+	var t *time.Timer
+	if hasDeadline && (fromTimeout || !callDeadline) {
+		t = time.AfterFunc(time.Until(deadline), func() { h.deliver(answerExpired{}) })
+	}
+	w.add(t, context.AfterFunc(ctx, func() { h.deliver(ctxEnded{}) }))
+	h.listen(onAnswer)
+	sys.Root.RequestWithCustomSender(m.pid, msg, h.pid)
+}
+
+// ctxEnded and answerExpired end a started call's wait for the answer.
+type (
+	ctxEnded      struct{}
+	answerExpired struct{}
+)
+
+// asyncWait holds what bounds a started call's wait for the answer, to
+// stop it once the wait is over (even if that came first).
+type asyncWait struct {
+	mu      sync.Mutex
+	over    bool
+	timer   *time.Timer
+	stopCtx func() bool
+}
+
+func (w *asyncWait) add(t *time.Timer, stopCtx func() bool) {
+	w.mu.Lock()
+	if !w.over {
+		w.timer, w.stopCtx = t, stopCtx
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	stopCtx()
+}
+
+func (w *asyncWait) end() {
+	w.mu.Lock()
+	w.over = true
+	t, stopCtx := w.timer, w.stopCtx
+	w.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if stopCtx != nil {
+		stopCtx()
+	}
 }
 
 // unanswered tells the middleware actor that a call it had not answered has
@@ -443,6 +561,26 @@ type handoff struct {
 	pid   *actor.PID
 	reply chan any // capacity 1
 	once  atomic.Bool
+	// onAnswer, for a started call (no goroutine waits on reply), takes
+	// the answer from reply: whichever of deliver and listen comes second
+	// hands it over (an answer can come as soon as the handoff exists,
+	// when its actor is already gone).
+	onAnswer atomic.Pointer[func(any)]
+}
+
+// listen makes fn take the answer, now if it came already.
+func (h *handoff) listen(fn func(any)) {
+	h.onAnswer.Store(&fn)
+	h.take(fn)
+}
+
+// take passes the answer to fn if it is there and nobody took it.
+func (h *handoff) take(fn func(any)) {
+	select {
+	case m := <-h.reply:
+		fn(m)
+	default:
+	}
 }
 
 // attach registers a new handoff with the link of sys and target, making
@@ -551,6 +689,9 @@ func (l *link) Stop(*actor.PID) {}
 func (h *handoff) deliver(msg any) {
 	if h.once.CompareAndSwap(false, true) {
 		h.reply <- msg
+		if fn := h.onAnswer.Load(); fn != nil {
+			h.take(*fn)
+		}
 	}
 }
 
