@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/credentials"
@@ -75,6 +76,10 @@ type callState struct {
 	ctxEnds     bool
 	timer       *time.Timer
 	pickReq     *pickReq
+	// pickDone is the policy's Done for the current attempt's pick;
+	// pickEnded says the call has finished (guarded by mu).
+	pickDone  func(balancer.DoneInfo)
+	pickEnded bool
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -277,7 +282,7 @@ func (cs *callState) startLocked() error {
 			return status.FromContext(cs.ctx)
 		}
 		cs.beginAttempt()
-		conn, err := cs.ch.pick(cs.ctx, cs.opts.waitForReady)
+		conn, err := cs.pick()
 		if err != nil {
 			return err
 		}
@@ -576,6 +581,7 @@ func (cs *callState) cancel(st *status.Error) {
 // finish records the final status (nil = OK) and releases the call.
 func (cs *callState) finish(st *status.Error) {
 	cs.doneOnce.Do(func() {
+		cs.endPick(st)
 		cs.endAttempt(st)
 		cs.final = st
 		if s := cs.cur(); s != nil {

@@ -37,6 +37,7 @@ type wireOptions struct {
 	maxRecv, maxSend       int
 	maxRecvSet, maxSendSet bool
 	subtype                string
+	hashKey                string // HashKey, for the policy's picker
 }
 
 // Timeout bounds the call: it ends DEADLINE_EXCEEDED after d (at once
