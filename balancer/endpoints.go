@@ -30,6 +30,7 @@ func (e *endpoints) counter() *atomic.Uint32 { return &e.rr }
 
 type epSub struct {
 	sc     *SubConn
+	addr   Address // the latest (its weight may change; sc keeps the first)
 	state  connectivity.State
 	sticky bool // failed since it was last READY
 	index  int  // position in the address list
@@ -57,7 +58,7 @@ func (e *endpoints) UpdateAddresses(addrs []Address) Update {
 	var subs []*epSub
 	for i, a := range addrs {
 		if s, ok := old[a.key()]; ok {
-			s.sc.addr = a // a new weight
+			s.addr = a // a new weight
 			s.index = i
 			subs = append(subs, s)
 			delete(old, a.key())
@@ -66,7 +67,7 @@ func (e *endpoints) UpdateAddresses(addrs []Address) Update {
 		if seen(subs, a) {
 			continue // a duplicate address
 		}
-		s := &epSub{sc: NewSubConn(a), index: i}
+		s := &epSub{sc: NewSubConn(a), addr: a, index: i}
 		e.up.NewSubConns = append(e.up.NewSubConns, s.sc)
 		subs = append(subs, s)
 	}

@@ -89,7 +89,7 @@ func (ringHashBuilder) Build(config any) Policy {
 			gen = e.addrsGen
 			addrs := make([]Address, len(e.subs))
 			for i, s := range e.subs {
-				addrs[i] = s.sc.addr
+				addrs[i] = s.addr
 			}
 			ring = buildRing(addrs, c.MinRingSize, c.MaxRingSize)
 		}

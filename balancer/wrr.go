@@ -22,7 +22,7 @@ func newWRRPicker(e *endpoints, ready []*epSub) Picker {
 	weights := make([]uint64, len(ready))
 	var sum uint64
 	for i, s := range ready {
-		weights[i] = uint64(s.sc.addr.weight())
+		weights[i] = uint64(s.addr.weight())
 		sum += weights[i]
 	}
 	g := weights[0]

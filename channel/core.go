@@ -447,7 +447,14 @@ func (c *core) updateAddrs(addrs []address) {
 	if c.policy == nil {
 		c.policy = c.builder.Build(c.lbConfig)
 	}
-	c.apply(c.policy.UpdateAddresses(toBalancerAddrs(addrs)))
+	u := c.policy.UpdateAddresses(toBalancerAddrs(addrs))
+	if u.State == Idle {
+		// The channel has just been asked to connect: a policy that
+		// waits to be asked counts as connecting (and cannot loop the
+		// channel through IDLE).
+		u.State = Connecting
+	}
+	c.apply(u)
 }
 
 // toBalancerAddrs is the one place the channel's addresses become the
