@@ -33,7 +33,7 @@ type epSub struct {
 	addr   Address // the latest (its weight may change; sc keeps the first)
 	state  connectivity.State
 	sticky bool // failed since it was last READY
-	index  int  // position in the address list
+	index  int  // position in subs
 }
 
 // endpointBuilder builds an endpoints policy with a picker maker.
@@ -56,10 +56,9 @@ func (e *endpoints) UpdateAddresses(addrs []Address) Update {
 		old[s.sc.addr.key()] = s
 	}
 	var subs []*epSub
-	for i, a := range addrs {
+	for _, a := range addrs {
 		if s, ok := old[a.key()]; ok {
 			s.addr = a // a new weight
-			s.index = i
 			subs = append(subs, s)
 			delete(old, a.key())
 			continue
@@ -67,7 +66,7 @@ func (e *endpoints) UpdateAddresses(addrs []Address) Update {
 		if seen(subs, a) {
 			continue // a duplicate address
 		}
-		s := &epSub{sc: NewSubConn(a), addr: a, index: i}
+		s := &epSub{sc: NewSubConn(a), addr: a}
 		e.up.NewSubConns = append(e.up.NewSubConns, s.sc)
 		subs = append(subs, s)
 	}
@@ -77,7 +76,8 @@ func (e *endpoints) UpdateAddresses(addrs []Address) Update {
 		}
 	}
 	e.subs = subs
-	for _, s := range e.subs {
+	for i, s := range e.subs {
+		s.index = i
 		if s.state == connectivity.Idle {
 			e.up.Connect = append(e.up.Connect, s.sc)
 		}

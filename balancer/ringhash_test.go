@@ -171,3 +171,19 @@ func TestRingHashPick(t *testing.T) {
 		t.Fatalf("key picks %s once %s is READY again", back, first)
 	}
 }
+
+// A duplicate address gets one subchannel, and the ring still maps every
+// point to a subchannel the picker knows.
+func TestRingHashDuplicateAddress(t *testing.T) {
+	h := newHarness(t, RingHash, "")
+	if got := h.update("a:1", "a:1", "b:1"); fmt.Sprint(got) != "[new a:1 new b:1 connect a:1 connect b:1 CONNECTING]" {
+		t.Fatalf("update: %q", got)
+	}
+	h.sub("b:1", ready)
+	for i := range 200 {
+		res, err := h.picker.Pick(PickInfo{HashKey: fmt.Sprint(i)})
+		if err != nil || res.SubConn.Address().Addr != "b:1" {
+			t.Fatalf("key %d: %v %v, want b:1 (the only READY one)", i, res.SubConn, err)
+		}
+	}
+}

@@ -77,9 +77,11 @@ type callState struct {
 	timer       *time.Timer
 	pickReq     *pickReq
 	// pickDone is the policy's Done for the current attempt's pick;
-	// pickEnded says the call has finished (guarded by mu).
-	pickDone  func(balancer.DoneInfo)
-	pickEnded bool
+	// pickEnded says the call has finished, with pickEndErr (guarded by
+	// mu).
+	pickDone   func(balancer.DoneInfo)
+	pickEnded  bool
+	pickEndErr error
 
 	done     chan struct{}
 	doneOnce sync.Once

@@ -53,7 +53,7 @@ func (cs *callState) pickNow() *transport.Conn {
 func (cs *callState) setPickDone(done func(balancer.DoneInfo)) {
 	cs.mu.Lock()
 	prev := cs.pickDone
-	ended := cs.pickEnded
+	ended, endErr := cs.pickEnded, cs.pickEndErr
 	cs.pickDone = nil
 	if !ended {
 		cs.pickDone = done
@@ -63,22 +63,22 @@ func (cs *callState) setPickDone(done func(balancer.DoneInfo)) {
 		prev(balancer.DoneInfo{Err: retriedStatus(nil)})
 	}
 	if ended && done != nil {
-		done(balancer.DoneInfo{Err: cs.final})
+		done(balancer.DoneInfo{Err: endErr})
 	}
 }
 
 // endPick tells the policy that the call ended with st.
 func (cs *callState) endPick(st *status.Error) {
 	cs.mu.Lock()
+	info := balancer.DoneInfo{}
+	if st != nil {
+		info.Err = st
+	}
 	done := cs.pickDone
 	cs.pickDone = nil
-	cs.pickEnded = true
+	cs.pickEnded, cs.pickEndErr = true, info.Err
 	cs.mu.Unlock()
 	if done != nil {
-		info := balancer.DoneInfo{}
-		if st != nil {
-			info.Err = st
-		}
 		done(info)
 	}
 }
