@@ -85,6 +85,7 @@ func (sc *SubConn) Usable() bool {
 	return r.conn != nil && (r.usable == nil || r.usable())
 }
 
+// String returns the address sc connects to, for logs.
 func (sc *SubConn) String() string { return sc.addr.Addr }
 
 func init() {
