@@ -24,15 +24,24 @@ func Unary[Req, Resp any](ch *channel.Channel, method string, opts ...channel.Me
 // the channel's call options with ReplyTo.
 func (m *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
-	untrack, d := o.track(ref), o.dest
-	call := m.c.Start(context.Background(), req, func(resp Resp, call *channel.Call, err error) {
-		untrack()
-		code, details := statusOf(err)
-		d.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
-	}, o.opts...)
-	ref.set(unaryImpl{call})
-	return ref
+	u := &unaryCall[Resp]{ref: Ref{method: m.method, to: o.dest}}
+	o.track(&u.ref)
+	call := m.c.Start(context.Background(), req, u.done, o.opts...)
+	u.ref.set(unaryImpl{call})
+	return &u.ref
+}
+
+// unaryCall is a unary call made by message: its Ref (which knows where
+// the Reply goes) and its done callback, in one allocation.
+type unaryCall[Resp any] struct {
+	ref Ref
+}
+
+// done delivers the call's Reply.
+func (u *unaryCall[Resp]) done(resp Resp, call *channel.Call, err error) {
+	u.ref.untrack()
+	code, details := statusOf(err)
+	u.ref.deliver(&Reply[Resp]{Ref: &u.ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 }
 
 // ServerStreamMethod makes server-streaming calls by message. Make one
@@ -51,23 +60,23 @@ func ServerStream[Req, Resp any](ch *channel.Channel, method string, opts ...cha
 // *Message[Resp] (within the demand: Demand, Ref.Request), then one *End.
 func (m *ServerStreamMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
-	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), req, streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
+	ref := &Ref{method: m.method, to: o.dest}
+	o.track(ref)
+	sc := m.c.Start(context.Background(), req, streamHandler[Resp](o.demand, ref), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }
 
 // streamHandler delivers a streaming call's events as messages.
-func streamHandler[Resp any](o dest, demand int, ref *Ref, untrack func()) channel.StreamHandler[Resp] {
+func streamHandler[Resp any](demand int, ref *Ref) channel.StreamHandler[Resp] {
 	return channel.StreamHandler[Resp]{
 		Demand:       demand,
-		OnMessage:    func(v Resp) { o.deliver(&Message[Resp]{Ref: ref, Value: v}) },
-		OnSendCredit: func(n int) { o.deliver(&SendCredit{Ref: ref, N: n}) },
+		OnMessage:    func(v Resp) { ref.deliver(&Message[Resp]{Ref: ref, Value: v}) },
+		OnSendCredit: func(n int) { ref.deliver(&SendCredit{Ref: ref, N: n}) },
 		OnEnd: func(call *channel.Call, err error) {
-			untrack()
+			ref.untrack()
 			code, details := statusOf(err)
-			o.deliver(&End{Ref: ref, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+			ref.deliver(&End{Ref: ref, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 		},
 	}
 }
@@ -89,16 +98,16 @@ func ClientStream[Req, Resp any](ch *channel.Channel, method string, opts ...cha
 // outcome arrives as one *Reply[Resp].
 func (m *ClientStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
-	untrack := o.track(ref)
+	ref := &Ref{method: m.method, to: o.dest}
+	o.track(ref)
 	var resp Resp // owned by the call's callbacks, which run one at a time
 	sc := m.c.Start(context.Background(), channel.StreamHandler[Resp]{
 		OnMessage:    func(v Resp) { resp = v },
-		OnSendCredit: func(n int) { o.deliver(&SendCredit{Ref: ref, N: n}) },
+		OnSendCredit: func(n int) { ref.deliver(&SendCredit{Ref: ref, N: n}) },
 		OnEnd: func(call *channel.Call, err error) {
-			untrack()
+			ref.untrack()
 			code, details := statusOf(err)
-			o.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
+			ref.deliver(&Reply[Resp]{Ref: ref, Value: resp, Err: err, Code: code, Details: details, Header: call.InitialMetadata(), Trailer: call.TrailingMetadata()})
 		},
 	}, o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
@@ -122,9 +131,9 @@ func BidiStream[Req, Resp any](ch *channel.Channel, method string, opts ...chann
 // response arrives as a *Message[Resp] (within the demand), then one *End.
 func (m *BidiStreamMethod[Req, Resp]) Open(ctx actor.SenderContext, opts ...channel.CallOption) *Ref {
 	o := parseOptions(ctx, opts)
-	ref := &Ref{method: m.method}
-	untrack := o.track(ref)
-	sc := m.c.Start(context.Background(), streamHandler[Resp](o.dest, o.demand, ref, untrack), o.opts...)
+	ref := &Ref{method: m.method, to: o.dest}
+	o.track(ref)
+	sc := m.c.Start(context.Background(), streamHandler[Resp](o.demand, ref), o.opts...)
 	ref.set(streamImpl[Req, Resp]{sc})
 	return ref
 }

@@ -12,9 +12,35 @@ import (
 // carry it. Its methods never block and are safe from any goroutine.
 type Ref struct {
 	method string
+	to     dest
 	mu     sync.Mutex
 	impl   refImpl
 	cancel bool // Cancel came before the call was set
+
+	// The calling actor's calls in progress (watch.go): own is set before
+	// the call starts; linked, prev and next are under own.mu.
+	own        *owner
+	linked     bool
+	prev, next *Ref
+
+	// Until the call is set, the messages its callbacks deliver wait in
+	// pending (a call may end, or grant credit, before Start returns), so
+	// that whoever receives one finds Call, Send and the rest working,
+	// even in another actor (ReplyTo).
+	ready   bool
+	pending []any
+}
+
+// deliver sends a message of the call to its target once the Ref is set.
+func (r *Ref) deliver(msg any) {
+	r.mu.Lock()
+	if !r.ready {
+		r.pending = append(r.pending, msg)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	r.to.deliver(msg)
 }
 
 // refImpl is the call behind a Ref.
@@ -90,6 +116,16 @@ func (r *Ref) get() refImpl {
 func (r *Ref) set(i refImpl) {
 	r.mu.Lock()
 	r.impl = i
+	for len(r.pending) > 0 { // in order: a callback meanwhile appends
+		p := r.pending
+		r.pending = nil
+		r.mu.Unlock()
+		for _, m := range p {
+			r.to.deliver(m)
+		}
+		r.mu.Lock()
+	}
+	r.ready = true
 	cancel := r.cancel
 	r.mu.Unlock()
 	if cancel {

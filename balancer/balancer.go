@@ -26,6 +26,10 @@ type Address struct {
 	// Weight is the address's weight (weighted_round_robin, ring_hash);
 	// 0 means unset and counts as 1.
 	Weight uint32
+	// Attributes is what else the resolver said of the address (package
+	// resolver's Address.Attributes), for policies to read; nil when it
+	// said nothing. It must not be changed.
+	Attributes map[string]string
 }
 
 // key identifies an address across updates (its weight may change).

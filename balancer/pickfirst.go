@@ -3,6 +3,7 @@ package balancer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/grpcactor/grpcactor/connectivity"
 )
@@ -57,6 +58,10 @@ type pfSub struct {
 func (p *pickFirst) UpdateAddresses(addrs []Address) Update {
 	p.up = Update{}
 	created := false
+	// The selected subchannel is kept alone while the new list still has
+	// its address; an update that drops it starts a new pass over the new
+	// list.
+	keepSelected := p.selected != nil && slices.ContainsFunc(addrs, func(a Address) bool { return a.key() == p.selected.sc.addr.key() })
 	old := map[addrKey]*pfSub{}
 	for _, s := range p.subs {
 		old[s.sc.addr.key()] = s
@@ -68,7 +73,7 @@ func (p *pickFirst) UpdateAddresses(addrs []Address) Update {
 			delete(old, a.key())
 			continue
 		}
-		if p.selected != nil {
+		if keepSelected {
 			continue // keeps only the selected subchannel
 		}
 		s := &pfSub{sc: NewSubConn(a)}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
+	"strings"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"google.golang.org/grpc"
@@ -35,12 +37,63 @@ type recvStream interface {
 type impl struct {
 	name string
 	dial func(addr string) (client, error)
+	// unaryOpen, if set, opens the unary rows' sessions (dial is then
+	// not used by them).
+	unaryOpen func(ctx context.Context, addr string, size int) (*session, error)
+	// supports, if set, tells the rows this client runs (a peer's).
+	supports func(w workload) bool
+	desc     string // a peer's, for the report's legend
 }
 
 var (
 	ours   = impl{name: "grpcactor", dial: dialOurs}
 	theirs = impl{name: "grpc-go", dial: dialGRPCGo}
+	// The peers (-peers): measured in the same rounds, on the rows they
+	// support.
+	connectGo = impl{name: "connect-go", dial: dialConnect,
+		supports: func(w workload) bool { return !strings.HasPrefix(w.key, "unary-msg/") },
+		desc:     "connect-go " + connectVersion() + " (gRPC protocol over net/http's HTTP/2, h2c)"}
+	limit = impl{name: "limit", unaryOpen: openLimit,
+		supports: func(w workload) bool { return strings.HasPrefix(w.key, "unary/") && w.respBytes <= limitMaxSize },
+		desc:     "a floor, not a client: one connection, x/net/http2 Framer, HEADERS and request encoded once, one reader goroutine, writes combined, no protobuf decode (unary rows up to " + sizeName(limitMaxSize) + ")"}
+	allPeers = []impl{connectGo, limit}
 )
+
+func peerByName(name string) (impl, bool) {
+	for _, p := range allPeers {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return impl{}, false
+}
+
+func peerNames() string {
+	var n []string
+	for _, p := range allPeers {
+		n = append(n, p.name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func peerLegend(peers []impl) string {
+	var n []string
+	for _, p := range peers {
+		n = append(n, p.name+": "+p.desc)
+	}
+	return strings.Join(n, "; ")
+}
+
+func connectVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "connectrpc.com/connect" {
+				return d.Version
+			}
+		}
+	}
+	return ""
+}
 
 // --- this project's client ---
 

@@ -95,6 +95,7 @@ type config struct {
 	smoke      bool
 	markdown   bool
 	list       bool
+	peers      []impl // clients measured besides grpcactor and grpc-go
 	cmdline    string
 	soak       soakConfig
 }
@@ -113,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "every selected row for 0.2 s after a 0.1 s warm-up, one round (overrides -duration, -warmup, -rounds): a check that the program and both clients work, not a measure")
 	fs.BoolVar(&c.markdown, "markdown", false, "print the tables as Markdown (for BENCHMARKS.md)")
 	fs.BoolVar(&c.list, "list", false, "list the rows and exit")
+	peers := fs.String("peers", "connect-go,limit", "further clients measured on the rows they support, in the same rounds (comma-separated, \"\" for none): "+peerLegend(allPeers))
 	fs.DurationVar(&c.soak.duration, "soak", 0, "instead of the benchmark, soak grpcactor's client for this long: one channel, unary and all streaming kinds mixed, the server killed and restarted every -soak-restart, a report line every -soak-report (e.g. -soak 10m)")
 	fs.DurationVar(&c.soak.restart, "soak-restart", time.Minute, "with -soak: how often the server is killed and started again")
 	fs.DurationVar(&c.soak.report, "soak-report", 30*time.Second, "with -soak: how often a report line is printed")
@@ -133,6 +135,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if r = strings.TrimSpace(r); r != "" {
 			c.rows = append(c.rows, r)
 		}
+	}
+	for _, p := range strings.Split(*peers, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		im, ok := peerByName(p)
+		if !ok {
+			return nil, fmt.Errorf("-peers: unknown client %q (known: %s)", p, peerNames())
+		}
+		c.peers = append(c.peers, im)
 	}
 	if c.smoke {
 		c.duration, c.warmup, c.rounds = 200*time.Millisecond, 100*time.Millisecond, 1
@@ -164,6 +176,13 @@ const idleKey = "idle/200"
 type rowResult struct {
 	w            workload
 	ours, theirs summary
+	peers        []peerSummary // the peers that support the row
+}
+
+// peerSummary is a client's summary on a row.
+type peerSummary struct {
+	name string
+	s    summary
 }
 
 type idleRow struct {
@@ -177,6 +196,7 @@ type report struct {
 	floor     summary
 	rows      []rowResult
 	idle      *idleRow
+	inflight  *inflightRow // inflight.go
 	serverPID int
 	profiled  string
 }
@@ -201,14 +221,16 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 		}
 	}
 	wantIdle := cfg.selected(idleKey)
+	wantInFlight := cfg.selected(inflightKey)
 	if cfg.list {
 		for _, w := range workloads() {
 			fmt.Fprintf(stdout, "%-20s %s\n", w.key, w.desc)
 		}
 		fmt.Fprintf(stdout, "%-20s %s\n", idleKey, fmt.Sprintf("memory and goroutines per idle READY channel (%d channels per client)", idleChannels))
+		fmt.Fprintf(stdout, "%-20s %s\n", inflightKey, fmt.Sprintf("goroutines, heap and stack per unary call in flight (%d held by the server)", inflightCalls))
 		return nil
 	}
-	if len(selected) == 0 && !wantIdle {
+	if len(selected) == 0 && !wantIdle && !wantInFlight {
 		return fmt.Errorf("%w %q (see -list)", errNoRows, strings.Join(cfg.rows, ","))
 	}
 	profiling := cfg.cpuprofile != "" || cfg.memprofile != ""
@@ -274,6 +296,9 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 			}
 		}
 	}
+	if wantInFlight && ctx.Err() == nil {
+		rep.inflight = runInFlight(ctx, cfg.rounds, srv.addr, stderr)
+	}
 	srv.stop()
 	if cfg.markdown {
 		rep.writeMarkdown(stdout)
@@ -292,6 +317,11 @@ func run(ctx context.Context, args []string, cmdline string, stdout, stderr io.W
 // again on this row; failed ops are counted and the runs go on.
 func runRow(ctx context.Context, cfg *config, w workload, srv *serverProc, progress io.Writer, profile bool) rowResult {
 	impls := []impl{ours, theirs}
+	for _, p := range cfg.peers {
+		if p.supports == nil || p.supports(w) {
+			impls = append(impls, p)
+		}
+	}
 	sessions := make([]*session, len(impls))
 	runs := make([][]result, len(impls))
 	warm := make([]result, len(impls))
@@ -342,9 +372,9 @@ func runRow(ctx context.Context, cfg *config, w workload, srv *serverProc, progr
 				fmt.Fprintf(progress, "bench: %s %s %s: FAIL %v\n", w.key, what, im.name, r.err)
 				continue
 			}
-			fmt.Fprintf(progress, "bench: %s %s %-9s %10.0f ops/s  p50 %-8s p99 %-8s CPU/op %-8s allocs/op %.1f\n",
+			fmt.Fprintf(progress, "bench: %s %s %-10s %10.0f ops/s  p50 %-8s p99 %-8s CPU/op %-8s allocs/op %.1f  reads/op %.2f writes/op %.2f\n",
 				w.key, what, im.name, r.opsPerSec(), fmtDur(float64(r.p50)), fmtDur(float64(r.p99)),
-				fmtDur(r.perOp(float64(r.cpu))), r.perOp(float64(r.mallocs)))
+				fmtDur(r.perOp(float64(r.cpu))), r.perOp(float64(r.mallocs)), r.perOp(float64(r.reads)), r.perOp(float64(r.writes)))
 		}
 	}
 	if profile && failed[0] == nil {
@@ -373,10 +403,13 @@ func runRow(ctx context.Context, cfg *config, w workload, srv *serverProc, progr
 		if s.err == nil && failed[i] != nil {
 			s.err = failed[i]
 		}
-		if i == 0 {
+		switch i {
+		case 0:
 			rr.ours = s
-		} else {
+		case 1:
 			rr.theirs = s
+		default:
+			rr.peers = append(rr.peers, peerSummary{impls[i].name, s})
 		}
 	}
 	return rr

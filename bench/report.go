@@ -223,7 +223,11 @@ func shortErr(msg string, n int) string {
 func (rep *report) failures() int {
 	n := 0
 	for _, r := range rep.rows {
-		if r.ours.failed() || r.theirs.failed() {
+		failed := r.ours.failed() || r.theirs.failed()
+		for _, p := range r.peers {
+			failed = failed || p.s.failed()
+		}
+		if failed {
 			n++
 		}
 	}
@@ -237,39 +241,59 @@ func (rep *report) failures() int {
 			}
 		}
 	}
+	if rep.inflight != nil {
+		n += rep.inflight.failures()
+	}
 	return n
 }
 
+// fmtPerOp formats a per-op count (system calls), "-" when not measured.
+func fmtPerOp(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
 func (rep *report) mainTable(errWidth int) *table {
-	t := &table{header: []string{"workload", "client", "ops/s", "MB/s", "p50", "p99", "CPU/op", "allocs/op", "B/op"}}
+	t := &table{header: []string{"workload", "client", "ops/s", "MB/s", "p50", "p99", "CPU/op", "allocs/op", "B/op", "reads/op", "writes/op"}}
+	ratio := func(label string, r rowResult, o, g summary) {
+		if o.runs == 0 || g.runs == 0 {
+			t.add("", label, "-", "-", "-", "-", "-", "-", "-", "-", "-")
+			return
+		}
+		mb := "-"
+		if r.w.respBytes > 0 {
+			mb = fmtRatio(o.opsPerSec, g.opsPerSec)
+		}
+		t.add("", label, fmtRatio(o.opsPerSec, g.opsPerSec), mb, fmtRatio(o.p50, g.p50), fmtRatio(o.p99, g.p99),
+			fmtRatio(o.cpuPerOp, g.cpuPerOp), fmtRatio(o.allocsOp, g.allocsOp), fmtRatio(o.bytesOp, g.bytesOp),
+			fmtRatio(o.readsOp, g.readsOp), fmtRatio(o.writesOp, g.writesOp))
+	}
 	for _, r := range rep.rows {
-		for i, s := range []summary{r.ours, r.theirs} {
-			name, label := "", ours.name
+		clients := []peerSummary{{ours.name, r.ours}, {theirs.name, r.theirs}}
+		clients = append(clients, r.peers...)
+		for i, c := range clients {
+			s, name, label := c.s, "", c.name
 			if i == 0 {
 				name = r.w.key
-			} else {
-				label = theirs.name
 			}
 			if s.runs > 0 {
 				t.add(name, label, fmtRate(s.opsPerSec), fmtRate(mbPerSec(s.opsPerSec, r.w.respBytes)),
-					fmtDur(s.p50), fmtDur(s.p99), fmtDur(s.cpuPerOp), fmt.Sprintf("%.1f", s.allocsOp), fmtBytes(s.bytesOp))
+					fmtDur(s.p50), fmtDur(s.p99), fmtDur(s.cpuPerOp), fmt.Sprintf("%.1f", s.allocsOp), fmtBytes(s.bytesOp),
+					fmtPerOp(s.readsOp), fmtPerOp(s.writesOp))
 				name = ""
 			}
 			if s.failed() {
 				t.add(name, label, "FAIL: "+shortErr(s.failure(), errWidth))
 			}
 		}
-		o, g := r.ours, r.theirs
-		if o.runs == 0 || g.runs == 0 {
-			t.add("", "ours/grpc-go", "-", "-", "-", "-", "-", "-", "-")
-			continue
+		ratio("ours/grpc-go", r, r.ours, r.theirs)
+		for _, p := range r.peers {
+			if p.name == limit.name && p.s.runs > 0 {
+				ratio("ours/limit", r, r.ours, p.s)
+			}
 		}
-		mb := "-"
-		if r.w.respBytes > 0 {
-			mb = fmtRatio(o.opsPerSec, g.opsPerSec)
-		}
-		t.add("", "ours/grpc-go", fmtRatio(o.opsPerSec, g.opsPerSec), mb, fmtRatio(o.p50, g.p50), fmtRatio(o.p99, g.p99),
-			fmtRatio(o.cpuPerOp, g.cpuPerOp), fmtRatio(o.allocsOp, g.allocsOp), fmtRatio(o.bytesOp, g.bytesOp))
 	}
 	return t
 }
@@ -328,9 +352,12 @@ func (rep *report) headerLines() []string {
 		fmt.Sprintf("command: %s", c.cmdline),
 		fmt.Sprintf("date: %s", e.started.UTC().Format("2006-01-02 15:04 UTC")),
 		fmt.Sprintf("server: grpc-go %s interop TestService in a separate process (pid %d) on 127.0.0.1, plaintext, shared by both clients", orUnknown(e.grpcGo), rep.serverPID),
-		fmt.Sprintf("method: per row, %v warm-up of each client, then %d × %v timed runs alternating grpcactor, grpc-go; medians over runs. Closed loop: each worker issues its next op as soon as the previous returns.", c.warmup, c.rounds, c.duration),
-		"columns: CPU/op is this process's user+system CPU (getrusage; the client only, the server is another process) / ops; allocs/op and B/op are runtime.MemStats Mallocs and TotalAlloc deltas / ops in this process; MB/s is response payload bytes only.",
+		fmt.Sprintf("method: per row, %v warm-up of each client, then %d × %v timed runs alternating grpcactor, grpc-go (then the peers, on the rows they support); medians over runs. Closed loop: each worker issues its next op as soon as the previous returns.", c.warmup, c.rounds, c.duration),
+		"columns: CPU/op is this process's user+system CPU (getrusage; the client only, the server is another process) / ops; allocs/op and B/op are runtime.MemStats Mallocs and TotalAlloc deltas / ops in this process; reads/op and writes/op are this process's read and write system calls (syscr, syscw of /proc/self/io) / ops; MB/s is response payload bytes only.",
 		"ratio = grpcactor / grpc-go: for ops/s and MB/s higher is better (≥ 1.00× means grpcactor is faster); for p50, p99, CPU/op, allocs/op and B/op lower is better (≤ 1.00× means grpcactor is better).",
+	}
+	if len(c.peers) > 0 {
+		l = append(l, "peers: "+peerLegend(c.peers))
 	}
 	if c.smoke {
 		l = append(l, "SMOKE RUN: every row for 0.2 s, one round — these numbers only show that the program works, they are not measures.")
@@ -355,6 +382,9 @@ func (rep *report) legend() []string {
 	if rep.idle != nil {
 		l = append(l, fmt.Sprintf("%s: %d channels per client, one 0B call on each, then 300 ms idle and GC; growth of HeapInuse (and HeapAlloc) and of the goroutine count / %d (one channel opened and closed first, so one-time library state is not counted)", idleKey, idleChannels, idleChannels))
 	}
+	if rep.inflight != nil {
+		l = append(l, inflightLegend())
+	}
 	if rep.profiled != "" {
 		l = append(l, fmt.Sprintf("profiled: %s (grpcactor only, an extra run after the measured ones)", rep.profiled))
 	}
@@ -370,6 +400,11 @@ func (rep *report) failureLines() []string {
 		if r.theirs.failed() {
 			l = append(l, fmt.Sprintf("%s, grpc-go: %s", r.w.key, r.theirs.failure()))
 		}
+		for _, p := range r.peers {
+			if p.s.failed() {
+				l = append(l, fmt.Sprintf("%s, %s: %s", r.w.key, p.name, p.s.failure()))
+			}
+		}
 	}
 	if rep.idle != nil {
 		if s := summarizeIdle(rep.idle.ours); s.err != nil {
@@ -378,6 +413,9 @@ func (rep *report) failureLines() []string {
 		if s := summarizeIdle(rep.idle.theirs); s.err != nil {
 			l = append(l, fmt.Sprintf("%s, grpc-go: %v", idleKey, s.err))
 		}
+	}
+	if rep.inflight != nil {
+		l = append(l, rep.inflight.failureLines()...)
 	}
 	return l
 }
@@ -394,6 +432,10 @@ func (rep *report) writeText(w io.Writer) {
 	}
 	if rep.idle != nil {
 		rep.idleTable(90).writeText(w)
+		fmt.Fprintln(w)
+	}
+	if rep.inflight != nil {
+		rep.inflight.table(90).writeText(w)
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "rows:")
@@ -424,6 +466,10 @@ func (rep *report) writeMarkdown(w io.Writer) {
 	}
 	if rep.idle != nil {
 		rep.idleTable(200).writeMarkdown(w)
+		fmt.Fprintln(w)
+	}
+	if rep.inflight != nil {
+		rep.inflight.table(200).writeMarkdown(w)
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "Rows:")

@@ -27,6 +27,9 @@ type worker struct {
 type session struct {
 	newWorker func(ctx context.Context) (worker, error)
 	close     func() error
+	// drive, if set, runs the workload's own closed loop instead of
+	// newWorker's goroutines (msgform.go).
+	drive driver
 }
 
 // maxWorkerErrors failed ops end a worker's run: an op that fails is
@@ -47,6 +50,9 @@ var errHung = errors.New("hung")
 // allocation counters are read just before the first and just after the last
 // operation; a GC runs before the clock starts.
 func measure(parent context.Context, s *session, conc int, d time.Duration) result {
+	if s.drive != nil {
+		return measureDriven(parent, s, conc, d)
+	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
@@ -115,6 +121,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	cpu0 := processCPU()
+	r0, w0, ioOK := ioCounts()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -137,6 +144,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	}
 	elapsed := time.Since(t0)
 	cpu1 := processCPU()
+	r1, w1, ioOK1 := ioCounts()
 	runtime.ReadMemStats(&m1)
 
 	var r result
@@ -155,6 +163,10 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	r.cpu = cpu1 - cpu0
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc
+	if ioOK && ioOK1 {
+		// Less the read of /proc/self/io itself at the end.
+		r.reads, r.writes, r.ioCounted = r1-r0-1, w1-w0, true
+	}
 	r.p50 = all.quantile(0.50)
 	r.p99 = all.quantile(0.99)
 	if firstErr != nil {

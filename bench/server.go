@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
 
@@ -55,7 +54,7 @@ func serve(stdout io.Writer, stdin io.Reader) error {
 		return fmt.Errorf("listen (echo): %w", err)
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
-	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+	testgrpc.RegisterTestServiceServer(srv, newBenchServer()) // the interop TestService, with the held calls of inflight.go
 	go srv.Serve(lis)
 	go serveEcho(echo)
 	fmt.Fprintf(stdout, "LISTENING %d %d\n", lis.Addr().(*net.TCPAddr).Port, echo.Addr().(*net.TCPAddr).Port)

@@ -81,7 +81,11 @@ type result struct {
 	cpu       time.Duration // process CPU (user+system) during the run
 	mallocs   uint64        // runtime.MemStats.Mallocs delta
 	allocated uint64        // runtime.MemStats.TotalAlloc delta
-	p50, p99  time.Duration
+	// reads and writes are the process's read and write system calls
+	// during the run (/proc/self/io), if ioCounted.
+	reads, writes uint64
+	ioCounted     bool
+	p50, p99      time.Duration
 	// err is a failure of the run as a whole (setup, hang, nothing succeeded):
 	// its figures are not used.
 	err error
@@ -113,7 +117,9 @@ type summary struct {
 	cpuPerOp   float64 // ns
 	allocsOp   float64
 	bytesOp    float64
-	err        error // first failure of a run as a whole, if any
+	readsOp    float64 // read system calls per op (NaN: not measured)
+	writesOp   float64 // write system calls per op (NaN: not measured)
+	err        error   // first failure of a run as a whole, if any
 	failedRuns int
 	failedOps  uint64 // ops that failed, over every run (warm-up included)
 	totalOps   uint64 // ops that succeeded, over every run (warm-up included)
@@ -137,7 +143,7 @@ func (s summary) failure() string {
 
 func summarize(rs []result) summary {
 	var s summary
-	var qps, p50, p99, cpu, allocs, bytes []float64
+	var qps, p50, p99, cpu, allocs, bytes, reads, writes []float64
 	for _, r := range rs {
 		s.failedOps += r.failedOps
 		s.totalOps += r.ops
@@ -157,6 +163,10 @@ func summarize(rs []result) summary {
 		cpu = append(cpu, r.perOp(float64(r.cpu)))
 		allocs = append(allocs, r.perOp(float64(r.mallocs)))
 		bytes = append(bytes, r.perOp(float64(r.allocated)))
+		if r.ioCounted {
+			reads = append(reads, r.perOp(float64(r.reads)))
+			writes = append(writes, r.perOp(float64(r.writes)))
+		}
 	}
 	s.runs = len(qps)
 	s.opsPerSec = median(qps)
@@ -165,6 +175,8 @@ func summarize(rs []result) summary {
 	s.cpuPerOp = median(cpu)
 	s.allocsOp = median(allocs)
 	s.bytesOp = median(bytes)
+	s.readsOp = median(reads)
+	s.writesOp = median(writes)
 	return s
 }
 

@@ -57,6 +57,7 @@ func workloads() []workload {
 		}
 	}
 	ws = append(ws, msgWorkloads()...)
+	ws = append(ws, slowLinkWorkloads()...)
 	for _, size := range []int{0, 1 << 10} {
 		ws = append(ws, workload{
 			key:       "pingpong/" + sizeName(size),
@@ -152,6 +153,9 @@ func dialReady(ctx context.Context, im impl, addr string) (client, error) {
 
 func unaryOpen(size int) func(context.Context, impl, *serverProc) (*session, error) {
 	return func(ctx context.Context, im impl, srv *serverProc) (*session, error) {
+		if im.unaryOpen != nil {
+			return im.unaryOpen(ctx, srv.addr, size)
+		}
 		c, err := dialReady(ctx, im, srv.addr)
 		if err != nil {
 			return nil, err

@@ -7,9 +7,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors/actorspb"
-	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
-	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
@@ -25,6 +24,7 @@ type (
 	msgResolveDone struct {
 		addrs []address
 		err   *status.Error
+		res   resolverExtras
 	}
 	// msgCloseReq is Close shutting the channel down: the actor closes
 	// (as on Stopping), and tells Close when its last child has stopped.
@@ -43,8 +43,13 @@ type chanActor struct {
 	subscribers []*Subscription
 
 	keepalive time.Duration
-	dns       *resolver.DNS
 	timers    *actorsys.Timers[string]
+
+	// The resolver (resolve.go): built when the channel opened; resPID
+	// is its actor once started, until it stops or the channel closes.
+	res        resolver.Resolver
+	resPID     *actor.PID
+	resStarted bool
 
 	closing bool // Close asked: close ch.drained once no child is left
 	drained bool
@@ -83,6 +88,11 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	case msgResolveDone:
 		a.logResolved(m)
 		msg = msgResolved(m)
+	case *resolver.Update:
+		var ok bool
+		if msg, ok = a.resolverUpdate(m); !ok {
+			return
+		}
 	case msgSubscribe:
 		a.subscribe(m)
 		return
@@ -96,7 +106,10 @@ func (a *chanActor) Receive(ctx actor.Context) {
 			}
 		}
 		a.checkDrained()
-		return
+		var ok bool
+		if msg, ok = a.resolverTerminated(m.Who); !ok {
+			return
+		}
 	case msgCloseReq:
 		a.closing = true
 		msg = msgClose{}
@@ -131,6 +144,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 	}
 	if _, ok := msg.(msgClose); ok {
 		a.timers.StopAll()
+		a.stopResolver()
 	}
 }
 
@@ -180,7 +194,7 @@ func (a *chanActor) publish() {
 func (a *chanActor) perform(e effect) {
 	switch e := e.(type) {
 	case effResolve:
-		a.lookup()
+		a.resolveNow()
 	case effResolveLater:
 		a.timers.Arm("resolve", e.d, msgDoResolve{})
 	case effIdleTimer:
@@ -221,29 +235,12 @@ func (a *chanActor) perform(e effect) {
 	case effState:
 		a.logState(e)
 		a.notify(e.from, e.to)
+	case effServiceConfig:
+		a.ch.resolverSC.Store(e.sc)
+		a.logServiceConfig(nil)
+	case effBadServiceConfig:
+		a.logServiceConfig(e.err)
 	}
-}
-
-// lookup looks the target's name up on a goroutine (the core decided it
-// may run now) and sends the result back as msgResolveDone.
-func (a *chanActor) lookup() {
-	pt := a.ch.pt
-	ch, dns := a.ch, a.dns
-	ch.bg.Add(1)
-	go func() {
-		defer ch.bg.Done()
-		ctx, cancel := context.WithTimeout(ch.bgCtx, 20*time.Second)
-		defer cancel()
-		res, err := dns.Resolve(ctx, pt.host, pt.port)
-		m := msgResolveDone{}
-		if err != nil {
-			m.err = status.Errorf(codes.Unavailable, "name resolution failed for target %q: %v", ch.target, err).WithCause(err)
-		}
-		for _, r := range res {
-			m.addrs = append(m.addrs, address{network: r.Network, addr: r.Addr})
-		}
-		ch.tell(m) // Close waits for this goroutine before the actor stops
-	}()
 }
 
 func (a *chanActor) newSub(id int, addr address) {
@@ -292,7 +289,7 @@ func (a *chanActor) newSub(id int, addr address) {
 	}
 	// Client-side health checking (gRFC A17) is for policies other than
 	// pick_first, unless grpc.inhibit_health_checking turns it off.
-	if sc := o.serviceConfig; sc != nil && ch.lb != "pick_first" && !o.inhibitHealth {
+	if sc := ch.serviceConfig(); sc != nil && a.core.lb != "pick_first" && !o.inhibitHealth {
 		cfg.HealthCheckService = sc.HealthCheckService
 	}
 	s := subchannel.Spawn(a.ctx, cfg)

@@ -2,7 +2,6 @@ package channel
 
 import (
 	"io"
-	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
@@ -161,49 +160,27 @@ func (cs *callState) tryRecv() (data []byte, ok bool, err error) {
 	if !ok {
 		return nil, false, nil
 	}
-	if err != nil {
-		if err != io.EOF && s.Unprocessed() && cs.retryable(s) {
-			if cs.ch.opts.logger != nil || cs.ch.opts.stats != nil {
-				st, _ := s.Status()
-				cs.logRetry("transparent", 0, st, 0)
-				cs.endAttempt(retriedStatus(st))
-			}
-			cs.startAsync() // a transparent retry
+	if err == nil {
+		data, err = cs.received(s, m)
+		return data, true, err
+	}
+	next, delay := cs.attemptEnded(s, err)
+	if next == retryTransparent {
+		if cs.transparentRetry(s) {
+			cs.startAsync()
 			return nil, false, nil
 		}
-		if st := toStatus(err); cs.retry != nil && st != nil {
-			if cs.retry.Retryable(st.Code()) {
-				if cs.throttle != nil {
-					cs.throttle.OnFailure()
-				}
-				if delay, retry := cs.retryDelay(s, st); retry {
-					cs.logRetry("retry policy", cs.attempts+1, st, delay)
-					cs.endAttempt(st)
-					cs.mu.Lock()
-					cs.restarting = true
-					cs.mu.Unlock()
-					cs.hdr.PreviousAttempts = cs.attempts
-					cs.attempts++
-					time.AfterFunc(delay, cs.startAsync)
-					return nil, false, nil
-				}
-			}
-		} else if st == nil && cs.throttle != nil {
-			cs.throttle.OnSuccess()
-		}
-		return nil, true, err
+		next, delay = cs.policyOrEnd(s, toStatus(err))
 	}
-	if !cs.recvSeen {
+	if next == retryPolicy {
 		cs.mu.Lock()
-		cs.recvSeen = true
-		cs.commitLocked()
+		cs.restarting = true
 		cs.mu.Unlock()
+		cs.nextPolicyAttempt()
+		cs.armRetry(delay)
+		return nil, false, nil
 	}
-	if a := cs.attemptStats(); a != nil {
-		a.InMessage(len(m.Data))
-	}
-	data, err = cs.decompress(s, m)
-	return data, true, err
+	return nil, true, err
 }
 
 // sendAsync sends one framed message of an asynchronous call without

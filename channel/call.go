@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
-	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
@@ -34,52 +31,100 @@ const (
 
 // callState is one RPC across its attempts: the byte-level half of every
 // call kind. Send-side methods are called from one goroutine at a time,
-// receive-side methods from one goroutine at a time.
+// receive-side methods from one goroutine at a time (for a call started
+// with Start, its pump).
+//
+// Its state is in parts, each with one owner:
+//   - callConfig: fixed when the call is made, except hdr, which changes
+//     only under attemptMu (call credentials, the attempt count);
+//   - attempt: the current attempt (stream, peer, stats, pending pick),
+//     guarded by mu and replaced only under attemptMu;
+//   - replay: the retry buffer, guarded by mu;
+//   - retryState: transparent and policy retries (call_retry.go), changed
+//     by the receive side or, for a sender's transparent retry, under
+//     attemptMu;
+//   - lifetime: how the call ends (context watch, final status,
+//     metadata), written once by finish.
+//
+// Lock order: attemptMu before mu. Neither is held while user code or the
+// channel's actor runs; mu is never held across a call into the
+// transport.
 type callState struct {
+	callConfig
+
+	// attemptMu serializes sends with moves to a new attempt, so that a
+	// replay and a new message cannot interleave.
+	attemptMu sync.Mutex
+	// mu guards attempt, replay, the retry counts and the lifetime's
+	// watch and timers.
+	mu sync.Mutex
+
+	attempt
+	replay
+	retryState
+	lifetime
+}
+
+// callConfig is what a call is made with: fixed once newCallState returns
+// (hdr aside, see callState).
+type callConfig struct {
 	ch        *Channel
 	method    string
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc
 	stopTimer context.CancelFunc
-	stopWatch func() bool
 	opts      callOptions
 	hdr       transport.CallHdr
 	maxSend   int
 	maxRecv   int
-
-	// attemptMu serializes sends with moves to a new attempt, so that a
-	// replay and a new message cannot interleave.
-	attemptMu sync.Mutex
-	mu        sync.Mutex // guards stream and the retry buffer below
-	stream    *transport.Stream
-
-	sent      [][]byte
-	sentBytes int
-	retries   int32 // transparent retries of streams the server refused
-	nAtt      int32 // attempts begun (WithStatsHandler), guarded by mu
-	attempts  int   // attempts made under the retry policy, the first included
-	retry     *serviceconfig.RetryPolicy
-	throttle  *serviceconfig.Throttling
-
-	closedSend bool
-	committed  bool
-	credsDone  bool // call credentials asked (attemptMu)
-	recvSeen   bool
-	// For a call started with Start (async, its pump in hdr.Notify):
-	// restarting is set (under mu) while a new attempt is being opened;
-	// ownDeadline means hdr.Deadline is enforced by timer, not by ctx;
-	// ctxEnds that the caller's context can end; pickReq is the
-	// attempt's pending pick, if any.
+	// async is set for a call started with Start (its pump in
+	// hdr.Notify); ownDeadline means hdr.Deadline is enforced by timer,
+	// not by ctx; ctxEnds that the caller's context can end.
 	async       bool
-	restarting  bool
 	ownDeadline bool
 	ctxEnds     bool
-	timer       *time.Timer
-	pickReq     *pickReq
-	// pickDone is the policy's Done for the current attempt's pick;
-	// pickEnded says the call has finished, with pickEndErr (guarded by
-	// mu).
-	pickDone   func(balancer.DoneInfo)
+}
+
+// attempt is the call's current attempt (guarded by callState.mu).
+type attempt struct {
+	stream *transport.Stream
+	peer   string       // the address of the attempt's connection
+	att    AttemptStats // the attempt's stats (WithStatsHandler)
+	nAtt   int32        // attempts begun (WithStatsHandler)
+	// restarting is set while a started call's next attempt is being
+	// opened (or waits for its backoff); pickReq is that attempt's
+	// pending pick, if any.
+	restarting bool
+	pickReq    *pickReq
+	// pickDone is the policy's Done for the current attempt's pick
+	// (pick.go).
+	pickDone func(balancer.DoneInfo)
+	// credsDone: the call credentials were asked (once per call, by
+	// whoever opens the first attempt: under attemptMu, or a started
+	// call's opening attempt).
+	credsDone bool
+}
+
+// replay is the retry buffer: the frames the call sent, kept to be
+// replayed on a new attempt until the call commits (a response arrived,
+// or the buffer passed retryBufferLimit). Guarded by callState.mu.
+type replay struct {
+	sent       [][]byte
+	sentBytes  int
+	closedSend bool
+	committed  bool
+	recvSeen   bool
+}
+
+// lifetime is how the call ends. The watch and the timers are guarded by
+// callState.mu; final, header and trailer are written once, by finish,
+// before done closes.
+type lifetime struct {
+	stopWatch func() bool
+	timer     *time.Timer // the call's own deadline (ownDeadline)
+	released  bool        // release ran: no timer may be armed any more
+	// pickEnded says the call has finished, with pickEndErr, for a pick's
+	// Done that comes after (pick.go).
 	pickEnded  bool
 	pickEndErr error
 
@@ -88,9 +133,6 @@ type callState struct {
 	final    *status.Error // valid after done
 	header   metadata.MD
 	trailer  metadata.MD
-
-	att  AttemptStats // the current attempt's (WithStatsHandler), guarded by mu
-	peer string       // the address of the last attempt's connection, guarded by mu
 }
 
 // newCall prepares a call; watch makes a streaming call watch its context
@@ -105,7 +147,9 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cs := &callState{ch: ch, method: method, done: make(chan struct{}), async: notify != nil}
+	cs := &callState{}
+	cs.ch, cs.method, cs.async = ch, method, notify != nil
+	cs.done = make(chan struct{})
 	for _, o := range opts {
 		if o != nil {
 			o.applyCall(&cs.opts)
@@ -128,7 +172,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			cs.maxSend = max(w.maxSend, -1)
 		}
 	}
-	if sc := ch.opts.serviceConfig; sc != nil {
+	if sc := ch.serviceConfig(); sc != nil {
 		if mc, ok := sc.Method(method); ok {
 			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
 				cs.opts.timeout = mc.Timeout
@@ -225,16 +269,22 @@ func (cs *callState) watch() {
 	cs.mu.Unlock()
 }
 
-// release frees the call's context resources.
+// release frees the call's context resources and stops its timers (its
+// own deadline, a started call's retry backoff).
 func (cs *callState) release() {
 	cs.mu.Lock()
-	stop, timer := cs.stopWatch, cs.timer
+	stop, timer, backoff := cs.stopWatch, cs.timer, cs.backoff
+	cs.released = true
+	cs.backoff = nil
 	cs.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
 	if timer != nil {
 		timer.Stop()
+	}
+	if backoff != nil {
+		backoff.Stop()
 	}
 	if cs.cancelCtx != nil {
 		cs.cancelCtx(nil)
@@ -252,25 +302,20 @@ func (cs *callState) start() error {
 }
 
 // restart moves the call to a new stream after failed ended without
-// reaching the server, unless another goroutine already did. It returns
-// failed's status if the call cannot be retried.
+// reaching the server (a transparent retry), unless another goroutine
+// already did. It returns failed's status if the call cannot be retried.
 func (cs *callState) restart(failed *transport.Stream) error {
 	cs.attemptMu.Lock()
 	defer cs.attemptMu.Unlock()
 	if cs.cur() != failed {
 		return nil
 	}
-	if !cs.retryable(failed) {
+	if !cs.transparentRetry(failed) {
 		st, _ := failed.Status()
 		if st == nil {
 			return io.EOF
 		}
 		return st
-	}
-	if cs.ch.opts.logger != nil || cs.ch.opts.stats != nil {
-		st, _ := failed.Status()
-		cs.logRetry("transparent", 0, st, 0)
-		cs.endAttempt(retriedStatus(st))
 	}
 	return cs.startLocked()
 }
@@ -356,30 +401,6 @@ func (cs *callState) addCallCredentials() error {
 
 func errPlaintextCallCreds(ch *Channel) *status.Error {
 	return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
-}
-
-// retryable reports whether s failed without reaching the server and the
-// call may move to a new attempt (and counts the attempt).
-func (cs *callState) retryable(s *transport.Stream) bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.committed || cs.recvSeen || !s.Unprocessed() {
-		return false
-	}
-	if s.NeverSent() {
-		// Never left the client (the connection drained or closed as
-		// the call picked it): gRFC A6 allows any number of such
-		// retries, and the call's deadline is the only limit. This
-		// cannot spin: a connection that refused a stream is never READY
-		// again and pick hands out READY connections only, so each retry
-		// waits for the next connection.
-		return true
-	}
-	if cs.retries >= maxTransparentRetries {
-		return false
-	}
-	cs.retries++
-	return true
 }
 
 func (cs *callState) cur() *transport.Stream {
@@ -478,83 +499,6 @@ func (cs *callState) commitLocked() {
 	cs.committed = true
 	cs.sent = nil
 	cs.sentBytes = 0
-}
-
-// recvMsg returns the next response payload, decompressed and checked
-// against the receive limit. At the end it returns io.EOF for OK or the
-// status error, and finishes the call.
-func (cs *callState) recvMsg() ([]byte, error) {
-	for {
-		s := cs.cur()
-		m, err := s.RecvMsg()
-		if err != nil {
-			if err != io.EOF && s.Unprocessed() {
-				if serr := cs.restart(s); serr == nil {
-					continue
-				} else {
-					err = serr
-				}
-			}
-			if st := toStatus(err); cs.retry != nil && st != nil {
-				if rerr := cs.retryAfter(s, st); rerr == nil {
-					continue
-				} else if rerr != errNoRetry {
-					err = rerr
-				}
-			} else if st == nil && cs.throttle != nil {
-				cs.throttle.OnSuccess()
-			}
-			st := toStatus(err)
-			cs.finish(st)
-			if st == nil {
-				return nil, io.EOF
-			}
-			return nil, st
-		}
-		if !cs.recvSeen {
-			cs.mu.Lock()
-			cs.recvSeen = true
-			cs.commitLocked()
-			cs.mu.Unlock()
-		}
-		if a := cs.attemptStats(); a != nil {
-			a.InMessage(len(m.Data))
-		}
-		return cs.decompress(s, m)
-	}
-}
-
-// decompress returns a received message's payload, decompressed and
-// checked against the receive limit; an error fails the call.
-func (cs *callState) decompress(s *transport.Stream, m wire.Message) ([]byte, error) {
-	data := m.Data
-	if m.Compressed {
-		enc := s.RecvCompress()
-		if enc == "" || enc == "identity" {
-			return nil, cs.fail(status.New(codes.Internal, "server sent a compressed message without a grpc-encoding"))
-		}
-		c, ok := compression.Get(enc)
-		if !ok {
-			return nil, cs.fail(status.Errorf(codes.Internal, "server sent a message compressed with unsupported grpc-encoding %q", enc))
-		}
-		out, derr := c.Decompress(data, cs.maxRecv)
-		if derr == nil && c == compression.Gzip {
-			// gzip's output never shares the input's memory; a custom
-			// decompressor's might, so only this one is recycled.
-			bufpool.Put(data)
-		}
-		if derr != nil {
-			var se *compression.SizeError
-			if errors.As(derr, &se) {
-				// Decompress stops once the output passes the limit, so
-				// the size is known only to be over it.
-				return nil, cs.fail(status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max after decompression (at least %d vs. %d bytes; %d bytes compressed with %s)", cs.maxRecv+1, cs.maxRecv, len(data), enc))
-			}
-			return nil, cs.fail(status.Errorf(codes.Internal, "decompressing response with %s: %v", enc, derr))
-		}
-		data = out
-	}
-	return data, nil
 }
 
 // fail ends the call locally with st (cancelling the stream) and returns st.
@@ -689,95 +633,4 @@ func minLimit(a, b int) int {
 		return a
 	}
 	return b
-}
-
-// errNoRetry means the policy does not retry this failure.
-var errNoRetry = errors.New("no retry")
-
-// retryDecision is gRFC A6's decision for an attempt that ended with code:
-// retry when the code is retryable, the call has not committed (no
-// response headers or message, retry buffer not exceeded), attempts remain
-// and throttling allows; the delay is the policy's jittered backoff, or the
-// server's grpc-retry-pushback-ms (a negative or malformed pushback means
-// do not retry). attempts counts the attempts made so far. It is pure: rnd
-// in [0, 1) is the jitter, allow the throttle's verdict.
-func retryDecision(p *serviceconfig.RetryPolicy, code codes.Code, committed bool, attempts int, pushback []string, allow bool, rnd float64) (bool, time.Duration) {
-	if p == nil || !p.Retryable(code) || committed || attempts >= p.MaxAttempts || !allow {
-		return false, 0
-	}
-	if len(pushback) > 0 {
-		ms, err := strconv.Atoi(pushback[0])
-		if err != nil || ms < 0 {
-			return false, 0
-		}
-		return true, time.Duration(ms) * time.Millisecond
-	}
-	return true, p.Backoff(attempts, rnd)
-}
-
-// retryAfter applies the service config's retry policy to a stream that
-// ended with st (see retryDecision): it waits the delay and starts a new
-// attempt. It returns nil when a new attempt runs, errNoRetry when the
-// failure stands, or the error that ended the wait (deadline,
-// cancellation).
-func (cs *callState) retryAfter(s *transport.Stream, st *status.Error) error {
-	p := cs.retry
-	if !p.Retryable(st.Code()) {
-		return errNoRetry
-	}
-	if cs.throttle != nil {
-		cs.throttle.OnFailure()
-	}
-	delay, retry := cs.retryDelay(s, st)
-	if !retry {
-		return errNoRetry
-	}
-	cs.logRetry("retry policy", cs.attempts+1, st, delay)
-	cs.endAttempt(st)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-cs.ctx.Done():
-			t.Stop()
-			return status.FromContext(cs.ctx)
-		}
-	}
-	cs.attemptMu.Lock()
-	defer cs.attemptMu.Unlock()
-	if cs.cur() != s {
-		return nil
-	}
-	cs.hdr.PreviousAttempts = cs.attempts
-	cs.attempts++
-	return cs.startLocked()
-}
-
-// retryDelay is the retry decision for an attempt on s that ended with
-// a retryable st (the throttle told of the failure).
-func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Duration, bool) {
-	cs.mu.Lock()
-	committed := cs.committed || cs.recvSeen
-	cs.mu.Unlock()
-	if s.HeadersReceived() {
-		committed = true // gRFC A6: response headers commit the call
-	}
-	if cs.attempts == 0 {
-		cs.attempts = 1
-	}
-	allow := cs.throttle == nil || cs.throttle.Allow()
-	retry, delay := retryDecision(cs.retry, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
-	return delay, retry
-}
-
-// recycle gives a request buffer back to the pool once the call is over,
-// when the transport provably holds no reference to it: one attempt only,
-// and the stream drained.
-func (cs *callState) recycle(buf []byte) {
-	cs.mu.Lock()
-	s, single := cs.stream, cs.retries == 0 && cs.attempts <= 1
-	cs.mu.Unlock()
-	if single && s != nil && s.Drained() {
-		bufpool.Put(buf)
-	}
 }

@@ -17,132 +17,154 @@ import (
 // The accessors that need the end of the call wait for it. It implements
 // interceptors.Call.
 type Call struct {
-	cs *callState
-	// ic is set instead of cs for a call an interceptor chain returned
-	// (on a channel from Intercept) that is not the RPC's own.
-	ic     interceptors.Call
-	method string // with ic
+	m callMode
 }
 
 // InitialMetadata waits for the response headers and returns their
 // metadata (empty for a trailers-only response).
-func (c *Call) InitialMetadata() metadata.MD {
-	if c.ic != nil {
-		return c.ic.InitialMetadata()
-	}
-	return c.cs.headerMD()
-}
+func (c *Call) InitialMetadata() metadata.MD { return c.m.InitialMetadata() }
 
 // TrailingMetadata waits for the end of the call and returns the trailers.
-func (c *Call) TrailingMetadata() metadata.MD {
-	if c.ic != nil {
-		return c.ic.TrailingMetadata()
-	}
-	<-c.cs.done
-	return c.cs.trailer
-}
+func (c *Call) TrailingMetadata() metadata.MD { return c.m.TrailingMetadata() }
 
 // Code waits for the end of the call and returns its status code.
-func (c *Call) Code() codes.Code {
-	if c.ic != nil {
-		return c.ic.Code()
-	}
-	<-c.cs.done
-	if c.cs.final == nil {
-		return codes.OK
-	}
-	return c.cs.final.Code()
-}
+func (c *Call) Code() codes.Code { return c.m.Code() }
 
 // Details waits for the end of the call and returns its status message.
-func (c *Call) Details() string {
-	if c.ic != nil {
-		return c.ic.Details()
-	}
-	<-c.cs.done
-	if c.cs.final == nil {
-		return ""
-	}
-	return c.cs.final.Details()
-}
+func (c *Call) Details() string { return c.m.Details() }
 
 // Err waits for the end of the call and returns its status error, nil for
 // OK.
-func (c *Call) Err() error {
-	if c.ic != nil {
-		if code := c.ic.Code(); code != codes.OK {
-			return status.New(code, c.ic.Details()).WithMetadata(c.ic.InitialMetadata(), c.ic.TrailingMetadata())
-		}
-		return nil
-	}
-	<-c.cs.done
-	if c.cs.final == nil {
-		return nil
-	}
-	return c.cs.final
-}
+func (c *Call) Err() error { return c.m.err() }
 
 // Cancel cancels the call: it ends CANCELLED and the server is told
 // (RST_STREAM). It returns false if the call had already ended.
-func (c *Call) Cancel() bool {
-	if c.ic != nil {
-		return c.ic.Cancel()
-	}
-	select {
-	case <-c.cs.done:
-		return false
-	default:
-	}
-	c.cs.cancel(status.New(codes.Canceled, "call cancelled by the client"))
-	return true
-}
+func (c *Call) Cancel() bool { return c.m.Cancel() }
 
 // cancelWith cancels the call with st (Cancel's status on an intercepted
 // call).
-func (c *Call) cancelWith(st *status.Error) {
-	if c.ic != nil {
-		c.ic.Cancel()
-		return
-	}
-	c.cs.cancel(st)
-}
+func (c *Call) cancelWith(st *status.Error) { c.m.cancelWith(st) }
 
 // IsActive reports whether the call is still in progress.
-func (c *Call) IsActive() bool {
-	if c.ic != nil {
-		return c.ic.IsActive()
-	}
-	select {
-	case <-c.cs.done:
-		return false
-	default:
-		return true
-	}
-}
+func (c *Call) IsActive() bool { return c.m.IsActive() }
 
 // Done is closed when the call has ended.
-func (c *Call) Done() <-chan struct{} {
-	if c.ic != nil {
-		return c.ic.Done()
-	}
-	return c.cs.done
-}
+func (c *Call) Done() <-chan struct{} { return c.m.Done() }
 
 // TimeRemaining returns the time left before the call's deadline, and
 // false if it has none.
-func (c *Call) TimeRemaining() (time.Duration, bool) {
-	if c.ic != nil {
-		return c.ic.TimeRemaining()
-	}
-	return c.cs.timeRemaining()
-}
+func (c *Call) TimeRemaining() (time.Duration, bool) { return c.m.TimeRemaining() }
 
 // Method returns the call's full method name.
-func (c *Call) Method() string {
-	if c.ic != nil {
-		return c.method
+func (c *Call) Method() string { return c.m.method() }
+
+// state is the call's own call state, nil for a call an interceptor chain
+// returned.
+func (c *Call) state() *callState {
+	if p, ok := c.m.(plainCall); ok {
+		return p.cs
 	}
-	return c.cs.method
+	return nil
+}
+
+// callMode is what a Call is, in one of its two modes: the RPC's own call
+// (plainCall) or, on a channel from Intercept, whatever the interceptor
+// chain returned (interceptedCall).
+type callMode interface {
+	interceptors.Call
+	err() error
+	cancelWith(st *status.Error)
+	method() string
+	peer() string
+}
+
+// plainCall is the Call of an RPC this package made: its call state.
+type plainCall struct{ cs *callState }
+
+func newCall(cs *callState) Call { return Call{plainCall{cs}} }
+
+func (p plainCall) InitialMetadata() metadata.MD { return p.cs.headerMD() }
+
+func (p plainCall) TrailingMetadata() metadata.MD {
+	<-p.cs.done
+	return p.cs.trailer
+}
+
+func (p plainCall) Code() codes.Code {
+	<-p.cs.done
+	if p.cs.final == nil {
+		return codes.OK
+	}
+	return p.cs.final.Code()
+}
+
+func (p plainCall) Details() string {
+	<-p.cs.done
+	if p.cs.final == nil {
+		return ""
+	}
+	return p.cs.final.Details()
+}
+
+func (p plainCall) err() error {
+	<-p.cs.done
+	return p.cs.finalErr()
+}
+
+func (p plainCall) Cancel() bool {
+	if p.cs.isDone() {
+		return false
+	}
+	p.cs.cancel(status.New(codes.Canceled, "call cancelled by the client"))
+	return true
+}
+
+func (p plainCall) cancelWith(st *status.Error)          { p.cs.cancel(st) }
+func (p plainCall) IsActive() bool                       { return !p.cs.isDone() }
+func (p plainCall) Done() <-chan struct{}                { return p.cs.done }
+func (p plainCall) TimeRemaining() (time.Duration, bool) { return p.cs.timeRemaining() }
+func (p plainCall) method() string                       { return p.cs.method }
+
+func (p plainCall) peer() string {
+	p.cs.mu.Lock()
+	defer p.cs.mu.Unlock()
+	return p.cs.peer
+}
+
+// interceptedCall is the Call of what an interceptor chain returned that
+// is not the RPC's own Call (a call of its own, or none: finishedCall).
+type interceptedCall struct {
+	ic   interceptors.Call
+	name string
+}
+
+func newInterceptedCall(ic interceptors.Call, method string) Call {
+	return Call{interceptedCall{ic, method}}
+}
+
+func (i interceptedCall) InitialMetadata() metadata.MD         { return i.ic.InitialMetadata() }
+func (i interceptedCall) TrailingMetadata() metadata.MD        { return i.ic.TrailingMetadata() }
+func (i interceptedCall) Code() codes.Code                     { return i.ic.Code() }
+func (i interceptedCall) Details() string                      { return i.ic.Details() }
+func (i interceptedCall) Cancel() bool                         { return i.ic.Cancel() }
+func (i interceptedCall) cancelWith(*status.Error)             { i.ic.Cancel() }
+func (i interceptedCall) IsActive() bool                       { return i.ic.IsActive() }
+func (i interceptedCall) Done() <-chan struct{}                { return i.ic.Done() }
+func (i interceptedCall) TimeRemaining() (time.Duration, bool) { return i.ic.TimeRemaining() }
+func (i interceptedCall) method() string                       { return i.name }
+
+func (i interceptedCall) err() error {
+	if code := i.ic.Code(); code != codes.OK {
+		return status.New(code, i.ic.Details()).WithMetadata(i.ic.InitialMetadata(), i.ic.TrailingMetadata())
+	}
+	return nil
+}
+
+func (i interceptedCall) peer() string {
+	if p, ok := i.ic.(interface{ Peer() string }); ok {
+		return p.Peer()
+	}
+	return ""
 }
 
 // UnaryUnaryCallable makes one-request, one-response calls to a method
@@ -177,16 +199,19 @@ func (u *UnaryUnaryCallable[Req, Resp]) WithCall(ctx context.Context, req Req, o
 	if cs == nil {
 		return resp, nil, err
 	}
-	return resp, &Call{cs: cs}, err
+	return resp, &Call{plainCall{cs}}, err
 }
 
 // Future starts the call and returns at once with a future of its
 // response, which is also the call (metadata, code, details, cancel). It
 // is built on Start: no goroutine waits for the call (except, on a channel
-// from Intercept, the one that runs the interceptor chain).
+// from Intercept whose interceptors are not all StartInterceptors, the one
+// that runs the interceptor chain).
 func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opts ...CallOption) *CallFuture[Resp] {
 	if u.chain != nil && len(u.chain.uu) > 0 {
-		return u.interceptedFuture(ctx, req, opts)
+		if _, ok := startable(u.chain.uu); !ok {
+			return u.interceptedFuture(ctx, req, opts)
+		}
 	}
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
 	f.call = u.Start(ctx, req, func(resp Resp, _ *Call, err error) { f.Complete(resp, err) }, opts...)
@@ -225,24 +250,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 		cs.finish(st)
 		return zero, st
 	}
-	data, err := cs.recvMsg()
-	if err == io.EOF {
-		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message for a unary call"))
-	}
-	if err != nil {
-		return zero, err
-	}
-	resp, derr := u.codec.decode(data)
-	if derr != nil {
-		return zero, cs.fail(toStatus(derr))
-	}
-	if _, err := cs.recvMsg(); err != io.EOF {
-		if err == nil {
-			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message for a unary call"))
-		}
-		return zero, err
-	}
-	return resp, nil
+	return recvOne(cs, &u.codec)
 }
 
 // CallFuture is a call started with Future: a futures.Future of the
@@ -314,13 +322,14 @@ func (r *ResponseStream[Resp]) Recv() (Resp, error) {
 		return r.recv()
 	}
 	var zero Resp
-	data, err := r.cs.recvMsg()
+	cs := r.state()
+	data, err := cs.recvMsg()
 	if err != nil {
 		return zero, err
 	}
 	resp, err := r.decode(data)
 	if err != nil {
-		return zero, r.cs.fail(toStatus(err))
+		return zero, cs.fail(toStatus(err))
 	}
 	return resp, nil
 }
@@ -382,7 +391,7 @@ func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts
 		cs.finish(st)
 		return nil, st
 	}
-	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
+	return &ResponseStream[Resp]{Call: newCall(cs), decode: u.codec.decode}, nil
 }
 
 // openStream starts a call whose requests the caller sends.
@@ -472,7 +481,7 @@ func (s *ClientStream[Req, Resp]) Send(req Req) error {
 	if s.pipe != nil {
 		return s.pipe.send(req)
 	}
-	return sendReq(s.cs, s.codec, req)
+	return sendReq(s.state(), s.codec, req)
 }
 
 // CloseAndRecv half-closes the call and waits for the response.
@@ -483,15 +492,23 @@ func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
 		s.result <- r // a second CloseAndRecv gets the same answer
 		return r.resp, r.err
 	}
-	_ = s.cs.closeSend()
-	return recvOne(s.cs, s.codec)
+	cs := s.state()
+	_ = cs.closeSend()
+	return recvOne(cs, s.codec)
 }
 
+// The cardinality violations of a call with one response.
+var (
+	errNoResponse    = status.New(codes.Internal, "cardinality violation: the server sent no response message")
+	errManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
+)
+
+// recvOne receives the one response of a unary or client-streaming call.
 func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
 	var zero Resp
 	data, err := cs.recvMsg()
 	if err == io.EOF {
-		return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent no response message"))
+		return zero, cs.fail(errNoResponse)
 	}
 	if err != nil {
 		return zero, err
@@ -502,7 +519,7 @@ func recvOne[Req, Resp any](cs *callState, c *codec[Req, Resp]) (Resp, error) {
 	}
 	if _, err := cs.recvMsg(); err != io.EOF {
 		if err == nil {
-			return zero, cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+			return zero, cs.fail(errManyResponses)
 		}
 		return zero, err
 	}
@@ -529,7 +546,7 @@ func (u *StreamUnaryCallable[Req, Resp]) Open(ctx context.Context, opts ...CallO
 	if err != nil {
 		return nil, err
 	}
-	return &ClientStream[Req, Resp]{Call: Call{cs: cs}, codec: &u.codec}, nil
+	return &ClientStream[Req, Resp]{Call: newCall(cs), codec: &u.codec}, nil
 }
 
 // Call sends every request of reqs, then waits for the response.
@@ -553,7 +570,7 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 	// cannot hold the caller once the call has ended.
 	go pumpRequests(cs, &u.codec, reqs)
 	resp, err := recvOne(cs, &u.codec)
-	return resp, &Call{cs: cs}, err
+	return resp, &Call{plainCall{cs}}, err
 }
 
 // Future starts the call and returns at once with a future of its
@@ -579,10 +596,10 @@ func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.S
 	f.call = &sc.Call
 	f.Promise.OnCancel(func() { f.call.cancelWith(status.New(codes.Canceled, "call cancelled by the client")) })
 	close(f.started)
-	if sc.a != nil && !sc.a.cs.isDone() {
+	if a, ok := sc.s.(*asyncCall[Req, Resp]); ok && !a.cs.isDone() {
 		// The iterator may block: it runs on a goroutine of its own until
 		// it is exhausted; the call then holds none.
-		go sc.a.sendAll(reqs)
+		go a.sendAll(reqs)
 	}
 	return f
 }
@@ -601,7 +618,7 @@ func (s *BidiStream[Req, Resp]) Send(req Req) error {
 	if s.pipe != nil {
 		return s.pipe.send(req)
 	}
-	return sendReq(s.cs, s.codec, req)
+	return sendReq(s.state(), s.codec, req)
 }
 
 // CloseSend half-closes the call: no more requests.
@@ -610,7 +627,7 @@ func (s *BidiStream[Req, Resp]) CloseSend() error {
 		s.pipe.close()
 		return nil
 	}
-	return s.cs.closeSend()
+	return s.state().closeSend()
 }
 
 // StreamStreamCallable makes bidirectional-streaming calls (grpcio's
@@ -633,7 +650,7 @@ func (u *StreamStreamCallable[Req, Resp]) Open(ctx context.Context, opts ...Call
 	if err != nil {
 		return nil, err
 	}
-	return &BidiStream[Req, Resp]{ResponseStream: ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, codec: &u.codec}, nil
+	return &BidiStream[Req, Resp]{ResponseStream: ResponseStream[Resp]{Call: newCall(cs), decode: u.codec.decode}, codec: &u.codec}, nil
 }
 
 // Call starts the call, sends the requests of reqs from a goroutine of the
@@ -647,7 +664,7 @@ func (u *StreamStreamCallable[Req, Resp]) Call(ctx context.Context, reqs iter.Se
 		return nil, err
 	}
 	go pumpRequests(cs, &u.codec, reqs)
-	return &ResponseStream[Resp]{Call: Call{cs: cs}, decode: u.codec.decode}, nil
+	return &ResponseStream[Resp]{Call: newCall(cs), decode: u.codec.decode}, nil
 }
 
 // callable is what every multi-callable holds: its channel, its method and

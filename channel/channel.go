@@ -17,7 +17,7 @@ import (
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/lbconn"
-	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
 	"github.com/grpcactor/grpcactor/transport"
@@ -77,6 +77,9 @@ type Channel struct {
 // chanState is a channel's shared state: every handle Intercept derives
 // from a channel points to the same one.
 type chanState struct {
+	// canonical is target with its scheme (CanonicalTarget).
+	canonical string
+
 	target string
 	opts   options
 	pt     *parsedTarget
@@ -87,6 +90,9 @@ type chanState struct {
 	ua     string
 	lb     string
 	creds  *credentials.ChannelCredentials // nil for Insecure
+	// resolverSC is the last good service config from the resolver (nil
+	// before one), which replaces opts.serviceConfig (resolve.go).
+	resolverSC atomic.Pointer[serviceconfig.Config]
 
 	callsMu    sync.Mutex
 	calls      map[*callState]struct{}
@@ -125,7 +131,8 @@ type chanState struct {
 // "dns:///host:port" (default port 443; every address the name resolves
 // to), "dns://server/host:port" (ask that DNS server), "unix:path",
 // "unix:///abs/path", "unix-abstract:name", "ipv4:1.2.3.4:80,5.6.7.8:80",
-// "ipv6:[::1]:80", "passthrough:///addr".
+// "ipv6:[::1]:80", "passthrough:///addr". Any other scheme needs a
+// resolver: one registered with resolver.Register, or WithResolver's.
 func Insecure(target string, opts ...Option) (*Channel, error) {
 	return open(target, nil, opts)
 }
@@ -151,10 +158,6 @@ func Secure(target string, creds *credentials.ChannelCredentials, opts ...Option
 
 // open makes a channel; creds is nil for plaintext.
 func open(target string, creds *credentials.ChannelCredentials, opts []Option) (*Channel, error) {
-	pt, err := parseTarget(target)
-	if err != nil {
-		return nil, err
-	}
 	o := defaultOptions()
 	for _, opt := range opts {
 		if opt == nil {
@@ -163,6 +166,14 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		if err := opt.apply(&o); err != nil {
 			return nil, fmt.Errorf("channel %q: %w", target, err)
 		}
+	}
+	pt, builder, err := parseTargetWith(target, o.resolver)
+	if err != nil {
+		return nil, err
+	}
+	res, dynamic, err := buildResolver(target, pt, builder)
+	if err != nil {
+		return nil, fmt.Errorf("channel %q: building its resolver: %w", target, err)
 	}
 	if o.maxBackoff < o.initialBackoff {
 		return nil, fmt.Errorf("channel %q: grpc.max_reconnect_backoff_ms (%v) is below grpc.initial_reconnect_backoff_ms (%v)", target, o.maxBackoff, o.initialBackoff)
@@ -182,6 +193,9 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: %w", target, err)
 	}
+	if builder != nil {
+		static = nil // the resolver finds the addresses
+	}
 	ch := &Channel{chanState: &chanState{
 		target:  target,
 		opts:    o,
@@ -194,6 +208,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		unseen:  map[*Subscription]struct{}{},
 		creds:   creds,
 	}}
+	ch.canonical = canonicalTarget(target, pt)
 	if ch.sys == nil {
 		ch.sys = defaultSystem()
 	}
@@ -220,10 +235,12 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		subs:      map[int]*subchannel.Subchannel{},
 		ids:       map[*subchannel.Subchannel]int{},
 		keepalive: o.keepalive.Time,
-		dns:       &resolver.DNS{Server: pt.authority},
+		res:       res,
 	}
+	a.core.rs.push = dynamic && res.Poll == nil
+	a.core.rs.shuffleFn = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
-		a.core.shuffle = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
+		a.core.shuffle = a.core.rs.shuffleFn
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return a }, actorsys.StopOnPanic())
 	if o.parent != nil {
@@ -251,6 +268,13 @@ func (ch *Channel) Authority() string { return ch.authority() }
 
 // Target returns the target the channel was opened with.
 func (ch *Channel) Target() string { return ch.target }
+
+// CanonicalTarget returns the channel's target with its scheme, as gRPC's
+// naming document and gRFC A66's grpc.target attribute have it: a target
+// without a scheme ("host:port") is resolved by DNS, so it becomes
+// "dns:///host:port"; a target that names its scheme ("dns:///host:port",
+// "unix:/path", "ipv4:1.2.3.4:5") is returned as given.
+func (ch *Channel) CanonicalTarget() string { return ch.canonical }
 
 // State returns the channel's connectivity state without blocking; with
 // tryToConnect an IDLE channel starts connecting.

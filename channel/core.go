@@ -10,6 +10,7 @@ import (
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/lbconn"
 	"github.com/grpcactor/grpcactor/internal/resolver"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/transport"
 )
@@ -68,6 +69,7 @@ type (
 	msgResolved   struct {
 		addrs []address
 		err   *status.Error
+		res   resolverExtras // what a resolver of package resolver adds
 	}
 	msgSubState struct {
 		id    int
@@ -87,6 +89,8 @@ type (
 	// msgDoResolve is the rate limit's timer firing: the re-resolution it
 	// held back may run now.
 	msgDoResolve struct{}
+	// msgResolverGone is the resolver's actor stopping (resolve.go).
+	msgResolverGone struct{ err *status.Error }
 )
 
 // Effects.
@@ -117,6 +121,10 @@ type (
 		gen int
 	}
 	effState struct{ from, to Connectivity }
+	// effServiceConfig puts a resolver's service config in force;
+	// effBadServiceConfig reports one that was invalid (resolve.go).
+	effServiceConfig    struct{ sc *serviceconfig.Config }
+	effBadServiceConfig struct{ err error }
 )
 
 // subRef is the core's view of one subchannel of the policy.
@@ -173,24 +181,14 @@ type core struct {
 	idleGen     int           // tells the current idle timer from stale ones
 	idleArmed   bool
 
+	// The resolver of package resolver, if any (resolve.go).
+	rs resolverCore
+
 	effects []effect
 }
 
 func newCore(static []address, lb string, o *options) *core {
-	if lb == "" {
-		lb = balancer.PickFirst
-	}
-	b, ok := balancer.Get(lb)
-	if !ok { // WithLBPolicy and the service config checked the name
-		lb = balancer.PickFirst
-		b, _ = balancer.Get(lb)
-	}
-	var cfg any
-	if sc := o.serviceConfig; sc != nil && sc.LBPolicy == lb && sc.LBConfig != nil {
-		cfg = sc.LBConfig
-	} else {
-		cfg, _ = b.ParseConfig(nil)
-	}
+	lb, b, cfg := policyFor(lb, o.serviceConfig)
 	return &core{
 		static:      static,
 		lb:          lb,
@@ -201,7 +199,29 @@ func newCore(static []address, lb string, o *options) *core {
 		now:         time.Now,
 		idleTimeout: o.idleTimeout,
 		usable:      connUsable,
+		rs:          resolverCore{defaultLB: lb, defaultSC: o.serviceConfig},
 	}
+}
+
+// policyFor returns the policy named lb (pick_first when empty or not
+// registered), its builder and its config: sc's when sc names that policy,
+// else the policy's default.
+func policyFor(lb string, sc *serviceconfig.Config) (string, balancer.Builder, any) {
+	if lb == "" {
+		lb = balancer.PickFirst
+	}
+	b, ok := balancer.Get(lb)
+	if !ok { // WithLBPolicy and the service config checked the name
+		lb = balancer.PickFirst
+		b, _ = balancer.Get(lb)
+	}
+	var cfg any
+	if sc != nil && sc.LBPolicy == lb && sc.LBConfig != nil {
+		cfg = sc.LBConfig
+	} else {
+		cfg, _ = b.ParseConfig(nil)
+	}
+	return lb, b, cfg
 }
 
 func (c *core) emit(e effect) { c.effects = append(c.effects, e) }
@@ -272,7 +292,7 @@ func (c *core) enterIdle() {
 // when msgDoResolve comes). A first lookup (leaving IDLE, a retry after a
 // failure, a backoff reset) is not rate-limited.
 func (c *core) resolve(first bool) {
-	if c.static != nil {
+	if c.static != nil || c.rs.gone != nil {
 		return
 	}
 	if c.inFlight {
@@ -289,7 +309,7 @@ func (c *core) resolve(first bool) {
 		}
 		return
 	}
-	c.inFlight = true
+	c.inFlight = !c.rs.push // a push resolver answers when it likes, if at all
 	c.emit(effResolve{})
 }
 
@@ -311,6 +331,9 @@ func (c *core) step(msg coreMsg) []effect {
 		c.exitIdle()
 	case msgResolved:
 		c.inFlight = false
+		if c.resolverUpdate(m) {
+			break
+		}
 		c.resolved(m)
 		if c.again {
 			c.again = false
@@ -324,6 +347,8 @@ func (c *core) step(msg coreMsg) []effect {
 			c.resolving = true
 			c.resolve(true)
 		}
+	case msgResolverGone:
+		c.resolverGone(m.err)
 	case msgSubState:
 		c.subState(m)
 	case msgEnterIdle:
@@ -393,6 +418,10 @@ func (c *core) exitIdle() {
 		c.updateAddrs(c.static)
 		return
 	}
+	if c.rs.push && len(c.addrs) > 0 {
+		c.updateAddrs(c.addrs) // a push resolver's latest addresses
+		return
+	}
 	c.resolving = true
 	c.resolve(true)
 }
@@ -400,6 +429,12 @@ func (c *core) exitIdle() {
 // requestResolve asks for a re-resolution (after a connection loss or
 // failure), subject to the rate limit.
 func (c *core) requestResolve() {
+	if c.rs.push && c.state != Shutdown {
+		// A hint to a push resolver, which may not answer: the channel
+		// does not wait for addresses meanwhile.
+		c.resolve(false)
+		return
+	}
 	if c.static == nil && !c.resolving && c.state != Shutdown {
 		c.resolving = true
 		c.resolve(false)
@@ -407,7 +442,7 @@ func (c *core) requestResolve() {
 }
 
 func (c *core) resolved(m msgResolved) {
-	if !c.resolving {
+	if !c.resolving && !c.rs.push {
 		return
 	}
 	c.resolving = false
@@ -447,7 +482,7 @@ func (c *core) updateAddrs(addrs []address) {
 	if c.policy == nil {
 		c.policy = c.builder.Build(c.lbConfig)
 	}
-	u := c.policy.UpdateAddresses(toBalancerAddrs(addrs))
+	u := c.policy.UpdateAddresses(c.toBalancerAddrs(addrs))
 	if u.State == Idle {
 		// The channel has just been asked to connect: a policy that
 		// waits to be asked counts as connecting (and cannot loop the
@@ -458,12 +493,15 @@ func (c *core) updateAddrs(addrs []address) {
 }
 
 // toBalancerAddrs is the one place the channel's addresses become the
-// policy's. The channel's own address type has no weight (the resolver
-// API brings one); a policy that wants weights sets them itself.
-func toBalancerAddrs(addrs []address) []balancer.Address {
+// policy's: the weight and attributes are the resolver's (package
+// resolver), if it gave any (addressInfo).
+func (c *core) toBalancerAddrs(addrs []address) []balancer.Address {
 	out := make([]balancer.Address, len(addrs))
 	for i, a := range addrs {
 		out[i] = balancer.Address{Network: a.network, Addr: a.addr}
+		if info, ok := c.addressInfo(a); ok {
+			out[i].Weight, out[i].Attributes = info.Weight, info.Attributes
+		}
 	}
 	return out
 }
@@ -705,6 +743,10 @@ func (c *core) dropAbandoned() {
 
 func (c *core) pick(p *pickReq) {
 	c.dropAbandoned()
+	if c.rs.gone != nil {
+		c.emit(effReply{p, pickResult{err: c.rs.gone}})
+		return
+	}
 	switch c.state {
 	case Ready:
 		if !c.tryPick(p) {

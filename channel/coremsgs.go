@@ -8,17 +8,18 @@ import (
 // The core's messages and effects (declared in core.go) as closed sets
 // with a String each: effects read as the table tests expect them.
 
-func (msgPick) coreMsg()       {}
-func (msgAbandoned) coreMsg()  {}
-func (msgConnect) coreMsg()    {}
-func (msgClose) coreMsg()      {}
-func (msgEnterIdle) coreMsg()  {}
-func (msgResetBoff) coreMsg()  {}
-func (msgResolveNow) coreMsg() {}
-func (msgResolved) coreMsg()   {}
-func (msgSubState) coreMsg()   {}
-func (msgIdleCheck) coreMsg()  {}
-func (msgDoResolve) coreMsg()  {}
+func (msgPick) coreMsg()         {}
+func (msgAbandoned) coreMsg()    {}
+func (msgConnect) coreMsg()      {}
+func (msgClose) coreMsg()        {}
+func (msgEnterIdle) coreMsg()    {}
+func (msgResetBoff) coreMsg()    {}
+func (msgResolveNow) coreMsg()   {}
+func (msgResolved) coreMsg()     {}
+func (msgSubState) coreMsg()     {}
+func (msgIdleCheck) coreMsg()    {}
+func (msgDoResolve) coreMsg()    {}
+func (msgResolverGone) coreMsg() {}
 
 func (m msgPick) String() string {
 	if m.req.waitForReady {
@@ -37,6 +38,9 @@ func (m msgResolved) String() string {
 		return "resolved " + m.err.Code().String() + ": " + m.err.Details()
 	}
 	var b strings.Builder
+	if m.res.cfgOnly {
+		return "resolved config only"
+	}
 	b.WriteString("resolved [")
 	for i, a := range m.addrs {
 		if i > 0 {
@@ -57,18 +61,21 @@ func (m msgSubState) String() string {
 func (m msgIdleCheck) String() string {
 	return fmt.Sprintf("idle check gen=%d active=%d starts=%d (armed at %d)", m.gen, m.active, m.starts, m.armedStarts)
 }
-func (msgDoResolve) String() string { return "do resolve" }
+func (msgDoResolve) String() string      { return "do resolve" }
+func (m msgResolverGone) String() string { return "resolver gone: " + m.err.Details() }
 
-func (effResolve) effect()      {}
-func (effResolveLater) effect() {}
-func (effIdleTimer) effect()    {}
-func (effNewSub) effect()       {}
-func (effConnectSub) effect()   {}
-func (effShutdownSub) effect()  {}
-func (effResetSubs) effect()    {}
-func (effReply) effect()        {}
-func (effResolveTimer) effect() {}
-func (effState) effect()        {}
+func (effResolve) effect()          {}
+func (effResolveLater) effect()     {}
+func (effIdleTimer) effect()        {}
+func (effNewSub) effect()           {}
+func (effConnectSub) effect()       {}
+func (effShutdownSub) effect()      {}
+func (effResetSubs) effect()        {}
+func (effReply) effect()            {}
+func (effResolveTimer) effect()     {}
+func (effState) effect()            {}
+func (effServiceConfig) effect()    {}
+func (effBadServiceConfig) effect() {}
 
 func (effResolve) String() string        { return "resolve" }
 func (e effResolveLater) String() string { return "resolve-later " + e.d.String() }
@@ -83,5 +90,7 @@ func (e effReply) String() string {
 	}
 	return "reply conn"
 }
-func (e effResolveTimer) String() string { return "resolve-timer " + e.d.String() }
-func (e effState) String() string        { return e.from.String() + "->" + e.to.String() }
+func (e effResolveTimer) String() string     { return "resolve-timer " + e.d.String() }
+func (e effState) String() string            { return e.from.String() + "->" + e.to.String() }
+func (effServiceConfig) String() string      { return "service config" }
+func (e effBadServiceConfig) String() string { return "bad service config: " + e.err.Error() }

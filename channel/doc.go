@@ -19,8 +19,10 @@
 // the callback form: the call starts, Start returns at once, and its
 // response (or, for streams, headers, messages within a granted demand,
 // send credit and the end; see StreamHandler) reach callbacks run by the
-// runtime's goroutines; no goroutine waits for the call meanwhile. Future
-// and package actors are built on it. Every failure is a
+// runtime's goroutines; no goroutine waits for the call meanwhile (on a
+// channel from Intercept too, when its interceptors are
+// StartInterceptors). Future and package actors are built on it. Every
+// failure is a
 // *status.Error with the gRPC code and a message that says what happened.
 //
 // Each channel runs as a protoactor actor (in the user's actor system with
@@ -28,4 +30,13 @@
 // each an actor of package transport. A call on a READY channel reads the
 // channel's published snapshot and goes straight to the connection actor;
 // only a call that has to wait for a connection talks to the channel actor.
+//
+// Inside, a call is a callState (call.go) in parts with one owner each:
+// its configuration, the current attempt, the retry buffer, the retry
+// state (call_retry.go: one decision for transparent and policy retries,
+// used by blocking and started calls alike) and its lifetime; the receive
+// side (call_recv.go) turns messages into payloads. A Call is one of two
+// modes behind one interface: the RPC's own (plainCall) or what an
+// interceptor chain returned (interceptedCall). Demand and send credit of
+// every started call are one type (flow.go).
 package channel

@@ -14,6 +14,7 @@ import (
 	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/resolver"
 )
 
 // Option configures a channel. Options are applied in order; a later one
@@ -57,6 +58,7 @@ type options struct {
 	parent         actor.Context  // WithParent; nil spawns at the root
 	notifyParent   bool           // NotifyParent
 	proxy          proxyOptions
+	resolver       resolver.Builder // WithResolver; nil: by the target's scheme
 }
 
 // Keepalive holds the client keepalive parameters of gRFC A8.
@@ -101,7 +103,8 @@ func WithKeepalive(k Keepalive) Option {
 // WithServiceConfig sets the service config, gRPC's JSON document
 // (grpc.service_config): loadBalancingConfig, methodConfig (timeout,
 // waitForReady, message size limits, retryPolicy) and retryThrottling. An
-// invalid document is an error from Insecure naming the field.
+// invalid document is an error from Insecure naming the field. A service
+// config from the channel's resolver (package resolver) replaces it.
 func WithServiceConfig(json string) Option {
 	return optionFunc(func(o *options) error {
 		sc, err := serviceconfig.Parse(json)
@@ -109,6 +112,26 @@ func WithServiceConfig(json string) Option {
 			return fmt.Errorf("grpc.service_config: %w", err)
 		}
 		o.serviceConfig = sc
+		return nil
+	})
+}
+
+// WithResolver makes b the channel's name resolver, whatever its target's
+// scheme: b builds the resolver when the channel is opened (an error from
+// Build is an error from Insecure) and the channel starts it when it first
+// leaves IDLE (see package resolver). A target with a built-in scheme, or
+// none, is still checked as usual; a target "scheme://authority/endpoint"
+// with any other scheme is accepted and handed to b in pieces (the short
+// form "scheme:endpoint" only for a scheme registered with
+// resolver.Register: "name:50051" is a host and a port). The channel's WithServiceConfig is the default
+// that a service config from b replaces. Default: the resolver registered
+// with resolver.Register for the target's scheme, else the built-in one.
+func WithResolver(b resolver.Builder) Option {
+	return optionFunc(func(o *options) error {
+		if b == nil {
+			return fmt.Errorf("WithResolver: nil builder")
+		}
+		o.resolver = b
 		return nil
 	})
 }
@@ -130,7 +153,8 @@ func WithLBPolicy(name string) Option {
 
 // WithDNSMinResolutionInterval sets the least time between two DNS
 // re-resolutions of the target (grpc.dns_min_time_between_resolutions_ms);
-// 0 removes the limit. Default 30 s.
+// 0 removes the limit. Default 30 s. It limits the re-resolution requests
+// the channel sends a resolver of package resolver as well.
 func WithDNSMinResolutionInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) error {
 		if d < 0 {

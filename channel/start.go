@@ -65,8 +65,15 @@ type StreamHandler[Resp any] struct {
 // control.
 type StreamCall[Req, Resp any] struct {
 	Call
-	a *asyncCall[Req, Resp] // nil on an intercepted channel
-	i *icAsync[Req, Resp]   // on an intercepted channel
+	s streamSide[Req]
+}
+
+// streamSide is a started streaming call's request side and demand: the
+// plain call's (asyncCall) or an intercepted call's.
+type streamSide[Req any] interface {
+	send(req Req) error
+	closeSend() error
+	request(n int)
 }
 
 // Send sends one request without waiting. It needs send credit
@@ -74,32 +81,17 @@ type StreamCall[Req, Resp any] struct {
 // *status.Error and sends nothing (the call goes on). It returns io.EOF if
 // the call has ended, a *status.Error if the request could not be
 // serialized or is over the send limit (the call then fails).
-func (s *StreamCall[Req, Resp]) Send(req Req) error {
-	if s.i != nil {
-		return s.i.send(req)
-	}
-	return s.a.send(req)
-}
+func (s *StreamCall[Req, Resp]) Send(req Req) error { return s.s.send(req) }
 
 // CloseSend half-closes the call: no more requests.
-func (s *StreamCall[Req, Resp]) CloseSend() error {
-	if s.i != nil {
-		return s.i.closeSend()
-	}
-	return s.a.closeSend()
-}
+func (s *StreamCall[Req, Resp]) CloseSend() error { return s.s.closeSend() }
 
 // Request grants n more responses to OnMessage (see
 // StreamHandler.Demand). It does nothing for a call without a limit.
 func (s *StreamCall[Req, Resp]) Request(n int) {
-	if n <= 0 {
-		return
+	if n > 0 {
+		s.s.request(n)
 	}
-	if s.i != nil {
-		s.i.request(n)
-		return
-	}
-	s.a.request(n)
 }
 
 // pump runs a call's step function on whichever goroutine kicks it, one
@@ -151,27 +143,20 @@ type asyncCall[Req, Resp any] struct {
 	resp    Resp
 	got     bool
 
-	mu         sync.Mutex
-	demand     int
-	unlimited  bool
-	credit     int
-	sendable   bool // a client- or bidirectional-streaming call
-	sendClosed bool
-	creditSig  chan struct{} // a credit or the end, for a request iterator's goroutine
+	sendable bool // a client- or bidirectional-streaming call
+	f        flow // demand and send credit (awaited by a request iterator's goroutine)
 }
 
 func newAsync[Req, Resp any](c *callable[Req, Resp], ctx context.Context, opts []CallOption, h StreamHandler[Resp], unary, sendable bool) (*asyncCall[Req, Resp], error) {
-	a := &asyncCall[Req, Resp]{codec: &c.codec, h: h, unary: unary, sendable: sendable, demand: h.Demand, unlimited: h.Demand <= 0 || unary}
+	a := &asyncCall[Req, Resp]{codec: &c.codec, h: h, unary: unary, sendable: sendable}
+	a.f.init(h.Demand, unary, !sendable, sendable)
 	cs, err := c.ch.newCallState(ctx, c.method, opts, false, a.kick)
 	if err != nil {
 		return nil, err
 	}
 	a.cs = cs
-	a.callv.cs = cs
+	a.callv = newCall(cs)
 	a.call = &a.callv
-	if sendable {
-		a.creditSig = make(chan struct{}, 1)
-	}
 	return a, nil
 }
 
@@ -203,12 +188,12 @@ func (a *asyncCall[Req, Resp]) step() {
 		}
 	}
 	for !cs.isDone() {
-		if !a.takeDemand() {
+		if !a.f.takeDemand() {
 			break
 		}
 		data, ok, err := cs.tryRecv()
 		if !ok || err != nil {
-			a.giveDemand()
+			a.f.giveDemand()
 		}
 		if !ok {
 			break
@@ -216,7 +201,7 @@ func (a *asyncCall[Req, Resp]) step() {
 		if err != nil {
 			st := toStatus(err)
 			if st == nil && a.unary && !a.got {
-				st = status.New(codes.Internal, "cardinality violation: the server sent no response message")
+				st = errNoResponse
 			}
 			cs.finish(st)
 			break
@@ -228,7 +213,7 @@ func (a *asyncCall[Req, Resp]) step() {
 		}
 		if a.unary {
 			if a.got {
-				cs.fail(status.New(codes.Internal, "cardinality violation: the server sent more than one response message"))
+				cs.fail(errManyResponses)
 				break
 			}
 			a.resp, a.got = resp, true
@@ -241,10 +226,7 @@ func (a *asyncCall[Req, Resp]) step() {
 		return
 	}
 	a.ended = true
-	a.mu.Lock()
-	a.credit = 0
-	a.mu.Unlock()
-	a.signalCredit()
+	a.f.end()
 	err := cs.finalErr()
 	resp := a.resp
 	if err != nil {
@@ -295,36 +277,10 @@ func (a *asyncCall[Req, Resp]) safely(name string, fn func()) {
 	fn()
 }
 
-func (a *asyncCall[Req, Resp]) takeDemand() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.unlimited {
-		return true
-	}
-	if a.demand <= 0 {
-		return false
-	}
-	a.demand--
-	return true
-}
-
-func (a *asyncCall[Req, Resp]) giveDemand() {
-	a.mu.Lock()
-	if !a.unlimited {
-		a.demand++
-	}
-	a.mu.Unlock()
-}
-
 func (a *asyncCall[Req, Resp]) request(n int) {
-	a.mu.Lock()
-	if a.unlimited {
-		a.mu.Unlock()
-		return
+	if a.f.addDemand(n) {
+		a.kick()
 	}
-	a.demand += n
-	a.mu.Unlock()
-	a.kick()
 }
 
 // grantCredit tops the caller's send credit up to DefaultSendCredit once
@@ -334,45 +290,16 @@ func (a *asyncCall[Req, Resp]) grantCredit() {
 	if !a.sendable {
 		return
 	}
-	a.mu.Lock()
-	if a.sendClosed || a.credit > DefaultSendCredit/2 || !a.cs.sendReady(transport.DefaultWriteQuota) {
-		a.mu.Unlock()
-		return
-	}
-	n := DefaultSendCredit - a.credit
-	a.credit = DefaultSendCredit
-	a.mu.Unlock()
-	a.signalCredit()
-	if a.h.OnSendCredit != nil {
+	n := a.f.topUp(DefaultSendCredit, func() bool { return a.cs.sendReady(transport.DefaultWriteQuota) })
+	if n > 0 && a.h.OnSendCredit != nil {
 		a.safely("OnSendCredit", func() { a.h.OnSendCredit(n) })
 	}
 }
 
-func (a *asyncCall[Req, Resp]) signalCredit() {
-	if a.creditSig == nil {
-		return
-	}
-	select {
-	case a.creditSig <- struct{}{}:
-	default:
-	}
-}
-
 func (a *asyncCall[Req, Resp]) send(req Req) error {
-	a.mu.Lock()
-	switch {
-	case a.cs.isDone():
-		a.mu.Unlock()
-		return io.EOF
-	case a.sendClosed:
-		a.mu.Unlock()
-		return errSendAfterClose
-	case a.credit <= 0:
-		a.mu.Unlock()
-		return errNoSendCredit
+	if err := a.f.takeCredit(a.cs.isDone(), nil); err != nil {
+		return err
 	}
-	a.credit--
-	a.mu.Unlock()
 	buf, err := a.codec.encode(req, false)
 	if err == nil {
 		buf, err = a.cs.frame(buf)
@@ -386,15 +313,7 @@ func (a *asyncCall[Req, Resp]) send(req Req) error {
 }
 
 func (a *asyncCall[Req, Resp]) closeSend() error {
-	a.mu.Lock()
-	if a.sendClosed {
-		a.mu.Unlock()
-		return nil
-	}
-	a.sendClosed = true
-	a.credit = 0
-	a.mu.Unlock()
-	if a.cs.isDone() {
+	if !a.f.close(nil) || a.cs.isDone() {
 		return nil
 	}
 	err := a.cs.closeSendAsync()
@@ -402,26 +321,6 @@ func (a *asyncCall[Req, Resp]) closeSend() error {
 		return nil
 	}
 	return err
-}
-
-// waitCredit waits (on a request iterator's own goroutine) for send
-// credit; false once the call is over.
-func (a *asyncCall[Req, Resp]) waitCredit() bool {
-	for {
-		a.mu.Lock()
-		if a.credit > 0 {
-			a.mu.Unlock()
-			return true
-		}
-		a.mu.Unlock()
-		if a.cs.isDone() {
-			return false
-		}
-		select {
-		case <-a.creditSig:
-		case <-a.cs.done:
-		}
-	}
 }
 
 // sendAll sends the requests of reqs as credit allows and half-closes, on
@@ -442,7 +341,7 @@ func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
 	}()
 	if reqs != nil {
 		for req := range reqs {
-			if !a.waitCredit() || a.send(req) != nil {
+			if !a.f.awaitCredit(a.cs.done) || a.send(req) != nil {
 				finished = true
 				return
 			}
@@ -458,19 +357,26 @@ func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
 // ends, with the response (or a *status.Error) and the finished call. It
 // runs on a goroutine of the runtime's (the connection's frame reader, a
 // short-lived one for what an actor of the runtime caused, a timer; never
-// inside an actor's Receive) or on one that cancelled the call, and must
-// not block. No goroutine waits for the call meanwhile (except,
-// on a channel from Intercept, the one that runs the interceptor chain,
+// inside an actor's Receive), on one that cancelled the call, or, for a
+// call that cannot start (a closed channel, a request that cannot be
+// serialized), on the caller's before Start returns; it must not block.
+// done may be nil: the call then runs for its side effects, and the
+// returned Call tells its outcome (Done, Err). No goroutine waits for the
+// call meanwhile (except, on a channel from Intercept whose interceptors
+// are not all StartInterceptors, the one that runs the interceptor chain,
 // whose interceptors block by contract; and while call credentials are
 // asked, as they may block too). Cancel the call with the returned Call.
 func (u *UnaryUnaryCallable[Req, Resp]) Start(ctx context.Context, req Req, done func(resp Resp, call *Call, err error), opts ...CallOption) *Call {
+	if done == nil {
+		done = func(Resp, *Call, error) {}
+	}
 	if u.chain != nil && len(u.chain.uu) > 0 {
-		return startIntercepted(ctx, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) }, done)
+		return u.startIntercepted(ctx, req, done, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, StreamHandler[Resp]{}, true, false)
 	if err != nil {
 		var zero Resp
-		c := &Call{ic: finishedCall(err), method: u.method}
+		c := &Call{newInterceptedCall(finishedCall(err), u.method).m}
 		done(zero, c, err)
 		return c
 	}
@@ -490,29 +396,11 @@ func (u *UnaryUnaryCallable[Req, Resp]) Start(ctx context.Context, req Req, done
 	return a.call
 }
 
-// startIntercepted runs an intercepted unary-response call on a goroutine
-// of its own (interceptors block by contract) and reports to done.
-func startIntercepted[Resp any](ctx context.Context, run func(context.Context) (Resp, *Call, error), done func(Resp, *Call, error)) *Call {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	pc := newPendingCall(ctx, cancel)
-	go func() {
-		resp, call, err := run(ctx)
-		pc.set(call)
-		done(resp, call, err)
-	}()
-	return &Call{ic: pc}
-}
-
 // Start sends req and returns at once; the responses and the end go to h
 // (see StreamHandler), within the demand h.Demand and Request grant.
 func (u *UnaryStreamCallable[Req, Resp]) Start(ctx context.Context, req Req, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.us) > 0 {
-		return startStreamIntercepted[Req](ctx, u.method, h, false, func(ctx context.Context, _ iter.Seq[any]) (*ResponseStream[Resp], error) {
-			return u.intercepted(ctx, req, opts)
-		})
+		return u.startIntercepted(ctx, req, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, false, false)
 	if err != nil {
@@ -524,22 +412,25 @@ func (u *UnaryStreamCallable[Req, Resp]) Start(ctx context.Context, req Req, h S
 	}
 	if err != nil {
 		a.cs.finish(failStatus(err))
-		return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+		return &StreamCall[Req, Resp]{Call: *a.call, s: a}
 	}
 	a.cs.sent = [][]byte{buf}
 	a.cs.closedSend = true
 	a.begin()
-	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+	return &StreamCall[Req, Resp]{Call: *a.call, s: a}
 }
 
 // failedStream reports a call that could not start to h.
 func failedStream[Req, Resp any](method string, h StreamHandler[Resp], err error) *StreamCall[Req, Resp] {
-	c := &Call{ic: finishedCall(err), method: method}
+	c := &Call{newInterceptedCall(finishedCall(err), method).m}
 	if h.OnEnd != nil {
 		h.OnEnd(c, err)
 	}
-	a := &asyncCall[Req, Resp]{ended: true, sendClosed: true, cs: &callState{done: closedDone}}
-	return &StreamCall[Req, Resp]{Call: *c, a: a}
+	cs := &callState{}
+	cs.done = closedDone
+	a := &asyncCall[Req, Resp]{ended: true, cs: cs}
+	a.f.closed = true
+	return &StreamCall[Req, Resp]{Call: *c, s: a}
 }
 
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -549,14 +440,14 @@ var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // h's OnMessage and OnEnd.
 func (u *StreamUnaryCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.su) > 0 {
-		return startClientStreamIntercepted(ctx, u, h, opts)
+		return u.startIntercepted(ctx, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, true, true)
 	if err != nil {
 		return failedStream[Req](u.method, h, err)
 	}
 	a.begin()
-	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+	return &StreamCall[Req, Resp]{Call: *a.call, s: a}
 }
 
 // Start opens the call and returns at once: requests go out with Send (as
@@ -564,14 +455,12 @@ func (u *StreamUnaryCallable[Req, Resp]) Start(ctx context.Context, h StreamHand
 // the demand h.Demand and Request grant.
 func (u *StreamStreamCallable[Req, Resp]) Start(ctx context.Context, h StreamHandler[Resp], opts ...CallOption) *StreamCall[Req, Resp] {
 	if u.chain != nil && len(u.chain.ss) > 0 {
-		return startStreamIntercepted[Req](ctx, u.method, h, true, func(ctx context.Context, reqs iter.Seq[any]) (*ResponseStream[Resp], error) {
-			return u.intercepted(ctx, reqs, opts)
-		})
+		return u.startIntercepted(ctx, h, opts)
 	}
 	a, err := newAsync(&u.callable, ctx, opts, h, false, true)
 	if err != nil {
 		return failedStream[Req](u.method, h, err)
 	}
 	a.begin()
-	return &StreamCall[Req, Resp]{Call: *a.call, a: a}
+	return &StreamCall[Req, Resp]{Call: *a.call, s: a}
 }

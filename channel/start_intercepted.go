@@ -5,26 +5,108 @@ import (
 	"io"
 	"iter"
 	"sync"
+
+	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/status"
 )
 
+// Start on a channel from Intercept: through StartInterceptors by
+// callbacks (start_handoff.go) when every interceptor of the call's kind
+// is one, else through the blocking chain on a goroutine of the call's.
+
+func (u *UnaryUnaryCallable[Req, Resp]) startIntercepted(ctx context.Context, req Req, done func(Resp, *Call, error), opts []CallOption) *Call {
+	if ics, ok := startable(u.chain.uu); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindUnaryUnary, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := UnaryUnaryCallable[Req, Resp]{u.plain(d.Method)}
+			return p.Start(c.ctx, req, func(resp Resp, call *Call, err error) {
+				c.ending(call, err)
+				done(resp, &c.callv, err)
+			}, opts...), nil
+		}
+		c.failed = func(st *status.Error) {
+			var zero Resp
+			done(zero, &c.callv, st)
+		}
+		c.begin(opts)
+		return &c.callv
+	}
+	return startUnaryIntercepted(ctx, u.method, func(ctx context.Context) (Resp, *Call, error) { return u.intercepted(ctx, req, opts) }, done)
+}
+
+func (u *UnaryStreamCallable[Req, Resp]) startIntercepted(ctx context.Context, req Req, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.us); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindUnaryStream, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := UnaryStreamCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, req, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startStreamIntercepted[Req](ctx, u.method, h, false, func(ctx context.Context, _ iter.Seq[any]) (*ResponseStream[Resp], error) {
+		return u.intercepted(ctx, req, opts)
+	})
+}
+
+func (u *StreamUnaryCallable[Req, Resp]) startIntercepted(ctx context.Context, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.su); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindStreamUnary, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := StreamUnaryCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startClientStreamIntercepted(ctx, u, h, opts)
+}
+
+func (u *StreamStreamCallable[Req, Resp]) startIntercepted(ctx context.Context, h StreamHandler[Resp], opts []CallOption) *StreamCall[Req, Resp] {
+	if ics, ok := startable(u.chain.ss); ok {
+		c := newStartChain[Req, Resp](u.ch, ctx, KindStreamStream, u.method, ics)
+		c.launch = func(d *interceptors.ClientCallDetails, opts []CallOption) (*Call, streamSide[Req]) {
+			p := StreamStreamCallable[Req, Resp]{u.plain(d.Method)}
+			sc := p.Start(c.ctx, c.wrap(h), opts...)
+			return &sc.Call, sc.s
+		}
+		return c.startStream(h, opts)
+	}
+	return startStreamIntercepted[Req](ctx, u.method, h, true, func(ctx context.Context, reqs iter.Seq[any]) (*ResponseStream[Resp], error) {
+		return u.intercepted(ctx, reqs, opts)
+	})
+}
+
+// startUnaryIntercepted runs an intercepted unary-response call on a
+// goroutine of its own (interceptors block by contract) and reports to
+// done.
+func startUnaryIntercepted[Resp any](ctx context.Context, method string, run func(context.Context) (Resp, *Call, error), done func(Resp, *Call, error)) *Call {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pc := newPendingCall(ctx, cancel)
+	go func() {
+		resp, call, err := run(ctx)
+		pc.set(call)
+		done(resp, call, err)
+	}()
+	c := newInterceptedCall(pc, method)
+	return &c
+}
+
 // icAsync is a streaming call started with Start on a channel from
-// Intercept. Interceptors block by contract, so the chain and its response
+// Intercept whose interceptors block. Interceptors block by contract, so the chain and its response
 // stream run on a goroutine of the call's, and the requests reach the
 // chain's iterator from a second one; the caller still never blocks: Send
 // takes credit, Request grants demand.
 type icAsync[Req, Resp any] struct {
-	h    StreamHandler[Resp]
-	cbMu sync.Mutex // one callback at a time
-
-	mu        sync.Mutex
-	demand    int
-	unlimited bool
-	demandSig chan struct{}
-	credit    int
-	closed    bool
-	queue     chan icItem[Req] // room for every credit and the close
-	pipe      *reqPipe
-	ctx       context.Context
+	h     StreamHandler[Resp]
+	cbMu  sync.Mutex       // one callback at a time
+	f     flow             // demand (awaited by the call's goroutine) and send credit
+	queue chan icItem[Req] // room for every credit and the close
+	pipe  *reqPipe
+	ctx   context.Context
 }
 
 type icItem[Req any] struct {
@@ -33,7 +115,8 @@ type icItem[Req any] struct {
 }
 
 func newICAsync[Req, Resp any](ctx context.Context, h StreamHandler[Resp], sendable bool) *icAsync[Req, Resp] {
-	a := &icAsync[Req, Resp]{h: h, demand: h.Demand, unlimited: h.Demand <= 0, demandSig: make(chan struct{}, 1), ctx: ctx, closed: !sendable}
+	a := &icAsync[Req, Resp]{h: h, ctx: ctx}
+	a.f.init(h.Demand, false, !sendable, true)
 	if sendable {
 		a.queue = make(chan icItem[Req], DefaultSendCredit+1)
 		a.pipe = newReqPipe(ctx)
@@ -49,72 +132,25 @@ func (a *icAsync[Req, Resp]) callback(fn func()) {
 }
 
 func (a *icAsync[Req, Resp]) grant(n int) {
-	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return
-	}
-	a.credit += n
-	a.mu.Unlock()
-	if a.h.OnSendCredit != nil {
+	if a.f.addCredit(n) && a.h.OnSendCredit != nil {
 		a.callback(func() { a.h.OnSendCredit(n) })
 	}
 }
 
 func (a *icAsync[Req, Resp]) send(req Req) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case a.ctx.Err() != nil:
-		return io.EOF
-	case a.closed:
-		return errSendAfterClose
-	case a.credit <= 0:
-		return errNoSendCredit
-	}
-	a.credit--
-	a.queue <- icItem[Req]{req: req}
-	return nil
+	return a.f.takeCredit(a.ctx.Err() != nil, func() { a.queue <- icItem[Req]{req: req} })
 }
 
 func (a *icAsync[Req, Resp]) closeSend() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return nil
-	}
-	a.closed = true
-	a.credit = 0
-	a.queue <- icItem[Req]{close: true}
+	a.f.close(func() {
+		if a.queue != nil {
+			a.queue <- icItem[Req]{close: true}
+		}
+	})
 	return nil
 }
 
-func (a *icAsync[Req, Resp]) request(n int) {
-	a.mu.Lock()
-	a.demand += n
-	a.mu.Unlock()
-	select {
-	case a.demandSig <- struct{}{}:
-	default:
-	}
-}
-
-func (a *icAsync[Req, Resp]) takeDemand(done <-chan struct{}) bool {
-	for {
-		a.mu.Lock()
-		if a.unlimited || a.demand > 0 {
-			a.demand--
-			a.mu.Unlock()
-			return true
-		}
-		a.mu.Unlock()
-		select {
-		case <-a.demandSig:
-		case <-done:
-			return false
-		}
-	}
-}
+func (a *icAsync[Req, Resp]) request(n int) { a.f.addDemand(n) }
 
 // feed moves the queued requests into the chain's iterator, one credit
 // back for each taken (its own goroutine).
@@ -155,7 +191,7 @@ func startStreamIntercepted[Req, Resp any](ctx context.Context, method string, h
 	go func() {
 		rs, err := run(ctx, a.typedSeq(method))
 		if err != nil {
-			c := &Call{ic: finishedCall(err), method: method}
+			c := &Call{newInterceptedCall(finishedCall(err), method).m}
 			pc.set(c)
 			cancel()
 			if a.pipe != nil {
@@ -177,7 +213,7 @@ func startStreamIntercepted[Req, Resp any](ctx context.Context, method string, h
 		}
 		var end error
 		for {
-			if !a.takeDemand(ctx.Done()) {
+			if !a.f.awaitDemand(ctx.Done()) {
 				_, end = rs.Recv() // cancelled: the call's status
 				if end == io.EOF {
 					end = nil
@@ -203,7 +239,7 @@ func startStreamIntercepted[Req, Resp any](ctx context.Context, method string, h
 			a.callback(func() { h.OnEnd(&rs.Call, end) })
 		}
 	}()
-	return &StreamCall[Req, Resp]{Call: Call{ic: pc, method: method}, i: a}
+	return &StreamCall[Req, Resp]{Call: newInterceptedCall(pc, method), s: a}
 }
 
 // startClientStreamIntercepted starts a client-streaming call through the
@@ -228,5 +264,5 @@ func startClientStreamIntercepted[Req, Resp any](ctx context.Context, u *StreamU
 		}
 	}()
 	a.grant(DefaultSendCredit)
-	return &StreamCall[Req, Resp]{Call: Call{ic: pc, method: u.method}, i: a}
+	return &StreamCall[Req, Resp]{Call: newInterceptedCall(pc, u.method), s: a}
 }

@@ -27,6 +27,9 @@ type StatsHandler interface {
 type AttemptInfo struct {
 	// Target is the channel's target as given to Insecure or Secure.
 	Target string
+	// CanonicalTarget is the target with its scheme
+	// (Channel.CanonicalTarget): "dns:///host:port" for "host:port".
+	CanonicalTarget string
 	// Method is the full method name, "/package.Service/Method".
 	Method string
 	// Attempt counts the call's attempts, 1 for the first.
@@ -77,7 +80,7 @@ func (cs *callState) beginAttempt() {
 		}
 		prev.End(retriedStatus(st))
 	}
-	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, Method: cs.method, Attempt: int(n)})
+	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, CanonicalTarget: cs.ch.canonical, Method: cs.method, Attempt: int(n)})
 	cs.mu.Lock()
 	cs.att = a
 	cs.mu.Unlock()
@@ -126,19 +129,8 @@ func retriedStatus(st *status.Error) *status.Error {
 // attempt used: "" before it had one, or for a call an interceptor
 // answered without an RPC.
 func (c *Call) Peer() string {
-	if c == nil {
+	if c == nil || c.m == nil {
 		return ""
 	}
-	if c.ic != nil {
-		if p, ok := c.ic.(interface{ Peer() string }); ok {
-			return p.Peer()
-		}
-		return ""
-	}
-	if c.cs == nil {
-		return ""
-	}
-	c.cs.mu.Lock()
-	defer c.cs.mu.Unlock()
-	return c.cs.peer
+	return c.m.peer()
 }

@@ -89,7 +89,7 @@ func TestStatsHandlerAttempts(t *testing.T) {
 		t.Fatalf("%d attempts, want 5", len(log.attempts))
 	}
 	for i, a := range log.attempts {
-		if !a.ended || a.endedOnce != 1 || a.info.Target != addr {
+		if !a.ended || a.endedOnce != 1 || a.info.Target != addr || a.info.CanonicalTarget != "dns:///"+addr {
 			t.Fatalf("attempt %d: %+v", i, a)
 		}
 	}
@@ -160,7 +160,7 @@ func TestStatsHandlerStartedAttempts(t *testing.T) {
 		t.Fatalf("%d attempts, want 5", len(log.attempts))
 	}
 	for i, a := range log.attempts {
-		if !a.ended || a.endedOnce != 1 || a.info.Target != addr {
+		if !a.ended || a.endedOnce != 1 || a.info.Target != addr || a.info.CanonicalTarget != "dns:///"+addr {
 			t.Fatalf("attempt %d: %+v", i, a)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/grpcactor/grpcactor/resolver"
 )
 
 // address is one resolved endpoint of a target.
@@ -48,7 +50,8 @@ func parseTarget(target string) (*parsedTarget, error) {
 	if i := strings.Index(target, "://"); i > 0 {
 		scheme, rest, hasScheme = target[:i], target[i+3:], true
 		if !knownSchemes[scheme] {
-			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: dns, unix, unix-abstract, ipv4, ipv6, passthrough)", target, scheme)
+			known := append([]string{"dns", "unix", "unix-abstract", "ipv4", "ipv6", "passthrough"}, resolver.Schemes()...)
+			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: %s; others need channel.WithResolver or resolver.Register)", target, scheme, strings.Join(known, ", "))
 		}
 	} else if i := strings.Index(target, ":"); i > 0 && knownSchemes[target[:i]] {
 		scheme, rest, hasScheme = target[:i], target[i+1:], true
@@ -139,6 +142,58 @@ func parseTarget(target string) (*parsedTarget, error) {
 		t.defAuth = rest
 	}
 	return t, nil
+}
+
+// canonicalTarget is target with its scheme: "dns:///" before a target
+// that has none (pt, its parse, then has the default scheme, dns).
+func canonicalTarget(target string, pt *parsedTarget) string {
+	if strings.HasPrefix(target, pt.scheme+":") {
+		return target
+	}
+	return "dns:///" + target
+}
+
+// parseTargetWith parses target and finds its resolver: custom (the
+// WithResolver option) if set, else the one registered for the target's
+// scheme, else none (nil: the built-in resolution of parseTarget). A
+// target whose scheme is built in, or that has none, is parsed and checked
+// as parseTarget does even when a resolver takes it over; one whose scheme
+// only a resolver knows is split into authority and endpoint, and its
+// default :authority is the endpoint when that is a valid authority,
+// "localhost" otherwise.
+func parseTargetWith(target string, custom resolver.Builder) (*parsedTarget, resolver.Builder, error) {
+	scheme, rest, full := "", "", false
+	if i := strings.Index(target, "://"); i > 0 {
+		scheme, rest, full = target[:i], target[i+3:], true
+	} else if i := strings.Index(target, ":"); i > 0 && !knownSchemes[target[:i]] && resolver.Get(target[:i]) != nil {
+		scheme, rest = target[:i], target[i+1:]
+	}
+	b := custom
+	if b == nil && scheme != "" {
+		b = resolver.Get(scheme)
+	}
+	if b == nil || scheme == "" || knownSchemes[scheme] {
+		pt, err := parseTarget(target)
+		return pt, b, err
+	}
+	t := &parsedTarget{scheme: scheme}
+	if full {
+		if slash := strings.Index(rest, "/"); slash >= 0 {
+			t.authority, rest = rest[:slash], rest[slash+1:]
+		} else {
+			t.authority, rest = rest, ""
+		}
+	}
+	t.endpoint, t.defAuth = rest, "localhost"
+	if rest != "" && checkAuthority("endpoint", rest) == nil {
+		t.defAuth = rest
+	}
+	return t, b, nil
+}
+
+// resolverTarget is the target as a resolver.Builder sees it.
+func (t *parsedTarget) resolverTarget(raw string) resolver.Target {
+	return resolver.Target{Scheme: t.scheme, Authority: t.authority, Endpoint: t.endpoint, Raw: raw}
 }
 
 // splitHostPort splits host[:port], adding the default port 443.

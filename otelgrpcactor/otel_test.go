@@ -191,11 +191,11 @@ func TestUnaryMetricsSpansAndTraceContext(t *testing.T) {
 
 	// Metrics.
 	ms := s.metrics(t)
-	base := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=%s,grpc.target=" + addr
+	base := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=%s,grpc.target=dns:///" + addr
 	ok, notFound := fmt.Sprintf(base, "OK"), fmt.Sprintf(base, "NOT_FOUND")
 	started := ms["grpc.client.attempt.started"].Data.(metricdata.Sum[int64])
 	if len(started.DataPoints) != 1 || started.DataPoints[0].Value != 2 ||
-		attrs(started.DataPoints[0].Attributes) != "grpc.method=grpc.testing.TestService/UnaryCall,grpc.target="+addr {
+		attrs(started.DataPoints[0].Attributes) != "grpc.method=grpc.testing.TestService/UnaryCall,grpc.target=dns:///"+addr {
 		t.Fatalf("attempt.started: %+v", started.DataPoints)
 	}
 	for _, name := range []string{"grpc.client.attempt.duration", "grpc.client.call.duration"} {
@@ -276,7 +276,7 @@ func TestStreamingCalls(t *testing.T) {
 	rcvd := histograms[int64](t, ms["grpc.client.attempt.rcvd_total_compressed_message_size"])
 	sent := histograms[int64](t, ms["grpc.client.attempt.sent_total_compressed_message_size"])
 	key := func(m string) string {
-		return "grpc.method=grpc.testing.TestService/" + m + ",grpc.status=OK,grpc.target=" + addr
+		return "grpc.method=grpc.testing.TestService/" + m + ",grpc.status=OK,grpc.target=dns:///" + addr
 	}
 	// Responses of 10 and 20 payload bytes: each message is the payload
 	// message (tag, length, body) inside the response (tag, length).
@@ -317,7 +317,7 @@ func TestRetriedAttempts(t *testing.T) {
 		t.Fatalf("server saw traceparents %q, want 3 of %q", tp, want)
 	}
 	ms := s.metrics(t)
-	key := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=UNAVAILABLE,grpc.target=" + addr
+	key := "grpc.method=grpc.testing.TestService/UnaryCall,grpc.status=UNAVAILABLE,grpc.target=dns:///" + addr
 	if started := ms["grpc.client.attempt.started"].Data.(metricdata.Sum[int64]); started.DataPoints[0].Value != 3 {
 		t.Fatalf("attempt.started %v", started.DataPoints[0].Value)
 	}
@@ -326,5 +326,185 @@ func TestRetriedAttempts(t *testing.T) {
 	}
 	if got := histograms[float64](t, ms["grpc.client.call.duration"])[key][0]; got != 1 {
 		t.Fatalf("call.duration count %v", got)
+	}
+}
+
+// TestTargetAttribute checks grpc.target on every metric: the channel's
+// canonical target (gRFC A66), "dns:///host:port" for "host:port" and any
+// target with a scheme as given.
+func TestTargetAttribute(t *testing.T) {
+	addr, _ := startServer(t)
+	for _, tt := range []struct{ target, want string }{
+		{addr, "dns:///" + addr},
+		{"dns:///" + addr, "dns:///" + addr},
+		{"ipv4:" + addr, "ipv4:" + addr},
+		{"passthrough:///" + addr, "passthrough:///" + addr},
+	} {
+		s := newSetup(t, tt.target)
+		empty := channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](s.ch, svc+"EmptyCall")
+		if _, err := empty.Call(context.Background(), &testgrpc.Empty{}); err != nil {
+			t.Fatalf("%s: %v", tt.target, err)
+		}
+		ms := s.metrics(t)
+		for _, name := range []string{"grpc.client.attempt.started", "grpc.client.attempt.duration",
+			"grpc.client.attempt.sent_total_compressed_message_size", "grpc.client.attempt.rcvd_total_compressed_message_size",
+			"grpc.client.call.duration", "grpcactor.client.channel.connectivity_state"} {
+			var sets []attribute.Set
+			switch d := ms[name].Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Histogram[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			case metricdata.Gauge[int64]:
+				for _, dp := range d.DataPoints {
+					sets = append(sets, dp.Attributes)
+				}
+			default:
+				t.Fatalf("%s: %s is %T", tt.target, name, ms[name].Data)
+			}
+			if len(sets) == 0 {
+				t.Errorf("%s: %s has no data points", tt.target, name)
+			}
+			for _, set := range sets {
+				if v, _ := set.Value("grpc.target"); v.AsString() != tt.want {
+					t.Errorf("channel on %s: %s has grpc.target=%q, want %q", tt.target, name, v.AsString(), tt.want)
+				}
+			}
+		}
+	}
+}
+
+// messageEvents renders a span's rpc.message events as "TYPE id size".
+func messageEvents(sp tracetest.SpanStub) []string {
+	var out []string
+	for _, e := range sp.Events {
+		if e.Name != "rpc.message" {
+			continue
+		}
+		var typ string
+		var id, size int64
+		for _, kv := range e.Attributes {
+			switch kv.Key {
+			case "rpc.message.type":
+				typ = kv.Value.AsString()
+			case "rpc.message.id":
+				id = kv.Value.AsInt64()
+			case "rpc.message.uncompressed_size":
+				size = kv.Value.AsInt64()
+			}
+		}
+		out = append(out, fmt.Sprintf("%s %d %d", typ, id, size))
+	}
+	return out
+}
+
+// TestMessageEvents checks the spans' rpc.message events for each kind
+// of call, and that WithMessageEvents(false) leaves them out.
+func TestMessageEvents(t *testing.T) {
+	addr, _ := startServer(t)
+	s := newSetup(t, addr)
+	ctx := context.Background()
+
+	req := &testgrpc.SimpleRequest{ResponseSize: 4}
+	unary := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](s.ch, svc+"UnaryCall")
+	resp, err := unary.Call(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssReq := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 10}, {Size: 20}}}
+	ss := channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](s.ch, svc+"StreamingOutputCall")
+	rs, err := ss.Call(ctx, ssReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range rs.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := []*testgrpc.StreamingInputCallRequest{{Payload: &testgrpc.Payload{Body: make([]byte, 7)}}, {Payload: &testgrpc.Payload{Body: make([]byte, 9)}}}
+	cs := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](s.ch, svc+"StreamingInputCall")
+	csResp, err := cs.Call(ctx, slices.Values(reqs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bidi := channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](s.ch, svc+"FullDuplexCall")
+	bs, err := bidi.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 3}}}
+	bs.Send(ping)
+	if _, err := bs.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	bs.CloseSend()
+	for _, err := range bs.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	size := func(m proto.Message) int { return proto.Size(m) }
+	out := func(n int) int {
+		return size(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, n)}})
+	}
+	want := map[string][]string{
+		"UnaryCall": {fmt.Sprintf("SENT 1 %d", size(req)), fmt.Sprintf("RECEIVED 1 %d", size(resp))},
+		"StreamingOutputCall": {fmt.Sprintf("SENT 1 %d", size(ssReq)),
+			fmt.Sprintf("RECEIVED 1 %d", out(10)), fmt.Sprintf("RECEIVED 2 %d", out(20))},
+		"StreamingInputCall": {fmt.Sprintf("SENT 1 %d", size(reqs[0])), fmt.Sprintf("SENT 2 %d", size(reqs[1])),
+			fmt.Sprintf("RECEIVED 1 %d", size(csResp))},
+		"FullDuplexCall": {fmt.Sprintf("SENT 1 %d", size(ping)), fmt.Sprintf("RECEIVED 1 %d", out(3))},
+	}
+	spans := s.spans.GetSpans()
+	if len(spans) != len(want) {
+		t.Fatalf("%d spans, want %d", len(spans), len(want))
+	}
+	for _, sp := range spans {
+		m := strings.TrimPrefix(sp.Name, "grpc.testing.TestService/")
+		got := messageEvents(sp)
+		// A bidirectional call's requests go out on a goroutine of the
+		// call's: compare each direction in its own order.
+		slices.SortStableFunc(got, func(a, b string) int { return strings.Compare(a[:4], b[:4]) })
+		w := slices.Clone(want[m])
+		slices.SortStableFunc(w, func(a, b string) int { return strings.Compare(a[:4], b[:4]) })
+		if !slices.Equal(got, w) {
+			t.Errorf("%s: events %q, want %q", m, got, w)
+		}
+	}
+
+	// Off: no events.
+	off := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(off))
+	defer tp.Shutdown(ctx)
+	h, err := otelgrpcactor.New(otelgrpcactor.WithTracerProvider(tp), otelgrpcactor.WithMessageEvents(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := channel.Insecure(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	traced, err := h.Instrument(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](traced, svc+"UnaryCall").Call(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if sp := off.GetSpans(); len(sp) != 1 {
+		t.Errorf("WithMessageEvents(false): %d spans, want 1", len(sp))
+	} else if len(sp[0].Events) != 0 {
+		t.Errorf("WithMessageEvents(false): events %v", sp[0].Events)
 	}
 }

@@ -23,12 +23,15 @@
 //	grpcactor.client.channel.connectivity_state          gauge     1          grpc.target, grpc.connectivity_state
 //
 // grpc.method is "package.Service/Method", grpc.target the channel's
-// target as given, grpc.status the code's name ("OK", "UNAVAILABLE"). The
+// canonical target (channel.Channel.CanonicalTarget: "dns:///host:port"
+// for a channel opened on "host:port", as gRFC A66 has it), grpc.status
+// the code's name ("OK", "UNAVAILABLE"). The
 // gauge is 1 for the state a channel is in and 0 for the four others.
 //
-// A streaming call's span and call duration end when Recv returns an
-// error (io.EOF included) or the stream is cancelled: a stream that is
-// neither drained nor cancelled leaves its span open.
+// Spans carry an "rpc.message" event per message sent and received
+// (WithMessageEvents). A streaming call's span and call duration end when
+// Recv returns an error (io.EOF included) or the stream is cancelled: a
+// stream that is neither drained nor cancelled leaves its span open.
 package otelgrpcactor
 
 import (
@@ -55,6 +58,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 )
 
 // ScopeName is the instrumentation scope of the tracer and meter.
@@ -68,9 +72,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	tp   trace.TracerProvider
-	mp   metric.MeterProvider
-	prop propagation.TextMapPropagator
+	tp       trace.TracerProvider
+	mp       metric.MeterProvider
+	prop     propagation.TextMapPropagator
+	noEvents bool
 }
 
 // WithTracerProvider sets where spans go. Default: otel's global provider.
@@ -91,6 +96,15 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c *config) { c.prop = p })
 }
 
+// WithMessageEvents turns the spans' per-message events on or off: an
+// "rpc.message" event for each request sent and each response received,
+// with rpc.message.type (SENT, RECEIVED), rpc.message.id (counted from 1
+// in each direction) and rpc.message.uncompressed_size (for protobuf
+// messages), as OpenTelemetry's RPC conventions have it. Default: on.
+func WithMessageEvents(on bool) Option {
+	return optionFunc(func(c *config) { c.noEvents = !on })
+}
+
 // gRFC A66's bucket boundaries.
 var (
 	latencyBuckets = []float64{0, 0.00001, 0.00005, 0.0001, 0.0003, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1, 2, 5, 10, 20, 50, 100}
@@ -102,6 +116,7 @@ var (
 type Handler struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	events bool // per-message span events
 
 	attemptStarted metric.Int64Counter
 	attemptDur     metric.Float64Histogram
@@ -131,6 +146,7 @@ func New(opts ...Option) (*Handler, error) {
 	h := &Handler{
 		tracer:   c.tp.Tracer(ScopeName),
 		prop:     c.prop,
+		events:   !c.noEvents,
 		channels: map[*channel.Channel]struct{}{},
 	}
 	m := c.mp.Meter(ScopeName)
@@ -193,7 +209,7 @@ func (h *Handler) observeStates(o metric.Observer, gauge metric.Int64ObservableG
 				v = 1
 			}
 			o.ObserveInt64(gauge, v, metric.WithAttributes(
-				attribute.String("grpc.target", ch.Target()),
+				attribute.String("grpc.target", ch.CanonicalTarget()),
 				attribute.String("grpc.connectivity_state", s.String())))
 		}
 		if cur == channel.Shutdown {
@@ -212,7 +228,7 @@ func (h *Handler) ChannelOption() channel.Option { return channel.WithStatsHandl
 // connectivity gauge until it is closed.
 func (h *Handler) Instrument(ch *channel.Channel) (*channel.Channel, error) {
 	host, port := splitTarget(ch.Target())
-	ic := &interceptor{h: h, target: ch.Target(), host: host, port: port}
+	ic := &interceptor{h: h, target: ch.CanonicalTarget(), host: host, port: port}
 	out, err := channel.Intercept(ch, ic)
 	if err != nil {
 		return nil, err
@@ -260,8 +276,8 @@ func splitTarget(target string) (string, int) {
 func (h *Handler) AttemptStarted(ctx context.Context, info channel.AttemptInfo) channel.AttemptStats {
 	method := strings.TrimPrefix(info.Method, "/")
 	h.attemptStarted.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("grpc.method", method), attribute.String("grpc.target", info.Target)))
-	return &attempt{h: h, ctx: ctx, method: method, target: info.Target, start: time.Now()}
+		attribute.String("grpc.method", method), attribute.String("grpc.target", info.CanonicalTarget)))
+	return &attempt{h: h, ctx: ctx, method: method, target: info.CanonicalTarget, start: time.Now()}
 }
 
 // attempt records one attempt.
@@ -325,6 +341,38 @@ type callSpan struct {
 	method string
 	start  time.Time
 	once   sync.Once
+
+	sent, rcvd atomic.Int64 // messages so far, for rpc.message.id
+}
+
+// message adds the span's event for one message sent or received.
+func (c *callSpan) message(typ attribute.KeyValue, counter *atomic.Int64, m any) {
+	if !c.ic.h.events {
+		return
+	}
+	attrs := []attribute.KeyValue{typ, semconv.RPCMessageID(int(counter.Add(1)))}
+	if pm, ok := m.(proto.Message); ok {
+		attrs = append(attrs, semconv.RPCMessageUncompressedSize(proto.Size(pm)))
+	}
+	c.span.AddEvent("rpc.message", trace.WithAttributes(attrs...))
+}
+
+func (c *callSpan) sentMsg(m any)     { c.message(semconv.RPCMessageTypeSent, &c.sent, m) }
+func (c *callSpan) receivedMsg(m any) { c.message(semconv.RPCMessageTypeReceived, &c.rcvd, m) }
+
+// sending wraps reqs to add an event for each request as it is sent.
+func (c *callSpan) sending(reqs iter.Seq[any]) iter.Seq[any] {
+	if !c.ic.h.events {
+		return reqs
+	}
+	return func(yield func(any) bool) {
+		for r := range reqs {
+			c.sentMsg(r)
+			if !yield(r) {
+				return
+			}
+		}
+	}
 }
 
 // begin starts the call's span and puts its context into the metadata.
@@ -369,7 +417,11 @@ func (c *callSpan) end(err error) {
 // InterceptUnaryUnary traces a unary call.
 func (ic *interceptor) InterceptUnaryUnary(ctx context.Context, d *interceptors.ClientCallDetails, req any, next interceptors.UnaryInvoker) (any, interceptors.Call, error) {
 	ctx, cs := ic.begin(ctx, d)
+	cs.sentMsg(req)
 	resp, call, err := next(ctx, d, req)
+	if err == nil {
+		cs.receivedMsg(resp)
+	}
 	cs.end(err)
 	return resp, call, err
 }
@@ -377,7 +429,10 @@ func (ic *interceptor) InterceptUnaryUnary(ctx context.Context, d *interceptors.
 // InterceptStreamUnary traces a client-streaming call.
 func (ic *interceptor) InterceptStreamUnary(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any], next interceptors.StreamUnaryInvoker) (any, interceptors.Call, error) {
 	ctx, cs := ic.begin(ctx, d)
-	resp, call, err := next(ctx, d, reqs)
+	resp, call, err := next(ctx, d, cs.sending(reqs))
+	if err == nil {
+		cs.receivedMsg(resp)
+	}
 	cs.end(err)
 	return resp, call, err
 }
@@ -385,6 +440,7 @@ func (ic *interceptor) InterceptStreamUnary(ctx context.Context, d *interceptors
 // InterceptUnaryStream traces a server-streaming call.
 func (ic *interceptor) InterceptUnaryStream(ctx context.Context, d *interceptors.ClientCallDetails, req any, next interceptors.UnaryStreamInvoker) (interceptors.ClientStream, error) {
 	ctx, cs := ic.begin(ctx, d)
+	cs.sentMsg(req)
 	s, err := next(ctx, d, req)
 	if err != nil {
 		cs.end(err)
@@ -396,7 +452,7 @@ func (ic *interceptor) InterceptUnaryStream(ctx context.Context, d *interceptors
 // InterceptStreamStream traces a bidirectional-streaming call.
 func (ic *interceptor) InterceptStreamStream(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any], next interceptors.StreamStreamInvoker) (interceptors.ClientStream, error) {
 	ctx, cs := ic.begin(ctx, d)
-	s, err := next(ctx, d, reqs)
+	s, err := next(ctx, d, cs.sending(reqs))
 	if err != nil {
 		cs.end(err)
 		return nil, err
@@ -414,6 +470,8 @@ func (s *tracedStream) Recv() (any, error) {
 	m, err := s.ClientStream.Recv()
 	if err != nil {
 		s.cs.end(err)
+	} else {
+		s.cs.receivedMsg(m)
 	}
 	return m, err
 }

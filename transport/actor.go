@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -41,6 +42,11 @@ type connActor struct {
 	stopping bool
 	closed   bool  // effClose performed
 	werr     error // a failed write of the current batch of effects
+	yielded  bool  // maybeFlush yielded once since the last flush
+	// held are DATA payloads the write buffer holds by reference
+	// (bufWriter.WriteRef): their bytes are released to the streams'
+	// writers only once flushed (or the connection closed).
+	held []heldData
 
 	hdrScratch [9]byte
 }
@@ -112,7 +118,14 @@ func (a *connActor) perform(e effect) {
 		}
 	case *effData:
 		if a.writable() {
-			a.check(a.writeData(e.s.id, e.end, e.p))
+			ref, err := a.writeData(e.s.id, e.end, e.p)
+			a.check(err)
+			if ref {
+				// Written by the next flush, straight from the
+				// stream's buffer: released after it.
+				a.held = append(a.held, heldData{e.s, len(e.p)})
+				return
+			}
 		}
 		a.release(e.s, len(e.p))
 	case *effRelease:
@@ -188,17 +201,55 @@ func (a *connActor) arm(e *effArm) {
 	a.timers.Arm(e.timer.slot(), e.d, msg)
 }
 
+// flushYieldBelow: with fewer bytes than this buffered and other streams
+// in flight, the actor yields once before it flushes (see maybeFlush).
+const flushYieldBelow = 1024
+
 // maybeFlush writes out buffered frames when no other message waits in
-// the mailbox, so the frames of several calls leave in one write.
+// the mailbox, so the frames of several calls leave in one write. With
+// other streams in flight and only a few bytes buffered, it first yields
+// the processor once (as grpc-go's writer does): callers that the reader
+// has just woken, whose next calls are a few microseconds away, then get
+// to queue them, and their frames share the write. A lone call (one
+// stream in flight, as at concurrency 1) is flushed at once.
 func (a *connActor) maybeFlush() {
-	if a.bw == nil || a.closed || a.bw.Buffered() == 0 {
+	if a.bw == nil || a.closed {
+		return
+	}
+	if a.bw.Buffered() == 0 {
+		a.releaseHeld() // flushed when the buffer filled up
 		return
 	}
 	if a.mailbox != nil && a.mailbox.UserMessageCount() > 0 {
 		return
 	}
+	if !a.yielded && a.mailbox != nil && a.bw.Buffered() < flushYieldBelow && len(a.core.streams) > 1 {
+		a.yielded = true
+		runtime.Gosched()
+		if a.mailbox.UserMessageCount() > 0 {
+			return // flushed after those messages
+		}
+	}
+	a.yielded = false
 	a.check(a.bw.Flush())
+	a.releaseHeld()
 	a.closeIfWriteFailed()
+}
+
+// heldData is a DATA payload written by reference, not yet released.
+type heldData struct {
+	s *Stream
+	n int
+}
+
+// releaseHeld releases the payloads written by reference: the write
+// buffer has flushed them, or the connection has closed.
+func (a *connActor) releaseHeld() {
+	for i, h := range a.held {
+		a.release(h.s, h.n)
+		a.held[i] = heldData{}
+	}
+	a.held = a.held[:0]
 }
 
 func (a *connActor) event(ev any) {
@@ -330,8 +381,10 @@ func (a *connActor) writeHeaders(s *Stream) {
 func (a *connActor) release(s *Stream, n int) { s.wrote(n) }
 
 // writeData writes one DATA frame straight into the buffered writer (the
-// Framer would copy the payload once more).
-func (a *connActor) writeData(id uint32, end bool, p []byte) error {
+// Framer would copy the payload once more). A large payload is left in
+// place, to be written by the next flush (ref): it stays the stream's
+// until then.
+func (a *connActor) writeData(id uint32, end bool, p []byte) (ref bool, err error) {
 	h := a.hdrScratch[:]
 	n := len(p)
 	h[0], h[1], h[2] = byte(n>>16), byte(n>>8), byte(n)
@@ -342,10 +395,9 @@ func (a *connActor) writeData(id uint32, end bool, p []byte) error {
 	}
 	binary.BigEndian.PutUint32(h[5:], id)
 	if _, err := a.bw.Write(h); err != nil {
-		return err
+		return false, err
 	}
-	_, err := a.bw.Write(p)
-	return err
+	return a.bw.WriteRef(p)
 }
 
 // closeConn performs effClose: it closes the socket, ends every stream
@@ -403,6 +455,7 @@ func (a *connActor) closeConn(e *effClose) {
 			s.finishUnsentInActor(ferr)
 		}
 	}
+	a.releaseHeld() // the socket is closed: nothing writes them any more
 	a.event(&EventClosed{Conn: c, Err: e.err, Established: e.established})
 	if !a.stopping {
 		a.ctx.Stop(a.ctx.Self())

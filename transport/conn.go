@@ -79,8 +79,8 @@ type Conn struct {
 	pid   atomic.Pointer[actor.PID]
 	state atomic.Int32
 
-	fieldsCache  sync.Map // fieldsKey -> []hpack.HeaderField (requestFields)
-	fieldsCached atomic.Int32
+	fieldsMu    sync.RWMutex // guards fieldsCache
+	fieldsCache map[fieldsKey][]hpack.HeaderField
 
 	mu       sync.RWMutex // guards the fields below
 	closed   bool
@@ -214,11 +214,12 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		fields: fields,
 		done:   make(chan struct{}),
 	}
+	s.newMsg.s, s.endMsg.s = s, s
 	if hdr.Notify == nil {
 		// A stream with Notify is polled: it needs no wake-up channels.
-		s.writeCh = make(chan struct{}, 1)
+		// (Those for Write's quota and Header are made when first
+		// waited on.)
 		s.sig = make(chan struct{}, 1)
-		s.headerCh = make(chan struct{})
 	}
 	for _, f := range fields {
 		s.fieldsSize += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
@@ -242,7 +243,7 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 	}
 	c.live[s] = struct{}{}
 	c.mu.Unlock()
-	c.send(&newStream{s: s})
+	c.send(&s.newMsg)
 	return s, nil
 }
 
@@ -264,13 +265,23 @@ func (c *Conn) requestFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
 	cacheable := len(hdr.Metadata) == 0 && hdr.PreviousAttempts == 0
 	if cacheable {
 		key = fieldsKey{hdr.Method, hdr.Authority, hdr.SendCompress, hdr.AcceptEncoding, hdr.ContentSubtype}
-		if f, ok := c.fieldsCache.Load(key); ok {
-			return f.([]hpack.HeaderField), nil
+		c.fieldsMu.RLock()
+		f, ok := c.fieldsCache[key] // a map, not a sync.Map: no boxed key per call
+		c.fieldsMu.RUnlock()
+		if ok {
+			return f, nil
 		}
 	}
 	f, err := c.buildFields(hdr)
-	if err == nil && cacheable && c.fieldsCached.Add(1) <= maxCachedFields {
-		c.fieldsCache.Store(key, f)
+	if err == nil && cacheable {
+		c.fieldsMu.Lock()
+		if c.fieldsCache == nil {
+			c.fieldsCache = make(map[fieldsKey][]hpack.HeaderField)
+		}
+		if len(c.fieldsCache) < maxCachedFields {
+			c.fieldsCache[key] = f
+		}
+		c.fieldsMu.Unlock()
 	}
 	return f, err
 }

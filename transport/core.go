@@ -344,6 +344,9 @@ func (c *connCore) onData(m *dataReq) {
 		}
 	}
 	if len(m.buf) > 0 {
+		if s.outq == nil {
+			s.outq = s.outq0[:0]
+		}
 		s.outq = append(s.outq, m)
 	}
 	if m.end {

@@ -31,9 +31,7 @@ func coreStream(method string) *Stream {
 	return &Stream{
 		hdr:        &CallHdr{Method: method},
 		fieldsSize: 300,
-		writeCh:    make(chan struct{}, 1),
 		sig:        make(chan struct{}, 1),
-		headerCh:   make(chan struct{}),
 		done:       make(chan struct{}),
 	}
 }

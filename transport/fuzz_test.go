@@ -2,7 +2,10 @@ package transport
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -158,4 +161,72 @@ func guardRead(data []byte, chunk int) string {
 			return err.Error()
 		}
 	}
+}
+
+// FuzzReadHeaders: the reader's own header-block decoding (readHeaders)
+// agrees with the Framer's ReadMetaHeaders, which it replaces, on any
+// block split into a HEADERS and CONTINUATION frames: the same fields,
+// truncation, and kind of error.
+func FuzzReadHeaders(f *testing.F) {
+	var enc bytes.Buffer
+	he := hpack.NewEncoder(&enc)
+	for _, kv := range [][2]string{{":status", "200"}, {"content-type", "application/grpc"}, {"x-a", "b"}, {"trailer", "a, b"}} {
+		he.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	f.Add(enc.Bytes(), uint8(3), uint16(0), true)
+	f.Add(enc.Bytes(), uint8(0), uint16(40), false)
+	f.Add([]byte{0x82, 0x88, 0x88}, uint8(1), uint16(0), true)
+	f.Add([]byte("\x40\x03Foo\x01x"), uint8(2), uint16(10), false)
+	f.Fuzz(func(t *testing.T, block []byte, split uint8, maxList uint16, end bool) {
+		var wire bytes.Buffer
+		w := http2.NewFramer(&wire, nil)
+		cut := min(int(split), len(block))
+		w.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:cut], EndHeaders: cut == len(block), EndStream: end})
+		if cut < len(block) {
+			w.WriteContinuation(1, true, block[cut:])
+		}
+		type outcome struct {
+			fields    []hpack.HeaderField
+			truncated bool
+			err       string
+		}
+		describe := func(fr http2.Frame, err error) outcome {
+			var o outcome
+			if mh, ok := fr.(*http2.MetaHeadersFrame); ok && mh != nil {
+				o.fields, o.truncated = append([]hpack.HeaderField(nil), mh.Fields...), mh.Truncated
+			}
+			var se http2.StreamError
+			var ce http2.ConnectionError
+			switch {
+			case err == nil:
+			case errors.As(err, &se):
+				o.err = fmt.Sprintf("stream error %v: %v", se.Code, se.Cause)
+			case errors.As(err, &ce):
+				o.err = fmt.Sprintf("connection error %v", http2.ErrCode(ce))
+			default:
+				o.err = err.Error()
+			}
+			return o
+		}
+		theirs := http2.NewFramer(nil, bytes.NewReader(wire.Bytes()))
+		theirs.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		theirs.MaxHeaderListSize = uint32(maxList)
+		want := describe(theirs.ReadFrame())
+
+		ours := http2.NewFramer(nil, bytes.NewReader(wire.Bytes()))
+		r := &reader{maxList: uint32(maxList)}
+		if r.maxList == 0 {
+			r.maxList = 16 << 20
+		}
+		r.hdec = hpack.NewDecoder(4096, r.emitField)
+		r.hdec.SetMaxStringLength(int(r.maxList))
+		fr, err := ours.ReadFrame()
+		if hf, ok := fr.(*http2.HeadersFrame); ok && err == nil {
+			fr, err = r.readHeaders(ours, hf)
+		}
+		got := describe(fr, err)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("readHeaders: %+v\nReadMetaHeaders: %+v", got, want)
+		}
+	})
 }

@@ -1138,6 +1138,13 @@ func startConnWrapped(t testing.TB, cfg Config, wrap func(net.Conn) net.Conn) *c
 	if wrap != nil {
 		dialed = wrap(cli)
 	}
+	return startConnPair(t, cfg, cli, srv, dialed)
+}
+
+// startConnPair is startConn over a connection pair of the test's: the
+// peer holds srv, the transport dials dialed (cli, or a wrapper of it).
+func startConnPair(t testing.TB, cfg Config, cli, srv, dialed net.Conn) *connTest {
+	t.Helper()
 	ct := &connTest{t: t, ev: newEventLog(), cli: cli}
 	ct.peer = newPeer(t, srv)
 	if cfg.Address == "" {

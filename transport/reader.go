@@ -2,11 +2,14 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/status"
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -36,14 +39,33 @@ type reader struct {
 	// ack comes back).
 	total    uint64
 	bdpArmed bool
+
+	// Header blocks are decoded here rather than by the Framer's
+	// ReadMetaHeaders, which allocates a frame, a closure and its
+	// captured state for every block: the decoder's emit function is set
+	// once, and the frame and its field list are reused (r.headers is
+	// done with them before the next frame is read).
+	hdec           *hpack.Decoder
+	mh             http2.MetaHeadersFrame
+	maxList        uint32 // the header list limit (SETTINGS_MAX_HEADER_LIST_SIZE)
+	headersRemain  uint32
+	trailersRemain uint32
+	sawRegular     bool
+	invalid        error
 }
 
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
 	fr := http2.NewFramer(nil, newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize))
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	fr.MaxHeaderListSize = c.cfg.MaxHeaderListSize
+	r.maxList = c.cfg.MaxHeaderListSize
+	if r.maxList == 0 {
+		r.maxList = 16 << 20 // the Framer's default
+	}
+	r.hdec = hpack.NewDecoder(4096, r.emitField)
+	if int(r.maxList) > 0 {
+		r.hdec.SetMaxStringLength(int(r.maxList))
+	}
 	// The client advertises no SETTINGS_MAX_FRAME_SIZE, so the server must
 	// keep to HTTP/2's default of 16384 bytes (RFC 9113 §4.2). Without
 	// this limit the framer accepts frames up to 16 MiB: a non-HTTP/2
@@ -67,6 +89,9 @@ func (r *reader) run() {
 	r.bdpArmed = c.cfg.BDP
 	for {
 		f, err := fr.ReadFrame()
+		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+			f, err = r.readHeaders(fr, hf)
+		}
 		if c.cfg.KeepaliveTime > 0 {
 			c.lastRead.Store(timeNow().UnixNano())
 		}
@@ -115,6 +140,129 @@ func (r *reader) run() {
 			return
 		}
 	}
+}
+
+// readHeaders reads the rest of the header block that hf starts (its
+// CONTINUATION frames) and decodes it, with the checks and the errors of
+// the Framer's ReadMetaHeaders: a field that is not valid HTTP/2 or bad
+// pseudo-headers are a stream error, a block that cannot be decoded a
+// COMPRESSION_ERROR, one far over the header list limit a PROTOCOL_ERROR;
+// a list over the limit is Truncated. The frame it returns is r's, valid
+// until the next call.
+func (r *reader) readHeaders(fr *http2.Framer, hf *http2.HeadersFrame) (http2.Frame, error) {
+	mh := &r.mh
+	clear(mh.Fields)
+	*mh = http2.MetaHeadersFrame{HeadersFrame: hf, Fields: mh.Fields[:0]}
+	r.headersRemain, r.trailersRemain = r.maxList, r.maxList
+	r.sawRegular, r.invalid = false, nil
+	r.hdec.SetEmitEnabled(true)
+	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
+	for {
+		// A fragment over twice what the list may still hold, or one
+		// after an invalid field, closes the connection (as the Framer).
+		if int64(len(frag)) > 2*(int64(r.headersRemain)+int64(r.trailersRemain)) || r.invalid != nil {
+			return mh, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		if _, err := r.hdec.Write(frag); err != nil {
+			return mh, http2.ConnectionError(http2.ErrCodeCompression)
+		}
+		if ended {
+			break
+		}
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return nil, err
+		}
+		cf := f.(*http2.ContinuationFrame) // the Framer checks the order
+		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
+	}
+	if err := r.hdec.Close(); err != nil {
+		return mh, http2.ConnectionError(http2.ErrCodeCompression)
+	}
+	if r.invalid != nil {
+		return nil, http2.StreamError{StreamID: hf.StreamID, Code: http2.ErrCodeProtocol, Cause: r.invalid}
+	}
+	if err := checkPseudos(mh.Fields); err != nil {
+		return nil, http2.StreamError{StreamID: hf.StreamID, Code: http2.ErrCodeProtocol, Cause: err}
+	}
+	return mh, nil
+}
+
+// emitField is the HPACK decoder's emit function (see readHeaders).
+func (r *reader) emitField(hf hpack.HeaderField) {
+	if !httpguts.ValidHeaderFieldValue(hf.Value) {
+		r.invalid = fmt.Errorf("invalid header field value for %q", hf.Name)
+	}
+	if strings.HasPrefix(hf.Name, ":") {
+		if r.sawRegular {
+			r.invalid = errors.New("pseudo header field after regular")
+		}
+	} else {
+		r.sawRegular = true
+		if !validFieldName(hf.Name) {
+			r.invalid = fmt.Errorf("invalid header field name %q", hf.Name)
+		}
+	}
+	if r.invalid != nil {
+		r.hdec.SetEmitEnabled(false)
+		return
+	}
+	remain, size := &r.headersRemain, hf.Size()
+	if hf.Name == "trailer" {
+		remain = &r.trailersRemain
+		n := strings.Count(hf.Value, ",") + 1
+		size = uint32(len(hf.Value)-n+1) + uint32(n)*hpack.HeaderField{}.Size()
+	}
+	if size > *remain {
+		r.hdec.SetEmitEnabled(false)
+		r.mh.Truncated = true
+		r.headersRemain, r.trailersRemain = 0, 0
+		return
+	}
+	*remain -= size
+	r.mh.Fields = append(r.mh.Fields, hf)
+}
+
+// validFieldName reports whether v is a valid HTTP/2 field name: a token
+// without upper-case letters.
+func validFieldName(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, c := range v {
+		if !httpguts.IsTokenRune(c) || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPseudos checks a block's pseudo-header fields (which come first):
+// known names, no repeats, not both request and response ones.
+func checkPseudos(fields []hpack.HeaderField) error {
+	var isRequest, isResponse bool
+	for i, f := range fields {
+		if !strings.HasPrefix(f.Name, ":") {
+			break
+		}
+		switch f.Name {
+		case ":method", ":path", ":scheme", ":authority", ":protocol":
+			isRequest = true
+		case ":status":
+			isResponse = true
+		default:
+			return fmt.Errorf("invalid pseudo-header %q", f.Name)
+		}
+		for _, g := range fields[:i] {
+			if f.Name == g.Name {
+				return fmt.Errorf("duplicate pseudo-header %q", f.Name)
+			}
+		}
+	}
+	if isRequest && isResponse {
+		return errors.New("mix of request and response pseudo headers")
+	}
+	return nil
 }
 
 func (r *reader) settings(f *http2.SettingsFrame) {
@@ -219,7 +367,7 @@ func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
 		st = status.New(codes.Internal, "server ended the stream in the middle of a message")
 	}
 	s.finish(st, trailer, false, false)
-	r.c.send(&remoteEnded{s: s})
+	r.c.send(&s.endMsg)
 }
 
 func (r *reader) headers(f *http2.MetaHeadersFrame) {
@@ -232,7 +380,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: response header list larger than the limit of %d bytes", f.StreamID, c.cfg.MaxHeaderListSize), http2.ErrCodeFrameSize)
 		return
 	}
-	block := wire.DecodeHeaderBlock(f.Fields)
+	block := wire.DecodeHeaderBlock(f.Fields) // kept (s.initial) only for the response headers
 	end := f.StreamEnded()
 	if !s.gotHeaders {
 		if block.HTTPStatus >= 100 && block.HTTPStatus < 200 {
@@ -248,15 +396,18 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			return
 		}
 		if block.HTTPStatus != 200 || !wire.IsGRPCContentType(block.ContentType) {
-			s.nonGRPC = &nonGRPCResponse{headers: &block}
+			ib := new(wire.HeaderBlock)
+			*ib = block
+			s.nonGRPC = &nonGRPCResponse{headers: ib}
 			return
 		}
 		if block.Malformed != "" {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		s.initial = &block
-		s.recvCompress.Store(&block.Encoding)
+		s.initialBlock = block
+		s.initial = &s.initialBlock
+		s.recvCompress.Store(&s.initialBlock.Encoding)
 		s.deliverHeaders(block.Metadata)
 		return
 	}

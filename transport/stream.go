@@ -84,12 +84,26 @@ type Stream struct {
 	deframer   wire.Deframer
 	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
 	initial    *wire.HeaderBlock
+	// initialBlock holds the response headers initial points to (no
+	// allocation of their own).
+	initialBlock wire.HeaderBlock
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
 	// Write quota, shared between the writer and the actor.
-	queued  atomic.Int64
-	writeCh chan struct{}
+	queued atomic.Int64
+	// writeCh wakes a Write waiting for quota; the first Write that
+	// waits makes it (most streams never wait).
+	writeCh atomic.Pointer[chan struct{}]
+	// The first message of each kind a stream sends to the actor lives
+	// here, so that a unary call allocates none (the actor only reads
+	// them, and each is sent by one goroutine at a time).
+	newMsg   newStream
+	firstReq dataReq
+	reqUsed  bool // firstReq was sent (Write and Enqueue's goroutine)
+	endMsg   remoteEnded
+	outq0    [1]*dataReq     // outq's first backing array
+	msgs0    [1]wire.Message // msgs' first backing array
 
 	mu          sync.Mutex // guards the fields below
 	msgs        []wire.Message
@@ -107,6 +121,9 @@ type Stream struct {
 	headerCh    chan struct{} // closed when headers arrive or the stream ends
 	done        chan struct{} // closed when the stream ends
 }
+
+// closedCh is a closed channel.
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // nonGRPCResponse is a response that is not gRPC (an HTTP status other
 // than 200 or another content-type): its headers, and the start of its
@@ -164,9 +181,11 @@ func (s *Stream) notifyOffActor() {
 // transport (connection actor).
 func (s *Stream) wrote(n int) {
 	if s.queued.Add(-int64(n)) <= int64(s.conn.cfg.WriteQuota) {
-		select {
-		case s.writeCh <- struct{}{}:
-		default:
+		if ch := s.writeCh.Load(); ch != nil {
+			select {
+			case *ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 	s.notifyOffActor()
@@ -184,8 +203,33 @@ func (s *Stream) Enqueue(buf []byte, end bool) error {
 		return err
 	}
 	s.queued.Add(int64(len(buf)))
-	s.conn.send(&dataReq{s: s, buf: buf, end: end})
+	s.conn.send(s.dataReq(buf, end))
 	return nil
+}
+
+// dataReq returns the message that queues buf: the stream's own for its
+// first write, a new one after that.
+func (s *Stream) dataReq(buf []byte, end bool) *dataReq {
+	if !s.reqUsed {
+		s.reqUsed = true
+		s.firstReq = dataReq{s: s, buf: buf, end: end}
+		return &s.firstReq
+	}
+	return &dataReq{s: s, buf: buf, end: end}
+}
+
+// writeWait returns the channel that wakes a Write waiting for quota
+// (nil for a polled stream, whose Write waits for the end of the stream).
+func (s *Stream) writeWait() chan struct{} {
+	if s.hdr.Notify != nil {
+		return nil
+	}
+	if ch := s.writeCh.Load(); ch != nil {
+		return *ch
+	}
+	ch := make(chan struct{}, 1)
+	s.writeCh.CompareAndSwap(nil, &ch)
+	return *s.writeCh.Load()
 }
 
 // Done is closed when the stream has ended, successfully or not.
@@ -205,11 +249,18 @@ func (s *Stream) Write(buf []byte, end bool) error {
 		return err
 	}
 	q := s.queued.Add(int64(len(buf)))
-	s.conn.send(&dataReq{s: s, buf: buf, end: end})
+	s.conn.send(s.dataReq(buf, end))
 	quota := int64(s.conn.cfg.WriteQuota)
+	var wake chan struct{}
+	if q > quota {
+		// Published before queued is read again: the actor's wrote
+		// either sees the channel or has already lowered queued.
+		wake = s.writeWait()
+		q = s.queued.Load()
+	}
 	for q > quota {
 		select {
-		case <-s.writeCh:
+		case <-wake:
 		case <-s.done:
 			return s.endErr()
 		case <-s.ctx.Done():
@@ -337,9 +388,19 @@ func (s *Stream) creditLocked() int64 {
 // trailers-only response it returns empty metadata once the stream ended;
 // it returns an error only if the stream failed before any headers.
 func (s *Stream) Header() (metadata.MD, error) {
-	hc := s.headerCh
-	if hc == nil {
-		hc = s.done // a polled stream (Notify)
+	hc := s.done // a polled stream (Notify)
+	if s.hdr.Notify == nil {
+		// headerCh is made by the first Header that waits.
+		s.mu.Lock()
+		if s.headerDone {
+			hc = closedCh
+		} else {
+			if s.headerCh == nil {
+				s.headerCh = make(chan struct{})
+			}
+			hc = s.headerCh
+		}
+		s.mu.Unlock()
 	}
 	select {
 	case <-hc:
@@ -487,6 +548,9 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		return 0, false, status.Errorf(codes.Internal, "server violated stream flow control: %d bytes in flight, window is %d", s.recvFlow.received, s.recvFlow.window)
 	}
 	before := len(s.msgs)
+	if s.msgs == nil {
+		s.msgs = s.msgs0[:0]
+	}
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
 	if err != nil {
 		return 0, false, err

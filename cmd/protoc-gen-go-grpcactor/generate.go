@@ -1,9 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"go/token"
 	"path"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
@@ -14,12 +16,28 @@ import (
 // config holds the plugin's own parameters.
 type config struct {
 	packageSuffix string
+	noActors      bool // actors=false: no <Service>ActorStub
+}
+
+// register adds the plugin's parameters to fs.
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.packageSuffix, "package_suffix", "", "generate into a separate package named <messages' package><suffix>")
+	fs.Func("actors", "true (default) or false: generate the <Service>ActorStub of package actors' message forms", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("actors=%q: want true or false", v)
+		}
+		c.noActors = !on
+		return nil
+	})
 }
 
 const (
 	contextPkg = protogen.GoImportPath("context")
 	iterPkg    = protogen.GoImportPath("iter")
 	channelPkg = protogen.GoImportPath("github.com/grpcactor/grpcactor/channel")
+	actorsPkg  = protogen.GoImportPath("github.com/grpcactor/grpcactor/actors")
+	actorPkg   = protogen.GoImportPath("github.com/asynkron/protoactor-go/actor")
 )
 
 // generate writes one _grpcactor.pb.go file for each file to generate that
@@ -68,9 +86,35 @@ func generateFile(gen *protogen.Plugin, f *protogen.File, cfg config) error {
 	g.P()
 	g.P("package ", pkgName)
 	g.P()
+	if err := checkTopLevel(f, cfg); err != nil {
+		return err
+	}
 	for _, s := range f.Services {
-		if err := generateService(g, s); err != nil {
+		if err := generateService(g, s, cfg); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkTopLevel refuses a file whose services' generated type and
+// function names collide (services Greeter and GreeterActor both make a
+// GreeterActorStub).
+func checkTopLevel(f *protogen.File, cfg config) error {
+	seen := map[string]string{}
+	for _, s := range f.Services {
+		names := []string{s.GoName + "Stub", "New" + s.GoName + "Stub", s.GoName + "ServiceName"}
+		if !cfg.noActors {
+			names = append(names, s.GoName+"ActorStub", "New"+s.GoName+"ActorStub")
+		}
+		for _, m := range s.Methods {
+			names = append(names, s.GoName+m.GoName+"Method")
+		}
+		for _, n := range names {
+			if other, dup := seen[n]; dup && other != string(s.Desc.Name()) {
+				return fmt.Errorf("the Go name %s of service %s is also one of service %s; rename one of them (or generate with actors=false if it is an actor stub's)", n, s.Desc.Name(), other)
+			}
+			seen[n] = string(s.Desc.Name())
 		}
 	}
 	return nil
@@ -115,7 +159,7 @@ func (m *rpc) kind() string {
 	return "UnaryUnary"
 }
 
-func generateService(g *protogen.GeneratedFile, s *protogen.Service) error {
+func generateService(g *protogen.GeneratedFile, s *protogen.Service, cfg config) error {
 	svc := s.GoName
 	stub := svc + "Stub"
 	full := string(s.Desc.FullName())
@@ -202,7 +246,145 @@ func generateService(g *protogen.GeneratedFile, s *protogen.Service) error {
 			g.P()
 		}
 	}
+	if !cfg.noActors {
+		generateActorStub(g, s, rpcs, deprecatedSvc)
+	}
 	return nil
+}
+
+// generateActorStub writes the service's <Service>ActorStub: one method per
+// RPC that starts the call by message (package actors) and returns its
+// *actors.Ref; the outcome arrives in an actor's mailbox.
+func generateActorStub(g *protogen.GeneratedFile, s *protogen.Service, rpcs []*rpc, deprecatedSvc bool) {
+	svc := s.GoName
+	stub := svc + "ActorStub"
+	full := string(s.Desc.FullName())
+	ac := func(name string) string { return g.QualifiedGoIdent(actorsPkg.Ident(name)) }
+	ch := func(name string) string { return g.QualifiedGoIdent(channelPkg.Ident(name)) }
+	g.P("// ", stub, " calls the service ", full)
+	g.P("// by message, from protoactor actors (package actors): each method")
+	g.P("// starts a call and returns at once with its *", ac("Ref"), "; what")
+	g.P("// happens arrives in the mailbox of the actor whose context made the")
+	g.P("// call, or of the PID given with ", ac("ReplyTo"), ". No goroutine waits for")
+	g.P("// a call. It is safe for concurrent use.")
+	if len(rpcs) > 0 {
+		g.P("//")
+		g.P("// The messages each method's call delivers:")
+		g.P("//")
+		w := 0
+		for _, r := range rpcs {
+			w = max(w, len(r.GoName))
+		}
+		for _, r := range rpcs {
+			g.P("//	", r.GoName, strings.Repeat(" ", w-len(r.GoName)), "  ", actorDelivers(g, r))
+		}
+		g.P("//")
+		g.P("// The options mix the channel's call options (", ch("Timeout"), ",")
+		g.P("// ", ch("Metadata"), ", ...) with ", ac("Demand"), " and ", ac("ReplyTo"), ";")
+		g.P("// the Ref cancels the call (Cancel), grants demand (Request) and sends")
+		g.P("// a streaming call's requests (Send, CloseSend) as *", ac("SendCredit"), " allows.")
+		g.P("// A call's outcome carries its status (Code, Details, Err, a")
+		g.P("// *status.Error) and metadata; the calls of an actor that stops are")
+		g.P("// cancelled.")
+	}
+	if c := comment(s.Comments.Leading); c != "" {
+		g.P("//")
+		g.P(c)
+	}
+	if deprecatedSvc {
+		g.P("//")
+		g.P("// Deprecated: Do not use.")
+	}
+	g.P("type ", stub, " struct {")
+	for _, r := range rpcs {
+		g.P(r.field, " *", ac(actorKind(r)+"Method"), "[", r.in, ", ", r.out, "]")
+	}
+	g.P("}")
+	g.P()
+	g.P("// New", stub, " returns an actor stub whose calls run on ch (a")
+	g.P("// channel from channel.Insecure, channel.Secure, channel.Intercept or")
+	g.P("// actors.Spawn).")
+	if deprecatedSvc {
+		g.P("//")
+		g.P("// Deprecated: Do not use.")
+	}
+	g.P("func New", stub, "(ch *", ch("Channel"), ") *", stub, " {")
+	g.P("return &", stub, "{")
+	for _, r := range rpcs {
+		g.P(r.field, ": ", ac(actorKind(r)), "[", r.in, ", ", r.out, "](ch, ", methodConst(svc, r), "),")
+	}
+	g.P("}")
+	g.P("}")
+	g.P()
+	ctx := "ctx " + g.QualifiedGoIdent(actorPkg.Ident("SenderContext"))
+	opts := "opts ..." + ch("CallOption")
+	for _, r := range rpcs {
+		rpcName := "/" + full + "/" + string(r.Desc.Name())
+		switch r.kind() {
+		case "UnaryUnary":
+			g.P("// ", r.GoName, " starts ", rpcName, " with req and returns at once;")
+			g.P("// its outcome arrives as one *", ac("Reply"), "[", r.out, "].")
+		case "UnaryStream":
+			g.P("// ", r.GoName, " starts ", rpcName, " with req and returns at once;")
+			g.P("// each response arrives as an *", ac("Message"), "[", r.out, "] (no more")
+			g.P("// than the demand granted: ", ac("Demand"), ", Ref.Request), then one *", ac("End"), ".")
+		case "StreamUnary":
+			g.P("// ", r.GoName, " opens ", rpcName, " and returns at once: the actor")
+			g.P("// sends requests with Ref.Send as *", ac("SendCredit"), " allows and ends")
+			g.P("// them with Ref.CloseSend; the outcome arrives as one *", ac("Reply"), "[", r.out, "].")
+		default:
+			g.P("// ", r.GoName, " opens ", rpcName, " and returns at once: the actor")
+			g.P("// sends requests with Ref.Send as *", ac("SendCredit"), " allows (Ref.CloseSend")
+			g.P("// ends them); each response arrives as an *", ac("Message"), "[", r.out, "] (within")
+			g.P("// the demand), then one *", ac("End"), ".")
+		}
+		if c := comment(r.Comments.Leading); c != "" {
+			g.P("//")
+			g.P(c)
+		}
+		if r.Desc.Options().(*descriptorpb.MethodOptions).GetDeprecated() {
+			g.P("//")
+			g.P("// Deprecated: Do not use.")
+		}
+		head := "func (s *" + stub + ") " + r.GoName + "(" + ctx + ", "
+		switch r.kind() {
+		case "UnaryUnary", "UnaryStream":
+			g.P(head, "req ", r.in, ", ", opts, ") *", ac("Ref"), " {")
+			g.P("return s.", r.field, ".Send(ctx, req, opts...)")
+		default:
+			g.P(head, opts, ") *", ac("Ref"), " {")
+			g.P("return s.", r.field, ".Open(ctx, opts...)")
+		}
+		g.P("}")
+		g.P()
+	}
+}
+
+// actorKind is the constructor of package actors for r's kind.
+func actorKind(r *rpc) string {
+	switch r.kind() {
+	case "UnaryStream":
+		return "ServerStream"
+	case "StreamUnary":
+		return "ClientStream"
+	case "StreamStream":
+		return "BidiStream"
+	}
+	return "Unary"
+}
+
+// actorDelivers says what the actor receives from a call of r.
+func actorDelivers(g *protogen.GeneratedFile, r *rpc) string {
+	ac := func(name string) string { return g.QualifiedGoIdent(actorsPkg.Ident(name)) }
+	switch r.kind() {
+	case "UnaryStream":
+		return "*" + ac("Message") + "[" + r.out + "] (within the demand), then one *" + ac("End")
+	case "StreamUnary":
+		return "*" + ac("SendCredit") + ", then after Ref.CloseSend one *" + ac("Reply") + "[" + r.out + "]"
+	case "StreamStream":
+		return "*" + ac("SendCredit") + " and *" + ac("Message") + "[" + r.out + "], then one *" + ac("End")
+	}
+	return "one *" + ac("Reply") + "[" + r.out + "]"
 }
 
 func methodConst(svc string, r *rpc) string { return svc + r.GoName + "Method" }
@@ -223,6 +405,25 @@ func forms(r *rpc) []form {
 		return "func (s *" + r.Parent.GoName + "Stub) " + name + "("
 	}
 	rpcName := "/" + string(r.Parent.Desc.FullName()) + "/" + string(r.Desc.Name())
+	// start is the callback form (channel's Start) of a streaming kind.
+	startDoc := "starts " + rpcName + " and returns at once (the callback\n// form, no goroutine waits for the call): the responses and the end go to h\n// (channel.StreamHandler), on the runtime's goroutines; h must not block."
+	if r.Desc.IsStreamingClient() {
+		startDoc += "\n// Requests go out with the returned call's Send as h.OnSendCredit\n// allows, then CloseSend."
+	} else {
+		startDoc += "\n// The returned call cancels it and grants demand (Request)."
+	}
+	start := form{"Start", startDoc, func(g *protogen.GeneratedFile, r *rpc, name string) {
+		h := "h " + ch(g, "StreamHandler") + "[" + r.out + "]"
+		ret := ") *" + ch(g, "StreamCall") + "[" + r.in + ", " + r.out + "] {"
+		if r.Desc.IsStreamingClient() {
+			g.P(head(g, name), ctx(g), ", ", h, ", ", opts(g), ret)
+			g.P("return s.", r.field, ".Start(ctx, h, opts...)")
+		} else {
+			g.P(head(g, name), ctx(g), ", req ", r.in, ", ", h, ", ", opts(g), ret)
+			g.P("return s.", r.field, ".Start(ctx, req, h, opts...)")
+		}
+		g.P("}")
+	}}
 	switch r.kind() {
 	case "UnaryUnary":
 		return []form{
@@ -241,6 +442,11 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Future(ctx, req, opts...)")
 				g.P("}")
 			}},
+			{"Start", "starts " + rpcName + " and returns at once (the callback\n// form, no goroutine waits for the call); done runs once with the response\n// (or a *status.Error) and the finished call, on a goroutine of the\n// runtime's, and must not block. The returned call cancels it.", func(g *protogen.GeneratedFile, r *rpc, name string) {
+				g.P(head(g, name), ctx(g), ", req ", r.in, ", done func(resp ", r.out, ", call *", ch(g, "Call"), ", err error), ", opts(g), ") *", ch(g, "Call"), " {")
+				g.P("return s.", r.field, ".Start(ctx, req, done, opts...)")
+				g.P("}")
+			}},
 		}
 	case "UnaryStream":
 		return []form{
@@ -249,6 +455,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Call(ctx, req, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	case "StreamUnary":
 		return []form{
@@ -272,6 +479,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Open(ctx, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	default: // StreamStream
 		return []form{
@@ -285,6 +493,7 @@ func forms(r *rpc) []form {
 				g.P("return s.", r.field, ".Open(ctx, opts...)")
 				g.P("}")
 			}},
+			start,
 		}
 	}
 }

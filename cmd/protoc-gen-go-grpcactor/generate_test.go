@@ -95,11 +95,34 @@ func TestErrors(t *testing.T) {
 		{"collide.proto", "", "the Go method GetFuture of RPC GetFuture is also that of RPC Get"},
 		{"greeter.proto", "package_suffix=a-b", `package_suffix="a-b"`},
 		{"greeter.proto", "no_such_option=1", "no_such_option"},
+		{"collide_actor.proto", "", "the Go name GreeterActorStub of service GreeterActor is also one of service Greeter"},
+		{"greeter.proto", "actors=maybe", `actors="maybe": want true or false`},
 	}
 	for _, tt := range tests {
 		resp := run(t, []protoreflect.FileDescriptor{compile(t, tt.file)}, tt.param, false)
 		if !strings.Contains(resp.GetError(), tt.want) {
 			t.Errorf("%s %s: error %q, want it to contain %q", tt.file, tt.param, resp.GetError(), tt.want)
+		}
+	}
+}
+
+// TestNoActors checks that actors=false leaves the actor stubs out (and
+// with them the imports of protoactor and package actors), and that it
+// resolves the collision TestErrors shows.
+func TestNoActors(t *testing.T) {
+	for _, file := range []string{"greeter.proto", "collide_actor.proto"} {
+		resp := run(t, []protoreflect.FileDescriptor{compile(t, file)}, "actors=false", false)
+		if resp.Error != nil || len(resp.File) != 1 {
+			t.Fatalf("%s: error %q, %d files", file, resp.GetError(), len(resp.File))
+		}
+		out := resp.File[0].GetContent()
+		for _, bad := range []string{"returns an actor stub", "grpcactor/actors", "protoactor-go"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s with actors=false: the output has %q", file, bad)
+			}
+		}
+		if !strings.Contains(out, "Stub struct") {
+			t.Errorf("%s with actors=false: no stub generated", file)
 		}
 	}
 }
@@ -141,7 +164,7 @@ func run(t *testing.T, files []protoreflect.FileDescriptor, param string, messag
 	}
 	var flags flag.FlagSet
 	var cfg config
-	flags.StringVar(&cfg.packageSuffix, "package_suffix", "", "")
+	cfg.register(&flags)
 	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
 	if err != nil {
 		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}

@@ -2,12 +2,15 @@
 // grpc-go's interop TestService server in process on a free loopback port,
 // opens a channel to it and makes one call of each kind — unary, unary as a
 // future, server streaming, client streaming, bidirectional streaming, and
-// a call that fails with a status — printing what came back.
+// a call that fails with a status, and calls made by message from a
+// protoactor actor — printing what came back.
 //
-// The calls go through the typed stub that protoc-gen-go-grpcactor
+// The calls go through the typed stubs that protoc-gen-go-grpcactor
 // generated from the TestService's .proto (package grpc_testingactor,
 // beside this file): grpctesting.NewTestServiceStub(ch).UnaryCall(ctx, req)
-// and so on.
+// and so on, and for the actor grpctesting.NewTestServiceActorStub(ch),
+// whose UnaryCall(actorCtx, req) returns at once and delivers the reply to
+// the actor's mailbox.
 //
 // Run it from the module root:
 //
@@ -23,11 +26,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/actors"
 	"github.com/grpcactor/grpcactor/channel"
 	grpctesting "github.com/grpcactor/grpcactor/examples/helloworld/grpc_testingactor"
 	"github.com/grpcactor/grpcactor/futures"
@@ -96,6 +102,9 @@ func run(w io.Writer) (err error) {
 		{"client streaming", clientStreaming},
 		{"bidirectional streaming", bidiStreaming},
 		{"an error status", errorStatus},
+		{"by message, from an actor", func(ctx context.Context, w io.Writer, _ *grpctesting.TestServiceStub) error {
+			return byMessage(ctx, w, ch)
+		}},
 	}
 	// The generated stub: one Go method per RPC and call form.
 	stub := grpctesting.NewTestServiceStub(ch)
@@ -249,4 +258,49 @@ func errorStatus(ctx context.Context, w io.Writer, stub *grpctesting.TestService
 	fmt.Fprintf(w, "   details: %d (the server attached no google.rpc.Status details)\n", len(st.ErrorDetails()))
 	fmt.Fprintf(w, "   err: %v\n", err)
 	return nil
+}
+
+// byMessage makes calls the actor way, through the generated actor stub:
+// an actor sends a unary call, and when its reply arrives starts a
+// server-streaming call with a demand of one message, granting one more as
+// it handles each; the replies, messages and the end arrive in its
+// mailbox. No goroutine waits for either call.
+func byMessage(ctx context.Context, w io.Writer, ch *channel.Channel) error {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler) // protoactor's own logs off
+	}))
+	stub := grpctesting.NewTestServiceActorStub(ch)
+	timeout := channel.Timeout(10 * time.Second)
+	done := make(chan error, 1)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(actx actor.Context) {
+		switch m := actx.Message().(type) {
+		case *actor.Started:
+			stub.UnaryCall(actx, helloRequest(), timeout)
+		case *actors.Reply[*testgrpc.SimpleResponse]:
+			if m.Err != nil {
+				done <- m.Err
+				return
+			}
+			fmt.Fprintf(w, "   reply: response payload %d bytes, status %v\n", len(m.Value.GetPayload().GetBody()), m.Code)
+			req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{
+				{Size: 1}, {Size: 2}, {Size: 3},
+			}}
+			stub.StreamingOutputCall(actx, req, actors.Demand(1), timeout)
+		case *actors.Message[*testgrpc.StreamingOutputCallResponse]:
+			fmt.Fprintf(w, "   message: payload %d bytes\n", len(m.Value.GetPayload().GetBody()))
+			m.Ref.Request(1) // handled one: one more
+		case *actors.End:
+			if m.Err == nil {
+				fmt.Fprintf(w, "   end of stream, status %v\n", m.Code)
+			}
+			done <- m.Err
+		}
+	}))
+	defer func() { _ = sys.Root.StopFuture(pid).Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -42,6 +42,13 @@ const want = `1. unary
    message: "no such greeting"
    details: 0 (the server attached no google.rpc.Status details)
    err: rpc error: code = NOT_FOUND desc = no such greeting
+
+7. by message, from an actor
+   reply: response payload 13 bytes, status OK
+   message: payload 1 bytes
+   message: payload 2 bytes
+   message: payload 3 bytes
+   end of stream, status OK
 `
 
 func TestRun(t *testing.T) {

@@ -1,6 +1,9 @@
 package actorsys
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Timers are an actor's timers as messages: a timer that fires sends its
 // message to the actor, so the actor's logic never sleeps and a timer's
@@ -12,6 +15,13 @@ import "time"
 type Timers[K comparable] struct {
 	send func(msg any)
 	m    map[K]*time.Timer
+
+	// mu orders firings against StopAll: a timer whose Stop came too late
+	// (its goroutine already running) sends under mu only if StopAll has
+	// not run since it was armed, so nothing reaches the actor once it has stopped its timers
+	// (a message then would be a dead letter).
+	mu    sync.Mutex
+	epoch uint64 // incremented by StopAll
 }
 
 // NewTimers returns timers that deliver their messages with send (which
@@ -26,8 +36,16 @@ func (t *Timers[K]) Arm(kind K, d time.Duration, msg any) {
 	if t.m == nil {
 		t.m = make(map[K]*time.Timer)
 	}
-	send := t.send
-	t.m[kind] = time.AfterFunc(d, func() { send(msg) })
+	t.mu.Lock()
+	epoch := t.epoch
+	t.mu.Unlock()
+	t.m[kind] = time.AfterFunc(d, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.epoch == epoch {
+			t.send(msg)
+		}
+	})
 }
 
 // Stop stops the timer of kind, if one is pending.
@@ -38,8 +56,13 @@ func (t *Timers[K]) Stop(kind K) {
 	}
 }
 
-// StopAll stops every pending timer, as when the actor stops.
+// StopAll stops every pending timer, as when the actor stops: no timer
+// sends anything once it has returned, even one already firing. Timers
+// armed after it work as usual.
 func (t *Timers[K]) StopAll() {
+	t.mu.Lock()
+	t.epoch++
+	t.mu.Unlock()
 	for _, tm := range t.m {
 		tm.Stop()
 	}

@@ -8,6 +8,8 @@ package grpc_testingactor
 
 import (
 	context "context"
+	actor "github.com/asynkron/protoactor-go/actor"
+	actors "github.com/grpcactor/grpcactor/actors"
 	channel "github.com/grpcactor/grpcactor/channel"
 	grpc_testing "google.golang.org/grpc/interop/grpc_testing"
 	iter "iter"
@@ -85,6 +87,14 @@ func (s *TestServiceStub) EmptyCallFuture(ctx context.Context, req *grpc_testing
 	return s.emptyCall.Future(ctx, req, opts...)
 }
 
+// EmptyCallStart starts /grpc.testing.TestService/EmptyCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) EmptyCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.emptyCall.Start(ctx, req, done, opts...)
+}
+
 // UnaryCall calls /grpc.testing.TestService/UnaryCall and waits for its response;
 // a failed call returns a *status.Error.
 func (s *TestServiceStub) UnaryCall(ctx context.Context, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) (*grpc_testing.SimpleResponse, error) {
@@ -101,6 +111,14 @@ func (s *TestServiceStub) UnaryCallWithCall(ctx context.Context, req *grpc_testi
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *TestServiceStub) UnaryCallFuture(ctx context.Context, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.SimpleResponse] {
 	return s.unaryCall.Future(ctx, req, opts...)
+}
+
+// UnaryCallStart starts /grpc.testing.TestService/UnaryCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) UnaryCallStart(ctx context.Context, req *grpc_testing.SimpleRequest, done func(resp *grpc_testing.SimpleResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unaryCall.Start(ctx, req, done, opts...)
 }
 
 // CacheableUnaryCall calls /grpc.testing.TestService/CacheableUnaryCall and waits for its response;
@@ -121,11 +139,27 @@ func (s *TestServiceStub) CacheableUnaryCallFuture(ctx context.Context, req *grp
 	return s.cacheableUnaryCall.Future(ctx, req, opts...)
 }
 
+// CacheableUnaryCallStart starts /grpc.testing.TestService/CacheableUnaryCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) CacheableUnaryCallStart(ctx context.Context, req *grpc_testing.SimpleRequest, done func(resp *grpc_testing.SimpleResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.cacheableUnaryCall.Start(ctx, req, done, opts...)
+}
+
 // StreamingOutputCall calls /grpc.testing.TestService/StreamingOutputCall and returns the stream of its
 // responses (Recv, All), which is also the call; it fails only if the call
 // could not start.
 func (s *TestServiceStub) StreamingOutputCall(ctx context.Context, req *grpc_testing.StreamingOutputCallRequest, opts ...channel.CallOption) (*channel.ResponseStream[*grpc_testing.StreamingOutputCallResponse], error) {
 	return s.streamingOutputCall.Call(ctx, req, opts...)
+}
+
+// StreamingOutputCallStart starts /grpc.testing.TestService/StreamingOutputCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// The returned call cancels it and grants demand (Request).
+func (s *TestServiceStub) StreamingOutputCallStart(ctx context.Context, req *grpc_testing.StreamingOutputCallRequest, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.streamingOutputCall.Start(ctx, req, h, opts...)
 }
 
 // StreamingInputCall calls /grpc.testing.TestService/StreamingInputCall with every request of reqs
@@ -153,6 +187,15 @@ func (s *TestServiceStub) StreamingInputCallOpen(ctx context.Context, opts ...ch
 	return s.streamingInputCall.Open(ctx, opts...)
 }
 
+// StreamingInputCallStart starts /grpc.testing.TestService/StreamingInputCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) StreamingInputCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingInputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse] {
+	return s.streamingInputCall.Start(ctx, h, opts...)
+}
+
 // FullDuplexCall calls /grpc.testing.TestService/FullDuplexCall, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -166,6 +209,15 @@ func (s *TestServiceStub) FullDuplexCallOpen(ctx context.Context, opts ...channe
 	return s.fullDuplexCall.Open(ctx, opts...)
 }
 
+// FullDuplexCallStart starts /grpc.testing.TestService/FullDuplexCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) FullDuplexCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.fullDuplexCall.Start(ctx, h, opts...)
+}
+
 // HalfDuplexCall calls /grpc.testing.TestService/HalfDuplexCall, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -177,6 +229,15 @@ func (s *TestServiceStub) HalfDuplexCall(ctx context.Context, reqs iter.Seq[*grp
 // one (Send, CloseSend) while responses are read (Recv).
 func (s *TestServiceStub) HalfDuplexCallOpen(ctx context.Context, opts ...channel.CallOption) (*channel.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse], error) {
 	return s.halfDuplexCall.Open(ctx, opts...)
+}
+
+// HalfDuplexCallStart starts /grpc.testing.TestService/HalfDuplexCall and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+func (s *TestServiceStub) HalfDuplexCallStart(ctx context.Context, h channel.StreamHandler[*grpc_testing.StreamingOutputCallResponse], opts ...channel.CallOption) *channel.StreamCall[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse] {
+	return s.halfDuplexCall.Start(ctx, h, opts...)
 }
 
 // UnimplementedCall calls /grpc.testing.TestService/UnimplementedCall and waits for its response;
@@ -195,6 +256,120 @@ func (s *TestServiceStub) UnimplementedCallWithCall(ctx context.Context, req *gr
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *TestServiceStub) UnimplementedCallFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.unimplementedCall.Future(ctx, req, opts...)
+}
+
+// UnimplementedCallStart starts /grpc.testing.TestService/UnimplementedCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *TestServiceStub) UnimplementedCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unimplementedCall.Start(ctx, req, done, opts...)
+}
+
+// TestServiceActorStub calls the service grpc.testing.TestService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	EmptyCall            one *actors.Reply[*grpc_testing.Empty]
+//	UnaryCall            one *actors.Reply[*grpc_testing.SimpleResponse]
+//	CacheableUnaryCall   one *actors.Reply[*grpc_testing.SimpleResponse]
+//	StreamingOutputCall  *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within the demand), then one *actors.End
+//	StreamingInputCall   *actors.SendCredit, then after Ref.CloseSend one *actors.Reply[*grpc_testing.StreamingInputCallResponse]
+//	FullDuplexCall       *actors.SendCredit and *actors.Message[*grpc_testing.StreamingOutputCallResponse], then one *actors.End
+//	HalfDuplexCall       *actors.SendCredit and *actors.Message[*grpc_testing.StreamingOutputCallResponse], then one *actors.End
+//	UnimplementedCall    one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type TestServiceActorStub struct {
+	emptyCall           *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	unaryCall           *actors.UnaryMethod[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse]
+	cacheableUnaryCall  *actors.UnaryMethod[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse]
+	streamingOutputCall *actors.ServerStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	streamingInputCall  *actors.ClientStreamMethod[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse]
+	fullDuplexCall      *actors.BidiStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	halfDuplexCall      *actors.BidiStreamMethod[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse]
+	unimplementedCall   *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewTestServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewTestServiceActorStub(ch *channel.Channel) *TestServiceActorStub {
+	return &TestServiceActorStub{
+		emptyCall:           actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, TestServiceEmptyCallMethod),
+		unaryCall:           actors.Unary[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse](ch, TestServiceUnaryCallMethod),
+		cacheableUnaryCall:  actors.Unary[*grpc_testing.SimpleRequest, *grpc_testing.SimpleResponse](ch, TestServiceCacheableUnaryCallMethod),
+		streamingOutputCall: actors.ServerStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceStreamingOutputCallMethod),
+		streamingInputCall:  actors.ClientStream[*grpc_testing.StreamingInputCallRequest, *grpc_testing.StreamingInputCallResponse](ch, TestServiceStreamingInputCallMethod),
+		fullDuplexCall:      actors.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceFullDuplexCallMethod),
+		halfDuplexCall:      actors.BidiStream[*grpc_testing.StreamingOutputCallRequest, *grpc_testing.StreamingOutputCallResponse](ch, TestServiceHalfDuplexCallMethod),
+		unimplementedCall:   actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, TestServiceUnimplementedCallMethod),
+	}
+}
+
+// EmptyCall starts /grpc.testing.TestService/EmptyCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *TestServiceActorStub) EmptyCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.emptyCall.Send(ctx, req, opts...)
+}
+
+// UnaryCall starts /grpc.testing.TestService/UnaryCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.SimpleResponse].
+func (s *TestServiceActorStub) UnaryCall(ctx actor.SenderContext, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.unaryCall.Send(ctx, req, opts...)
+}
+
+// CacheableUnaryCall starts /grpc.testing.TestService/CacheableUnaryCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.SimpleResponse].
+func (s *TestServiceActorStub) CacheableUnaryCall(ctx actor.SenderContext, req *grpc_testing.SimpleRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.cacheableUnaryCall.Send(ctx, req, opts...)
+}
+
+// StreamingOutputCall starts /grpc.testing.TestService/StreamingOutputCall with req and returns at once;
+// each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (no more
+// than the demand granted: actors.Demand, Ref.Request), then one *actors.End.
+func (s *TestServiceActorStub) StreamingOutputCall(ctx actor.SenderContext, req *grpc_testing.StreamingOutputCallRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.streamingOutputCall.Send(ctx, req, opts...)
+}
+
+// StreamingInputCall opens /grpc.testing.TestService/StreamingInputCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows and ends
+// them with Ref.CloseSend; the outcome arrives as one *actors.Reply[*grpc_testing.StreamingInputCallResponse].
+func (s *TestServiceActorStub) StreamingInputCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.streamingInputCall.Open(ctx, opts...)
+}
+
+// FullDuplexCall opens /grpc.testing.TestService/FullDuplexCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within
+// the demand), then one *actors.End.
+func (s *TestServiceActorStub) FullDuplexCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.fullDuplexCall.Open(ctx, opts...)
+}
+
+// HalfDuplexCall opens /grpc.testing.TestService/HalfDuplexCall and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*grpc_testing.StreamingOutputCallResponse] (within
+// the demand), then one *actors.End.
+func (s *TestServiceActorStub) HalfDuplexCall(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.halfDuplexCall.Open(ctx, opts...)
+}
+
+// UnimplementedCall starts /grpc.testing.TestService/UnimplementedCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *TestServiceActorStub) UnimplementedCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.unimplementedCall.Send(ctx, req, opts...)
 }
 
 // UnimplementedServiceServiceName is the full name of the grpc.testing.UnimplementedService service.
@@ -239,6 +414,51 @@ func (s *UnimplementedServiceStub) UnimplementedCallWithCall(ctx context.Context
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *UnimplementedServiceStub) UnimplementedCallFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.unimplementedCall.Future(ctx, req, opts...)
+}
+
+// UnimplementedCallStart starts /grpc.testing.UnimplementedService/UnimplementedCall and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *UnimplementedServiceStub) UnimplementedCallStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.unimplementedCall.Start(ctx, req, done, opts...)
+}
+
+// UnimplementedServiceActorStub calls the service grpc.testing.UnimplementedService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	UnimplementedCall  one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type UnimplementedServiceActorStub struct {
+	unimplementedCall *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewUnimplementedServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewUnimplementedServiceActorStub(ch *channel.Channel) *UnimplementedServiceActorStub {
+	return &UnimplementedServiceActorStub{
+		unimplementedCall: actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, UnimplementedServiceUnimplementedCallMethod),
+	}
+}
+
+// UnimplementedCall starts /grpc.testing.UnimplementedService/UnimplementedCall with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *UnimplementedServiceActorStub) UnimplementedCall(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.unimplementedCall.Send(ctx, req, opts...)
 }
 
 // ReconnectServiceServiceName is the full name of the grpc.testing.ReconnectService service.
@@ -289,6 +509,14 @@ func (s *ReconnectServiceStub) StartFuture(ctx context.Context, req *grpc_testin
 	return s.start.Future(ctx, req, opts...)
 }
 
+// StartStart starts /grpc.testing.ReconnectService/Start and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *ReconnectServiceStub) StartStart(ctx context.Context, req *grpc_testing.ReconnectParams, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.start.Start(ctx, req, done, opts...)
+}
+
 // Stop calls /grpc.testing.ReconnectService/Stop and waits for its response;
 // a failed call returns a *status.Error.
 func (s *ReconnectServiceStub) Stop(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.ReconnectInfo, error) {
@@ -305,6 +533,60 @@ func (s *ReconnectServiceStub) StopWithCall(ctx context.Context, req *grpc_testi
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *ReconnectServiceStub) StopFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.ReconnectInfo] {
 	return s.stop.Future(ctx, req, opts...)
+}
+
+// StopStart starts /grpc.testing.ReconnectService/Stop and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *ReconnectServiceStub) StopStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.ReconnectInfo, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.stop.Start(ctx, req, done, opts...)
+}
+
+// ReconnectServiceActorStub calls the service grpc.testing.ReconnectService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Start  one *actors.Reply[*grpc_testing.Empty]
+//	Stop   one *actors.Reply[*grpc_testing.ReconnectInfo]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type ReconnectServiceActorStub struct {
+	start *actors.UnaryMethod[*grpc_testing.ReconnectParams, *grpc_testing.Empty]
+	stop  *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.ReconnectInfo]
+}
+
+// NewReconnectServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewReconnectServiceActorStub(ch *channel.Channel) *ReconnectServiceActorStub {
+	return &ReconnectServiceActorStub{
+		start: actors.Unary[*grpc_testing.ReconnectParams, *grpc_testing.Empty](ch, ReconnectServiceStartMethod),
+		stop:  actors.Unary[*grpc_testing.Empty, *grpc_testing.ReconnectInfo](ch, ReconnectServiceStopMethod),
+	}
+}
+
+// Start starts /grpc.testing.ReconnectService/Start with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *ReconnectServiceActorStub) Start(ctx actor.SenderContext, req *grpc_testing.ReconnectParams, opts ...channel.CallOption) *actors.Ref {
+	return s.start.Send(ctx, req, opts...)
+}
+
+// Stop starts /grpc.testing.ReconnectService/Stop with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.ReconnectInfo].
+func (s *ReconnectServiceActorStub) Stop(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.stop.Send(ctx, req, opts...)
 }
 
 // LoadBalancerStatsServiceServiceName is the full name of the grpc.testing.LoadBalancerStatsService service.
@@ -355,6 +637,14 @@ func (s *LoadBalancerStatsServiceStub) GetClientStatsFuture(ctx context.Context,
 	return s.getClientStats.Future(ctx, req, opts...)
 }
 
+// GetClientStatsStart starts /grpc.testing.LoadBalancerStatsService/GetClientStats and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *LoadBalancerStatsServiceStub) GetClientStatsStart(ctx context.Context, req *grpc_testing.LoadBalancerStatsRequest, done func(resp *grpc_testing.LoadBalancerStatsResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.getClientStats.Start(ctx, req, done, opts...)
+}
+
 // GetClientAccumulatedStats calls /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats and waits for its response;
 // a failed call returns a *status.Error.
 func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStats(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) (*grpc_testing.LoadBalancerAccumulatedStatsResponse, error) {
@@ -371,6 +661,60 @@ func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsWithCall(ctx con
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsFuture(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.LoadBalancerAccumulatedStatsResponse] {
 	return s.getClientAccumulatedStats.Future(ctx, req, opts...)
+}
+
+// GetClientAccumulatedStatsStart starts /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *LoadBalancerStatsServiceStub) GetClientAccumulatedStatsStart(ctx context.Context, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, done func(resp *grpc_testing.LoadBalancerAccumulatedStatsResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.getClientAccumulatedStats.Start(ctx, req, done, opts...)
+}
+
+// LoadBalancerStatsServiceActorStub calls the service grpc.testing.LoadBalancerStatsService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	GetClientStats             one *actors.Reply[*grpc_testing.LoadBalancerStatsResponse]
+//	GetClientAccumulatedStats  one *actors.Reply[*grpc_testing.LoadBalancerAccumulatedStatsResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type LoadBalancerStatsServiceActorStub struct {
+	getClientStats            *actors.UnaryMethod[*grpc_testing.LoadBalancerStatsRequest, *grpc_testing.LoadBalancerStatsResponse]
+	getClientAccumulatedStats *actors.UnaryMethod[*grpc_testing.LoadBalancerAccumulatedStatsRequest, *grpc_testing.LoadBalancerAccumulatedStatsResponse]
+}
+
+// NewLoadBalancerStatsServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewLoadBalancerStatsServiceActorStub(ch *channel.Channel) *LoadBalancerStatsServiceActorStub {
+	return &LoadBalancerStatsServiceActorStub{
+		getClientStats:            actors.Unary[*grpc_testing.LoadBalancerStatsRequest, *grpc_testing.LoadBalancerStatsResponse](ch, LoadBalancerStatsServiceGetClientStatsMethod),
+		getClientAccumulatedStats: actors.Unary[*grpc_testing.LoadBalancerAccumulatedStatsRequest, *grpc_testing.LoadBalancerAccumulatedStatsResponse](ch, LoadBalancerStatsServiceGetClientAccumulatedStatsMethod),
+	}
+}
+
+// GetClientStats starts /grpc.testing.LoadBalancerStatsService/GetClientStats with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.LoadBalancerStatsResponse].
+func (s *LoadBalancerStatsServiceActorStub) GetClientStats(ctx actor.SenderContext, req *grpc_testing.LoadBalancerStatsRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.getClientStats.Send(ctx, req, opts...)
+}
+
+// GetClientAccumulatedStats starts /grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.LoadBalancerAccumulatedStatsResponse].
+func (s *LoadBalancerStatsServiceActorStub) GetClientAccumulatedStats(ctx actor.SenderContext, req *grpc_testing.LoadBalancerAccumulatedStatsRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.getClientAccumulatedStats.Send(ctx, req, opts...)
 }
 
 // HookServiceServiceName is the full name of the grpc.testing.HookService service.
@@ -425,6 +769,14 @@ func (s *HookServiceStub) HookFuture(ctx context.Context, req *grpc_testing.Empt
 	return s.hook.Future(ctx, req, opts...)
 }
 
+// HookStart starts /grpc.testing.HookService/Hook and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) HookStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.hook.Start(ctx, req, done, opts...)
+}
+
 // SetReturnStatus calls /grpc.testing.HookService/SetReturnStatus and waits for its response;
 // a failed call returns a *status.Error.
 func (s *HookServiceStub) SetReturnStatus(ctx context.Context, req *grpc_testing.SetReturnStatusRequest, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -443,6 +795,14 @@ func (s *HookServiceStub) SetReturnStatusFuture(ctx context.Context, req *grpc_t
 	return s.setReturnStatus.Future(ctx, req, opts...)
 }
 
+// SetReturnStatusStart starts /grpc.testing.HookService/SetReturnStatus and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) SetReturnStatusStart(ctx context.Context, req *grpc_testing.SetReturnStatusRequest, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setReturnStatus.Start(ctx, req, done, opts...)
+}
+
 // ClearReturnStatus calls /grpc.testing.HookService/ClearReturnStatus and waits for its response;
 // a failed call returns a *status.Error.
 func (s *HookServiceStub) ClearReturnStatus(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -459,6 +819,69 @@ func (s *HookServiceStub) ClearReturnStatusWithCall(ctx context.Context, req *gr
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *HookServiceStub) ClearReturnStatusFuture(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.Empty] {
 	return s.clearReturnStatus.Future(ctx, req, opts...)
+}
+
+// ClearReturnStatusStart starts /grpc.testing.HookService/ClearReturnStatus and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *HookServiceStub) ClearReturnStatusStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.clearReturnStatus.Start(ctx, req, done, opts...)
+}
+
+// HookServiceActorStub calls the service grpc.testing.HookService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Hook               one *actors.Reply[*grpc_testing.Empty]
+//	SetReturnStatus    one *actors.Reply[*grpc_testing.Empty]
+//	ClearReturnStatus  one *actors.Reply[*grpc_testing.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type HookServiceActorStub struct {
+	hook              *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	setReturnStatus   *actors.UnaryMethod[*grpc_testing.SetReturnStatusRequest, *grpc_testing.Empty]
+	clearReturnStatus *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+}
+
+// NewHookServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewHookServiceActorStub(ch *channel.Channel) *HookServiceActorStub {
+	return &HookServiceActorStub{
+		hook:              actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, HookServiceHookMethod),
+		setReturnStatus:   actors.Unary[*grpc_testing.SetReturnStatusRequest, *grpc_testing.Empty](ch, HookServiceSetReturnStatusMethod),
+		clearReturnStatus: actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, HookServiceClearReturnStatusMethod),
+	}
+}
+
+// Hook starts /grpc.testing.HookService/Hook with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) Hook(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.hook.Send(ctx, req, opts...)
+}
+
+// SetReturnStatus starts /grpc.testing.HookService/SetReturnStatus with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) SetReturnStatus(ctx actor.SenderContext, req *grpc_testing.SetReturnStatusRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.setReturnStatus.Send(ctx, req, opts...)
+}
+
+// ClearReturnStatus starts /grpc.testing.HookService/ClearReturnStatus with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *HookServiceActorStub) ClearReturnStatus(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.clearReturnStatus.Send(ctx, req, opts...)
 }
 
 // XdsUpdateHealthServiceServiceName is the full name of the grpc.testing.XdsUpdateHealthService service.
@@ -513,6 +936,14 @@ func (s *XdsUpdateHealthServiceStub) SetServingFuture(ctx context.Context, req *
 	return s.setServing.Future(ctx, req, opts...)
 }
 
+// SetServingStart starts /grpc.testing.XdsUpdateHealthService/SetServing and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SetServingStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setServing.Start(ctx, req, done, opts...)
+}
+
 // SetNotServing calls /grpc.testing.XdsUpdateHealthService/SetNotServing and waits for its response;
 // a failed call returns a *status.Error.
 func (s *XdsUpdateHealthServiceStub) SetNotServing(ctx context.Context, req *grpc_testing.Empty, opts ...channel.CallOption) (*grpc_testing.Empty, error) {
@@ -531,6 +962,14 @@ func (s *XdsUpdateHealthServiceStub) SetNotServingFuture(ctx context.Context, re
 	return s.setNotServing.Future(ctx, req, opts...)
 }
 
+// SetNotServingStart starts /grpc.testing.XdsUpdateHealthService/SetNotServing and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SetNotServingStart(ctx context.Context, req *grpc_testing.Empty, done func(resp *grpc_testing.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.setNotServing.Start(ctx, req, done, opts...)
+}
+
 // SendHookRequest calls /grpc.testing.XdsUpdateHealthService/SendHookRequest and waits for its response;
 // a failed call returns a *status.Error.
 func (s *XdsUpdateHealthServiceStub) SendHookRequest(ctx context.Context, req *grpc_testing.HookRequest, opts ...channel.CallOption) (*grpc_testing.HookResponse, error) {
@@ -547,6 +986,69 @@ func (s *XdsUpdateHealthServiceStub) SendHookRequestWithCall(ctx context.Context
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *XdsUpdateHealthServiceStub) SendHookRequestFuture(ctx context.Context, req *grpc_testing.HookRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.HookResponse] {
 	return s.sendHookRequest.Future(ctx, req, opts...)
+}
+
+// SendHookRequestStart starts /grpc.testing.XdsUpdateHealthService/SendHookRequest and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateHealthServiceStub) SendHookRequestStart(ctx context.Context, req *grpc_testing.HookRequest, done func(resp *grpc_testing.HookResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sendHookRequest.Start(ctx, req, done, opts...)
+}
+
+// XdsUpdateHealthServiceActorStub calls the service grpc.testing.XdsUpdateHealthService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	SetServing       one *actors.Reply[*grpc_testing.Empty]
+//	SetNotServing    one *actors.Reply[*grpc_testing.Empty]
+//	SendHookRequest  one *actors.Reply[*grpc_testing.HookResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type XdsUpdateHealthServiceActorStub struct {
+	setServing      *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	setNotServing   *actors.UnaryMethod[*grpc_testing.Empty, *grpc_testing.Empty]
+	sendHookRequest *actors.UnaryMethod[*grpc_testing.HookRequest, *grpc_testing.HookResponse]
+}
+
+// NewXdsUpdateHealthServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewXdsUpdateHealthServiceActorStub(ch *channel.Channel) *XdsUpdateHealthServiceActorStub {
+	return &XdsUpdateHealthServiceActorStub{
+		setServing:      actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, XdsUpdateHealthServiceSetServingMethod),
+		setNotServing:   actors.Unary[*grpc_testing.Empty, *grpc_testing.Empty](ch, XdsUpdateHealthServiceSetNotServingMethod),
+		sendHookRequest: actors.Unary[*grpc_testing.HookRequest, *grpc_testing.HookResponse](ch, XdsUpdateHealthServiceSendHookRequestMethod),
+	}
+}
+
+// SetServing starts /grpc.testing.XdsUpdateHealthService/SetServing with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *XdsUpdateHealthServiceActorStub) SetServing(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.setServing.Send(ctx, req, opts...)
+}
+
+// SetNotServing starts /grpc.testing.XdsUpdateHealthService/SetNotServing with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.Empty].
+func (s *XdsUpdateHealthServiceActorStub) SetNotServing(ctx actor.SenderContext, req *grpc_testing.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.setNotServing.Send(ctx, req, opts...)
+}
+
+// SendHookRequest starts /grpc.testing.XdsUpdateHealthService/SendHookRequest with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.HookResponse].
+func (s *XdsUpdateHealthServiceActorStub) SendHookRequest(ctx actor.SenderContext, req *grpc_testing.HookRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sendHookRequest.Send(ctx, req, opts...)
 }
 
 // XdsUpdateClientConfigureServiceServiceName is the full name of the grpc.testing.XdsUpdateClientConfigureService service.
@@ -591,4 +1093,49 @@ func (s *XdsUpdateClientConfigureServiceStub) ConfigureWithCall(ctx context.Cont
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *XdsUpdateClientConfigureServiceStub) ConfigureFuture(ctx context.Context, req *grpc_testing.ClientConfigureRequest, opts ...channel.CallOption) *channel.CallFuture[*grpc_testing.ClientConfigureResponse] {
 	return s.configure.Future(ctx, req, opts...)
+}
+
+// ConfigureStart starts /grpc.testing.XdsUpdateClientConfigureService/Configure and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *XdsUpdateClientConfigureServiceStub) ConfigureStart(ctx context.Context, req *grpc_testing.ClientConfigureRequest, done func(resp *grpc_testing.ClientConfigureResponse, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.configure.Start(ctx, req, done, opts...)
+}
+
+// XdsUpdateClientConfigureServiceActorStub calls the service grpc.testing.XdsUpdateClientConfigureService
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Configure  one *actors.Reply[*grpc_testing.ClientConfigureResponse]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type XdsUpdateClientConfigureServiceActorStub struct {
+	configure *actors.UnaryMethod[*grpc_testing.ClientConfigureRequest, *grpc_testing.ClientConfigureResponse]
+}
+
+// NewXdsUpdateClientConfigureServiceActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewXdsUpdateClientConfigureServiceActorStub(ch *channel.Channel) *XdsUpdateClientConfigureServiceActorStub {
+	return &XdsUpdateClientConfigureServiceActorStub{
+		configure: actors.Unary[*grpc_testing.ClientConfigureRequest, *grpc_testing.ClientConfigureResponse](ch, XdsUpdateClientConfigureServiceConfigureMethod),
+	}
+}
+
+// Configure starts /grpc.testing.XdsUpdateClientConfigureService/Configure with req and returns at once;
+// its outcome arrives as one *actors.Reply[*grpc_testing.ClientConfigureResponse].
+func (s *XdsUpdateClientConfigureServiceActorStub) Configure(ctx actor.SenderContext, req *grpc_testing.ClientConfigureRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.configure.Send(ctx, req, opts...)
 }

@@ -8,6 +8,8 @@ package editionspb
 
 import (
 	context "context"
+	actor "github.com/asynkron/protoactor-go/actor"
+	actors "github.com/grpcactor/grpcactor/actors"
 	channel "github.com/grpcactor/grpcactor/channel"
 )
 
@@ -53,4 +55,49 @@ func (s *EchoStub) EchoWithCall(ctx context.Context, req *Msg, opts ...channel.C
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *EchoStub) EchoFuture(ctx context.Context, req *Msg, opts ...channel.CallOption) *channel.CallFuture[*Msg] {
 	return s.echo.Future(ctx, req, opts...)
+}
+
+// EchoStart starts /grpcactor.test.editions.Echo/Echo and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *EchoStub) EchoStart(ctx context.Context, req *Msg, done func(resp *Msg, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.echo.Start(ctx, req, done, opts...)
+}
+
+// EchoActorStub calls the service grpcactor.test.editions.Echo
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Echo  one *actors.Reply[*Msg]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+type EchoActorStub struct {
+	echo *actors.UnaryMethod[*Msg, *Msg]
+}
+
+// NewEchoActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewEchoActorStub(ch *channel.Channel) *EchoActorStub {
+	return &EchoActorStub{
+		echo: actors.Unary[*Msg, *Msg](ch, EchoEchoMethod),
+	}
+}
+
+// Echo starts /grpcactor.test.editions.Echo/Echo with req and returns at once;
+// its outcome arrives as one *actors.Reply[*Msg].
+func (s *EchoActorStub) Echo(ctx actor.SenderContext, req *Msg, opts ...channel.CallOption) *actors.Ref {
+	return s.echo.Send(ctx, req, opts...)
 }

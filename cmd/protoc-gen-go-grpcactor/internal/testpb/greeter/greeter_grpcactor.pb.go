@@ -8,6 +8,8 @@ package greeter
 
 import (
 	context "context"
+	actor "github.com/asynkron/protoactor-go/actor"
+	actors "github.com/grpcactor/grpcactor/actors"
 	channel "github.com/grpcactor/grpcactor/channel"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	iter "iter"
@@ -87,6 +89,16 @@ func (s *GreeterStub) SayHelloFuture(ctx context.Context, req *HelloRequest, opt
 	return s.sayHello.Future(ctx, req, opts...)
 }
 
+// SayHelloStart starts /grpcactor.test.greeter.Greeter/SayHello and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+//
+// SayHello greets one person.
+func (s *GreeterStub) SayHelloStart(ctx context.Context, req *HelloRequest, done func(resp *HelloReply, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sayHello.Start(ctx, req, done, opts...)
+}
+
 // LotsOfReplies calls /grpcactor.test.greeter.Greeter/LotsOfReplies and returns the stream of its
 // responses (Recv, All), which is also the call; it fails only if the call
 // could not start.
@@ -94,6 +106,16 @@ func (s *GreeterStub) SayHelloFuture(ctx context.Context, req *HelloRequest, opt
 // LotsOfReplies greets one person with a reply per language.
 func (s *GreeterStub) LotsOfReplies(ctx context.Context, req *HelloRequest, opts ...channel.CallOption) (*channel.ResponseStream[*HelloReply], error) {
 	return s.lotsOfReplies.Call(ctx, req, opts...)
+}
+
+// LotsOfRepliesStart starts /grpcactor.test.greeter.Greeter/LotsOfReplies and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// The returned call cancels it and grants demand (Request).
+//
+// LotsOfReplies greets one person with a reply per language.
+func (s *GreeterStub) LotsOfRepliesStart(ctx context.Context, req *HelloRequest, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.lotsOfReplies.Start(ctx, req, h, opts...)
 }
 
 // LotsOfGreetings calls /grpcactor.test.greeter.Greeter/LotsOfGreetings with every request of reqs
@@ -129,6 +151,17 @@ func (s *GreeterStub) LotsOfGreetingsOpen(ctx context.Context, opts ...channel.C
 	return s.lotsOfGreetings.Open(ctx, opts...)
 }
 
+// LotsOfGreetingsStart starts /grpcactor.test.greeter.Greeter/LotsOfGreetings and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+//
+// LotsOfGreetings greets many people with one reply.
+func (s *GreeterStub) LotsOfGreetingsStart(ctx context.Context, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.lotsOfGreetings.Start(ctx, h, opts...)
+}
+
 // BidiHello calls /grpcactor.test.greeter.Greeter/BidiHello, sending the requests of reqs
 // from a goroutine of the call's, and returns the stream of its responses
 // (Recv, All), which is also the call.
@@ -144,6 +177,17 @@ func (s *GreeterStub) BidiHello(ctx context.Context, reqs iter.Seq[*HelloRequest
 // BidiHello answers each greeting as it comes.
 func (s *GreeterStub) BidiHelloOpen(ctx context.Context, opts ...channel.CallOption) (*channel.BidiStream[*HelloRequest, *HelloReply], error) {
 	return s.bidiHello.Open(ctx, opts...)
+}
+
+// BidiHelloStart starts /grpcactor.test.greeter.Greeter/BidiHello and returns at once (the callback
+// form, no goroutine waits for the call): the responses and the end go to h
+// (channel.StreamHandler), on the runtime's goroutines; h must not block.
+// Requests go out with the returned call's Send as h.OnSendCredit
+// allows, then CloseSend.
+//
+// BidiHello answers each greeting as it comes.
+func (s *GreeterStub) BidiHelloStart(ctx context.Context, h channel.StreamHandler[*HelloReply], opts ...channel.CallOption) *channel.StreamCall[*HelloRequest, *HelloReply] {
+	return s.bidiHello.Start(ctx, h, opts...)
 }
 
 // SayGoodbye calls /grpcactor.test.greeter.Greeter/SayGoodbye and waits for its response;
@@ -176,6 +220,18 @@ func (s *GreeterStub) SayGoodbyeFuture(ctx context.Context, req *HelloRequest, o
 	return s.sayGoodbye.Future(ctx, req, opts...)
 }
 
+// SayGoodbyeStart starts /grpcactor.test.greeter.Greeter/SayGoodbye and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+//
+// SayGoodbye is kept for old clients.
+//
+// Deprecated: Do not use.
+func (s *GreeterStub) SayGoodbyeStart(ctx context.Context, req *HelloRequest, done func(resp *emptypb.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.sayGoodbye.Start(ctx, req, done, opts...)
+}
+
 // Type calls /grpcactor.test.greeter.Greeter/Type and waits for its response;
 // a failed call returns a *status.Error.
 func (s *GreeterStub) Type(ctx context.Context, req *emptypb.Empty, opts ...channel.CallOption) (*emptypb.Empty, error) {
@@ -192,6 +248,116 @@ func (s *GreeterStub) TypeWithCall(ctx context.Context, req *emptypb.Empty, opts
 // its response, which is also the call (metadata, code, details, cancel).
 func (s *GreeterStub) TypeFuture(ctx context.Context, req *emptypb.Empty, opts ...channel.CallOption) *channel.CallFuture[*emptypb.Empty] {
 	return s.type_.Future(ctx, req, opts...)
+}
+
+// TypeStart starts /grpcactor.test.greeter.Greeter/Type and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *GreeterStub) TypeStart(ctx context.Context, req *emptypb.Empty, done func(resp *emptypb.Empty, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.type_.Start(ctx, req, done, opts...)
+}
+
+// GreeterActorStub calls the service grpcactor.test.greeter.Greeter
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	SayHello         one *actors.Reply[*HelloReply]
+//	LotsOfReplies    *actors.Message[*HelloReply] (within the demand), then one *actors.End
+//	LotsOfGreetings  *actors.SendCredit, then after Ref.CloseSend one *actors.Reply[*HelloReply]
+//	BidiHello        *actors.SendCredit and *actors.Message[*HelloReply], then one *actors.End
+//	SayGoodbye       one *actors.Reply[*emptypb.Empty]
+//	Type             one *actors.Reply[*emptypb.Empty]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+//
+// Greeter greets people, once or many times.
+//
+// Its comments reach the generated stub.
+type GreeterActorStub struct {
+	sayHello        *actors.UnaryMethod[*HelloRequest, *HelloReply]
+	lotsOfReplies   *actors.ServerStreamMethod[*HelloRequest, *HelloReply]
+	lotsOfGreetings *actors.ClientStreamMethod[*HelloRequest, *HelloReply]
+	bidiHello       *actors.BidiStreamMethod[*HelloRequest, *HelloReply]
+	sayGoodbye      *actors.UnaryMethod[*HelloRequest, *emptypb.Empty]
+	type_           *actors.UnaryMethod[*emptypb.Empty, *emptypb.Empty]
+}
+
+// NewGreeterActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewGreeterActorStub(ch *channel.Channel) *GreeterActorStub {
+	return &GreeterActorStub{
+		sayHello:        actors.Unary[*HelloRequest, *HelloReply](ch, GreeterSayHelloMethod),
+		lotsOfReplies:   actors.ServerStream[*HelloRequest, *HelloReply](ch, GreeterLotsOfRepliesMethod),
+		lotsOfGreetings: actors.ClientStream[*HelloRequest, *HelloReply](ch, GreeterLotsOfGreetingsMethod),
+		bidiHello:       actors.BidiStream[*HelloRequest, *HelloReply](ch, GreeterBidiHelloMethod),
+		sayGoodbye:      actors.Unary[*HelloRequest, *emptypb.Empty](ch, GreeterSayGoodbyeMethod),
+		type_:           actors.Unary[*emptypb.Empty, *emptypb.Empty](ch, GreeterTypeMethod),
+	}
+}
+
+// SayHello starts /grpcactor.test.greeter.Greeter/SayHello with req and returns at once;
+// its outcome arrives as one *actors.Reply[*HelloReply].
+//
+// SayHello greets one person.
+func (s *GreeterActorStub) SayHello(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sayHello.Send(ctx, req, opts...)
+}
+
+// LotsOfReplies starts /grpcactor.test.greeter.Greeter/LotsOfReplies with req and returns at once;
+// each response arrives as an *actors.Message[*HelloReply] (no more
+// than the demand granted: actors.Demand, Ref.Request), then one *actors.End.
+//
+// LotsOfReplies greets one person with a reply per language.
+func (s *GreeterActorStub) LotsOfReplies(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.lotsOfReplies.Send(ctx, req, opts...)
+}
+
+// LotsOfGreetings opens /grpcactor.test.greeter.Greeter/LotsOfGreetings and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows and ends
+// them with Ref.CloseSend; the outcome arrives as one *actors.Reply[*HelloReply].
+//
+// LotsOfGreetings greets many people with one reply.
+func (s *GreeterActorStub) LotsOfGreetings(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.lotsOfGreetings.Open(ctx, opts...)
+}
+
+// BidiHello opens /grpcactor.test.greeter.Greeter/BidiHello and returns at once: the actor
+// sends requests with Ref.Send as *actors.SendCredit allows (Ref.CloseSend
+// ends them); each response arrives as an *actors.Message[*HelloReply] (within
+// the demand), then one *actors.End.
+//
+// BidiHello answers each greeting as it comes.
+func (s *GreeterActorStub) BidiHello(ctx actor.SenderContext, opts ...channel.CallOption) *actors.Ref {
+	return s.bidiHello.Open(ctx, opts...)
+}
+
+// SayGoodbye starts /grpcactor.test.greeter.Greeter/SayGoodbye with req and returns at once;
+// its outcome arrives as one *actors.Reply[*emptypb.Empty].
+//
+// SayGoodbye is kept for old clients.
+//
+// Deprecated: Do not use.
+func (s *GreeterActorStub) SayGoodbye(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.sayGoodbye.Send(ctx, req, opts...)
+}
+
+// Type starts /grpcactor.test.greeter.Greeter/Type with req and returns at once;
+// its outcome arrives as one *actors.Reply[*emptypb.Empty].
+func (s *GreeterActorStub) Type(ctx actor.SenderContext, req *emptypb.Empty, opts ...channel.CallOption) *actors.Ref {
+	return s.type_.Send(ctx, req, opts...)
 }
 
 // OldGreeterServiceName is the full name of the grpcactor.test.greeter.OldGreeter service.
@@ -244,6 +410,57 @@ func (s *OldGreeterStub) HelloFuture(ctx context.Context, req *HelloRequest, opt
 	return s.hello.Future(ctx, req, opts...)
 }
 
+// HelloStart starts /grpcactor.test.greeter.OldGreeter/Hello and returns at once (the callback
+// form, no goroutine waits for the call); done runs once with the response
+// (or a *status.Error) and the finished call, on a goroutine of the
+// runtime's, and must not block. The returned call cancels it.
+func (s *OldGreeterStub) HelloStart(ctx context.Context, req *HelloRequest, done func(resp *HelloReply, call *channel.Call, err error), opts ...channel.CallOption) *channel.Call {
+	return s.hello.Start(ctx, req, done, opts...)
+}
+
+// OldGreeterActorStub calls the service grpcactor.test.greeter.OldGreeter
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// The messages each method's call delivers:
+//
+//	Hello  one *actors.Reply[*HelloReply]
+//
+// The options mix the channel's call options (channel.Timeout,
+// channel.Metadata, ...) with actors.Demand and actors.ReplyTo;
+// the Ref cancels the call (Cancel), grants demand (Request) and sends
+// a streaming call's requests (Send, CloseSend) as *actors.SendCredit allows.
+// A call's outcome carries its status (Code, Details, Err, a
+// *status.Error) and metadata; the calls of an actor that stops are
+// cancelled.
+//
+// OldGreeter is what Greeter replaced.
+//
+// Deprecated: Do not use.
+type OldGreeterActorStub struct {
+	hello *actors.UnaryMethod[*HelloRequest, *HelloReply]
+}
+
+// NewOldGreeterActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+//
+// Deprecated: Do not use.
+func NewOldGreeterActorStub(ch *channel.Channel) *OldGreeterActorStub {
+	return &OldGreeterActorStub{
+		hello: actors.Unary[*HelloRequest, *HelloReply](ch, OldGreeterHelloMethod),
+	}
+}
+
+// Hello starts /grpcactor.test.greeter.OldGreeter/Hello with req and returns at once;
+// its outcome arrives as one *actors.Reply[*HelloReply].
+func (s *OldGreeterActorStub) Hello(ctx actor.SenderContext, req *HelloRequest, opts ...channel.CallOption) *actors.Ref {
+	return s.hello.Send(ctx, req, opts...)
+}
+
 // EmptyServiceName is the full name of the grpcactor.test.greeter.Empty service.
 const EmptyServiceName = "grpcactor.test.greeter.Empty"
 
@@ -259,4 +476,22 @@ type EmptyStub struct {
 // from channel.Insecure, channel.Secure or channel.Intercept).
 func NewEmptyStub(ch *channel.Channel) *EmptyStub {
 	return &EmptyStub{}
+}
+
+// EmptyActorStub calls the service grpcactor.test.greeter.Empty
+// by message, from protoactor actors (package actors): each method
+// starts a call and returns at once with its *actors.Ref; what
+// happens arrives in the mailbox of the actor whose context made the
+// call, or of the PID given with actors.ReplyTo. No goroutine waits for
+// a call. It is safe for concurrent use.
+//
+// Empty has no RPCs.
+type EmptyActorStub struct {
+}
+
+// NewEmptyActorStub returns an actor stub whose calls run on ch (a
+// channel from channel.Insecure, channel.Secure, channel.Intercept or
+// actors.Spawn).
+func NewEmptyActorStub(ch *channel.Channel) *EmptyActorStub {
+	return &EmptyActorStub{}
 }

@@ -1,0 +1,11 @@
+package resolver_test
+
+import (
+	"testing"
+
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) {
+	leakcheck.VerifyTestMain(m)
+}
