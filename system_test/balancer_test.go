@@ -6,7 +6,6 @@ package system_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/resolver"
 )
 
 // lbWarmUp makes calls until every server has seen one (every subchannel
@@ -194,49 +194,19 @@ func TestBalancerRingHashKeyAffinity(t *testing.T) {
 	}
 }
 
-// lbWeights holds the weights the test policy "test_weighted" gives each
-// address, standing in for a resolver that reports weights.
-var (
-	lbWeightsMu sync.Mutex
-	lbWeights   = map[string]uint32{}
-	lbRegister  sync.Once
-)
-
-// weightedBuilder is weighted_round_robin with the weights of lbWeights.
-type weightedBuilder struct{}
-
-func (weightedBuilder) ParseConfig(json.RawMessage) (any, error) { return nil, nil }
-
-func (weightedBuilder) Build(any) balancer.Policy {
-	b, _ := balancer.Get(balancer.WeightedRoundRobin)
-	return weighted{b.Build(nil)}
-}
-
-type weighted struct{ balancer.Policy }
-
-func (w weighted) UpdateAddresses(addrs []balancer.Address) balancer.Update {
-	lbWeightsMu.Lock()
-	defer lbWeightsMu.Unlock()
-	out := make([]balancer.Address, len(addrs))
-	for i, a := range addrs {
-		a.Weight = lbWeights[a.Addr]
-		out[i] = a
-	}
-	return w.Policy.UpdateAddresses(out)
-}
-
 // weighted_round_robin sends each server calls in proportion to its
-// address's weight: the picker is deterministic, so 600 calls over
-// weights 1, 2 and 3 are exactly 100, 200 and 300.
+// address's weight, as a resolver (here a resolver.Manual) gives it: the
+// picker is deterministic, so 600 calls over weights 1, 2 and 3 are
+// exactly 100, 200 and 300.
 func TestBalancerWeightedRoundRobin(t *testing.T) {
-	lbRegister.Do(func() { balancer.Register("test_weighted", weightedBuilder{}) })
-	srvs, target := cxThreeServers(t)
-	lbWeightsMu.Lock()
+	srvs, _ := cxThreeServers(t)
+	r := resolver.NewManual()
+	var addrs []resolver.Address
 	for i, s := range srvs {
-		lbWeights[s.Addr()] = uint32(i + 1)
+		addrs = append(addrs, resolver.Address{Addr: s.Addr(), Weight: uint32(i + 1)})
 	}
-	lbWeightsMu.Unlock()
-	ch := cxDial(t, target, channel.WithLBPolicy("test_weighted"))
+	r.Update(resolver.Update{Addresses: addrs})
+	ch := cxDial(t, "manual:///weighted", channel.WithResolver(r), channel.WithLBPolicy(balancer.WeightedRoundRobin))
 	lbWarmUp(t, ch, srvs)
 	base := cxCounts(srvs)
 	empty := cxEmptyCall(ch)
