@@ -152,6 +152,23 @@ func TestPickFirst(t *testing.T) {
 	}
 }
 
+// An update that drops the address pick_first is using starts a new pass
+// over the new list (it used to keep no subchannel at all).
+func TestPickFirstUpdateDropsSelected(t *testing.T) {
+	h := newHarness(t, PickFirst, "")
+	h.state = idle
+	runSteps(t, h, []step{
+		{upd("a", "b"), []string{"new a", "new b", "connect a", "CONNECTING"}},
+		{st("a", ready), []string{"shutdown b", "picker", "READY"}},
+		{upd("c", "d"), []string{"new c", "new d", "shutdown a", "connect c", "CONNECTING"}},
+		{st("c", tf), []string{"connect d"}},
+		{st("d", ready), []string{"shutdown c", "picker", "READY"}},
+	})
+	if got := h.picks(1, PickInfo{}); got[0] != "d" {
+		t.Errorf("the picker picks %v, want d", got)
+	}
+}
+
 func TestRoundRobin(t *testing.T) {
 	h := newHarness(t, RoundRobin, "")
 	h.state = idle
