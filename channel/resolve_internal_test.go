@@ -3,6 +3,7 @@ package channel
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,40 @@ func TestCoreResolverWeightsReachPolicy(t *testing.T) {
 	}
 	if addrs = c.toBalancerAddrs([]address{{"tcp", "a:1"}}); addrs[0].Weight != 7 || addrs[0].Attributes != nil {
 		t.Errorf("toBalancerAddrs after the update: %+v, want weight 7, no attributes", addrs[0])
+	}
+}
+
+// TestCoreResolverSwitchesPolicy checks that a resolver's service config
+// puts its policy in force with the config it gives (not the policy's
+// default), that another config for the same policy rebuilds it, and that
+// a config naming none goes back to the channel's default.
+func TestCoreResolverSwitchesPolicy(t *testing.T) {
+	c := testCore("pick_first")
+	c.rs.push = true
+	c.step(msgConnect{})
+	c.step(msgResolved(toResolved("t", &resolver.Update{Addresses: []resolver.Address{{Addr: "a:1"}, {Addr: "b:2"}}})))
+	first := c.policy
+	ring := func(n int) string {
+		return `{"loadBalancingConfig":[{"ring_hash":{"minRingSize":` + strconv.Itoa(n) + `}}]}`
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(16)})))
+	if c.lb != balancer.RingHash || c.policy == first || c.policy == nil {
+		t.Fatalf("after a ring_hash config: policy %q (rebuilt %v)", c.lb, c.policy != first)
+	}
+	if want := c.rs.sc.LBConfig; !reflect.DeepEqual(c.lbConfig, want) {
+		t.Errorf("ring_hash config in force %+v, want the resolver's %+v", c.lbConfig, want)
+	}
+	second := c.policy
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(16)})))
+	if c.policy != second {
+		t.Errorf("the same config again rebuilt the policy")
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(32)})))
+	if c.policy == second || c.policy == nil || !reflect.DeepEqual(c.lbConfig, c.rs.sc.LBConfig) {
+		t.Errorf("another ring_hash config: rebuilt %v, config %+v", c.policy != second, c.lbConfig)
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: `{}`})))
+	if c.lb != balancer.PickFirst || c.policy == nil {
+		t.Errorf("a config naming no policy: %q in force, want pick_first", c.lb)
 	}
 }
