@@ -49,13 +49,15 @@ type refImpl interface {
 	send(req any) error
 	closeSend() error
 	request(n int)
+	cancel()
 }
 
 // Method returns the call's full method name.
 func (r *Ref) Method() string { return r.method }
 
 // Call returns the channel's call (metadata, code and details; the
-// accessors that wait block, so read them after the end).
+// accessors that wait block, so read them after the end); nil for a call
+// carried by a Backend (NewCall), as on a remote channel.
 func (r *Ref) Call() *channel.Call {
 	if i := r.get(); i != nil {
 		return i.call()
@@ -103,7 +105,7 @@ func (r *Ref) Cancel() {
 	}
 	r.mu.Unlock()
 	if i != nil {
-		i.call().Cancel()
+		i.cancel()
 	}
 }
 
@@ -129,7 +131,7 @@ func (r *Ref) set(i refImpl) {
 	cancel := r.cancel
 	r.mu.Unlock()
 	if cancel {
-		i.call().Cancel()
+		i.cancel()
 	}
 }
 
@@ -142,6 +144,7 @@ func (u unaryImpl) send(any) error {
 }
 func (u unaryImpl) closeSend() error { return nil }
 func (u unaryImpl) request(int)      {}
+func (u unaryImpl) cancel()          { u.c.Cancel() }
 
 // streamImpl is a streaming call's side of a Ref.
 type streamImpl[Req, Resp any] struct {
@@ -161,3 +164,4 @@ func (s streamImpl[Req, Resp]) send(req any) error {
 
 func (s streamImpl[Req, Resp]) closeSend() error { return s.sc.CloseSend() }
 func (s streamImpl[Req, Resp]) request(n int)    { s.sc.Request(n) }
+func (s streamImpl[Req, Resp]) cancel()          { s.sc.Cancel() }

@@ -125,12 +125,14 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	} else {
 		ok := true
 		for i, b := range sent {
+			// Reported before it is queued: once queued, the attempt may
+			// end (and be reported) before this goroutine goes on.
+			if b != nil {
+				cs.statsOut(b)
+			}
 			if s.Enqueue(b, closed && i == len(sent)-1) != nil {
 				ok = false
 				break
-			}
-			if b != nil {
-				cs.statsOut(b)
 			}
 		}
 		if ok && closed && len(sent) == 0 {
@@ -204,10 +206,10 @@ func (cs *callState) sendAsync(frame []byte, last bool) error {
 	cs.mu.Unlock()
 	var err error
 	if !restarting && s != nil {
-		err = s.Enqueue(frame, last)
-		if err == nil && frame != nil {
-			cs.statsOut(frame)
+		if frame != nil {
+			cs.statsOut(frame) // before it is queued, as above
 		}
+		err = s.Enqueue(frame, last)
 	}
 	cs.attemptMu.Unlock()
 	if err == nil {

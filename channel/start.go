@@ -143,6 +143,9 @@ type asyncCall[Req, Resp any] struct {
 	resp    Resp
 	got     bool
 
+	held    []byte // a message read ahead while there was no demand
+	hasHeld bool
+
 	sendable bool // a client- or bidirectional-streaming call
 	f        flow // demand and send credit (awaited by a request iterator's goroutine)
 }
@@ -161,6 +164,16 @@ func newAsync[Req, Resp any](c *callable[Req, Resp], ctx context.Context, opts [
 }
 
 func (a *asyncCall[Req, Resp]) kick() { a.p.kick(a.step) }
+
+// endWith finishes the call with what tryRecv returned at its end (io.EOF
+// for OK).
+func (a *asyncCall[Req, Resp]) endWith(err error) {
+	st := toStatus(err)
+	if st == nil && a.unary && !a.got {
+		st = errNoResponse
+	}
+	a.cs.finish(st)
+}
 
 // begin watches the call's context and opens its first attempt, once the
 // call is set up.
@@ -189,9 +202,33 @@ func (a *asyncCall[Req, Resp]) step() {
 	}
 	for !cs.isDone() {
 		if !a.f.takeDemand() {
+			// No demand left: look one message ahead, so that the end of
+			// a stream whose messages were all taken is delivered without
+			// more demand (Reactive Streams' completion needs none). A
+			// message found is held until demand comes.
+			if a.unary || a.hasHeld {
+				break
+			}
+			data, ok, err := cs.tryRecv()
+			if !ok {
+				break
+			}
+			if err != nil {
+				a.endWith(err)
+				break
+			}
+			a.held, a.hasHeld = data, true
 			break
 		}
-		data, ok, err := cs.tryRecv()
+		var data []byte
+		var ok bool
+		var err error
+		if a.hasHeld {
+			data, ok = a.held, true
+			a.held, a.hasHeld = nil, false
+		} else {
+			data, ok, err = cs.tryRecv()
+		}
 		if !ok || err != nil {
 			a.f.giveDemand()
 		}
@@ -199,11 +236,7 @@ func (a *asyncCall[Req, Resp]) step() {
 			break
 		}
 		if err != nil {
-			st := toStatus(err)
-			if st == nil && a.unary && !a.got {
-				st = errNoResponse
-			}
-			cs.finish(st)
+			a.endWith(err)
 			break
 		}
 		resp, derr := a.codec.decode(data)

@@ -236,3 +236,41 @@ func TestStartClientStreamOnMessagePanic(t *testing.T) {
 		t.Fatalf("OnEnd got %v, want INTERNAL naming the OnMessage panic", err)
 	}
 }
+
+// A server stream whose demand covers exactly its messages ends without
+// more demand: completion needs none (as in Reactive Streams), on a plain
+// and on an intercepted channel.
+func TestStartStreamEndsWithoutExtraDemand(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	base, err := channel.Insecure(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	icd, err := channel.Intercept(base, passAll{make(chan string, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ch   *channel.Channel
+	}{{"plain", base}, {"intercepted", icd}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &testgrpc.StreamingOutputCallRequest{}
+			for _, n := range []int32{1, 2, 3} {
+				req.ResponseParameters = append(req.ResponseParameters, &testgrpc.ResponseParameters{Size: n})
+			}
+			var sizes []int
+			ended := make(chan error, 1)
+			us := channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](tc.ch, svc+"StreamingOutputCall")
+			us.Start(context.Background(), req, channel.StreamHandler[*testgrpc.StreamingOutputCallResponse]{
+				Demand:    3,
+				OnMessage: func(r *testgrpc.StreamingOutputCallResponse) { sizes = append(sizes, len(r.GetPayload().GetBody())) },
+				OnEnd:     func(c *channel.Call, err error) { ended <- err },
+			}, channel.Timeout(time.Minute))
+			if err := <-ended; err != nil || !slices.Equal(sizes, []int{1, 2, 3}) {
+				t.Fatalf("stream with a demand of exactly its 3 messages: %v after %v", err, sizes)
+			}
+		})
+	}
+}

@@ -405,9 +405,10 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		s.initialBlock = block
-		s.initial = &s.initialBlock
-		s.recvCompress.Store(&s.initialBlock.Encoding)
+		ib := new(wire.HeaderBlock)
+		*ib = block
+		s.initial = ib
+		s.recvCompress.Store(&ib.Encoding)
 		s.deliverHeaders(block.Metadata)
 		return
 	}

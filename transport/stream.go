@@ -84,9 +84,6 @@ type Stream struct {
 	deframer   wire.Deframer
 	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
 	initial    *wire.HeaderBlock
-	// initialBlock holds the response headers initial points to (no
-	// allocation of their own).
-	initialBlock wire.HeaderBlock
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
@@ -97,13 +94,14 @@ type Stream struct {
 	writeCh atomic.Pointer[chan struct{}]
 	// The first message of each kind a stream sends to the actor lives
 	// here, so that a unary call allocates none (the actor only reads
-	// them, and each is sent by one goroutine at a time).
-	newMsg   newStream
-	firstReq dataReq
-	reqUsed  bool // firstReq was sent (Write and Enqueue's goroutine)
-	endMsg   remoteEnded
-	outq0    [1]*dataReq     // outq's first backing array
-	msgs0    [1]wire.Message // msgs' first backing array
+	// them, and each is sent by one goroutine at a time). The request
+	// data, the response headers and messages are not kept here: they
+	// would stay allocated for as long as a call waits on its server
+	// (issue 9 bounds a call in flight at 2 KiB of heap), while a
+	// separate allocation of each is short-lived or needed anyway.
+	newMsg newStream
+	endMsg remoteEnded
+	outq0  [1]*dataReq // outq's first backing array
 
 	mu          sync.Mutex // guards the fields below
 	msgs        []wire.Message
@@ -207,14 +205,8 @@ func (s *Stream) Enqueue(buf []byte, end bool) error {
 	return nil
 }
 
-// dataReq returns the message that queues buf: the stream's own for its
-// first write, a new one after that.
+// dataReq returns the message that queues buf.
 func (s *Stream) dataReq(buf []byte, end bool) *dataReq {
-	if !s.reqUsed {
-		s.reqUsed = true
-		s.firstReq = dataReq{s: s, buf: buf, end: end}
-		return &s.firstReq
-	}
 	return &dataReq{s: s, buf: buf, end: end}
 }
 
@@ -549,7 +541,7 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 	}
 	before := len(s.msgs)
 	if s.msgs == nil {
-		s.msgs = s.msgs0[:0]
+		s.msgs = make([]wire.Message, 0, 1)
 	}
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
 	if err != nil {

@@ -1,0 +1,325 @@
+package actorsremote
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/actors/actorspb"
+	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// GatewayOption configures Serve.
+type GatewayOption interface {
+	applyGateway(*gatewayConfig) error
+}
+
+type gatewayConfig struct {
+	allow allowList
+}
+
+type gatewayOptionFunc func(*gatewayConfig) error
+
+func (f gatewayOptionFunc) applyGateway(c *gatewayConfig) error { return f(c) }
+
+// Allow lets callers call methods: exact full names
+// ("/package.Service/Method") or every method of a service
+// ("/package.Service/*"). Several Allow options add up. Default: nothing
+// is allowed; every call is refused PERMISSION_DENIED naming its method,
+// so a gateway is never an open proxy.
+func Allow(methods ...string) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) error { return c.allow.add(methods) })
+}
+
+// Serve exposes ch to other nodes: it spawns, in system, the gateway
+// actor named name, which makes the calls that callers on other nodes
+// (Remote) send it on ch and sends them back what happens. system must
+// have protoactor's remote layer started for other nodes to reach it; the
+// gateway is then reached at (the node's address, name). Calls carry
+// their deadline; a caller that stops or whose node is lost (protoactor
+// delivers Terminated when the remote endpoint goes) has its calls
+// cancelled. Stopping the returned PID cancels every call in progress;
+// the channel is the caller's to close. The calls run as ch's started
+// calls (channel's Start): no goroutine per call.
+func Serve(system *actor.ActorSystem, ch *channel.Channel, name string, opts ...GatewayOption) (*actor.PID, error) {
+	var cfg gatewayConfig
+	for _, o := range opts {
+		if o != nil {
+			if err := o.applyGateway(&cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
+	g := &gateway{
+		ch:      ch,
+		name:    name,
+		allow:   cfg.allow,
+		calls:   map[callKey]gwCall{},
+		clients: map[string]*caller{},
+		unary:   map[string]*channel.UnaryUnaryCallable[[]byte, []byte]{},
+	}
+	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return g }), name)
+	if err != nil {
+		return nil, fmt.Errorf("actorsremote.Serve(%q): %w", name, err)
+	}
+	return pid, nil
+}
+
+// callKey tells a gateway's calls apart: the caller's PID and its id.
+type callKey struct {
+	client string // address/id
+	id     uint64
+}
+
+func keyOf(pid *actor.PID, id uint64) callKey {
+	return callKey{client: pid.Address + "/" + pid.Id, id: id}
+}
+
+// gwCall is a call in progress on the gateway: a unary call's *Call, a
+// streaming call's *StreamCall.
+type gwCall interface{ Cancel() bool }
+
+// caller is a watched caller (a Remote handle's actor on some node).
+type caller struct {
+	pid *actor.PID
+	// gone: the caller stopped or its node was lost; its calls' callbacks
+	// send it nothing more (a send to a lost node's address would make
+	// protoactor try to reconnect to it for seconds).
+	gone atomic.Bool
+}
+
+// send sends msg to the caller unless it is gone or the gateway's actor
+// system has stopped.
+func (c *caller) send(sys *actor.ActorSystem, msg any) {
+	if !c.gone.Load() && !sys.IsStopped() {
+		sys.Root.Send(c.pid, msg)
+	}
+}
+
+// gwEnded tells the gateway that a call has ended (from the call's end
+// callback).
+type gwEnded struct{ key callKey }
+
+// gateway is the gateway actor: it owns the table of calls in progress
+// and the set of watched callers.
+type gateway struct {
+	ch      *channel.Channel
+	name    string
+	allow   allowList
+	calls   map[callKey]gwCall
+	clients map[string]*caller // watched callers, by address/id
+	unary   map[string]*channel.UnaryUnaryCallable[[]byte, []byte]
+	// stopping: the gateway is stopping and cancels its calls, which end
+	// UNAVAILABLE for their callers (read by the calls' end callbacks).
+	stopping atomic.Bool
+}
+
+// endStatus is a gateway call's status for its caller: the call's, or
+// UNAVAILABLE for a call cancelled because the gateway stopped.
+func (g *gateway) endStatus(err error) (int32, string) {
+	s := status.Convert(err)
+	if s.Code() == codes.Canceled && g.stopping.Load() {
+		return int32(codes.Unavailable), fmt.Sprintf("gateway %q stopped during the call", g.name)
+	}
+	return int32(s.Code()), s.Details()
+}
+
+func (g *gateway) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actorspb.UnaryRequest:
+		g.startUnary(ctx, m)
+	case *actorspb.StreamOpen:
+		g.startStream(ctx, m)
+	case *actorspb.StreamMessage:
+		if sc := g.stream(ctx, m.GetId()); sc != nil {
+			_ = sc.Send(m.GetMessage()) // credit was granted by this call: refused only after its end
+		}
+	case *actorspb.StreamDemand:
+		if sc := g.stream(ctx, m.GetId()); sc != nil {
+			sc.Request(int(m.GetN()))
+		}
+	case *actorspb.StreamHalfClose:
+		if sc := g.stream(ctx, m.GetId()); sc != nil {
+			_ = sc.CloseSend()
+		}
+	case *actorspb.CallCancel:
+		if s := ctx.Sender(); s != nil {
+			if c := g.calls[keyOf(s, m.GetId())]; c != nil {
+				c.Cancel()
+			}
+		}
+	case *gwEnded:
+		delete(g.calls, m.key)
+	case *actor.Terminated:
+		g.clientLost(ctx, m.GetWho())
+	case *actor.Stopping:
+		g.stopping.Store(true)
+		for _, c := range g.calls {
+			c.Cancel()
+		}
+	}
+}
+
+// stream returns the streaming call of the sender's id, if in progress.
+func (g *gateway) stream(ctx actor.Context, id uint64) *channel.StreamCall[[]byte, []byte] {
+	s := ctx.Sender()
+	if s == nil {
+		return nil
+	}
+	sc, _ := g.calls[keyOf(s, id)].(*channel.StreamCall[[]byte, []byte])
+	return sc
+}
+
+// watch returns the caller, watched.
+func (g *gateway) watch(ctx actor.Context, client *actor.PID) *caller {
+	k := client.Address + "/" + client.Id
+	c := g.clients[k]
+	if c == nil {
+		c = &caller{pid: client}
+		g.clients[k] = c
+		ctx.Watch(client)
+	}
+	return c
+}
+
+// clientLost cancels the calls of a caller that stopped or whose node was
+// lost.
+func (g *gateway) clientLost(ctx actor.Context, who *actor.PID) {
+	k := who.Address + "/" + who.Id
+	c := g.clients[k]
+	if c == nil {
+		return
+	}
+	c.gone.Store(true)
+	delete(g.clients, k)
+	// The caller watched the gateway: forget it, or the gateway's own stop
+	// would make protoactor notify the lost node, reconnecting to it for
+	// seconds.
+	if p, ok := ctx.ActorSystem().ProcessRegistry.GetLocal(ctx.Self().GetId()); ok {
+		p.SendSystemMessage(ctx.Self(), &actor.Unwatch{Watcher: who})
+	}
+	n := 0
+	for key, c := range g.calls {
+		if key.client == k {
+			c.Cancel()
+			n++
+		}
+	}
+	if n > 0 {
+		ctx.Logger().Info("actorsremote: caller lost, its calls cancelled", slog.String("gateway", g.name), slog.String("caller", k), slog.Int("calls", n))
+	}
+}
+
+// admit checks what every call needs: a sender to answer, a method the
+// allow-list allows, an id not in use, valid options. It returns the
+// call's options, or the status that refuses it (nil, nil: nobody to
+// answer).
+func (g *gateway) admit(ctx actor.Context, id uint64, method string, timeout *durationpb.Duration, md []*actorspb.MetadataEntry, wfr bool, comp string) ([]channel.CallOption, *status.Error) {
+	s := ctx.Sender()
+	if s == nil {
+		return nil, nil
+	}
+	if !g.allow.allows(method) {
+		return nil, status.Errorf(codes.PermissionDenied, "method %s is not allowed by gateway %q", method, g.name)
+	}
+	if _, dup := g.calls[keyOf(s, id)]; dup {
+		return nil, status.Errorf(codes.Internal, "gateway %q: call id %d of %s is already in progress", g.name, id, s)
+	}
+	var opts []channel.CallOption
+	if timeout != nil {
+		if err := timeout.CheckValid(); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: timeout: %v", g.name, err)
+		}
+		opts = append(opts, channel.Timeout(timeout.AsDuration()))
+	}
+	if m := actorspb.ToMD(md); m != nil {
+		opts = append(opts, channel.Metadata(m))
+	}
+	if wfr {
+		opts = append(opts, channel.WaitForReady(true))
+	}
+	if comp != "" {
+		c, ok := compression.Get(comp)
+		if !ok {
+			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: unknown compressor %q", g.name, comp)
+		}
+		opts = append(opts, channel.Compression(c))
+	}
+	return opts, nil
+}
+
+func (g *gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
+	client, id := ctx.Sender(), m.GetId()
+	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
+	if client == nil {
+		return
+	}
+	if st != nil {
+		ctx.Send(client, &actorspb.UnaryResponse{Id: id, Code: int32(st.Code()), Details: st.Details()})
+		return
+	}
+	cl := g.watch(ctx, client)
+	u := g.unary[m.GetMethod()]
+	if u == nil {
+		u = channel.UnaryUnary[[]byte, []byte](g.ch, m.GetMethod())
+		g.unary[m.GetMethod()] = u
+	}
+	sys, self, key := ctx.ActorSystem(), ctx.Self(), keyOf(client, id)
+	g.calls[key] = u.Start(context.Background(), m.GetRequest(), func(resp []byte, call *channel.Call, err error) {
+		r := &actorspb.UnaryResponse{Id: id, InitialMetadata: actorspb.FromMD(call.InitialMetadata()), TrailingMetadata: actorspb.FromMD(call.TrailingMetadata())}
+		if err != nil {
+			r.Code, r.Details = g.endStatus(err)
+		} else {
+			r.Response = resp
+		}
+		cl.send(sys, r)
+		sys.Root.Send(self, &gwEnded{key})
+	}, opts...)
+}
+
+func (g *gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
+	client, id := ctx.Sender(), m.GetId()
+	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
+	if client == nil {
+		return
+	}
+	if st == nil && (m.GetKind() < actorspb.StreamKind_SERVER_STREAM || m.GetKind() > actorspb.StreamKind_BIDI_STREAM) {
+		st = status.Errorf(codes.InvalidArgument, "gateway %q: StreamOpen for %s of unknown kind %v", g.name, m.GetMethod(), m.GetKind())
+	}
+	if st != nil {
+		ctx.Send(client, &actorspb.StreamEnd{Id: id, Code: int32(st.Code()), Details: st.Details()})
+		return
+	}
+	cl := g.watch(ctx, client)
+	sys, self, key := ctx.ActorSystem(), ctx.Self(), keyOf(client, id)
+	h := channel.StreamHandler[[]byte]{
+		Demand:    int(m.GetDemand()),
+		OnMessage: func(b []byte) { cl.send(sys, &actorspb.StreamMessage{Id: id, Message: b}) },
+		OnEnd: func(call *channel.Call, err error) {
+			e := &actorspb.StreamEnd{Id: id, InitialMetadata: actorspb.FromMD(call.InitialMetadata()), TrailingMetadata: actorspb.FromMD(call.TrailingMetadata())}
+			if err != nil {
+				e.Code, e.Details = g.endStatus(err)
+			}
+			cl.send(sys, e)
+			sys.Root.Send(self, &gwEnded{key})
+		},
+	}
+	if m.GetKind() != actorspb.StreamKind_SERVER_STREAM {
+		h.OnSendCredit = func(n int) { cl.send(sys, &actorspb.StreamCredit{Id: id, N: uint32(n)}) }
+	}
+	bg := context.Background()
+	switch m.GetKind() {
+	case actorspb.StreamKind_SERVER_STREAM:
+		g.calls[key] = channel.UnaryStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, m.GetRequest(), h, opts...)
+	case actorspb.StreamKind_CLIENT_STREAM:
+		g.calls[key] = channel.StreamUnary[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, opts...)
+	default:
+		g.calls[key] = channel.StreamStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, opts...)
+	}
+}
