@@ -95,14 +95,15 @@ type attempt struct {
 	// opened (or waits for its backoff); pickReq is that attempt's
 	// pending pick, if any.
 	restarting bool
-	pickReq    *pickReq
+	// credsDone: the call credentials were asked (once per call, by
+	// whoever opens the first attempt: under attemptMu, or a started
+	// call's opening attempt). Beside restarting, so that the part stays
+	// 64 bytes (a call in flight's heap, see actors' inflight test).
+	credsDone bool
+	pickReq   *pickReq
 	// pickDone is the policy's Done for the current attempt's pick
 	// (pick.go).
 	pickDone func(balancer.DoneInfo)
-	// credsDone: the call credentials were asked (once per call, by
-	// whoever opens the first attempt: under attemptMu, or a started
-	// call's opening attempt).
-	credsDone bool
 }
 
 // replay is the retry buffer: the frames the call sent, kept to be
@@ -123,10 +124,9 @@ type lifetime struct {
 	stopWatch func() bool
 	timer     *time.Timer // the call's own deadline (ownDeadline)
 	released  bool        // release ran: no timer may be armed any more
-	// pickEnded says the call has finished, with pickEndErr, for a pick's
-	// Done that comes after (pick.go).
-	pickEnded  bool
-	pickEndErr error
+	// pickEnded says the call has finished: final is set (under mu, by
+	// endPick), for a pick's Done that comes after (pick.go).
+	pickEnded bool
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -527,9 +527,8 @@ func (cs *callState) cancel(st *status.Error) {
 // finish records the final status (nil = OK) and releases the call.
 func (cs *callState) finish(st *status.Error) {
 	cs.doneOnce.Do(func() {
-		cs.endPick(st)
+		cs.endPick(st) // sets final
 		cs.endAttempt(st)
-		cs.final = st
 		if s := cs.cur(); s != nil {
 			cs.trailer = s.Trailer()
 			if hd, ok := s.HeaderIfReady(); ok {

@@ -20,12 +20,16 @@ var errPickAbandoned = status.New(codes.Canceled, "the call stopped waiting for 
 // then uses the header, or a random hash).
 func HashKey(b []byte) CallOption {
 	key := string(b)
-	return callOptionFunc(func(o *callOptions) { o.wire.hashKey = key })
+	return callOptionFunc(func(o *callOptions) { o.wire.hashKey = &key })
 }
 
 // pickInfo is what the policy's picker sees of the call.
 func (cs *callState) pickInfo() balancer.PickInfo {
-	return balancer.PickInfo{Ctx: cs.ctx, Method: cs.method, Metadata: cs.opts.md, HashKey: cs.opts.wire.hashKey}
+	info := balancer.PickInfo{Ctx: cs.ctx, Method: cs.method, Metadata: cs.opts.md}
+	if k := cs.opts.wire.hashKey; k != nil {
+		info.HashKey = *k
+	}
+	return info
 }
 
 // pick returns a connection for the call's next attempt (waiting for one
@@ -53,7 +57,7 @@ func (cs *callState) pickNow() *transport.Conn {
 func (cs *callState) setPickDone(done func(balancer.DoneInfo)) {
 	cs.mu.Lock()
 	prev := cs.pickDone
-	ended, endErr := cs.pickEnded, cs.pickEndErr
+	ended, endErr := cs.pickEnded, cs.finalErr()
 	cs.pickDone = nil
 	if !ended {
 		cs.pickDone = done
@@ -67,7 +71,9 @@ func (cs *callState) setPickDone(done func(balancer.DoneInfo)) {
 	}
 }
 
-// endPick tells the policy that the call ended with st.
+// endPick records the call's final status st (under mu, so that a pick's
+// Done that comes after reads it without a race) and tells the policy
+// that the call ended with it.
 func (cs *callState) endPick(st *status.Error) {
 	cs.mu.Lock()
 	info := balancer.DoneInfo{}
@@ -76,7 +82,7 @@ func (cs *callState) endPick(st *status.Error) {
 	}
 	done := cs.pickDone
 	cs.pickDone = nil
-	cs.pickEnded, cs.pickEndErr = true, info.Err
+	cs.pickEnded, cs.final = true, st
 	cs.mu.Unlock()
 	if done != nil {
 		done(info)
