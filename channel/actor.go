@@ -170,34 +170,25 @@ func (a *chanActor) checkDrained() {
 	}
 }
 
-// publish stores a new snapshot when the state or the ready connections
-// changed, waking WaitForStateChange callers on a state change.
+// publish stores a new snapshot when the state or the picker changed,
+// waking WaitForStateChange callers on a state change.
 func (a *chanActor) publish() {
 	old := a.ch.snap.Load()
-	conns := a.core.readyConns()
-	if old.state == a.core.state && sameConns(old.conns, conns) {
+	c := a.core
+	if old.state == c.state && old.pickerGen == c.pickerGen {
 		return
 	}
-	ns := &snapshot{state: a.core.state, conns: conns, changed: old.changed}
-	if old.state != a.core.state {
+	ns := &snapshot{state: c.state, pickerGen: c.pickerGen, changed: old.changed}
+	if c.state == Ready {
+		ns.picker = c.picker
+	}
+	if old.state != c.state {
 		ns.changed = make(chan struct{})
 	}
 	a.ch.snap.Store(ns)
 	if ns.changed != old.changed {
 		close(old.changed)
 	}
-}
-
-func sameConns(a, b []*transport.Conn) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (a *chanActor) perform(e effect) {
@@ -235,6 +226,9 @@ func (a *chanActor) perform(e effect) {
 			go e.req.notify(e.res)
 		} else {
 			e.req.reply <- e.res
+			if e.req.abandoned.Load() {
+				dropReply(e.req, errPickAbandoned) // its caller has gone
+			}
 		}
 	case effResolveTimer:
 		a.timers.Arm("resolveRetry", e.d, msgResolveNow{gen: e.gen})

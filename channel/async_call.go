@@ -24,7 +24,7 @@ func (cs *callState) startAsync() {
 		return
 	}
 	cs.beginAttempt()
-	if conn := cs.ch.pickNow(); conn != nil {
+	if conn := cs.pickNow(); conn != nil {
 		cs.openAsync(conn)
 		return
 	}
@@ -32,12 +32,13 @@ func (cs *callState) startAsync() {
 		cs.endAsync(errChannelClosed)
 		return
 	}
-	req := &pickReq{waitForReady: cs.opts.waitForReady}
+	req := &pickReq{waitForReady: cs.opts.waitForReady, info: cs.pickInfo()}
 	req.notify = func(r pickResult) {
 		if r.err != nil {
 			cs.endAsync(r.err)
 			return
 		}
+		cs.setPickDone(r.done)
 		cs.openAsync(r.conn)
 	}
 	cs.mu.Lock()

@@ -20,15 +20,17 @@ type callOptionFunc func(*callOptions)
 func (f callOptionFunc) applyCall(o *callOptions) { f(o) }
 
 type callOptions struct {
-	timeout        time.Duration
+	timeout    time.Duration
+	md         metadata.MD
+	compressor compression.Compressor
+	creds      []credentials.CallCredentials
+	wire       wireOptions
+	// The flags together, so that a call's state stays in its heap size
+	// class (actors' inflight test).
 	timeoutSet     bool
-	md             metadata.MD
 	waitForReady   bool
 	wfrSet         bool
-	compressor     compression.Compressor
 	compressionSet bool
-	creds          []credentials.CallCredentials
-	wire           wireOptions
 }
 
 // wireOptions are the call options that interceptors do not see: they
@@ -37,6 +39,7 @@ type wireOptions struct {
 	maxRecv, maxSend       int
 	maxRecvSet, maxSendSet bool
 	subtype                string
+	hashKey                *string // HashKey, for the policy's picker (a pointer: 8 bytes less per call)
 }
 
 // Timeout bounds the call: it ends DEADLINE_EXCEEDED after d (at once

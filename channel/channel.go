@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/lbconn"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/subchannel"
@@ -54,9 +56,10 @@ func (ch *chanState) logger() *slog.Logger {
 // snapshot is what the channel actor publishes after every change; calls
 // read it without a message to the actor.
 type snapshot struct {
-	state   Connectivity
-	conns   []*transport.Conn // the connections to pick from, when READY
-	changed chan struct{}     // closed when a snapshot with another state replaces this one
+	state     Connectivity
+	picker    balancer.Picker // the policy's picker, when READY
+	pickerGen int             // the core's count of pickers when published
+	changed   chan struct{}   // closed when a snapshot with another state replaces this one
 }
 
 // Channel is a virtual connection to a target (grpcio's Channel). It is
@@ -83,7 +86,6 @@ type chanState struct {
 	sys    *actor.ActorSystem
 	pid    *actor.PID
 	snap   atomic.Pointer[snapshot]
-	rr     atomic.Uint32
 	closed atomic.Bool // no new calls
 	ua     string
 	lb     string
@@ -433,59 +435,78 @@ func (ch *Channel) activeCalls() int {
 	return len(ch.calls)
 }
 
-// pick returns a ready connection: at once from the published snapshot
-// when the channel is READY, otherwise by asking the channel actor and
-// waiting (on the caller's own goroutine) for its answer or ctx's end.
-// A connection that has received GOAWAY or closed is never returned, even
-// before the channel actor learns of it: the snapshot's connections are
-// checked one by one, and the actor keeps the pick until it has a usable
-// one (see core.readyConns).
-func (ch *Channel) pick(ctx context.Context, waitForReady bool) (*transport.Conn, error) {
-	if conn := ch.pickNow(); conn != nil {
-		return conn, nil
+// pick returns a ready connection for the call info describes: at once
+// from the picker of the published snapshot when the channel is READY,
+// otherwise by asking the channel actor and waiting (on the caller's own
+// goroutine) for its answer or ctx's end. A connection that has received
+// GOAWAY or closed is never returned, even before the channel actor
+// learns of it: the pickers skip subchannels whose connection no longer
+// takes streams, and the actor keeps the pick until it has a usable one.
+// done, if not nil, is the policy's PickResult.Done for the call.
+func (ch *Channel) pick(ctx context.Context, info balancer.PickInfo, waitForReady bool) (conn *transport.Conn, done func(balancer.DoneInfo), err error) {
+	if conn, done := ch.pickNow(info); conn != nil {
+		return conn, done, nil
 	}
 	if ch.closed.Load() && ch.snap.Load().state == Shutdown {
-		return nil, errChannelClosed
+		return nil, nil, errChannelClosed
 	}
-	req := &pickReq{waitForReady: waitForReady, reply: make(chan pickResult, 1)}
+	req := &pickReq{waitForReady: waitForReady, info: info, reply: make(chan pickResult, 1)}
 	if !ch.tell(msgPick{req}) {
-		return nil, errChannelClosed
+		return nil, nil, errChannelClosed
 	}
 	select {
 	case r := <-req.reply:
 		if r.err != nil {
-			return nil, r.err
+			return nil, nil, r.err
 		}
-		return r.conn, nil
+		return r.conn, r.done, nil
 	case <-ch.stopped:
-		return nil, errChannelClosed
+		return nil, nil, errChannelClosed
 	case <-ctx.Done():
 		req.abandoned.Store(true)
 		// The deadline (or cancellation) reaches the actor as a message,
 		// so the pending pick does not outlive its caller.
 		ch.tell(msgAbandoned{})
 		st := status.FromContext(ctx)
-		return nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
+		dropReply(req, st)
+		return nil, nil, status.Errorf(st.Code(), "%s while waiting for the channel to connect (state %s)", st.Details(), ch.snap.Load().state).WithCause(ctx.Err())
 	}
 }
 
-// pickNow returns a ready connection from the published snapshot, or nil.
-// Connections that have received GOAWAY or closed are skipped: the
-// snapshot's connections are tried one by one from the round-robin start.
-func (ch *Channel) pickNow() *transport.Conn {
-	if s := ch.snap.Load(); len(s.conns) > 0 {
-		n := uint32(len(s.conns))
-		start := uint32(0)
-		if n > 1 {
-			start = ch.rr.Add(1)
+// dropReply ends a pick answered for a caller that stopped waiting: the
+// policy's Done learns that the call never used it. The caller (after
+// marking the pick abandoned) and the actor (after sending the answer)
+// both try, so that exactly one of them takes an answer that crossed the
+// caller's end.
+func dropReply(req *pickReq, st *status.Error) {
+	select {
+	case r := <-req.reply:
+		if r.done != nil {
+			r.done(balancer.DoneInfo{Err: st})
 		}
-		for i := range n {
-			if conn := s.conns[(start+i)%n]; conn.State() == transport.Ready {
-				return conn
-			}
-		}
+	default:
 	}
-	return nil
+}
+
+// pickNow returns a ready connection from the published snapshot's
+// picker, or nil (the channel is not READY, the picker has nothing yet,
+// or failed the pick: the actor then decides).
+func (ch *Channel) pickNow(info balancer.PickInfo) (*transport.Conn, func(balancer.DoneInfo)) {
+	s := ch.snap.Load()
+	if s.picker == nil {
+		return nil, nil
+	}
+	res, err := s.picker.Pick(info)
+	if err != nil || res.SubConn == nil {
+		return nil, nil
+	}
+	if conn := lbconn.Conn(res.SubConn); conn != nil && conn.State() == transport.Ready {
+		return conn, res.Done
+	}
+	if res.Done != nil {
+		res.Done(balancer.DoneInfo{Err: errNotUsable})
+	}
+	return nil, nil
 }
 
 func (ch *Channel) addConn(c *transport.Conn) {

@@ -1,12 +1,14 @@
 package channel
 
 import (
-	"slices"
+	"errors"
 	"sync/atomic"
 	"time"
 
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/lbconn"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/status"
@@ -25,14 +27,16 @@ import (
 // pickResult answers a pick: a ready connection, or an error.
 type pickResult struct {
 	conn *transport.Conn
+	done func(balancer.DoneInfo) // the policy's PickResult.Done, or nil
 	err  *status.Error
 }
 
 // pickReq is a call waiting for a ready connection.
 type pickReq struct {
 	waitForReady bool
-	reply        chan pickResult // buffered, capacity 1
-	abandoned    atomic.Bool     // the caller stopped waiting (its context ended)
+	info         balancer.PickInfo // what the picker sees of the call
+	reply        chan pickResult   // buffered, capacity 1
+	abandoned    atomic.Bool       // the caller stopped waiting (its context ended)
 	// notify, instead of reply, receives the answer (a call started with
 	// Start, which holds no goroutine); it runs in the channel actor and
 	// does not block.
@@ -123,28 +127,33 @@ type (
 	effBadServiceConfig struct{ err error }
 )
 
-// subRef is the core's view of one subchannel.
+// subRef is the core's view of one subchannel of the policy.
 type subRef struct {
-	id     int
-	addr   address
-	state  Connectivity
-	conn   *transport.Conn
-	sticky bool // failed since it was last READY (round_robin's sticky TF)
+	id    int
+	sc    *balancer.SubConn
+	addr  address
+	state Connectivity
+	conn  *transport.Conn
 }
 
-// core is the channel's connectivity state machine.
+// core is the channel's connectivity state machine. The load-balancing
+// policy (package balancer) decides which subchannels exist, which
+// connect, the aggregate state and the picker; the core performs that,
+// and owns what is the channel's: IDLE and the idle timer, name lookups,
+// calls waiting for a pick, the transitions subscribers see.
 type core struct {
 	state      Connectivity
-	lb         string    // "pick_first" or "round_robin"
-	static     []address // fixed addresses; nil for a DNS target
-	addrs      []address // the latest resolved addresses
+	lb         string // the policy's name
+	builder    balancer.Builder
+	lbConfig   any
+	policy     balancer.Policy // nil while IDLE (built when leaving it)
+	picker     balancer.Picker // the policy's latest; used while READY
+	pickerGen  int             // counts pickers, so the actor knows to publish
+	static     []address       // fixed addresses; nil for a DNS target
+	addrs      []address       // the latest resolved addresses
 	resolving  bool
-	subs       []*subRef // in address order
+	subs       []*subRef // in creation order
 	nextID     int
-	selected   *subRef // pick_first: the READY subchannel in use
-	passIdx    int     // pick_first: the subchannel the current pass is trying
-	passFailed bool    // pick_first: every address failed since the last READY
-	rr         int     // round_robin: next index for pending picks
 	pending    []*pickReq
 	lastErr    *status.Error
 	resolveBo  actorsys.Backoff
@@ -179,19 +188,40 @@ type core struct {
 }
 
 func newCore(static []address, lb string, o *options) *core {
-	if lb == "" {
-		lb = "pick_first"
-	}
+	lb, b, cfg := policyFor(lb, o.serviceConfig)
 	return &core{
 		static:      static,
 		lb:          lb,
+		builder:     b,
+		lbConfig:    cfg,
 		resolveBo:   actorsys.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff},
 		rl:          resolver.RateLimit{MinInterval: o.dnsMinInterval},
 		now:         time.Now,
 		idleTimeout: o.idleTimeout,
 		usable:      connUsable,
-		rs:          resolverCore{defaultLB: lb},
+		rs:          resolverCore{defaultLB: lb, defaultSC: o.serviceConfig},
 	}
+}
+
+// policyFor returns the policy named lb (pick_first when empty or not
+// registered), its builder and its config: sc's when sc names that policy,
+// else the policy's default.
+func policyFor(lb string, sc *serviceconfig.Config) (string, balancer.Builder, any) {
+	if lb == "" {
+		lb = balancer.PickFirst
+	}
+	b, ok := balancer.Get(lb)
+	if !ok { // WithLBPolicy and the service config checked the name
+		lb = balancer.PickFirst
+		b, _ = balancer.Get(lb)
+	}
+	var cfg any
+	if sc != nil && sc.LBPolicy == lb && sc.LBConfig != nil {
+		cfg = sc.LBConfig
+	} else {
+		cfg, _ = b.ParseConfig(nil)
+	}
+	return lb, b, cfg
 }
 
 func (c *core) emit(e effect) { c.effects = append(c.effects, e) }
@@ -357,14 +387,25 @@ func (c *core) step(msg coreMsg) []effect {
 	return c.effects
 }
 
+// shutdownSubs closes the policy: every subchannel is shut down and the
+// next exit from IDLE builds a new policy.
 func (c *core) shutdownSubs() {
 	for _, s := range c.subs {
 		c.emit(effShutdownSub{s.id})
 	}
 	c.subs = nil
-	c.selected = nil
-	c.passFailed = false
-	c.passIdx = 0
+	c.policy = nil
+	c.setPicker(nil)
+}
+
+// setPicker takes the policy's new picker (nil: none). Pickers are not
+// compared (they need not be comparable): every new one is published.
+func (c *core) setPicker(p balancer.Picker) {
+	if p == nil && c.picker == nil {
+		return
+	}
+	c.picker = p
+	c.pickerGen++
 }
 
 // exitIdle starts resolving (or uses the fixed addresses) and connecting.
@@ -430,68 +471,103 @@ func (c *core) resolved(m msgResolved) {
 	c.updateAddrs(m.addrs)
 }
 
-// updateAddrs reconciles the subchannels with a new address list.
+// updateAddrs gives the policy a new address list (building the policy
+// when the channel has just left IDLE).
 func (c *core) updateAddrs(addrs []address) {
-	if c.shuffle != nil && c.lb == "pick_first" {
+	if c.shuffle != nil && c.lb == balancer.PickFirst {
 		addrs = append([]address(nil), addrs...)
 		c.shuffle(addrs)
 	}
 	c.addrs = addrs
-	created := false
-	// pick_first keeps only its selected subchannel, if the new list
-	// still has its address; otherwise it starts a new pass.
-	keepSelected := c.selected != nil && slices.Contains(addrs, c.selected.addr)
-	old := map[address]*subRef{}
-	for _, s := range c.subs {
-		old[s.addr] = s
+	if c.policy == nil {
+		c.policy = c.builder.Build(c.lbConfig)
 	}
-	var subs []*subRef
-	for _, a := range addrs {
-		if s, ok := old[a]; ok {
-			subs = append(subs, s)
-			delete(old, a)
-			continue
-		}
-		if c.lb == "pick_first" && keepSelected {
-			continue // pick_first keeps only the selected subchannel
-		}
-		s := &subRef{id: c.nextID, addr: a}
-		c.nextID++
-		created = true
-		c.emit(effNewSub{id: s.id, addr: a})
-		subs = append(subs, s)
+	u := c.policy.UpdateAddresses(c.toBalancerAddrs(addrs))
+	if u.State == Idle {
+		// The channel has just been asked to connect: a policy that
+		// waits to be asked counts as connecting (and cannot loop the
+		// channel through IDLE).
+		u.State = Connecting
 	}
-	for _, s := range old {
-		c.emit(effShutdownSub{s.id})
-		if s == c.selected {
-			c.selected = nil
-		}
-	}
-	c.subs = subs
-	switch c.lb {
-	case "round_robin":
-		for _, s := range c.subs {
-			if s.state == Idle {
-				c.emit(effConnectSub{s.id})
-			}
-		}
-	default:
-		if c.selected == nil && (created || !c.passFailed) {
-			// A new pass over the addresses, in order. A subchannel still
-			// backing off connects when it reports IDLE.
-			c.passFailed = false
-			c.passIdx = 0
-			if len(c.subs) > 0 && c.subs[0].state == Idle {
-				c.emit(effConnectSub{c.subs[0].id})
-			}
-		}
-	}
-	c.recompute()
+	c.apply(u)
 }
 
-func (c *core) find(id int) (int, *subRef) {
-	for i, s := range c.subs {
+// toBalancerAddrs is the one place the channel's addresses become the
+// policy's: the weight and attributes are the resolver's (package
+// resolver), if it gave any (addressInfo).
+func (c *core) toBalancerAddrs(addrs []address) []balancer.Address {
+	out := make([]balancer.Address, len(addrs))
+	for i, a := range addrs {
+		out[i] = balancer.Address{Network: a.network, Addr: a.addr}
+		if info, ok := c.addressInfo(a); ok {
+			out[i].Weight, out[i].Attributes = info.Weight, info.Attributes
+		}
+	}
+	return out
+}
+
+func fromBalancerAddr(a balancer.Address) address {
+	return address{network: a.Network, addr: a.Addr}
+}
+
+// apply performs a policy's update.
+func (c *core) apply(u balancer.Update) {
+	for _, sc := range u.NewSubConns {
+		s := &subRef{id: c.nextID, sc: sc, addr: fromBalancerAddr(sc.Address())}
+		c.nextID++
+		lbconn.Attach(sc, nil, nil) // not usable until READY
+		c.subs = append(c.subs, s)
+		c.emit(effNewSub{id: s.id, addr: s.addr})
+	}
+	for _, sc := range u.Shutdown {
+		if i, s := c.findSC(sc); s != nil {
+			c.subs = append(c.subs[:i], c.subs[i+1:]...)
+			lbconn.Attach(sc, nil, nil)
+			c.emit(effShutdownSub{s.id})
+		}
+	}
+	for _, sc := range u.Connect {
+		if _, s := c.findSC(sc); s != nil {
+			c.emit(effConnectSub{s.id})
+		}
+	}
+	if u.Picker != nil {
+		c.setPicker(u.Picker)
+	}
+	if u.State == Idle {
+		// The policy went IDLE (pick_first lost its connection): so does
+		// the channel; the next call, or a waiting one, reconnects.
+		if c.state == Idle || c.state == Shutdown {
+			return
+		}
+		c.shutdownSubs()
+		c.setState(Idle)
+		if u.ResolveNow {
+			c.requestResolve()
+		}
+		if len(c.pending) > 0 {
+			c.exitIdleAfterLoss()
+		}
+		return
+	}
+	if u.ResolveNow {
+		c.requestResolve()
+	}
+	c.recompute(u.State)
+}
+
+func (c *core) findID(id int) *subRef {
+	for _, s := range c.subs {
 		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *core) findSC(sc *balancer.SubConn) (int, *subRef) {
+	for i, s := range c.subs {
+		if s.sc == sc {
 			return i, s
 		}
 	}
@@ -499,78 +575,25 @@ func (c *core) find(id int) (int, *subRef) {
 }
 
 func (c *core) subState(m msgSubState) {
-	i, s := c.find(m.id)
-	if s == nil {
+	s := c.findID(m.id)
+	if s == nil || c.policy == nil {
 		return
 	}
-	prev := s.state
 	s.state, s.conn = m.state, m.conn
-	if m.state == TransientFailure {
-		s.sticky = true
-		if m.err != nil {
-			c.lastErr = m.err
-		}
+	if m.state == TransientFailure && m.err != nil {
+		c.lastErr = m.err
 	}
-	if m.state == Ready {
-		s.sticky = false
+	if m.state == Ready && m.conn != nil {
+		conn, usable := m.conn, c.usable
+		lbconn.Attach(s.sc, conn, func() bool { return usable(conn) })
+	} else {
+		lbconn.Attach(s.sc, nil, nil)
 	}
-	if c.lb == "round_robin" {
-		switch m.state {
-		case Idle:
-			c.emit(effConnectSub{s.id}) // round_robin reconnects at once
-			if prev == Ready {
-				c.requestResolve()
-			}
-		case TransientFailure:
-			c.requestResolve()
-		}
-		c.recompute()
-		return
+	st := balancer.SubConnState{State: m.state}
+	if m.err != nil {
+		st.Err = m.err
 	}
-	// pick_first
-	switch m.state {
-	case Ready:
-		if c.selected == nil {
-			c.selected = s
-			c.passFailed = false
-			for _, o := range c.subs {
-				if o != s {
-					c.emit(effShutdownSub{o.id})
-				}
-			}
-			c.subs = []*subRef{s}
-		}
-	case Idle:
-		if s == c.selected {
-			// The connection in use was lost: go IDLE and re-resolve; the
-			// next call reconnects, or at once if calls are waiting.
-			c.shutdownSubs()
-			c.setState(Idle)
-			c.requestResolve()
-			if len(c.pending) > 0 {
-				c.exitIdleAfterLoss()
-			}
-			return
-		}
-		if c.selected == nil && (c.passFailed || i == c.passIdx) {
-			// Sticky TRANSIENT_FAILURE keeps every address trying; during
-			// a pass, the address whose turn it is connects.
-			c.emit(effConnectSub{s.id})
-		}
-	case TransientFailure:
-		if c.selected == nil && !c.passFailed && i == c.passIdx {
-			if i+1 < len(c.subs) {
-				c.passIdx = i + 1
-				if c.subs[i+1].state == Idle {
-					c.emit(effConnectSub{c.subs[i+1].id})
-				}
-			} else {
-				c.passFailed = true
-				c.requestResolve()
-			}
-		}
-	}
-	c.recompute()
+	c.apply(c.policy.UpdateSubConnState(s.sc, st))
 }
 
 // exitIdleAfterLoss reconnects at once, to the addresses already known,
@@ -584,41 +607,11 @@ func (c *core) exitIdleAfterLoss() {
 	}
 }
 
-// recompute derives the channel's state from its subchannels and answers
-// the picks that can be answered.
-func (c *core) recompute() {
+// recompute moves the channel to the policy's state next and answers the
+// picks that can be answered.
+func (c *core) recompute(next Connectivity) {
 	if c.state == Idle || c.state == Shutdown {
 		return
-	}
-	var next Connectivity
-	switch c.lb {
-	case "round_robin":
-		anyReady, anyConnecting := false, false
-		for _, s := range c.subs {
-			switch {
-			case s.state == Ready:
-				anyReady = true
-			case !s.sticky && (s.state == Connecting || s.state == Idle):
-				anyConnecting = true
-			}
-		}
-		switch {
-		case anyReady:
-			next = Ready
-		case anyConnecting || c.resolving:
-			next = Connecting
-		default:
-			next = TransientFailure
-		}
-	default:
-		switch {
-		case c.selected != nil && c.selected.state == Ready:
-			next = Ready
-		case c.passFailed:
-			next = TransientFailure
-		default:
-			next = Connecting
-		}
 	}
 	if next == TransientFailure {
 		c.toFailure()
@@ -630,16 +623,65 @@ func (c *core) recompute() {
 	}
 }
 
-// answerPending gives the waiting picks a usable connection, if there is
-// one; otherwise they wait for the next change.
+// answerPending runs the waiting picks through the picker; those it
+// cannot place yet wait for the next change.
 func (c *core) answerPending() {
-	if len(c.pending) == 0 || len(c.readyConns()) == 0 {
+	if len(c.pending) == 0 || c.picker == nil {
 		return
 	}
+	kept := c.pending[:0]
 	for _, p := range c.pending {
-		c.emit(effReply{p, pickResult{conn: c.readyConn()}})
+		if !c.tryPick(p) {
+			kept = append(kept, p)
+		}
 	}
-	c.pending = nil
+	clear(c.pending[len(kept):])
+	c.pending = kept
+}
+
+// errNotUsable ends a pick whose subchannel's connection no longer takes
+// streams (its Done learns of it); the call waits for another.
+var errNotUsable = status.New(codes.Unavailable, "the picked subchannel's connection no longer takes new calls")
+
+// tryPick asks the picker for p's connection and answers p, or reports
+// false: p waits for the next picker.
+func (c *core) tryPick(p *pickReq) bool {
+	if c.state != Ready || c.picker == nil {
+		return false
+	}
+	res, err := c.picker.Pick(p.info)
+	if err != nil {
+		if err == balancer.ErrNoSubConnAvailable {
+			return false
+		}
+		st := pickerStatus(err)
+		if p.waitForReady && st.Code() == codes.Unavailable {
+			return false
+		}
+		c.emit(effReply{p, pickResult{err: st}})
+		return true
+	}
+	var conn *transport.Conn
+	if res.SubConn != nil {
+		conn = lbconn.Conn(res.SubConn)
+	}
+	if conn == nil || !c.usable(conn) {
+		if res.Done != nil {
+			res.Done(balancer.DoneInfo{Err: errNotUsable})
+		}
+		return false
+	}
+	c.emit(effReply{p, pickResult{conn: conn, done: res.Done}})
+	return true
+}
+
+// pickerStatus is the status a picker's error fails a call with.
+func pickerStatus(err error) *status.Error {
+	var st *status.Error
+	if errors.As(err, &st) {
+		return st
+	}
+	return status.Errorf(codes.Unavailable, "load-balancing policy: %v", err).WithCause(err)
 }
 
 // toFailure enters TRANSIENT_FAILURE and fails the calls that do not wait
@@ -663,12 +705,6 @@ func (c *core) readyConns() []*transport.Conn {
 	if c.state != Ready {
 		return nil
 	}
-	if c.lb != "round_robin" {
-		if c.selected != nil && c.selected.conn != nil && c.usable(c.selected.conn) {
-			return []*transport.Conn{c.selected.conn}
-		}
-		return nil
-	}
 	var out []*transport.Conn
 	for _, s := range c.subs {
 		if s.state == Ready && s.conn != nil && c.usable(s.conn) {
@@ -684,15 +720,6 @@ func (c *core) readyConns() []*transport.Conn {
 func connUsable(conn *transport.Conn) bool {
 	s := conn.State()
 	return s != transport.Draining && s != transport.Closed
-}
-
-func (c *core) readyConn() *transport.Conn {
-	conns := c.readyConns()
-	if len(conns) == 0 {
-		return nil
-	}
-	c.rr++
-	return conns[c.rr%len(conns)]
 }
 
 func (c *core) unavailable() *status.Error {
@@ -722,11 +749,9 @@ func (c *core) pick(p *pickReq) {
 	}
 	switch c.state {
 	case Ready:
-		if conn := c.readyConn(); conn != nil {
-			c.emit(effReply{p, pickResult{conn: conn}})
-			return
+		if !c.tryPick(p) {
+			c.pending = append(c.pending, p)
 		}
-		c.pending = append(c.pending, p)
 	case Idle:
 		c.pending = append(c.pending, p)
 		c.exitIdle()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/resolver"
@@ -135,13 +136,15 @@ func WithResolver(b resolver.Builder) Option {
 	})
 }
 
-// WithLBPolicy chooses the load-balancing policy (grpc.lb_policy_name):
-// "pick_first" (the default) or "round_robin". A service config's
-// loadBalancingConfig takes precedence.
+// WithLBPolicy chooses the load-balancing policy (grpc.lb_policy_name) by
+// its registered name (package balancer): "pick_first" (the default),
+// "round_robin", "least_request", "ring_hash", "weighted_round_robin" or
+// one registered with balancer.Register, with its default config. A
+// service config's loadBalancingConfig takes precedence.
 func WithLBPolicy(name string) Option {
 	return optionFunc(func(o *options) error {
-		if name != "pick_first" && name != "round_robin" {
-			return fmt.Errorf("grpc.lb_policy_name: unknown policy %q (want pick_first or round_robin)", name)
+		if _, ok := balancer.Get(name); !ok {
+			return fmt.Errorf("grpc.lb_policy_name: unknown policy %q (registered: %s)", name, strings.Join(balancer.Names(), ", "))
 		}
 		o.lbPolicy = name
 		return nil

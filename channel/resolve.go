@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,8 +35,10 @@ type resolverCore struct {
 	// with it from then on.
 	gone *status.Error
 	// defaultLB is the policy in force when the resolver's service config
-	// names none (WithLBPolicy or WithServiceConfig's).
+	// names none (WithLBPolicy or WithServiceConfig's); defaultSC is the
+	// WithServiceConfig one, whose loadBalancingConfig configures it.
 	defaultLB string
+	defaultSC *serviceconfig.Config
 	// sc is the last good service config from the resolver (nil: none);
 	// scErr is the error of the last one, if it was invalid.
 	sc    *serviceconfig.Config
@@ -77,13 +80,14 @@ func (c *core) resolverUpdate(m msgResolved) bool {
 		if x.sc.PickFirstShuffle {
 			c.shuffle = c.rs.shuffleFn
 		}
-		lb := c.rs.defaultLB
+		lb, b, cfg := policyFor(c.rs.defaultLB, c.rs.defaultSC)
 		if x.sc.LBPolicy != "" {
-			lb = x.sc.LBPolicy
+			lb, b, cfg = policyFor(x.sc.LBPolicy, x.sc)
 		}
-		if lb != c.lb {
-			// Another policy: start over with the same addresses.
-			c.lb = lb
+		if lb != c.lb || !reflect.DeepEqual(cfg, c.lbConfig) {
+			// Another policy, or another config for it: start over with
+			// the same addresses.
+			c.lb, c.builder, c.lbConfig = lb, b, cfg
 			c.shutdownSubs()
 			if x.cfgOnly && c.state != Idle && len(c.addrs) > 0 {
 				c.updateAddrs(c.addrs)

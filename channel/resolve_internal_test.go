@@ -3,10 +3,12 @@ package channel
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
@@ -80,7 +82,7 @@ func TestCorePushResolver(t *testing.T) {
 			{0, update(rr, "a:1", "b:2"), []string{"service config", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}},
 			{0, sub(1, Ready), []string{"CONNECTING->READY"}},
 			{0, update(`{"loadBalancingConfig":[{"no_such_policy":{}}]}`, "a:1", "b:2"), []string{
-				`bad service config: loadBalancingConfig: no supported policy in ["no_such_policy"] (supported: pick_first, round_robin)`,
+				`bad service config: loadBalancingConfig: no supported policy in ["no_such_policy"] (supported: ` + strings.Join(balancer.Names(), ", ") + `)`,
 				"connect 0"}}, // round_robin connects its IDLE subchannel again
 			// A config alone, with no address list, keeps the addresses;
 			// another policy starts over with them.
@@ -201,5 +203,74 @@ func TestParseTargetWith(t *testing.T) {
 		if rt := pt.resolverTarget(tt.target); rt != tt.want || pt.defAuth != tt.auth || (got != nil) != tt.builder {
 			t.Errorf("%q: %+v, authority %q, resolver %v; want %+v, %q, %v", tt.target, rt, pt.defAuth, got != nil, tt.want, tt.auth, tt.builder)
 		}
+	}
+}
+
+// TestCoreResolverWeightsReachPolicy checks that the weight and the
+// attributes a resolver gives an address are the policy's
+// balancer.Address, and that a later weight for the same address reaches
+// it too.
+func TestCoreResolverWeightsReachPolicy(t *testing.T) {
+	c := testCore(balancer.WeightedRoundRobin)
+	c.rs.push = true
+	c.step(msgConnect{})
+	c.step(msgResolved(toResolved("t", &resolver.Update{
+		Addresses: []resolver.Address{{Addr: "a:1", Weight: 5, Attributes: map[string]string{"zone": "z1"}}, {Addr: "b:2"}},
+	})))
+	if len(c.subs) != 2 {
+		t.Fatalf("%d subchannels, want 2", len(c.subs))
+	}
+	got := map[string]balancer.Address{}
+	for _, s := range c.subs {
+		got[s.sc.Address().Addr] = s.sc.Address()
+	}
+	if a := got["a:1"]; a.Weight != 5 || a.Attributes["zone"] != "z1" {
+		t.Errorf("a:1 reached the policy as %+v; want weight 5, zone z1", a)
+	}
+	if b := got["b:2"]; b.Weight != 0 || b.Attributes != nil {
+		t.Errorf("b:2 reached the policy as %+v; want no weight, no attributes", b)
+	}
+	addrs := c.toBalancerAddrs([]address{{"tcp", "a:1"}})
+	c.step(msgResolved(toResolved("t", &resolver.Update{Addresses: []resolver.Address{{Addr: "a:1", Weight: 7}}})))
+	if addrs[0].Weight != 5 {
+		t.Fatalf("toBalancerAddrs before the update: weight %d, want 5", addrs[0].Weight)
+	}
+	if addrs = c.toBalancerAddrs([]address{{"tcp", "a:1"}}); addrs[0].Weight != 7 || addrs[0].Attributes != nil {
+		t.Errorf("toBalancerAddrs after the update: %+v, want weight 7, no attributes", addrs[0])
+	}
+}
+
+// TestCoreResolverSwitchesPolicy checks that a resolver's service config
+// puts its policy in force with the config it gives (not the policy's
+// default), that another config for the same policy rebuilds it, and that
+// a config naming none goes back to the channel's default.
+func TestCoreResolverSwitchesPolicy(t *testing.T) {
+	c := testCore("pick_first")
+	c.rs.push = true
+	c.step(msgConnect{})
+	c.step(msgResolved(toResolved("t", &resolver.Update{Addresses: []resolver.Address{{Addr: "a:1"}, {Addr: "b:2"}}})))
+	first := c.policy
+	ring := func(n int) string {
+		return `{"loadBalancingConfig":[{"ring_hash":{"minRingSize":` + strconv.Itoa(n) + `}}]}`
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(16)})))
+	if c.lb != balancer.RingHash || c.policy == first || c.policy == nil {
+		t.Fatalf("after a ring_hash config: policy %q (rebuilt %v)", c.lb, c.policy != first)
+	}
+	if want := c.rs.sc.LBConfig; !reflect.DeepEqual(c.lbConfig, want) {
+		t.Errorf("ring_hash config in force %+v, want the resolver's %+v", c.lbConfig, want)
+	}
+	second := c.policy
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(16)})))
+	if c.policy != second {
+		t.Errorf("the same config again rebuilt the policy")
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: ring(32)})))
+	if c.policy == second || c.policy == nil || !reflect.DeepEqual(c.lbConfig, c.rs.sc.LBConfig) {
+		t.Errorf("another ring_hash config: rebuilt %v, config %+v", c.policy != second, c.lbConfig)
+	}
+	c.step(msgResolved(toResolved("t", &resolver.Update{ServiceConfig: `{}`})))
+	if c.lb != balancer.PickFirst || c.policy == nil {
+		t.Errorf("a config naming no policy: %q in force, want pick_first", c.lb)
 	}
 }

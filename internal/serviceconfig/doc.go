@@ -10,11 +10,13 @@
 //
 // What is read:
 //
-//   - loadBalancingConfig: the first entry naming a supported policy
-//     ("pick_first", with its shuffleAddressList, or "round_robin") wins;
-//     a list with none is an error. The deprecated loadBalancingPolicy
-//     string (case-insensitive) is used only when loadBalancingConfig is
-//     absent.
+//   - loadBalancingConfig: the first entry naming a policy registered
+//     with balancer.Register ("pick_first", with its shuffleAddressList,
+//     "round_robin", "least_request", "ring_hash", "weighted_round_robin"
+//     or one of the program's own) wins, its config checked by the
+//     policy's ParseConfig; a list with none is an error. The deprecated
+//     loadBalancingPolicy string (case-insensitive) is used only when
+//     loadBalancingConfig is absent.
 //   - methodConfig: name, waitForReady, timeout, maxRequestMessageBytes,
 //     maxResponseMessageBytes and retryPolicy. A hedgingPolicy is an error:
 //     hedging is not supported.

@@ -9,7 +9,7 @@ import (
 
 func Example() {
 	cfg, err := serviceconfig.Parse(`{
-		"loadBalancingConfig": [{"weighted_round_robin": {}}, {"round_robin": {}}],
+		"loadBalancingConfig": [{"grpclb": {}}, {"round_robin": {}}],
 		"methodConfig": [
 			{"name": [{}], "timeout": "10s"},
 			{

@@ -8,15 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
 )
 
 // Config is a parsed, validated service config.
 type Config struct {
-	// LBPolicy is the load-balancing policy: "pick_first" or
-	// "round_robin", or "" when the config names none (the channel's
-	// default applies).
+	// LBPolicy is the load-balancing policy: a name registered with
+	// balancer.Register ("pick_first", "round_robin", ...), or "" when the
+	// config names none (the channel's default applies).
 	LBPolicy string
+	// LBConfig is the policy's config as its balancer.Builder parsed it
+	// (nil when the config names no policy).
+	LBConfig any
 	// PickFirstShuffle is pick_first's shuffleAddressList: shuffle the
 	// resolved addresses before connecting to them.
 	PickFirstShuffle bool
@@ -204,7 +208,10 @@ func (c *Config) parseHealthCheck(top object) error {
 	return nil
 }
 
-const supportedPolicies = "supported: pick_first, round_robin"
+// supportedPolicies lists the registered policies for an error message.
+func supportedPolicies() string {
+	return "supported: " + strings.Join(balancer.Names(), ", ")
+}
 
 func (c *Config) parseLB(top object) error {
 	v, ok := field(top, "loadBalancingConfig")
@@ -218,7 +225,8 @@ func (c *Config) parseLB(top object) error {
 	}
 	var names []string
 	for i, e := range list {
-		p := path + "[" + strconv.Itoa(i) + "]"
+		entry := path + "[" + strconv.Itoa(i) + "]"
+		p := entry
 		o, ok := e.(object)
 		if !ok || len(o) != 1 {
 			return errf(p, "%s is invalid (want an object with exactly one policy, e.g. {\"round_robin\": {}})", show(e))
@@ -240,6 +248,7 @@ func (c *Config) parseLB(top object) error {
 					}
 				}
 				c.LBPolicy, c.PickFirstShuffle = name, shuffle
+				c.LBConfig = balancer.PickFirstConfig{ShuffleAddressList: shuffle}
 				return nil
 			case "round_robin":
 				if cfg != nil {
@@ -250,6 +259,18 @@ func (c *Config) parseLB(top object) error {
 				c.LBPolicy = name
 				return nil
 			}
+			if b, ok := balancer.Get(name); ok {
+				raw, err := json.Marshal(cfg)
+				if err != nil {
+					return errf(p, "%s is invalid: %v", show(cfg), err)
+				}
+				pc, err := b.ParseConfig(raw)
+				if err != nil {
+					return errf(entry, "%v", err)
+				}
+				c.LBPolicy, c.LBConfig = name, pc
+				return nil
+			}
 			names = append(names, show(name))
 		}
 	}
@@ -257,7 +278,7 @@ func (c *Config) parseLB(top object) error {
 	if len(names) > maxNames {
 		names = append(names[:maxNames], fmt.Sprintf("... %d more", len(names)-maxNames))
 	}
-	return errf(path, "no supported policy in [%s] (%s)", strings.Join(names, ", "), supportedPolicies)
+	return errf(path, "no supported policy in [%s] (%s)", strings.Join(names, ", "), supportedPolicies())
 }
 
 // parseDeprecatedLB reads loadBalancingPolicy, used only when
@@ -272,13 +293,19 @@ func (c *Config) parseDeprecatedLB(top object) error {
 	if err != nil {
 		return err
 	}
-	switch name := strings.ToLower(s); name {
-	case "":
-	case "pick_first", "round_robin":
-		c.LBPolicy = name
-	default:
-		return errf(path, "%s is not a supported policy (%s)", show(v), supportedPolicies)
+	name := strings.ToLower(s)
+	if name == "" {
+		return nil
 	}
+	b, ok := balancer.Get(name)
+	if !ok {
+		return errf(path, "%s is not a supported policy (%s)", show(v), supportedPolicies())
+	}
+	pc, err := b.ParseConfig(nil)
+	if err != nil {
+		return errf(path, "%v", err)
+	}
+	c.LBPolicy, c.LBConfig = name, pc
 	return nil
 }
 
