@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 	"runtime"
 	"slices"
 	"sync"
@@ -42,8 +43,8 @@ func heapInUse() uint64 {
 func TestInFlightCallsCostNoGoroutine(t *testing.T) {
 	const actorsN, perActor = 100, 100
 	const calls = actorsN * perActor
-	srv := startHeld(t)
-	ch, err := channel.Insecure(srv.addr())
+	srv := peers.StartHeld(t)
+	ch, err := channel.Insecure(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +53,11 @@ func TestInFlightCallsCostNoGoroutine(t *testing.T) {
 	unary := actors.Unary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, unaryCall)
 
 	// Connect, and let the runtime start what it keeps running.
-	srv.release()
+	srv.Release()
 	if _, err := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, unaryCall).Call(context.Background(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	srv.released = false
-	base := srv.ended
-	srv.mu.Unlock()
+	base := srv.Hold()
 
 	var replies sync.WaitGroup
 	replies.Add(calls)
@@ -88,10 +86,10 @@ func TestInFlightCallsCostNoGoroutine(t *testing.T) {
 	for _, pid := range pids {
 		sys.Root.Send(pid, "go")
 	}
-	srv.waitCalls(base + calls)
+	srv.WaitCalls(base + calls)
 	g1 := settledGoroutines(g0 + 49)
 	h1 := heapInUse()
-	srv.release()
+	srv.Release()
 	replies.Wait()
 	for _, pid := range pids {
 		_ = sys.Root.StopFuture(pid).Wait()
@@ -113,22 +111,19 @@ func TestInFlightCallsCostNoGoroutine(t *testing.T) {
 // in flight.
 func TestFuturesHoldNoGoroutine(t *testing.T) {
 	const n = 1000
-	srv := startHeld(t)
-	ch, err := channel.Insecure(srv.addr())
+	srv := peers.StartHeld(t)
+	ch, err := channel.Insecure(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ch.Close()
 	unary := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, unaryCall)
 	client := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, "/grpc.testing.TestService/StreamingInputCall")
-	srv.release()
+	srv.Release()
 	if _, err := unary.Call(context.Background(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	srv.released = false
-	base := srv.ended
-	srv.mu.Unlock()
+	base := srv.Hold()
 
 	g0 := settledGoroutines(0)
 	var unaryFs []*channel.CallFuture[*testgrpc.SimpleResponse]
@@ -138,9 +133,9 @@ func TestFuturesHoldNoGoroutine(t *testing.T) {
 		unaryFs = append(unaryFs, unary.Future(context.Background(), &testgrpc.SimpleRequest{}))
 		clientFs = append(clientFs, client.Future(context.Background(), slices.Values(reqs)))
 	}
-	srv.waitCalls(base + 2*n)
+	srv.WaitCalls(base + 2*n)
 	g1 := settledGoroutines(g0 + 49)
-	srv.release()
+	srv.Release()
 	for i := range n {
 		if _, err := unaryFs[i].Result(context.Background()); err != nil {
 			t.Fatal(err)

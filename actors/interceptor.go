@@ -20,31 +20,17 @@ import (
 	"github.com/grpcactor/grpcactor/status"
 )
 
-// Kind is the kind of call a middleware actor is asked about.
-type Kind int
+// Kind is the kind of call a middleware actor is asked about: the
+// channel's CallKind.
+type Kind = channel.CallKind
 
 // The kinds of call, after the four interceptor interfaces.
 const (
-	KindUnaryUnary   Kind = iota + 1 // one request, one response
-	KindUnaryStream                  // one request, a response stream
-	KindStreamUnary                  // a request stream, one response
-	KindStreamStream                 // both streams
+	KindUnaryUnary   = channel.KindUnaryUnary   // one request, one response
+	KindUnaryStream  = channel.KindUnaryStream  // one request, a response stream
+	KindStreamUnary  = channel.KindStreamUnary  // a request stream, one response
+	KindStreamStream = channel.KindStreamStream // both streams
 )
-
-// String returns the kind's interceptor name, for example "UnaryUnary".
-func (k Kind) String() string {
-	switch k {
-	case KindUnaryUnary:
-		return "UnaryUnary"
-	case KindUnaryStream:
-		return "UnaryStream"
-	case KindStreamUnary:
-		return "StreamUnary"
-	case KindStreamStream:
-		return "StreamStream"
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Intercept is the message a middleware actor receives for each call made
 // through a channel that Interceptor is attached to. The actor answers it
@@ -343,7 +329,7 @@ func (m *Middleware) InterceptStart(ctx context.Context, ho *channel.Handoff) {
 	if sys == nil {
 		sys = actorsys.Default()
 	}
-	kind := Kind(ho.Kind())
+	kind := ho.Kind()
 	details := ho.Details()
 	d := copyDetails(details)
 	deadline, hasDeadline, fromTimeout, callDeadline := m.answerDue(ctx, d, start)

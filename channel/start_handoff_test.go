@@ -81,8 +81,8 @@ func settled(limit int) int {
 // goroutine per call: the count stays flat however many are in flight.
 func TestStartInterceptedHoldsNoGoroutine(t *testing.T) {
 	const calls = 1000
-	srv := startHeld(t)
-	base, err := channel.Insecure(srv.addr())
+	srv := peers.StartHeld(t)
+	base, err := channel.Insecure(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +95,11 @@ func TestStartInterceptedHoldsNoGoroutine(t *testing.T) {
 	uu := channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, unaryMethod)
 
 	// Connect, and let the runtime start what it keeps running.
-	srv.release()
+	srv.Release()
 	if _, err := uu.Call(context.Background(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	srv.released = false
-	srv.mu.Unlock()
+	srv.Hold()
 	before := runtime.NumGoroutine()
 
 	var wg sync.WaitGroup
@@ -115,13 +113,13 @@ func TestStartInterceptedHoldsNoGoroutine(t *testing.T) {
 			wg.Done()
 		}, channel.Timeout(time.Minute))
 	}
-	srv.waitCalls(calls + 1)
+	srv.WaitCalls(calls + 1)
 	during := settled(before + 100)
 	if during-before >= 100 {
 		t.Errorf("%d started intercepted calls in flight: %d goroutines, %d before (want fewer than 100 more)", calls, during, before)
 	}
 	t.Logf("%d started intercepted calls in flight: %d goroutines (%d before)", calls, during, before)
-	srv.release()
+	srv.Release()
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d of %d calls failed", n, calls)

@@ -1,4 +1,4 @@
-package actors_test
+package peers
 
 import (
 	"bytes"
@@ -11,12 +11,12 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// heldServer is a minimal HTTP/2 gRPC server on one goroutine per
+// HeldServer is a minimal HTTP/2 gRPC server on one goroutine per
 // connection: it reads every call and answers none until release, then
 // answers each with an empty response message and status OK. Unlike
 // grpc-go's server it holds no goroutine per call, so a test can count
 // the client's goroutines and heap per call in flight.
-type heldServer struct {
+type HeldServer struct {
 	lis net.Listener
 
 	mu       sync.Mutex
@@ -37,12 +37,13 @@ type heldConn struct {
 	open []uint32 // held streams
 }
 
-func startHeld(t testing.TB) *heldServer {
+// StartHeld starts a HeldServer on loopback, stopped at the test's end.
+func StartHeld(t testing.TB) *HeldServer {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &heldServer{lis: lis}
+	s := &HeldServer{lis: lis}
 	s.cond = sync.NewCond(&s.mu)
 	s.wg.Add(1)
 	go s.accept()
@@ -50,9 +51,10 @@ func startHeld(t testing.TB) *heldServer {
 	return s
 }
 
-func (s *heldServer) addr() string { return s.lis.Addr().String() }
+// Addr is the server's address.
+func (s *HeldServer) Addr() string { return s.lis.Addr().String() }
 
-func (s *heldServer) accept() {
+func (s *HeldServer) accept() {
 	defer s.wg.Done()
 	for {
 		c, err := s.lis.Accept()
@@ -70,7 +72,7 @@ func (s *heldServer) accept() {
 	}
 }
 
-func (s *heldServer) stop() {
+func (s *HeldServer) stop() {
 	s.lis.Close()
 	s.mu.Lock()
 	for _, c := range s.conns {
@@ -80,7 +82,7 @@ func (s *heldServer) stop() {
 	s.wg.Wait()
 }
 
-func (s *heldServer) serve(hc *heldConn) {
+func (s *HeldServer) serve(hc *heldConn) {
 	defer s.wg.Done()
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(hc.c, preface); err != nil {
@@ -134,8 +136,8 @@ func (s *heldServer) serve(hc *heldConn) {
 	}
 }
 
-// waitCalls waits until n calls arrived with their requests complete.
-func (s *heldServer) waitCalls(n int) {
+// WaitCalls waits until n calls arrived with their requests complete.
+func (s *HeldServer) WaitCalls(n int) {
 	s.mu.Lock()
 	for s.ended < n {
 		s.cond.Wait()
@@ -143,8 +145,17 @@ func (s *heldServer) waitCalls(n int) {
 	s.mu.Unlock()
 }
 
-// release answers every held call, and every later one at once.
-func (s *heldServer) release() {
+// Hold makes the server hold calls again (after Release) and returns how
+// many calls have arrived so far with their requests complete.
+func (s *HeldServer) Hold() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.released = false
+	return s.ended
+}
+
+// Release answers every held call, and every later one at once.
+func (s *HeldServer) Release() {
 	s.mu.Lock()
 	s.released = true
 	conns := append([]*heldConn(nil), s.conns...)
