@@ -12,8 +12,8 @@ import (
 
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/internal/lbconn"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/metadata"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // Address is one backend a policy may connect to, as the channel's name

@@ -8,10 +8,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/subchannel"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/subchannel"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // Messages only the actor handles.

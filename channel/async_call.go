@@ -4,8 +4,8 @@ import (
 	"io"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The byte-level half of a call started with Start: its attempts open

@@ -13,10 +13,10 @@ import (
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 const (

@@ -7,9 +7,9 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The receive side of a call: what follows the end of an attempt is

@@ -9,8 +9,8 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // retryState is a call's retry bookkeeping (gRFC A6): the transparent

@@ -18,9 +18,9 @@ import (
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/lbconn"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/internal/subchannel"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/subchannel"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // Version is the library version, sent in the user-agent header.

@@ -11,8 +11,8 @@ import (
 	"github.com/grpcactor/grpcactor/internal/lbconn"
 	"github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The channel actor's logic is this plain state machine: core.step takes a

@@ -8,8 +8,8 @@ import (
 
 	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // scriptedPolicy is a policy whose picker answers what the test says.

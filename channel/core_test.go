@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 func testCore(lb string, static ...string) *core {

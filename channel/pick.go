@@ -3,8 +3,8 @@ package channel
 import (
 	"github.com/grpcactor/grpcactor/balancer"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // A call's side of the load-balancing policy: what its picker sees of the

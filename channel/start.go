@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The callback form of every call kind (Start): the call starts and Start

@@ -5,7 +5,7 @@
 // init; balancer cannot be imported here (it imports this package).
 package lbconn
 
-import "github.com/grpcactor/grpcactor/transport"
+import "github.com/grpcactor/grpcactor/internal/transport"
 
 var (
 	// Attach gives sc (a *balancer.SubConn) its ready connection; a nil

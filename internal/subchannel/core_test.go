@@ -7,8 +7,8 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 	"golang.org/x/net/http2"
 )
 

@@ -9,9 +9,9 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/internal/health"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // Client-side health checking (gRFC A17), the actor's part: the core

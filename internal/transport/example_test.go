@@ -7,8 +7,8 @@ import (
 	"net"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
-	"github.com/grpcactor/grpcactor/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"

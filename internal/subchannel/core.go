@@ -6,8 +6,8 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/internal/health"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // The subchannel's logic is this plain state machine: core.step takes a

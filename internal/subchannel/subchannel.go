@@ -22,8 +22,8 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 // Config describes a subchannel.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/grpcactor/grpcactor/connectivity"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
-	"github.com/grpcactor/grpcactor/subchannel"
-	"github.com/grpcactor/grpcactor/transport"
+	"github.com/grpcactor/grpcactor/internal/subchannel"
+	"github.com/grpcactor/grpcactor/internal/transport"
 )
 
 // bound fails a wait that should end (a hang fails the test, not the run).

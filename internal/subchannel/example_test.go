@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/grpcactor/grpcactor/subchannel"
+	"github.com/grpcactor/grpcactor/internal/subchannel"
 )
 
 // The reconnect delays of gRPC's connection-backoff document, here without

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/grpcactor/grpcactor/connectivity"
-	"github.com/grpcactor/grpcactor/transport"
+	"github.com/grpcactor/grpcactor/internal/transport"
 )
 
 // logEvent logs what the connection told the subchannel: a GOAWAY from

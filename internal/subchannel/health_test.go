@@ -8,8 +8,8 @@ import (
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/health"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/transport"
 )
 
 func TestCoreHealth(t *testing.T) {
