@@ -68,7 +68,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 			}
 		})
 		return
-	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow, msgDoResolve:
+	case msgPick, msgAbandoned, msgConnect, msgClose, msgEnterIdle, msgResetBoff, msgResolveNow, msgDoResolve, msgPollTick:
 		msg = m.(coreMsg)
 	case *subchannel.StateChanged:
 		id, ok := a.ids[m.Sub]
@@ -232,6 +232,8 @@ func (a *chanActor) perform(e effect) {
 		}
 	case effResolveTimer:
 		a.timers.Arm("resolveRetry", e.d, msgResolveNow{gen: e.gen})
+	case effPollTimer:
+		a.timers.Arm("poll", e.d, msgPollTick{gen: e.gen})
 	case effState:
 		a.logState(e)
 		a.notify(e.from, e.to)

@@ -20,6 +20,7 @@ import (
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/subchannel"
 	"github.com/grpcactor/grpcactor/internal/transport"
+	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
 )
 
@@ -171,7 +172,7 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if err != nil {
 		return nil, err
 	}
-	res, dynamic, err := buildResolver(target, pt, builder)
+	res, builder, err := buildResolver(target, pt, builder)
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: building its resolver: %w", target, err)
 	}
@@ -193,7 +194,17 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 	if err != nil {
 		return nil, fmt.Errorf("channel %q: %w", target, err)
 	}
-	if builder != nil {
+	dynamic := true
+	var staticInfo map[address]resolver.Address
+	switch {
+	case res.Static != nil:
+		static, staticInfo = fixedAddrs(res)
+		dynamic = false
+	case static != nil && builder == resolver.Builtin("dns"):
+		// The built-in dns resolver's target goes through a proxy, which
+		// resolves the name (gRFC A1): the channel does not.
+		dynamic = false
+	default:
 		static = nil // the resolver finds the addresses
 	}
 	ch := &Channel{chanState: &chanState{
@@ -238,6 +249,10 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		res:       res,
 	}
 	a.core.rs.push = dynamic && res.Poll == nil
+	a.core.rs.info = staticInfo
+	if dynamic && res.Poll != nil {
+		a.core.rs.pollEvery = res.PollInterval
+	}
 	a.core.rs.shuffleFn = func(as []address) { rand.Shuffle(len(as), func(i, j int) { as[i], as[j] = as[j], as[i] }) }
 	if sc := o.serviceConfig; sc != nil && sc.PickFirstShuffle {
 		a.core.shuffle = a.core.rs.shuffleFn

@@ -349,6 +349,8 @@ func (c *core) step(msg coreMsg) []effect {
 		}
 	case msgResolverGone:
 		c.resolverGone(m.err)
+	case msgPollTick:
+		c.pollTick(m)
 	case msgSubState:
 		c.subState(m)
 	case msgEnterIdle:
@@ -455,14 +457,17 @@ func (c *core) resolved(m msgResolved) {
 	if m.err != nil {
 		c.lastErr = m.err
 		if len(c.subs) > 0 {
+			c.armPoll()
 			return // keep using the addresses we have
 		}
 		c.toFailure()
 		c.resolveGen++
 		c.emit(effResolveTimer{d: c.resolveBo.Next(), gen: c.resolveGen})
+		c.stopPoll()
 		return
 	}
 	c.resolveBo.Reset()
+	c.armPoll()
 	if len(m.addrs) == 0 {
 		c.lastErr = status.New(codes.Unavailable, "name resolution returned no addresses")
 		c.toFailure()

@@ -2,27 +2,33 @@ package channel
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
-	iresolver "github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
 )
 
-// The channel's side of package resolver. Every resolver is one of
-// resolver.Resolver's three forms: a Poll function (the built-in dns
-// scheme is one), which the actor calls on a goroutine when the core
-// emits effResolve, one call at a time; or an actor (Props, spawned as the
-// channel actor's child, or the user's PID), which the actor starts on the
-// first effResolve and asks again with *resolver.ResolveNow on the next
-// ones. An actor pushes *resolver.Update messages whenever it likes; the
-// actor turns each into msgResolved for the core, as it does a Poll's
-// result. The core knows only whether its resolver pushes (resolverCore).
+// The channel's side of package resolver. Every target is resolved by a
+// builder of package resolver: WithResolver's, else the one registered for
+// its scheme (the built-in schemes are registered builders too). The
+// resolver it builds is one of resolver.Resolver's four forms: Static (the
+// built-in unix, unix-abstract, ipv4, ipv6 and passthrough schemes), whose
+// fixed addresses the core uses as it always did (core.static, no
+// lookup); a Poll function (the built-in dns scheme is one), which the
+// actor calls on a goroutine when the core emits effResolve, one call at a
+// time, and, with a PollInterval, again when the core's poll timer fires;
+// or an actor (Props, spawned as the channel actor's child, or the user's
+// PID), which the actor starts on the first effResolve and asks again with
+// *resolver.ResolveNow on the next ones. An actor pushes *resolver.Update
+// messages whenever it likes; the actor turns each into msgResolved for
+// the core, as it does a Poll's result. The core knows only whether its
+// resolver pushes (resolverCore).
 
 // resolverCore is the core's state for a resolver of package resolver.
 type resolverCore struct {
@@ -49,6 +55,53 @@ type resolverCore struct {
 	// info holds the resolver's own description of each address of the
 	// latest list (weight, attributes), for policies to read.
 	info map[address]resolver.Address
+	// pollEvery is a Poll resolver's PollInterval (0: no periodic poll);
+	// pollGen tells the current poll timer from stale ones.
+	pollEvery time.Duration
+	pollGen   int
+}
+
+// Periodic polling (resolver.Resolver.PollInterval): after each result of
+// a Poll resolver the core arms the poll timer, and when it fires polls
+// again, unless a lookup is already wanted. A stale timer (the channel
+// went IDLE, or a later result armed another) is told by its generation.
+type (
+	// msgPollTick is the poll timer firing.
+	msgPollTick struct{ gen int }
+	// effPollTimer arms the poll timer: msgPollTick with gen after d.
+	effPollTimer struct {
+		d   time.Duration
+		gen int
+	}
+)
+
+func (msgPollTick) coreMsg()          {}
+func (m msgPollTick) String() string  { return fmt.Sprintf("poll tick gen=%d", m.gen) }
+func (effPollTimer) effect()          {}
+func (e effPollTimer) String() string { return fmt.Sprintf("poll-timer %v gen=%d", e.d, e.gen) }
+
+// armPoll arms the poll timer after a result of a Poll resolver that polls
+// periodically.
+func (c *core) armPoll() {
+	if c.rs.pollEvery <= 0 || c.rs.push || c.state == Idle || c.state == Shutdown || c.rs.gone != nil {
+		return
+	}
+	c.rs.pollGen++
+	c.emit(effPollTimer{d: c.rs.pollEvery, gen: c.rs.pollGen})
+}
+
+// stopPoll makes the pending poll timer stale: the resolution backoff
+// drives the next lookups.
+func (c *core) stopPoll() { c.rs.pollGen++ }
+
+// pollTick polls the resolver when the poll timer fires: at once, as a
+// first lookup is (the rate limit does not hold it back, but counts it).
+func (c *core) pollTick(m msgPollTick) {
+	if m.gen != c.rs.pollGen || c.state == Idle || c.resolving || c.rs.gone != nil {
+		return
+	}
+	c.resolving = true
+	c.resolve(true)
 }
 
 // resolverExtras is what an update from package resolver carries beyond
@@ -131,34 +184,44 @@ func (c *core) resolverGone(err *status.Error) {
 	c.pending = nil
 }
 
-// buildResolver builds the channel's resolver: b's, or the built-in dns
-// scheme's (a Poll of internal/resolver.DNS) when b is nil. It returns
-// whether there is one (the other built-in schemes have fixed addresses
-// and need none).
-func buildResolver(target string, pt *parsedTarget, b resolver.Builder) (resolver.Resolver, bool, error) {
+// buildResolver builds the channel's resolver with b, or, when b is nil,
+// with the builder registered for the target's scheme (a built-in
+// scheme's unless resolver.Register replaced it). It returns the builder
+// it used.
+func buildResolver(target string, pt *parsedTarget, b resolver.Builder) (resolver.Resolver, resolver.Builder, error) {
 	if b == nil {
-		if pt.scheme != "dns" {
-			return resolver.Resolver{}, false, nil
+		if b = resolver.Get(pt.scheme); b == nil {
+			return resolver.Resolver{}, nil, fmt.Errorf("no resolver is registered for scheme %q", pt.scheme)
 		}
-		dns := &iresolver.DNS{Server: pt.authority}
-		host, port := pt.host, pt.port
-		return resolver.Resolver{Poll: func(ctx context.Context) resolver.Update {
-			res, err := dns.Resolve(ctx, host, port)
-			u := resolver.Update{Err: err}
-			for _, r := range res {
-				u.Addresses = append(u.Addresses, resolver.Address{Network: r.Network, Addr: r.Addr})
-			}
-			return u
-		}}, true, nil
 	}
 	r, err := b.Build(pt.resolverTarget(target))
 	if err == nil {
 		err = r.Check()
 	}
 	if err != nil {
-		return resolver.Resolver{}, false, err
+		return resolver.Resolver{}, nil, err
 	}
-	return r, true, nil
+	return r, b, nil
+}
+
+// fixedAddrs returns a Static resolver's addresses in the channel's form
+// (nil for the other forms), and what the resolver said of each (weight,
+// attributes) for policies to read.
+func fixedAddrs(r resolver.Resolver) ([]address, map[address]resolver.Address) {
+	if len(r.Static) == 0 {
+		return nil, nil
+	}
+	out := make([]address, len(r.Static))
+	info := make(map[address]resolver.Address, len(r.Static))
+	for i, a := range r.Static {
+		network := a.Network
+		if network == "" {
+			network = "tcp"
+		}
+		out[i] = address{network: network, addr: a.Addr}
+		info[out[i]] = a
+	}
+	return out, info
 }
 
 // toResolved turns a resolver's update into the core's message: the

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	iresolver "github.com/grpcactor/grpcactor/internal/resolver"
 	"github.com/grpcactor/grpcactor/resolver"
 )
 
@@ -28,7 +29,7 @@ type parsedTarget struct {
 	scheme    string // dns, unix, unix-abstract, ipv4, ipv6, passthrough
 	authority string // the DNS server for dns://authority/...
 	endpoint  string
-	addrs     []address // fixed addresses, for every scheme but dns
+	addrs     []address // fixed addresses, for every scheme but dns (those its built-in resolver gives)
 	host      string    // dns: the host to resolve
 	port      string    // dns: the port
 	defAuth   string    // the default :authority
@@ -37,8 +38,6 @@ type parsedTarget struct {
 var knownSchemes = map[string]bool{
 	"dns": true, "unix": true, "unix-abstract": true, "ipv4": true, "ipv6": true, "passthrough": true,
 }
-
-const defaultPort = "443"
 
 // parseTarget parses target as gRPC's naming document describes: a URI
 // with one of the known schemes, or a bare host[:port] resolved by DNS.
@@ -50,8 +49,7 @@ func parseTarget(target string) (*parsedTarget, error) {
 	if i := strings.Index(target, "://"); i > 0 {
 		scheme, rest, hasScheme = target[:i], target[i+3:], true
 		if !knownSchemes[scheme] {
-			known := append([]string{"dns", "unix", "unix-abstract", "ipv4", "ipv6", "passthrough"}, resolver.Schemes()...)
-			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: %s; others need channel.WithResolver or resolver.Register)", target, scheme, strings.Join(known, ", "))
+			return nil, fmt.Errorf("channel target %q: unknown scheme %q (known: %s; others need channel.WithResolver or resolver.Register)", target, scheme, strings.Join(resolver.Schemes(), ", "))
 		}
 	} else if i := strings.Index(target, ":"); i > 0 && knownSchemes[target[:i]] {
 		scheme, rest, hasScheme = target[:i], target[i+1:], true
@@ -70,7 +68,7 @@ func parseTarget(target string) (*parsedTarget, error) {
 			}
 			t.authority, rest = rest[:slash], rest[slash+1:]
 		}
-		host, port, err := splitHostPort(rest)
+		host, port, err := iresolver.SplitHostPort(rest)
 		if err != nil {
 			return nil, fmt.Errorf("channel target %q: %v", target, err)
 		}
@@ -87,11 +85,7 @@ func parseTarget(target string) (*parsedTarget, error) {
 				return nil, fmt.Errorf("channel target %q: unix:// needs an absolute path (unix:///path)", target)
 			}
 		}
-		if path == "" {
-			return nil, fmt.Errorf("channel target %q: empty unix socket path", target)
-		}
 		t.endpoint = path
-		t.addrs = []address{{"unix", path}}
 		t.defAuth = "localhost"
 	case "unix-abstract":
 		name := strings.TrimPrefix(rest, "//")
@@ -99,25 +93,10 @@ func parseTarget(target string) (*parsedTarget, error) {
 			name = strings.TrimPrefix(rest, "/")
 		}
 		t.endpoint = name
-		t.addrs = []address{{"unix", "@" + name}}
 		t.defAuth = "localhost"
 	case "ipv4", "ipv6":
 		if full {
 			rest = strings.TrimPrefix(rest, "/")
-		}
-		if rest == "" {
-			return nil, fmt.Errorf("channel target %q: no addresses", target)
-		}
-		for _, a := range strings.Split(rest, ",") {
-			host, port, err := splitHostPort(a)
-			if err != nil {
-				return nil, fmt.Errorf("channel target %q: %v", target, err)
-			}
-			ip := net.ParseIP(host)
-			if ip == nil || (scheme == "ipv4") != (ip.To4() != nil) {
-				return nil, fmt.Errorf("channel target %q: %q is not an %s address", target, host, scheme)
-			}
-			t.addrs = append(t.addrs, address{"tcp", net.JoinHostPort(host, port)})
 		}
 		t.endpoint = rest
 		t.defAuth = "localhost"
@@ -129,17 +108,25 @@ func parseTarget(target string) (*parsedTarget, error) {
 			}
 			rest = rest[slash+1:]
 		}
-		if rest == "" {
-			return nil, fmt.Errorf("channel target %q: empty passthrough address", target)
-		}
+		t.endpoint = rest
 		// The address is the dialer's to interpret, but it is also the
 		// default :authority.
 		if err := checkAuthority("address", rest); err != nil {
 			return nil, fmt.Errorf("channel target %q: %v", target, err)
 		}
-		t.endpoint = rest
-		t.addrs = []address{{"tcp", rest}}
 		t.defAuth = rest
+	}
+	if scheme != "dns" {
+		// The fixed addresses, as the scheme's built-in resolver gives
+		// them: checked here, so that a bad target is an error naming it
+		// even when another resolver takes the scheme over.
+		as, err := iresolver.StaticAddresses(scheme, t.endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("channel target %q: %v", target, err)
+		}
+		for _, a := range as {
+			t.addrs = append(t.addrs, address{a.Network, a.Addr})
+		}
 	}
 	return t, nil
 }
@@ -194,49 +181,6 @@ func parseTargetWith(target string, custom resolver.Builder) (*parsedTarget, res
 // resolverTarget is the target as a resolver.Builder sees it.
 func (t *parsedTarget) resolverTarget(raw string) resolver.Target {
 	return resolver.Target{Scheme: t.scheme, Authority: t.authority, Endpoint: t.endpoint, Raw: raw}
-}
-
-// splitHostPort splits host[:port], adding the default port 443.
-func splitHostPort(s string) (host, port string, err error) {
-	if s == "" {
-		return "", "", fmt.Errorf("missing host")
-	}
-	if strings.HasPrefix(s, "[") {
-		end := strings.Index(s, "]")
-		if end < 0 {
-			return "", "", fmt.Errorf("%q: missing ']' in IPv6 address", s)
-		}
-		host = s[1:end]
-		rest := s[end+1:]
-		switch {
-		case rest == "":
-			return host, defaultPort, nil
-		case strings.HasPrefix(rest, ":") && len(rest) > 1:
-			port = rest[1:]
-		default:
-			return "", "", fmt.Errorf("%q: bad port after IPv6 address", s)
-		}
-	} else if strings.Count(s, ":") > 1 {
-		// A bare IPv6 address without brackets and port.
-		if net.ParseIP(s) == nil {
-			return "", "", fmt.Errorf("%q: too many colons", s)
-		}
-		return s, defaultPort, nil
-	} else if i := strings.LastIndex(s, ":"); i >= 0 {
-		host, port = s[:i], s[i+1:]
-		if port == "" {
-			return "", "", fmt.Errorf("%q: empty port", s)
-		}
-	} else {
-		host, port = s, defaultPort
-	}
-	if host == "" {
-		return "", "", fmt.Errorf("%q: missing host", s)
-	}
-	if err := checkPort(s, port); err != nil {
-		return "", "", err
-	}
-	return host, port, nil
 }
 
 // checkHost checks the host of a DNS target: an IP address or a name of

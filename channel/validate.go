@@ -1,9 +1,6 @@
 package channel
 
-import (
-	"fmt"
-	"strconv"
-)
+import "fmt"
 
 // Strings that go into a call's headers are checked where they are given
 // (an option, a target, a call's metadata), so that a bad one is refused
@@ -43,20 +40,6 @@ func authorityChar(c byte) bool {
 		return true
 	}
 	return false
-}
-
-// checkPort checks that port is a TCP port a client can dial (1-65535).
-func checkPort(addr, port string) error {
-	for _, c := range port {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%q: port %q is not a number", addr, port)
-		}
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%q: port %s is out of range (1-65535)", addr, port)
-	}
-	return nil
 }
 
 // checkMethod checks a call's method name, which goes into the :path

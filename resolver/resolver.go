@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -99,19 +100,35 @@ type Stop struct {
 }
 
 // Resolver is one channel's resolver, as a Builder makes it: exactly one
-// of Poll, Props and PID is set. The package documentation describes the
-// three forms.
+// of Poll, Props, PID and Static is set. The package documentation
+// describes the four forms.
 type Resolver struct {
 	// Poll is called by the channel, on a goroutine of its own, each time
 	// it needs the target resolved; ctx ends when the channel closes (or
 	// after 20 s). Calls never overlap.
 	Poll func(ctx context.Context) Update
+	// PollInterval, when positive, has the channel also call Poll every
+	// PollInterval, counted from the end of the previous call, while the
+	// channel is out of IDLE (no poll while it is IDLE or after it
+	// closed). Such a periodic poll runs at once, whatever
+	// grpc.dns_min_time_between_resolutions_ms says, and counts as a
+	// resolution for that limit: a re-resolution the channel asks for soon
+	// after it waits as usual. A poll that fails while the channel has no
+	// address is retried with the channel's backoff instead, and the
+	// period starts again after the next success. Zero (the default) polls
+	// only when the channel asks. Only with Poll.
+	PollInterval time.Duration
 	// Props is an actor the channel spawns as its child and stops when it
 	// closes.
 	Props *actor.Props
 	// PID is an actor of the user's own system, which must be the
 	// channel's (channel.WithActorSystem); the channel watches it.
 	PID *actor.PID
+	// Static is a fixed address list, known when the resolver is built:
+	// the channel connects to these addresses and never resolves again
+	// (the form of the built-in unix, unix-abstract, ipv4, ipv6 and
+	// passthrough schemes).
+	Static []Address
 }
 
 // Builder makes the resolver of one channel. Build is called once per
@@ -129,11 +146,33 @@ type BuilderFunc func(t Target) (Resolver, error)
 func (f BuilderFunc) Build(t Target) (Resolver, error) { return f(t) }
 
 // PollFunc returns a Builder whose resolvers call fn with their channel's
-// target each time the channel needs it resolved (the Poll form).
-func PollFunc(fn func(ctx context.Context, t Target) Update) Builder {
+// target each time the channel needs it resolved (the Poll form), and, with
+// the option Every, periodically too.
+func PollFunc(fn func(ctx context.Context, t Target) Update, opts ...PollOption) Builder {
+	var o pollOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
 	return BuilderFunc(func(t Target) (Resolver, error) {
-		return Resolver{Poll: func(ctx context.Context) Update { return fn(ctx, t) }}, nil
+		return Resolver{Poll: func(ctx context.Context) Update { return fn(ctx, t) }, PollInterval: o.every}, nil
 	})
+}
+
+// PollOption is an option of PollFunc.
+type PollOption func(*pollOptions)
+
+type pollOptions struct {
+	every time.Duration
+}
+
+// Every makes PollFunc's resolvers poll every d as well as when their
+// channel asks (Resolver.PollInterval): a plain function that reads a file
+// or asks a registry then follows changes without a watch of its own.
+// A negative d is an error from the channel's Insecure or Secure.
+func Every(d time.Duration) PollOption {
+	return func(o *pollOptions) { o.every = d }
 }
 
 // ActorPID returns a Builder whose channels all use the actor pid as their
@@ -150,21 +189,26 @@ func ActorPID(pid *actor.PID) Builder {
 }
 
 // Check reports what is wrong with r, naming the field: it must have
-// exactly one of Poll, Props and PID set.
+// exactly one of Poll, Props, PID and Static set, and PollInterval, if
+// set, must be positive and go with Poll.
 func (r Resolver) Check() error {
 	n := 0
-	for _, set := range []bool{r.Poll != nil, r.Props != nil, r.PID != nil} {
+	for _, set := range []bool{r.Poll != nil, r.Props != nil, r.PID != nil, len(r.Static) > 0} {
 		if set {
 			n++
 		}
 	}
-	switch n {
-	case 1:
-		return nil
-	case 0:
-		return fmt.Errorf("resolver: none of Poll, Props and PID is set")
+	switch {
+	case n == 0:
+		return fmt.Errorf("resolver: none of Poll, Props and PID is set, and Static is empty")
+	case n > 1:
+		return fmt.Errorf("resolver: more than one of Poll, Props, PID and Static is set")
+	case r.PollInterval < 0:
+		return fmt.Errorf("resolver: negative PollInterval %v", r.PollInterval)
+	case r.PollInterval > 0 && r.Poll == nil:
+		return fmt.Errorf("resolver: PollInterval %v is set without Poll", r.PollInterval)
 	}
-	return fmt.Errorf("resolver: more than one of Poll, Props and PID is set")
+	return nil
 }
 
 var (
@@ -175,8 +219,13 @@ var (
 // Register makes b the resolver of every channel whose target has scheme
 // (in lower case: "consul" for "consul:///svc"), unless the channel is
 // given its own with channel.WithResolver. A scheme registered twice keeps
-// the last builder; registering a built-in scheme ("dns") replaces the
-// built-in resolver for channels opened afterwards. Register is meant for
+// the last builder, as in grpc-go; the built-in schemes (dns, unix,
+// unix-abstract, ipv4, ipv6, passthrough) are registered builders like any
+// other, so registering one of them replaces it for channels opened
+// afterwards (Builtin still returns the original). A target of a built-in
+// scheme is still checked as that scheme's (a bad "ipv4:" list is an
+// error from channel.Insecure naming the target) whichever builder
+// resolves it. Register is meant for
 // init functions; it panics if scheme is empty or not a URI scheme
 // (letters, digits, '+', '-', '.', starting with a letter) or b is nil.
 func Register(scheme string, b Builder) {
@@ -198,7 +247,8 @@ func Get(scheme string) Builder {
 	return registry[strings.ToLower(scheme)]
 }
 
-// Schemes returns the registered schemes, sorted.
+// Schemes returns the registered schemes, the built-in ones included,
+// sorted.
 func Schemes() []string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()

@@ -14,9 +14,10 @@ const DefaultDNSPort = "53"
 
 // Address is one endpoint to dial.
 type Address struct {
-	// Network is the network to dial: "tcp".
+	// Network is the network to dial: "tcp" or "unix".
 	Network string
-	// Addr is "host:port", an IPv6 host in brackets ("[::1]:443").
+	// Addr is "host:port", an IPv6 host in brackets ("[::1]:443"), or a
+	// unix socket's path ("@name" for an abstract one).
 	Addr string
 }
 
