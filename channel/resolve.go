@@ -97,7 +97,7 @@ func (c *core) stopPoll() { c.rs.pollGen++ }
 // pollTick polls the resolver when the poll timer fires: at once, as a
 // first lookup is (the rate limit does not hold it back, but counts it).
 func (c *core) pollTick(m msgPollTick) {
-	if m.gen != c.rs.pollGen || c.state == Idle || c.resolving || c.rs.gone != nil {
+	if c.rs.pollEvery <= 0 || m.gen != c.rs.pollGen || c.state == Idle || c.resolving || c.rs.gone != nil {
 		return
 	}
 	c.resolving = true

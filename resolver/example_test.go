@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/channel"
@@ -167,4 +169,49 @@ func ExampleManual() {
 	fmt.Println("call OK; resolver started for", target.Endpoint, "with authority", ch.Authority())
 	// Output:
 	// call OK; resolver started for my-service with authority my-service
+}
+
+// Every has a plain function polled periodically, not only when the
+// channel asks: here the backend is a variable the program changes, and
+// the channel follows it while its connection is still good. (A real
+// interval is seconds or minutes; this one keeps the example short.)
+func ExampleEvery() {
+	a, stopA := exampleServer()
+	defer stopA()
+	b, stopB := exampleServer()
+	defer stopB()
+	names := map[string]string{a: "server A", b: "server B"}
+
+	var backend atomic.Value
+	backend.Store(a)
+	poll := func(context.Context, resolver.Target) resolver.Update {
+		return resolver.Update{Addresses: []resolver.Address{{Addr: backend.Load().(string)}}}
+	}
+	ch, err := channel.Insecure("backends:///my-service",
+		channel.WithResolver(resolver.PollFunc(poll, resolver.Every(10*time.Millisecond))))
+	if err != nil {
+		panic(err)
+	}
+	defer ch.Close()
+	empty := channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](ch, "/grpc.testing.TestService/EmptyCall")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, call, err := empty.WithCall(ctx, &testgrpc.Empty{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("reached", names[call.Peer()])
+
+	// The backend moves to server B; A stays up. A later poll tells the
+	// channel, which moves its calls to B.
+	backend.Store(b)
+	for call.Peer() != b {
+		if _, call, err = empty.WithCall(ctx, &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println("reached", names[call.Peer()])
+	// Output:
+	// reached server A
+	// reached server B
 }
