@@ -124,8 +124,10 @@ func WithServiceConfig(json string) Option {
 // with any other scheme is accepted and handed to b in pieces (the short
 // form "scheme:endpoint" only for a scheme registered with
 // resolver.Register: "name:50051" is a host and a port). The channel's WithServiceConfig is the default
-// that a service config from b replaces. Default: the resolver registered
-// with resolver.Register for the target's scheme, else the built-in one.
+// that a service config from b replaces. Default: the builder registered
+// for the target's scheme (dns for a target without one); the built-in
+// schemes' builders are registered too, and resolver.Register replaces
+// them.
 func WithResolver(b resolver.Builder) Option {
 	return optionFunc(func(o *options) error {
 		if b == nil {
