@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/resolver"
 	"github.com/grpcactor/grpcactor/status"
 )
 
@@ -117,5 +118,25 @@ func TestCoreStaticTargetNeverResolves(t *testing.T) {
 		if got := describe(c.step(s.msg)); !reflect.DeepEqual(got, s.want) {
 			t.Fatalf("step %d (%v): %q, want %q", i, s.msg, got, s.want)
 		}
+	}
+}
+
+// TestFixedAddrs checks that a Static resolver's addresses become the
+// channel's fixed ones (tcp when no network is given) with what the
+// resolver said of each for policies to read.
+func TestFixedAddrs(t *testing.T) {
+	r := resolver.Resolver{Static: []resolver.Address{
+		{Addr: "a:1", Weight: 3, Attributes: map[string]string{"zone": "z"}},
+		{Network: "unix", Addr: "/s"},
+	}}
+	addrs, info := fixedAddrs(r)
+	if want := []address{{"tcp", "a:1"}, {"unix", "/s"}}; !reflect.DeepEqual(addrs, want) {
+		t.Errorf("addresses %v, want %v", addrs, want)
+	}
+	if a := info[address{"tcp", "a:1"}]; a.Weight != 3 || a.Attributes["zone"] != "z" {
+		t.Errorf("a:1's info %+v, want weight 3, zone z", a)
+	}
+	if addrs, info := fixedAddrs(resolver.Resolver{}); addrs != nil || info != nil {
+		t.Errorf("no Static: %v, %v; want nil", addrs, info)
 	}
 }

@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	iresolver "github.com/grpcactor/grpcactor/internal/resolver"
 )
@@ -27,8 +28,8 @@ func init() {
 }
 
 // Builtin returns the built-in builder of scheme ("dns", "unix",
-// "unix-abstract", "ipv4", "ipv6" or "passthrough"), or nil for any other
-// scheme. It is the builder Get returns for the scheme until Register
+// "unix-abstract", "ipv4", "ipv6" or "passthrough", in any case), or nil
+// for any other scheme. It is the builder Get returns for the scheme until Register
 // replaces it, and stays available afterwards: a replacement can delegate
 // to it (fall back to DNS, say), and Register(scheme, Builtin(scheme))
 // puts it back. Builtin("dns") builds a Poll resolver that looks the
@@ -37,7 +38,7 @@ func init() {
 // connection is lost or fails), as gRPC's dns resolvers are, not
 // periodically; the others build Static resolvers.
 func Builtin(scheme string) Builder {
-	return builtins[scheme]
+	return builtins[strings.ToLower(scheme)]
 }
 
 // staticBuilder builds the resolver of a scheme whose endpoint is its
