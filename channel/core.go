@@ -340,6 +340,9 @@ func (c *core) step(msg coreMsg) []effect {
 			c.resolve(false)
 		}
 	case msgDoResolve:
+		if !c.scheduled {
+			break // a periodic poll served the lookup it held back (pollTick)
+		}
 		c.scheduled = false
 		c.resolve(false)
 	case msgResolveNow:

@@ -26,6 +26,7 @@ func TestCorePollTimer(t *testing.T) {
 		return m
 	}
 	resolved := msgResolved{addrs: []address{{"tcp", "10.0.0.1:1"}}}
+	resolved2 := msgResolved{addrs: []address{{"tcp", "a:1"}, {"tcp", "b:2"}}}
 	failed := msgResolved{err: status.New(codes.Unavailable, "no such host")}
 	tick := func(gen int) coreMsg { return msgPollTick{gen: gen} }
 	type step struct {
@@ -35,10 +36,11 @@ func TestCorePollTimer(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
+		lb    string
 		every time.Duration
 		steps []step
 	}{
-		{"each result arms the timer; each firing polls once", time.Second, []step{
+		{"each result arms the timer; each firing polls once", "pick_first", time.Second, []step{
 			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
 			{0, resolved, []string{"poll-timer 1s gen=1", "new 0 10.0.0.1:1", "connect 0"}},
 			{0, sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
@@ -50,7 +52,7 @@ func TestCorePollTimer(t *testing.T) {
 			{time.Second, tick(3), []string{"resolve"}},
 			{0, resolved, []string{"poll-timer 1s gen=4"}},
 		}},
-		{"a periodic poll is not held back by the rate limit but counts for it", time.Second, []step{
+		{"a periodic poll is not held back by the rate limit but counts for it", "pick_first", time.Second, []step{
 			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
 			{0, resolved, []string{"poll-timer 1s gen=1", "new 0 10.0.0.1:1", "connect 0"}},
 			{0, sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
@@ -61,12 +63,25 @@ func TestCorePollTimer(t *testing.T) {
 			{10 * time.Second, sub(0, Idle), []string{"shutdown 0", "READY->IDLE", "resolve-later 20s"}},
 			{0, tick(2), nil}, // IDLE: no periodic poll
 		}},
-		{"a firing while a lookup is wanted polls nothing more", time.Second, []step{
+		{"a re-resolution the rate limit holds back is served by the next poll", "round_robin", time.Second, []step{
+			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
+			{0, resolved2, []string{"poll-timer 1s gen=1", "new 0 a:1", "new 1 b:2", "connect 0", "connect 1"}},
+			{0, sub(0, Ready), []string{"CONNECTING->READY", "reply conn"}},
+			{0, sub(1, Ready), nil},
+			// round_robin loses a connection, asks for a re-resolution:
+			// held back, since the first lookup was just now.
+			{100 * time.Millisecond, sub(1, Idle), []string{"connect 1", "resolve-later 29.9s"}},
+			{900 * time.Millisecond, tick(1), []string{"resolve"}}, // the poll does not wait
+			{0, resolved2, []string{"poll-timer 1s gen=2", "connect 1"}},
+			{29 * time.Second, msgDoResolve{}, nil}, // served already
+			{0, tick(2), []string{"resolve"}},
+		}},
+		{"a firing while a lookup is in flight polls nothing more", "pick_first", time.Second, []step{
 			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
 			{0, tick(0), nil},
 			{0, resolved, []string{"poll-timer 1s gen=1", "new 0 10.0.0.1:1", "connect 0"}},
 		}},
-		{"a failed poll with addresses keeps polling; without, the backoff retries", time.Second, []step{
+		{"a failed poll with addresses keeps polling; without, the backoff retries", "pick_first", time.Second, []step{
 			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
 			{0, failed, []string{"CONNECTING->TRANSIENT_FAILURE", "reply UNAVAILABLE", "resolve-timer 1s"}},
 			{0, tick(0), nil}, // no poll timer is current
@@ -77,7 +92,7 @@ func TestCorePollTimer(t *testing.T) {
 			{0, msgClose{}, []string{"CONNECTING->SHUTDOWN", "shutdown 0"}},
 			{time.Second, tick(3), nil},
 		}},
-		{"no interval, no timer", 0, []step{
+		{"no interval, no timer", "pick_first", 0, []step{
 			{0, pick(), []string{"IDLE->CONNECTING", "resolve"}},
 			{0, resolved, []string{"new 0 10.0.0.1:1", "connect 0"}},
 			{0, tick(0), nil},
@@ -85,7 +100,7 @@ func TestCorePollTimer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := testCore("pick_first")
+			c := testCore(tt.lb)
 			c.rs.pollEvery, c.rl.MinInterval = tt.every, 30*time.Second
 			now := time.Unix(1000, 0)
 			c.now = func() time.Time { return now }

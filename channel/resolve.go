@@ -94,12 +94,15 @@ func (c *core) armPoll() {
 // drives the next lookups.
 func (c *core) stopPoll() { c.rs.pollGen++ }
 
-// pollTick polls the resolver when the poll timer fires: at once, as a
-// first lookup is (the rate limit does not hold it back, but counts it).
+// pollTick polls the resolver when the poll timer fires, unless a lookup
+// is in flight (its result arms the timer again): at once, as a first
+// lookup is (the rate limit does not hold it back, but counts it). A
+// re-resolution the rate limit holds back is served by this poll.
 func (c *core) pollTick(m msgPollTick) {
-	if c.rs.pollEvery <= 0 || m.gen != c.rs.pollGen || c.state == Idle || c.resolving || c.rs.gone != nil {
+	if c.rs.pollEvery <= 0 || m.gen != c.rs.pollGen || c.state == Idle || c.inFlight || c.rs.gone != nil {
 		return
 	}
+	c.scheduled = false
 	c.resolving = true
 	c.resolve(true)
 }

@@ -113,7 +113,8 @@ type Resolver struct {
 	// closed). Such a periodic poll runs at once, whatever
 	// grpc.dns_min_time_between_resolutions_ms says, and counts as a
 	// resolution for that limit: a re-resolution the channel asks for soon
-	// after it waits as usual. A poll that fails while the channel has no
+	// after it waits as usual (and the next periodic poll, if it comes
+	// first, serves it). A poll that fails while the channel has no
 	// address is retried with the channel's backoff instead, and the
 	// period starts again after the next success. Zero (the default) polls
 	// only when the channel asks. Only with Poll.
