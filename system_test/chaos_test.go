@@ -28,6 +28,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/chaos"
 )
@@ -348,19 +349,13 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 // failing the test after chaosBound, and returns it.
 func chaosSettle(t *testing.T, what string, want int) int {
 	t.Helper()
-	deadline := time.Now().Add(chaosBound)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return n
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%s: %d goroutines after %v, want at most %d (the baseline); goroutines:\n%s", what, n, chaosBound, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond) // polling; the bound above is the failure limit
+	n := leakcheck.SettledGoroutines(want, chaosBound)
+	if n > want {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%s: %d goroutines after %v, want at most %d (the baseline); goroutines:\n%s", what, n, chaosBound, want, buf)
 	}
+	return n
 }
 
 // chaosHeap returns the live heap after garbage collection.
