@@ -71,7 +71,7 @@ func chaosHeldCalls(ctx context.Context, s *stubs, unary, serverStreams, bidi in
 		go func() {
 			st, err := s.streamOut.Call(ctx, &outReq{ResponseParameters: []*rp{{Size: 1}}}, opts...)
 			if err == nil {
-				_, err = cxDrain(st)
+				_, err = drainStream(st)
 			}
 			report("server-streaming", err)
 		}()
@@ -81,7 +81,7 @@ func chaosHeldCalls(ctx context.Context, s *stubs, unary, serverStreams, bidi in
 			bs, err := s.duplex.Open(ctx, opts...)
 			if err == nil {
 				_ = bs.Send(&outReq{ResponseParameters: []*rp{{Size: 1}}})
-				_, err = cxDrain(bs)
+				_, err = drainStream(bs)
 			}
 			report("bidi", err)
 		}()
@@ -132,11 +132,11 @@ type rp = testgrpc.ResponseParameters
 func TestChaosServerKilledDuringCalls(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
-	rec := cxNewRecorder()
+	ch := dial(t, srv.Addr(), chaosBackoff())
+	rec := newStateRecorder()
 	ch.Subscribe(rec.Add, false)
 	s := newStubs(ch)
-	ctx := cxCtx(t, 2*chaosBound)
+	ctx := ctxWithin(t, 2*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	ch.State(true)
 	rec.WaitAfter(t, mark, channel.TransientFailure, chaosBound)
 	_, err := s.empty.Call(ctx, &empty{})
-	cxWantCode(t, "fail-fast call while the server is down", err, codes.Unavailable)
+	wantStatus(t, "fail-fast call while the server is down", err, codes.Unavailable, "")
 
 	mark = rec.Len()
 	srv.Start()
@@ -168,7 +168,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	}
 	ch.Close()
 	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
 }
 
 // A server that goes silent behind a blackhole (sockets open, nothing
@@ -185,9 +185,9 @@ func TestChaosKeepaliveBlackhole(t *testing.T) {
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
 	const kaTime, kaTimeout = 10 * time.Second, time.Second
-	ch := cxDial(t, proxy.Addr(), chaosBackoff(), channel.WithKeepalive(channel.Keepalive{Time: kaTime, Timeout: kaTimeout}))
+	ch := dial(t, proxy.Addr(), chaosBackoff(), channel.WithKeepalive(channel.Keepalive{Time: kaTime, Timeout: kaTimeout}))
 	s := newStubs(ch)
-	ctx := cxCtx(t, 3*chaosBound)
+	ctx := ctxWithin(t, 3*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -219,9 +219,9 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), chaosBackoff())
+	ch := dial(t, proxy.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	ctx := cxCtx(t, chaosBound)
+	ctx := ctxWithin(t, chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 					var st *channel.ResponseStream[*outResp]
 					st, err = s.streamOut.Call(context.Background(), &outReq{ResponseParameters: []*rp{{Size: 10}, {Size: 10}}}, channel.WaitForReady(true), channel.Timeout(deadline))
 					if err == nil {
-						_, err = cxDrain(st)
+						_, err = drainStream(st)
 					}
 				} else {
 					_, err = s.unary.Call(context.Background(), &simpleReq{ResponseSize: 100, Payload: zeros(100)}, channel.WaitForReady(true), channel.Timeout(deadline))
@@ -296,7 +296,7 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 	if resetConns < resets/3 {
 		t.Errorf("only %d connections were reset in %d resets: the channel did not reconnect between them", resetConns, resets)
 	}
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after the resets: %v", err)
 	}
 }
@@ -308,14 +308,14 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 func TestChaosRestartsWithSubscriber(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
-	rec := cxNewRecorder()
+	ch := dial(t, srv.Addr(), chaosBackoff())
+	rec := newStateRecorder()
 	ch.Subscribe(rec.Add, false)
 	s := newStubs(ch)
 	const restarts = 20
 	start := time.Now()
 	for i := range restarts {
-		if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+		if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 			t.Fatalf("restart %d: call: %v", i, err)
 		}
 		mark := rec.Len()
@@ -328,10 +328,10 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 		}
 		srv.Start()
 	}
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after %d restarts: %v", restarts, err)
 	}
-	cxWaitState(t, ch, channel.Ready, chaosBound)
+	waitState(t, ch, channel.Ready, chaosBound)
 	states := rec.States()
 	t.Logf("%d restarts in %v; %d states delivered", restarts, time.Since(start), len(states))
 	if last := states[len(states)-1]; last != channel.Ready {
@@ -342,7 +342,7 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 	}
 	ch.Close()
 	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
 }
 
 // chaosSettle waits until the number of goroutines is at most want,
@@ -409,14 +409,14 @@ func TestChaosOpenClose500Channels(t *testing.T) {
 	start := time.Now()
 	chaosWarmRegistry(sys)
 	t.Logf("registry warmed in %v", time.Since(start))
-	ctx := cxCtx(t, 5*chaosBound)
+	ctx := ctxWithin(t, 5*chaosBound)
 	cycle := func(i int) error {
 		ch, err := channel.Insecure(srv.Addr(), channel.WithActorSystem(sys))
 		if err != nil {
 			return err
 		}
 		defer ch.Close()
-		_, err = cxEmptyCall(ch).Call(ctx, &empty{})
+		_, err = newStubs(ch).empty.Call(ctx, &empty{})
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", i, err)
 		}
@@ -459,15 +459,15 @@ func TestChaosOpenClose500Channels(t *testing.T) {
 // process's goroutines.
 func TestChaosFailFastServerDown(t *testing.T) {
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
+	ch := dial(t, srv.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 	srv.Kill()
-	cxWaitState(t, ch, channel.Idle, chaosBound)
+	waitState(t, ch, channel.Idle, chaosBound)
 	ch.State(true)
-	cxWaitState(t, ch, channel.TransientFailure, chaosBound)
+	waitState(t, ch, channel.TransientFailure, chaosBound)
 
 	const calls, workers = 10000, 8
 	fire := func(n int) map[codes.Code]int {
@@ -516,7 +516,7 @@ func TestChaosFailFastServerDown(t *testing.T) {
 		t.Errorf("live heap grew by %d bytes over %d failed calls, want at most 2 MiB", heap1-heap0, calls)
 	}
 	srv.Start()
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after the server came back: %v", err)
 	}
 }
@@ -529,11 +529,11 @@ func TestChaosSlowLink(t *testing.T) {
 	proxy := chaos.NewProxy(t, srv.Addr())
 	proxy.SetLatency(20 * time.Millisecond)
 	proxy.SetBandwidth(2_000_000)
-	ch := cxDial(t, proxy.Addr(), chaosBackoff(), channel.WithMaxReceiveMessageSize(8<<20))
+	ch := dial(t, proxy.Addr(), chaosBackoff(), channel.WithMaxReceiveMessageSize(8<<20))
 	s := newStubs(ch)
 	const size = 4 << 20
 	start := time.Now()
-	resp, err := s.unary.Call(cxCtx(t, 3*chaosBound), &simpleReq{ResponseSize: size, Payload: zeros(size)})
+	resp, err := s.unary.Call(ctxWithin(t, 3*chaosBound), &simpleReq{ResponseSize: size, Payload: zeros(size)})
 	if err != nil {
 		t.Fatalf("4 MiB each way over a 2 MB/s link: %v", err)
 	}
@@ -549,16 +549,16 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), chaosBackoff())
+	ch := dial(t, proxy.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	ctx := cxCtx(t, 2*chaosBound)
+	ctx := ctxWithin(t, 2*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 
 	proxy.Stall()
 	_, err := s.empty.Call(ctx, &empty{}, channel.Timeout(300*time.Millisecond))
-	cxWantCode(t, "call through a stalled network", err, codes.DeadlineExceeded)
+	wantStatus(t, "call through a stalled network", err, codes.DeadlineExceeded, "")
 	proxy.Resume()
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("call after the network resumed: %v", err)
@@ -573,11 +573,11 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 	proxy.Cut()
 	_, details := chaosCollect(t, "calls on a cut connection", ends, 9, codes.Unavailable, chaosBound)
 	t.Logf("calls on a cut connection: %q", details)
-	cxWaitState(t, ch, channel.Idle, chaosBound)
+	waitState(t, ch, channel.Idle, chaosBound)
 	ch.State(true)
-	cxWaitState(t, ch, channel.TransientFailure, chaosBound)
+	waitState(t, ch, channel.TransientFailure, chaosBound)
 	_, err = s.empty.Call(ctx, &empty{})
-	st := cxWantCode(t, "fail-fast call while the port refuses", err, codes.Unavailable)
+	st := wantStatus(t, "fail-fast call while the port refuses", err, codes.Unavailable, "")
 	if !strings.Contains(st.Details(), "refused") {
 		t.Errorf("UNAVAILABLE message %q does not say the connection was refused", st.Details())
 	}
@@ -602,9 +602,9 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 func TestChaosKillFailsOnlyCallsInFlight(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
+	ch := dial(t, srv.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 	const workers, kills = 8, 5

@@ -90,22 +90,22 @@ func hcCounts(srvs []*hcServer) []int64 {
 // handled.
 func hcBatch(t *testing.T, ch *channel.Channel, srvs []*hcServer, n int) []int64 {
 	t.Helper()
-	empty := cxEmptyCall(ch)
+	empty := newStubs(ch).empty
 	base := hcCounts(srvs)
 	for i := range n {
-		if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+		if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	return cxDiff(hcCounts(srvs), base)
+	return callsSince(hcCounts(srvs), base)
 }
 
 // hcWaitSpread polls with batches of calls until one batch reaches
 // exactly the servers in want (want[i]: server i gets calls), failing
-// after cxBound's worth of batches.
+// after testTimeout's worth of batches.
 func hcWaitSpread(t *testing.T, ch *channel.Channel, srvs []*hcServer, want []bool) {
 	t.Helper()
-	ctx := cxCtx(t, cxBound)
+	ctx := tctx(t)
 	var last []int64
 	for ctx.Err() == nil {
 		last = hcBatch(t, ch, srvs, 30)
@@ -125,9 +125,9 @@ func hcWaitSpread(t *testing.T, ch *channel.Channel, srvs []*hcServer, want []bo
 func TestHealthCheckRoundRobin(t *testing.T) {
 	const serving, notServing = healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING
 	srvs := []*hcServer{hcStart(t, true, serving), hcStart(t, true, serving), hcStart(t, true, notServing)}
-	ch := cxDial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
+	ch := dial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
 		"healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
-	rec := cxNewRecorder()
+	rec := newStateRecorder()
 	ch.Subscribe(rec.Add, false)
 
 	// Server 2 says NOT_SERVING from the start: it never gets a call.
@@ -152,14 +152,14 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	// Nobody healthy: fail-fast calls fail UNAVAILABLE, saying why.
 	srvs[0].set(notServing)
 	srvs[2].set(healthpb.HealthCheckResponse_UNKNOWN)
-	empty := cxEmptyCall(ch)
-	ctx := cxCtx(t, cxBound)
+	empty := newStubs(ch).empty
+	ctx := tctx(t)
 	for {
 		_, err := empty.Call(ctx, &testgrpc.Empty{})
 		if err == nil {
 			continue // a subchannel still READY: the change is on its way
 		}
-		st := cxWantCode(t, "a call with no healthy server", err, codes.Unavailable)
+		st := wantStatus(t, "a call with no healthy server", err, codes.Unavailable, "")
 		if strings.Contains(st.Message(), "health check says") {
 			t.Logf("call error: %v", st)
 			break
@@ -173,9 +173,9 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	// CONNECTING, as the connectivity-semantics document has it.
 	srvs[1].set(serving)
 	hcWaitSpread(t, ch, srvs, []bool{false, true, false})
-	rec.WaitAfter(t, rec.WaitAfter(t, 0, channel.TransientFailure, cxBound)+1, channel.Ready, cxBound)
+	rec.WaitAfter(t, rec.WaitAfter(t, 0, channel.TransientFailure, testTimeout)+1, channel.Ready, testTimeout)
 	t.Logf("channel states: %v", rec.States())
-	cxCheckSequence(t, "round_robin with health checks", rec.States(), channel.Idle, false)
+	checkSequence(t, "round_robin with health checks", rec.States(), channel.Idle, false)
 }
 
 // hcLogs collects the messages of the records a slog.Logger receives.
@@ -215,7 +215,7 @@ func (h *hcLogs) count(sub string) int {
 func TestHealthCheckUnimplemented(t *testing.T) {
 	srvs := []*hcServer{hcStart(t, false, 0), hcStart(t, true, healthpb.HealthCheckResponse_SERVING)}
 	logs := &hcLogs{}
-	ch := cxDial(t, hcTarget(srvs), channel.WithLogger(slog.New(logs)), channel.WithServiceConfig(`{
+	ch := dial(t, hcTarget(srvs), channel.WithLogger(slog.New(logs)), channel.WithServiceConfig(`{
 		"loadBalancingPolicy": "round_robin", "healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
 	hcWaitSpread(t, ch, srvs, []bool{true, true})
 	if c := hcBatch(t, ch, srvs, 100); c[0] == 0 || c[1] == 0 {
@@ -240,7 +240,7 @@ func TestHealthCheckOff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srvs := []*hcServer{hcStart(t, true, healthpb.HealthCheckResponse_NOT_SERVING)}
-			ch := cxDial(t, hcTarget(srvs), tc.opts...)
+			ch := dial(t, hcTarget(srvs), tc.opts...)
 			if c := hcBatch(t, ch, srvs, 10); c[0] != 10 {
 				t.Fatalf("calls per server %v, want [10]", c)
 			}

@@ -109,7 +109,13 @@ const testTimeout = 20 * time.Second
 // tctx returns a context that ends after testTimeout or when the test ends.
 func tctx(t testing.TB) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	return ctxWithin(t, testTimeout)
+}
+
+// ctxWithin returns a context that ends after d or when the test ends.
+func ctxWithin(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -185,6 +191,22 @@ func waitFor(t testing.TB, what string, ch <-chan struct{}, d time.Duration) {
 	case <-ch:
 	case <-timer.C:
 		t.Fatalf("%s: not done within %v", what, d)
+	}
+}
+
+// waitState waits until ch is in state want (using WaitForStateChange),
+// failing the test after d.
+func waitState(t testing.TB, ch *channel.Channel, want channel.Connectivity, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s := ch.State(false)
+	for s != want {
+		var err error
+		s, err = ch.WaitForStateChange(ctx, s)
+		if err != nil {
+			t.Fatalf("channel %s: still %v after %v, want %v", ch.Target(), s, d, want)
+		}
 	}
 }
 

@@ -283,7 +283,7 @@ func TestProxyRefused(t *testing.T) {
 func TestProxyNotUsed(t *testing.T) {
 	addr := peers.StartGoInterop(t)
 	port := portOf(t, addr)
-	dns := cxStartDNS(t, map[string]string{"direct.proxy.test": "127.0.0.1"})
+	dns := startDNS(t, map[string]string{"direct.proxy.test": "127.0.0.1"})
 	named := "dns://" + dns.Addr() + "/direct.proxy.test:" + port
 	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"direct.proxy.test": "127.0.0.1"}})
 	sock := peers.StartGoInteropUnix(t)

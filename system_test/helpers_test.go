@@ -1,10 +1,11 @@
 package system_test
 
-// Helpers of the connectivity tests (connectivity_*_test.go): restartable
-// grpc-go interop servers with per-server call counters and hooks, a TCP
-// proxy that can stall and sniff HTTP/2 frames, a tiny DNS server, and a
-// recorder of connectivity states that checks gRPC's allowed transitions.
-// Every name here starts with cx.
+// The test fixtures every file of this package uses (the small helpers,
+// stubs and bounds are in main_test.go): restartable grpc-go interop
+// servers with call counters and hooks (the probe server among them), a
+// recorder of connectivity states that checks gRPC's allowed transitions,
+// a TCP proxy that can stall and sniff HTTP/2 frames, a tiny DNS server and
+// a dialer that records its dials.
 
 import (
 	"context"
@@ -24,115 +25,13 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
-	"github.com/grpcactor/grpcactor/codes"
-	"github.com/grpcactor/grpcactor/status"
 )
-
-// cxBound bounds every wait of the connectivity tests that expects an
-// event (a hang fails the test instead of the run).
-const cxBound = 15 * time.Second
-
-// cxCtx returns a context that ends after d or when the test ends.
-func cxCtx(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// cxDial opens a channel that is closed when the test ends.
-func cxDial(t testing.TB, target string, opts ...channel.Option) *channel.Channel {
-	t.Helper()
-	ch, err := channel.Insecure(target, opts...)
-	if err != nil {
-		t.Fatalf("channel.Insecure(%q): %v", target, err)
-	}
-	t.Cleanup(func() { ch.Close() })
-	return ch
-}
-
-// cxReservePort returns "127.0.0.1:<port>" where nothing listens (a port
-// the kernel handed out and that was released at once).
-func cxReservePort(t testing.TB) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
-// cxEmptyCall returns the EmptyCall callable of ch.
-func cxEmptyCall(ch *channel.Channel) *channel.UnaryUnaryCallable[*testgrpc.Empty, *testgrpc.Empty] {
-	return channel.UnaryUnary[*testgrpc.Empty, *testgrpc.Empty](ch, "/grpc.testing.TestService/EmptyCall")
-}
-
-// cxUnaryCall returns the UnaryCall callable of ch.
-func cxUnaryCall(ch *channel.Channel) *channel.UnaryUnaryCallable[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse] {
-	return channel.UnaryUnary[*testgrpc.SimpleRequest, *testgrpc.SimpleResponse](ch, "/grpc.testing.TestService/UnaryCall")
-}
-
-// cxStreamingOutput returns the StreamingOutputCall callable of ch.
-func cxStreamingOutput(ch *channel.Channel) *channel.UnaryStreamCallable[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse] {
-	return channel.UnaryStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, "/grpc.testing.TestService/StreamingOutputCall")
-}
-
-// cxFullDuplex returns the FullDuplexCall callable of ch.
-func cxFullDuplex(ch *channel.Channel) *channel.StreamStreamCallable[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse] {
-	return channel.StreamStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](ch, "/grpc.testing.TestService/FullDuplexCall")
-}
-
-// cxWantCode checks that err is a *status.Error with code and returns it.
-func cxWantCode(t testing.TB, what string, err error, code codes.Code) *status.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: succeeded, want %v", what, code)
-	}
-	st, ok := status.FromError(err)
-	if !ok || st == nil {
-		t.Fatalf("%s: error %v (%T) is not a *status.Error, want %v", what, err, err, code)
-	}
-	if st.Code() != code {
-		t.Fatalf("%s: %v %q, want %v", what, st.Code(), st.Details(), code)
-	}
-	return st
-}
-
-// cxWaitState waits until ch is in state want (using WaitForStateChange),
-// failing the test after d.
-func cxWaitState(t testing.TB, ch *channel.Channel, want channel.Connectivity, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	s := ch.State(false)
-	for s != want {
-		var err error
-		s, err = ch.WaitForStateChange(ctx, s)
-		if err != nil {
-			t.Fatalf("channel %s: still %v after %v, want %v", ch.Target(), s, d, want)
-		}
-	}
-}
-
-// cxWaitClosed waits for c to be closed, failing the test after d.
-func cxWaitClosed(t testing.TB, what string, c <-chan struct{}, d time.Duration) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-c:
-	case <-timer.C:
-		t.Fatalf("%s: not done within %v", what, d)
-	}
-}
 
 // ---------------------------------------------------------------------
 // Servers
 
-// cxServerConfig describes a cxServer.
-type cxServerConfig struct {
+// serverConfig describes a testServer.
+type serverConfig struct {
 	// Addr is the address to listen on; "" for a fresh loopback port.
 	Addr string
 	// Opts are extra grpc.ServerOptions.
@@ -141,12 +40,12 @@ type cxServerConfig struct {
 	Hook func(ctx context.Context, method string) error
 }
 
-// cxServer is grpc-go's interop TestService server on a fixed address that
+// testServer is grpc-go's interop TestService server on a fixed address that
 // can be stopped and started again on the same port. It counts the calls
 // it handles.
-type cxServer struct {
+type testServer struct {
 	t     testing.TB
-	cfg   cxServerConfig
+	cfg   serverConfig
 	addr  string
 	calls atomic.Int64 // calls that reached the handler chain, every incarnation
 
@@ -155,10 +54,10 @@ type cxServer struct {
 	served chan struct{}
 }
 
-// cxStartServer starts a cxServer; it is stopped when the test ends.
-func cxStartServer(t testing.TB, cfg cxServerConfig) *cxServer {
+// startServer starts a testServer; it is stopped when the test ends.
+func startServer(t testing.TB, cfg serverConfig) *testServer {
 	t.Helper()
-	s := &cxServer{t: t, cfg: cfg, addr: cfg.Addr}
+	s := &testServer{t: t, cfg: cfg, addr: cfg.Addr}
 	if s.addr == "" {
 		s.addr = "127.0.0.1:0"
 	}
@@ -168,16 +67,16 @@ func cxStartServer(t testing.TB, cfg cxServerConfig) *cxServer {
 }
 
 // Start starts the server again on its address (after Stop).
-func (s *cxServer) Start() {
+func (s *testServer) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
-		s.t.Fatalf("cxServer %s: already running", s.addr)
+		s.t.Fatalf("testServer %s: already running", s.addr)
 	}
 	lis, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		s.t.Fatalf("cxServer: listen on %s: %v", s.addr, err)
+		s.t.Fatalf("testServer: listen on %s: %v", s.addr, err)
 	}
 	s.addr = lis.Addr().String()
 	observe := func(ctx context.Context, method string) error {
@@ -194,17 +93,17 @@ func (s *cxServer) Start() {
 	go func() {
 		defer close(served)
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			s.t.Errorf("cxServer %s: Serve: %v", s.addr, err)
+			s.t.Errorf("testServer %s: Serve: %v", s.addr, err)
 		}
 	}()
 	s.srv, s.served = srv, served
 }
 
 // Addr returns "127.0.0.1:<port>".
-func (s *cxServer) Addr() string { return s.addr }
+func (s *testServer) Addr() string { return s.addr }
 
 // take detaches the running server, if any.
-func (s *cxServer) take() (*grpc.Server, chan struct{}) {
+func (s *testServer) take() (*grpc.Server, chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	srv, served := s.srv, s.served
@@ -213,7 +112,7 @@ func (s *cxServer) take() (*grpc.Server, chan struct{}) {
 }
 
 // Stop stops the server at once (connections closed, no GOAWAY drain).
-func (s *cxServer) Stop() {
+func (s *testServer) Stop() {
 	if srv, served := s.take(); srv != nil {
 		srv.Stop()
 		<-served
@@ -222,7 +121,7 @@ func (s *cxServer) Stop() {
 
 // GracefulStop stops the server with GOAWAY, waiting for the calls in
 // progress to finish.
-func (s *cxServer) GracefulStop() {
+func (s *testServer) GracefulStop() {
 	if srv, served := s.take(); srv != nil {
 		srv.GracefulStop()
 		<-served
@@ -232,12 +131,12 @@ func (s *cxServer) GracefulStop() {
 // ---------------------------------------------------------------------
 // Connectivity recording and the allowed transitions
 
-// cxAllowed lists, for each state, the states a channel may move to next,
+// allowedNext lists, for each state, the states a channel may move to next,
 // exactly as gRPC's connectivity-semantics document has them:
 // IDLE→CONNECTING; CONNECTING→READY, TRANSIENT_FAILURE or IDLE; READY→IDLE
 // or TRANSIENT_FAILURE; TRANSIENT_FAILURE→CONNECTING; anything→SHUTDOWN.
 // (A sticky TRANSIENT_FAILURE, gRFC A62, is reported through CONNECTING.)
-var cxAllowed = map[channel.Connectivity][]channel.Connectivity{
+var allowedNext = map[channel.Connectivity][]channel.Connectivity{
 	channel.Idle:             {channel.Connecting, channel.Shutdown},
 	channel.Connecting:       {channel.Ready, channel.TransientFailure, channel.Idle, channel.Shutdown},
 	channel.Ready:            {channel.Idle, channel.TransientFailure, channel.Shutdown},
@@ -245,10 +144,10 @@ var cxAllowed = map[channel.Connectivity][]channel.Connectivity{
 	channel.Shutdown:         {},
 }
 
-// cxCheckSequence checks that seq starts with first, never repeats a state
+// checkSequence checks that seq starts with first, never repeats a state
 // twice in a row, only makes allowed transitions and, if shutdownLast,
 // ends with SHUTDOWN.
-func cxCheckSequence(t testing.TB, what string, seq []channel.Connectivity, first channel.Connectivity, shutdownLast bool) {
+func checkSequence(t testing.TB, what string, seq []channel.Connectivity, first channel.Connectivity, shutdownLast bool) {
 	t.Helper()
 	if len(seq) == 0 {
 		t.Fatalf("%s: no state delivered", what)
@@ -263,7 +162,7 @@ func cxCheckSequence(t testing.TB, what string, seq []channel.Connectivity, firs
 			continue
 		}
 		ok := false
-		for _, a := range cxAllowed[from] {
+		for _, a := range allowedNext[from] {
 			ok = ok || a == to
 		}
 		if !ok {
@@ -275,17 +174,17 @@ func cxCheckSequence(t testing.TB, what string, seq []channel.Connectivity, firs
 	}
 }
 
-// cxRecorder records the states a subscriber receives.
-type cxRecorder struct {
+// stateRecorder records the states a subscriber receives.
+type stateRecorder struct {
 	mu     sync.Mutex
 	states []channel.Connectivity
 	wake   chan struct{} // closed and replaced on every state
 }
 
-func cxNewRecorder() *cxRecorder { return &cxRecorder{wake: make(chan struct{})} }
+func newStateRecorder() *stateRecorder { return &stateRecorder{wake: make(chan struct{})} }
 
 // Add records s (the subscription callback).
-func (r *cxRecorder) Add(s channel.Connectivity) {
+func (r *stateRecorder) Add(s channel.Connectivity) {
 	r.mu.Lock()
 	r.states = append(r.states, s)
 	close(r.wake)
@@ -294,7 +193,7 @@ func (r *cxRecorder) Add(s channel.Connectivity) {
 }
 
 // States returns a copy of what was recorded.
-func (r *cxRecorder) States() []channel.Connectivity {
+func (r *stateRecorder) States() []channel.Connectivity {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]channel.Connectivity(nil), r.states...)
@@ -302,14 +201,14 @@ func (r *cxRecorder) States() []channel.Connectivity {
 
 // WaitFor waits until the recorder holds the state want, failing the test
 // after d.
-func (r *cxRecorder) WaitFor(t testing.TB, want channel.Connectivity, d time.Duration) {
+func (r *stateRecorder) WaitFor(t testing.TB, want channel.Connectivity, d time.Duration) {
 	t.Helper()
 	r.WaitAfter(t, 0, want, d)
 }
 
 // WaitAfter waits until a state want was recorded at an index >= from,
 // failing the test after d. It returns that index.
-func (r *cxRecorder) WaitAfter(t testing.TB, from int, want channel.Connectivity, d time.Duration) int {
+func (r *stateRecorder) WaitAfter(t testing.TB, from int, want channel.Connectivity, d time.Duration) int {
 	t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -333,7 +232,7 @@ func (r *cxRecorder) WaitAfter(t testing.TB, from int, want channel.Connectivity
 }
 
 // Len returns how many states were recorded.
-func (r *cxRecorder) Len() int {
+func (r *stateRecorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.states)
@@ -342,9 +241,9 @@ func (r *cxRecorder) Len() int {
 // ---------------------------------------------------------------------
 // A TCP proxy that can stall and sniff HTTP/2 frames
 
-// cxFrame is an HTTP/2 frame header (and GOAWAY contents) seen by the
+// h2Frame is an HTTP/2 frame header (and GOAWAY contents) seen by the
 // proxy's sniffer.
-type cxFrame struct {
+type h2Frame struct {
 	toServer bool
 	typ      byte
 	flags    byte
@@ -355,15 +254,15 @@ type cxFrame struct {
 
 // HTTP/2 frame types the tests look for.
 const (
-	cxFramePing   = 0x6
-	cxFrameGoAway = 0x7
+	framePing   = 0x6
+	frameGoAway = 0x7
 )
 
-// cxProxy forwards TCP connections to a backend. Stall stops forwarding in
+// sniffProxy forwards TCP connections to a backend. Stall stops forwarding in
 // both directions (the sockets stay open); Resume forwards again. It
 // records the header of every HTTP/2 frame it receives (forwarded or held
 // by a stall), and the contents of GOAWAY frames.
-type cxProxy struct {
+type sniffProxy struct {
 	t       testing.TB
 	lis     net.Listener
 	backend string
@@ -375,20 +274,20 @@ type cxProxy struct {
 	resume  chan struct{} // closed on Resume (and Close)
 	closed  bool
 	conns   []net.Conn
-	frames  []cxFrame
+	frames  []h2Frame
 	wake    chan struct{} // closed and replaced on every frame
 	done    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 }
 
-// cxStartProxy starts a proxy to backend; it is closed when the test ends.
-func cxStartProxy(t testing.TB, backend string) *cxProxy {
+// startSniffProxy starts a proxy to backend; it is closed when the test ends.
+func startSniffProxy(t testing.TB, backend string) *sniffProxy {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cxProxy{t: t, lis: lis, backend: backend, resume: make(chan struct{}), wake: make(chan struct{}), done: make(chan struct{})}
+	p := &sniffProxy{t: t, lis: lis, backend: backend, resume: make(chan struct{}), wake: make(chan struct{}), done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	t.Cleanup(p.Close)
@@ -396,9 +295,9 @@ func cxStartProxy(t testing.TB, backend string) *cxProxy {
 }
 
 // Addr returns the proxy's address.
-func (p *cxProxy) Addr() string { return p.lis.Addr().String() }
+func (p *sniffProxy) Addr() string { return p.lis.Addr().String() }
 
-func (p *cxProxy) acceptLoop() {
+func (p *sniffProxy) acceptLoop() {
 	defer p.wg.Done()
 	for {
 		c, err := p.lis.Accept()
@@ -427,7 +326,7 @@ func (p *cxProxy) acceptLoop() {
 }
 
 // gate waits while the proxy is stalled; false if it closed.
-func (p *cxProxy) gate() bool {
+func (p *sniffProxy) gate() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.stalled && !p.closed {
@@ -441,7 +340,7 @@ func (p *cxProxy) gate() bool {
 
 // pipe forwards src to dst: a reader that records frames as they arrive
 // (stalled or not) and a writer that waits while the proxy is stalled.
-func (p *cxProxy) pipe(dst, src net.Conn, toServer bool) {
+func (p *sniffProxy) pipe(dst, src net.Conn, toServer bool) {
 	defer p.wg.Done()
 	q := make(chan []byte, 1024)
 	p.wg.Add(1)
@@ -458,7 +357,7 @@ func (p *cxProxy) pipe(dst, src net.Conn, toServer bool) {
 		}
 	}()
 	defer close(q)
-	sn := &cxSniffer{toServer: toServer, record: p.record}
+	sn := &frameSniffer{toServer: toServer, record: p.record}
 	if toServer {
 		sn.skip = len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	}
@@ -480,7 +379,7 @@ func (p *cxProxy) pipe(dst, src net.Conn, toServer bool) {
 	}
 }
 
-func (p *cxProxy) record(f cxFrame) {
+func (p *sniffProxy) record(f h2Frame) {
 	p.mu.Lock()
 	p.frames = append(p.frames, f)
 	close(p.wake)
@@ -489,14 +388,14 @@ func (p *cxProxy) record(f cxFrame) {
 }
 
 // Frames returns the frames forwarded so far.
-func (p *cxProxy) Frames() []cxFrame {
+func (p *sniffProxy) Frames() []h2Frame {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]cxFrame(nil), p.frames...)
+	return append([]h2Frame(nil), p.frames...)
 }
 
 // WaitFrame waits for a frame that match accepts, failing the test after d.
-func (p *cxProxy) WaitFrame(t testing.TB, what string, d time.Duration, match func(cxFrame) bool) cxFrame {
+func (p *sniffProxy) WaitFrame(t testing.TB, what string, d time.Duration, match func(h2Frame) bool) h2Frame {
 	t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -521,7 +420,7 @@ func (p *cxProxy) WaitFrame(t testing.TB, what string, d time.Duration, match fu
 }
 
 // Stall stops forwarding in both directions, keeping the sockets open.
-func (p *cxProxy) Stall() {
+func (p *sniffProxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.stalled {
@@ -531,7 +430,7 @@ func (p *cxProxy) Stall() {
 }
 
 // Resume forwards again.
-func (p *cxProxy) Resume() {
+func (p *sniffProxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stalled {
@@ -542,7 +441,7 @@ func (p *cxProxy) Resume() {
 
 // Close closes the listener and every connection and waits for the
 // proxy's goroutines.
-func (p *cxProxy) Close() {
+func (p *sniffProxy) Close() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -562,16 +461,16 @@ func (p *cxProxy) Close() {
 	p.wg.Wait()
 }
 
-// cxSniffer parses HTTP/2 frame headers out of one direction of a
+// frameSniffer parses HTTP/2 frame headers out of one direction of a
 // connection.
-type cxSniffer struct {
+type frameSniffer struct {
 	toServer bool
 	skip     int // bytes of client preface still to skip
 	buf      []byte
-	record   func(cxFrame)
+	record   func(h2Frame)
 }
 
-func (s *cxSniffer) feed(b []byte) {
+func (s *frameSniffer) feed(b []byte) {
 	if s.skip > 0 {
 		n := min(s.skip, len(b))
 		s.skip -= n
@@ -583,9 +482,9 @@ func (s *cxSniffer) feed(b []byte) {
 		if len(s.buf) < 9+length {
 			return
 		}
-		f := cxFrame{toServer: s.toServer, typ: s.buf[3], flags: s.buf[4], stream: binary.BigEndian.Uint32(s.buf[5:9]) & 0x7fffffff}
+		f := h2Frame{toServer: s.toServer, typ: s.buf[3], flags: s.buf[4], stream: binary.BigEndian.Uint32(s.buf[5:9]) & 0x7fffffff}
 		payload := s.buf[9 : 9+length]
-		if f.typ == cxFrameGoAway && len(payload) >= 8 {
+		if f.typ == frameGoAway && len(payload) >= 8 {
 			f.goAway = binary.BigEndian.Uint32(payload[4:8])
 			f.debug = string(payload[8:])
 		}
@@ -597,24 +496,24 @@ func (s *cxSniffer) feed(b []byte) {
 // ---------------------------------------------------------------------
 // A tiny DNS server
 
-// cxDNSServer answers A queries for the names in hosts over UDP, AAAA
+// dnsServer answers A queries for the names in hosts over UDP, AAAA
 // queries for them with no records, and NXDOMAIN for every other name.
-type cxDNSServer struct {
+type dnsServer struct {
 	pc      net.PacketConn
 	hosts   map[string]net.IP // fully qualified, lower case ("grpcactor.test.")
 	queries atomic.Int64      // queries for a name in hosts
 	done    chan struct{}
 }
 
-// cxStartDNS starts a DNS server on a loopback UDP port; it stops when the
+// startDNS starts a DNS server on a loopback UDP port; it stops when the
 // test ends.
-func cxStartDNS(t testing.TB, hosts map[string]string) *cxDNSServer {
+func startDNS(t testing.TB, hosts map[string]string) *dnsServer {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &cxDNSServer{pc: pc, hosts: map[string]net.IP{}, done: make(chan struct{})}
+	s := &dnsServer{pc: pc, hosts: map[string]net.IP{}, done: make(chan struct{})}
 	for name, ip := range hosts {
 		s.hosts[strings.ToLower(strings.TrimSuffix(name, "."))+"."] = net.ParseIP(ip).To4()
 	}
@@ -627,9 +526,9 @@ func cxStartDNS(t testing.TB, hosts map[string]string) *cxDNSServer {
 }
 
 // Addr returns "127.0.0.1:<port>".
-func (s *cxDNSServer) Addr() string { return s.pc.LocalAddr().String() }
+func (s *dnsServer) Addr() string { return s.pc.LocalAddr().String() }
 
-func (s *cxDNSServer) serve() {
+func (s *dnsServer) serve() {
 	defer close(s.done)
 	buf := make([]byte, 1500)
 	for {
@@ -643,7 +542,7 @@ func (s *cxDNSServer) serve() {
 	}
 }
 
-func (s *cxDNSServer) answer(query []byte) ([]byte, bool) {
+func (s *dnsServer) answer(query []byte) ([]byte, bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(query)
 	if err != nil {
@@ -679,9 +578,9 @@ func (s *cxDNSServer) answer(query []byte) ([]byte, bool) {
 // ---------------------------------------------------------------------
 // Misc
 
-// cxDrain reads a response stream to its end and returns the number of
+// drainStream reads a response stream to its end and returns the number of
 // messages and the final error (nil for a clean end).
-func cxDrain[T any](s interface{ Recv() (T, error) }) (int, error) {
+func drainStream[T any](s interface{ Recv() (T, error) }) (int, error) {
 	n := 0
 	for {
 		_, err := s.Recv()
@@ -695,17 +594,17 @@ func cxDrain[T any](s interface{ Recv() (T, error) }) (int, error) {
 	}
 }
 
-// cxDialRecorder wraps a net.Dialer and records when each dial started.
-type cxDialRecorder struct {
+// dialRecorder wraps a net.Dialer and records when each dial started.
+type dialRecorder struct {
 	mu    sync.Mutex
 	times []time.Time
 	wake  chan struct{}
 }
 
-func cxNewDialRecorder() *cxDialRecorder { return &cxDialRecorder{wake: make(chan struct{})} }
+func newDialRecorder() *dialRecorder { return &dialRecorder{wake: make(chan struct{})} }
 
 // Dial is a channel.WithDialer function.
-func (d *cxDialRecorder) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+func (d *dialRecorder) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	d.mu.Lock()
 	d.times = append(d.times, time.Now())
 	close(d.wake)
@@ -716,14 +615,14 @@ func (d *cxDialRecorder) Dial(ctx context.Context, network, address string) (net
 }
 
 // Count returns how many dials started.
-func (d *cxDialRecorder) Count() int {
+func (d *dialRecorder) Count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.times)
 }
 
 // Times returns the start times of the dials.
-func (d *cxDialRecorder) Times() []time.Time {
+func (d *dialRecorder) Times() []time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]time.Time(nil), d.times...)
@@ -731,7 +630,7 @@ func (d *cxDialRecorder) Times() []time.Time {
 
 // WaitCount waits until at least n dials started, failing the test after
 // dur.
-func (d *cxDialRecorder) WaitCount(t testing.TB, n int, dur time.Duration) {
+func (d *dialRecorder) WaitCount(t testing.TB, n int, dur time.Duration) {
 	t.Helper()
 	timer := time.NewTimer(dur)
 	defer timer.Stop()
