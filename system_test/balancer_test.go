@@ -18,25 +18,6 @@ import (
 	"github.com/grpcactor/grpcactor/resolver"
 )
 
-// lbWarmUp makes calls until every server has seen one (every subchannel
-// is READY and in the policy's picker).
-func lbWarmUp(t *testing.T, ch *channel.Channel, srvs []*testServer) {
-	t.Helper()
-	empty := newStubs(ch).empty
-	for i := 0; ; i++ {
-		c := serverCalls(srvs)
-		if c[0] > 0 && c[1] > 0 && c[2] > 0 {
-			return
-		}
-		if i == 1000 {
-			t.Fatalf("after %d calls, calls per server %v: the policy does not reach every server", i, c)
-		}
-		if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // A server that holds its calls gets fewer of them under least_request:
 // of the two subchannels a pick samples, the one with fewer calls in
 // flight wins, so the slow server is chosen only when both samples are it

@@ -133,8 +133,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	ch := dial(t, srv.Addr(), chaosBackoff())
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	s := newStubs(ch)
 	ctx := ctxWithin(t, 2*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
@@ -166,9 +165,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("call after the restart: %v", err)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, chaosBound)
 }
 
 // A server that goes silent behind a blackhole (sockets open, nothing
@@ -309,8 +306,7 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	ch := dial(t, srv.Addr(), chaosBackoff())
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	s := newStubs(ch)
 	const restarts = 20
 	start := time.Now()
@@ -340,9 +336,7 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 	if n := strings.Count(fmt.Sprint(states), "READY"); n < restarts+1 {
 		t.Errorf("READY delivered %d times, want %d (once per server incarnation)", n, restarts+1)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, chaosBound)
 }
 
 // chaosSettle waits until the number of goroutines is at most want,

@@ -33,19 +33,9 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 	}})
 	proxy := startSniffProxy(t, srv.Addr())
 	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutCalls: true}))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 
-	bs, err := newStubs(ch).duplex.Open(ctxWithin(t, 30*time.Second), channel.WaitForReady(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bs.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bs.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	bs := openLive(t, ctxWithin(t, 30*time.Second), newStubs(ch).duplex, &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}, channel.WaitForReady(true))
 	if s := ch.State(false); s != channel.Ready {
 		t.Fatalf("State = %v, want READY", s)
 	}
@@ -53,7 +43,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 	proxy.Stall()
 	start := time.Now()
 	mark := rec.Len()
-	_, err = bs.Recv()
+	_, err := bs.Recv()
 	st := wantStatus(t, "call open while the server went silent", err, codes.Unavailable, "")
 	if !strings.Contains(strings.ToLower(st.Details()), "keepalive") {
 		t.Errorf("UNAVAILABLE message %q does not say keepalive", st.Details())
@@ -82,9 +72,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 	if n := proxy.accepted.Load(); n != 2 {
 		t.Errorf("proxy accepted %d connections, want 2 (the stalled one, then a fresh one)", n)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, testTimeout) // delivered on the subscription's goroutine, maybe after Close returns
-	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, testTimeout)
 }
 
 // grpc-go's default enforcement (a ping at most every 5 minutes, none
@@ -100,8 +88,7 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	srv := startServer(t, serverConfig{})
 	proxy := startSniffProxy(t, srv.Addr())
 	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true, MaxPingsWithoutData: -1}))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,32 +16,6 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 )
 
-// threeServers starts three servers and returns them with the ipv4:
-// target naming them in order.
-func threeServers(t *testing.T) ([]*testServer, string) {
-	t.Helper()
-	var srvs []*testServer
-	target := "ipv4:"
-	for i := range 3 {
-		s := startServer(t, serverConfig{})
-		srvs = append(srvs, s)
-		if i > 0 {
-			target += ","
-		}
-		target += s.Addr()
-	}
-	return srvs, target
-}
-
-// serverCalls returns each server's call count.
-func serverCalls(srvs []*testServer) []int64 {
-	out := make([]int64, len(srvs))
-	for i, s := range srvs {
-		out[i] = s.calls.Load()
-	}
-	return out
-}
-
 // round_robin, chosen by grpc.lb_policy_name or by the service config's
 // loadBalancingConfig, spreads 300 calls evenly over three servers once
 // all three are connected; pick_first sends every call to the first.
@@ -57,25 +31,12 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 		t.Run("RoundRobin/"+tc.name, func(t *testing.T) {
 			srvs, target := threeServers(t)
 			ch := dial(t, target, tc.opt)
-			rec := newStateRecorder()
-			ch.Subscribe(rec.Add, false)
+			rec := subscribeStates(ch, false)
 			empty := newStubs(ch).empty
 			if _, err := channel.ReadyFuture(ch).Result(tctx(t)); err != nil {
 				t.Fatal(err)
 			}
-			// Until every server has seen a call (every subchannel is up).
-			for i := 0; ; i++ {
-				c := serverCalls(srvs)
-				if c[0] > 0 && c[1] > 0 && c[2] > 0 {
-					break
-				}
-				if i == 300 {
-					t.Fatalf("after %d calls, calls per server %v: round_robin does not reach every server", i, c)
-				}
-				if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			lbWarmUp(t, ch, srvs) // until every server has seen a call (every subchannel is up)
 			base := serverCalls(srvs)
 			for i := range 300 {
 				if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
@@ -118,14 +79,6 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 	}
 }
 
-func callsSince(a, b []int64) []int64 {
-	out := make([]int64, len(a))
-	for i := range a {
-		out[i] = a[i] - b[i]
-	}
-	return out
-}
-
 // A server's graceful stop (GOAWAY) while 50 calls are in flight on it and
 // more keep coming loses no call: those in flight finish on it, later ones
 // go to the second server of the target, transparently retried when they
@@ -163,8 +116,7 @@ func testGracefulStop(t *testing.T, lb string) {
 	}})
 	ch := dial(t, "ipv4:"+first.Addr()+","+second.Addr(), channel.WithLBPolicy(lb),
 		channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	unary := newStubs(ch).unary
 	empty := newStubs(ch).empty
 	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {

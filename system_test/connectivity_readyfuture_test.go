@@ -18,8 +18,7 @@ import (
 func TestConnectivityReadyFutureCancelAndClose(t *testing.T) {
 	addr := deadPort(t)
 	ch := dial(t, "ipv4:"+addr, channel.WithConnectBackoff(20*time.Millisecond, 50*time.Millisecond, time.Second))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 
 	cancelled := channel.ReadyFuture(ch)
 	waitState(t, ch, channel.TransientFailure, testTimeout)

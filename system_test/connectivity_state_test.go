@@ -51,8 +51,7 @@ func testReconnectLifecycle(t *testing.T, scheme string) {
 		channel.WithConnectBackoff(50*time.Millisecond, 400*time.Millisecond, time.Second),
 		channel.WithDialer(dials.Dial))
 	empty := newStubs(ch).empty
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	rec.WaitFor(t, channel.Idle, testTimeout)
 	if dials.Count() != 0 {
 		t.Fatalf("a new channel dialled %d times before anything asked it to connect", dials.Count())
@@ -179,8 +178,7 @@ func TestConnectivitySubscribers(t *testing.T) {
 	})
 	defer sys.EventStream.Unsubscribe(es)
 
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	ch.SubscribePID(pid, false)
 	ch.SubscribePID(quitter, false)
 	// A subscriber whose callback blocks delays neither the channel nor
@@ -294,13 +292,11 @@ func TestConnectivitySubscribeTryToConnect(t *testing.T) {
 
 	dials := newDialRecorder()
 	passive := dial(t, srv.Addr(), channel.WithDialer(dials.Dial))
-	prec := newStateRecorder()
-	passive.Subscribe(prec.Add, false)
+	prec := subscribeStates(passive, false)
 	prec.WaitFor(t, channel.Idle, testTimeout)
 
 	ch := dial(t, srv.Addr(), channel.WithActorSystem(sys))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, true)
+	rec := subscribeStates(ch, true)
 	rec.WaitFor(t, channel.Ready, testTimeout)
 	checkSequence(t, "Subscribe(cb, true)", rec.States(), channel.Idle, false)
 
@@ -380,8 +376,7 @@ func TestConnectivityIdleTimeout(t *testing.T) {
 	srv := startServer(t, serverConfig{})
 	ch := dial(t, srv.Addr(), channel.WithIdleTimeout(200*time.Millisecond))
 	empty := newStubs(ch).empty
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 
 	// An active stream keeps the channel out of IDLE for well over the
 	// timeout.
@@ -421,9 +416,7 @@ func TestConnectivityIdleTimeout(t *testing.T) {
 	if s, err := ch.WaitForStateChange(ctxWithin(t, 5*time.Second), channel.Ready); err != nil || s != channel.Idle {
 		t.Fatalf("second idle: state %v (%v), want IDLE", s, err)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, testTimeout)
-	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, testTimeout)
 	t.Logf("subscriber saw %v", rec.States())
 }
 
@@ -525,22 +518,13 @@ func TestConnectivityCloseGrace(t *testing.T) {
 
 	t.Run("ExpiredContext", func(t *testing.T) {
 		ch := dial(t, srv.Addr())
-		bs, err := newStubs(ch).duplex.Open(tctx(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bs.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bs.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		bs := openLive(t, tctx(t), newStubs(ch).duplex, &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := ch.CloseGrace(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("CloseGrace(cancelled ctx) with a call in progress = %v, want context.Canceled", err)
 		}
-		_, err = bs.Recv()
+		_, err := bs.Recv()
 		wantStatus(t, "call in progress after CloseGrace with an ended context", err, codes.Canceled, "")
 		if s := ch.State(false); s != channel.Shutdown {
 			t.Fatalf("State after CloseGrace = %v, want SHUTDOWN", s)
@@ -559,8 +543,7 @@ func TestConnectivityCloseLeavesNoGoroutine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newStateRecorder()
-	ready.Subscribe(rec.Add, true)
+	rec := subscribeStates(ready, true)
 	if _, err := channel.ReadyFuture(ready).Result(tctx(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,7 @@ package system_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
@@ -37,32 +34,19 @@ type hcServer struct {
 
 func hcStart(t *testing.T, withHealth bool, initial healthpb.HealthCheckResponse_ServingStatus) *hcServer {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hcServer{addr: lis.Addr().String()}
-	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/"+hcService+"/") {
+	s := &hcServer{}
+	cfg := serverConfig{Hook: func(_ context.Context, method string) error {
+		if strings.HasPrefix(method, "/"+hcService+"/") {
 			s.calls.Add(1)
 		}
-		return h(ctx, req)
-	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
-	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+		return nil
+	}}
 	if withHealth {
 		s.health = health.NewServer()
 		s.health.SetServingStatus(hcService, initial)
-		healthpb.RegisterHealthServer(srv, s.health)
+		cfg.Register = func(srv *grpc.Server) { healthpb.RegisterHealthServer(srv, s.health) }
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			t.Errorf("server %s: %v", s.addr, err)
-		}
-	}()
-	t.Cleanup(func() { srv.Stop(); <-served })
+	s.addr = startServer(t, cfg).Addr()
 	return s
 }
 
@@ -127,8 +111,7 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	srvs := []*hcServer{hcStart(t, true, serving), hcStart(t, true, serving), hcStart(t, true, notServing)}
 	ch := dial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
 		"healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
-	rec := newStateRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 
 	// Server 2 says NOT_SERVING from the start: it never gets a call.
 	hcWaitSpread(t, ch, srvs, []bool{true, true, false})

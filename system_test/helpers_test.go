@@ -21,10 +21,12 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	grpcmd "google.golang.org/grpc/metadata"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // ---------------------------------------------------------------------
@@ -34,15 +36,21 @@ import (
 type serverConfig struct {
 	// Addr is the address to listen on; "" for a fresh loopback port.
 	Addr string
-	// Opts are extra grpc.ServerOptions.
+	// Opts are extra grpc.ServerOptions, after the raised message size
+	// limits of peers.NewGoInterop (so they can override them).
 	Opts []grpc.ServerOption
 	// Hook, if set, runs before every handler; an error fails the call.
 	Hook func(ctx context.Context, method string) error
+	// Register, if set, registers more services on each incarnation of
+	// the server (grpc-go's health service, say).
+	Register func(*grpc.Server)
 }
 
-// testServer is grpc-go's interop TestService server on a fixed address that
-// can be stopped and started again on the same port. It counts the calls
-// it handles.
+// testServer is grpc-go's interop TestService server (peers.NewGoInterop)
+// in this process: the one way this package starts a server of its own
+// (the other peers are in package peers, the chaos tests' child servers in
+// package chaos). It can be stopped and started again on the same port,
+// and counts the calls it handles.
 type testServer struct {
 	t     testing.TB
 	cfg   serverConfig
@@ -86,9 +94,10 @@ func (s *testServer) Start() {
 		}
 		return nil
 	}
-	opts := append(observing(observe), s.cfg.Opts...)
-	srv := grpc.NewServer(opts...)
-	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+	srv := peers.NewGoInterop(append(observing(observe), s.cfg.Opts...)...)
+	if s.cfg.Register != nil {
+		s.cfg.Register(srv)
+	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -126,6 +135,159 @@ func (s *testServer) GracefulStop() {
 		srv.GracefulStop()
 		<-served
 	}
+}
+
+// threeServers starts three servers and returns them with the ipv4:
+// target naming them in order.
+func threeServers(t *testing.T) ([]*testServer, string) {
+	t.Helper()
+	var srvs []*testServer
+	target := "ipv4:"
+	for i := range 3 {
+		s := startServer(t, serverConfig{})
+		srvs = append(srvs, s)
+		if i > 0 {
+			target += ","
+		}
+		target += s.Addr()
+	}
+	return srvs, target
+}
+
+// serverCalls returns each server's call count.
+func serverCalls(srvs []*testServer) []int64 {
+	out := make([]int64, len(srvs))
+	for i, s := range srvs {
+		out[i] = s.calls.Load()
+	}
+	return out
+}
+
+// callsSince returns a - b, element by element (calls per server since
+// a count taken earlier).
+func callsSince(a, b []int64) []int64 {
+	out := make([]int64, len(a))
+	for i := range a {
+		out[i] = a[i] - b[i]
+	}
+	return out
+}
+
+// lbWarmUp makes calls until every server has seen one (every subchannel
+// is READY and in the policy's picker).
+func lbWarmUp(t *testing.T, ch *channel.Channel, srvs []*testServer) {
+	t.Helper()
+	empty := newStubs(ch).empty
+	for i := 0; ; i++ {
+		c := serverCalls(srvs)
+		if c[0] > 0 && c[1] > 0 && c[2] > 0 {
+			return
+		}
+		if i == 1000 {
+			t.Fatalf("after %d calls, calls per server %v: the policy does not reach every server", i, c)
+		}
+		if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// observing returns server options whose interceptors call observe before
+// every unary and streaming call; an error from observe fails the call.
+func observing(observe func(ctx context.Context, method string) error) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := observe(ctx, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := observe(ss.Context(), info.FullMethod); err != nil {
+				return err
+			}
+			return h(srv, ss)
+		}),
+	}
+}
+
+// Metadata keys that the probe server (startProbeServer) acts on.
+const (
+	// holdKey makes the probe server hold the call until it is cancelled
+	// by the client (or the server stops), after reporting its arrival.
+	holdKey = "x-test-hold"
+	// probeKey makes the probe server report what it saw of the call.
+	probeKey = "x-test-probe"
+)
+
+// seen is what the probe server saw of one call.
+type seen struct {
+	method      string
+	probe       string
+	deadline    time.Time
+	hasDeadline bool
+}
+
+// probeServer is a testServer whose hook reports and holds calls on
+// request.
+type probeServer struct {
+	*testServer
+	arrived chan seen // calls carrying holdKey, once they are held
+	probes  chan seen // calls carrying probeKey
+}
+
+// startProbeServer starts a testServer that reports calls with probeKey
+// metadata on probes and holds calls with holdKey metadata (reporting them
+// on arrived) until the client cancels them.
+func startProbeServer(t testing.TB) *probeServer {
+	t.Helper()
+	ps := &probeServer{arrived: make(chan seen, 1024), probes: make(chan seen, 1024)}
+	ps.testServer = startServer(t, serverConfig{Hook: ps.observe})
+	return ps
+}
+
+func (ps *probeServer) observe(ctx context.Context, method string) error {
+	md, _ := grpcmd.FromIncomingContext(ctx)
+	s := seen{method: method}
+	s.deadline, s.hasDeadline = ctx.Deadline()
+	if v := md.Get(probeKey); len(v) > 0 {
+		s.probe = v[0]
+		ps.probes <- s
+	}
+	if len(md.Get(holdKey)) > 0 {
+		ps.arrived <- s
+		<-ctx.Done()
+		return grpcstatus.FromContextError(ctx.Err()).Err()
+	}
+	return nil
+}
+
+// held returns the metadata option that makes the probe server hold a call.
+func held() channel.CallOption {
+	return channel.Metadata(map[string][]string{holdKey: {"1"}})
+}
+
+// probed returns the metadata option that makes the probe server report a
+// call under name.
+func probed(name string) channel.CallOption {
+	return channel.Metadata(map[string][]string{probeKey: {name}})
+}
+
+// openLive opens a FullDuplexCall and makes one round trip on it (req,
+// then one response), so that the call is known to be live at the server.
+func openLive(t testing.TB, ctx context.Context, duplex *channel.StreamStreamCallable[*outReq, *outResp], req *outReq, opts ...channel.CallOption) *channel.BidiStream[*outReq, *outResp] {
+	t.Helper()
+	bs, err := duplex.Open(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	return bs
 }
 
 // ---------------------------------------------------------------------
@@ -182,6 +344,25 @@ type stateRecorder struct {
 }
 
 func newStateRecorder() *stateRecorder { return &stateRecorder{wake: make(chan struct{})} }
+
+// subscribeStates subscribes a new recorder to ch (Subscribe(rec.Add,
+// tryToConnect)) and returns it.
+func subscribeStates(ch *channel.Channel, tryToConnect bool) *stateRecorder {
+	r := newStateRecorder()
+	ch.Subscribe(r.Add, tryToConnect)
+	return r
+}
+
+// closeAndCheck closes ch, waits up to d for the recorder to get SHUTDOWN
+// (delivered on the subscription's goroutine, maybe after Close returns)
+// and checks the whole sequence: from IDLE, allowed transitions only,
+// SHUTDOWN last.
+func (r *stateRecorder) closeAndCheck(t testing.TB, ch *channel.Channel, d time.Duration) {
+	t.Helper()
+	ch.Close()
+	r.WaitFor(t, channel.Shutdown, d)
+	checkSequence(t, "subscriber", r.States(), channel.Idle, true)
+}
 
 // Add records s (the subscription callback).
 func (r *stateRecorder) Add(s channel.Connectivity) {

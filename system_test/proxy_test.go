@@ -183,7 +183,7 @@ func wantLines(t *testing.T, p *connectProxy, want ...string) {
 // CONNECT with the unresolved name and Basic credentials, and every call
 // form works through the tunnel.
 func TestProxyFromEnvironment(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "backend.proxy.test:" + portOf(t, addr)
 	p := startConnectProxy(t, &connectProxy{
 		hosts: map[string]string{"backend.proxy.test": "127.0.0.1"},
@@ -204,7 +204,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 // the proxy's answer; the connection must still see them (it reaches
 // READY only with the server's SETTINGS).
 func TestProxyEarlyBytes(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "backend.proxy.test:" + portOf(t, addr)
 	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}, early: true})
 	proxyEnv(t, "HTTPS_PROXY", p.Addr())
@@ -220,7 +220,7 @@ func TestProxyEarlyBytes(t *testing.T) {
 // TestProxyOption: grpc.http_proxy given as an option, with https_proxy in
 // the environment naming another (dead) proxy that must not be used.
 func TestProxyOption(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "dns:///backend.proxy.test:" + portOf(t, addr)
 	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}})
 	proxyEnv(t, "https_proxy", "http://"+deadPort(t))
@@ -281,7 +281,7 @@ func TestProxyRefused(t *testing.T) {
 // sockets and loopback addresses reach the server directly, the proxy
 // seeing nothing. The name is resolved by a DNS server of the test's.
 func TestProxyNotUsed(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	port := portOf(t, addr)
 	dns := startDNS(t, map[string]string{"direct.proxy.test": "127.0.0.1"})
 	named := "dns://" + dns.Addr() + "/direct.proxy.test:" + port
