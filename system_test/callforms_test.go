@@ -231,13 +231,7 @@ func TestCallFormsUnaryStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatalf("All: %v", err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, rs.All())
 		if !slices.Equal(got, sizes) {
 			t.Fatalf("sizes %v, want %v", got, sizes)
 		}
@@ -372,13 +366,7 @@ func TestCallFormsStreamStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatalf("All: %v", err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, rs.All())
 		if !slices.Equal(got, serverStreamSizes) {
 			t.Fatalf("sizes %v, want %v", got, serverStreamSizes)
 		}
@@ -403,13 +391,7 @@ func TestCallFormsStreamStream(t *testing.T) {
 		if err := bs.CloseSend(); err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range bs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, bs.All())
 		if !slices.Equal(got, []int{5, 6, 7}) {
 			t.Fatalf("sizes %v", got)
 		}

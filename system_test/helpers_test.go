@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"strings"
 	"sync"
@@ -288,6 +289,30 @@ func openLive(t testing.TB, ctx context.Context, duplex *channel.StreamStreamCal
 		t.Fatal(err)
 	}
 	return bs
+}
+
+// allPayloads reads a response stream to its end (its All) and returns the
+// payload of each response, failing the test on an error.
+func allPayloads(t testing.TB, all iter.Seq2[*outResp, error]) []*testgrpc.Payload {
+	t.Helper()
+	var ps []*testgrpc.Payload
+	for r, err := range all {
+		if err != nil {
+			t.Fatalf("All: %v", err)
+		}
+		ps = append(ps, r.GetPayload())
+	}
+	return ps
+}
+
+// payloadSizes is allPayloads' payload sizes.
+func payloadSizes(t testing.TB, all iter.Seq2[*outResp, error]) []int {
+	t.Helper()
+	var sizes []int
+	for _, p := range allPayloads(t, all) {
+		sizes = append(sizes, len(p.GetBody()))
+	}
+	return sizes
 }
 
 // ---------------------------------------------------------------------

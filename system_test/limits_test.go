@@ -281,16 +281,12 @@ func TestCompression(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := 0
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkPayload(t, "gzip bidi response", r.GetPayload(), serverStreamSizes[i])
-			i++
+		ps := allPayloads(t, rs.All())
+		for i, p := range ps {
+			checkPayload(t, "gzip bidi response", p, serverStreamSizes[i])
 		}
-		if i != len(serverStreamSizes) {
-			t.Fatalf("%d responses, want %d", i, len(serverStreamSizes))
+		if len(ps) != len(serverStreamSizes) {
+			t.Fatalf("%d responses, want %d", len(ps), len(serverStreamSizes))
 		}
 		checkCompressed(t, "bidi with CompressionGzip()")
 
@@ -315,13 +311,9 @@ func TestCompression(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := 0
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkPayload(t, "gzip server-streaming response", r.GetPayload(), serverStreamSizes[i])
-			i++
+		ps := allPayloads(t, rs.All())
+		for i, p := range ps {
+			checkPayload(t, "gzip server-streaming response", p, serverStreamSizes[i])
 		}
 		checkCompressed(t, "server streaming on a WithCompression(Gzip) channel")
 
