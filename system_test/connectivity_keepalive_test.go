@@ -17,6 +17,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/system_test/chaos"
 )
 
 // A proxy that stops forwarding (sockets left open) makes the keepalive
@@ -31,7 +32,8 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 	srv := startServer(t, serverConfig{Opts: []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Millisecond, PermitWithoutStream: true}),
 	}})
-	proxy := startSniffProxy(t, srv.Addr())
+	proxy := chaos.NewProxy(t, srv.Addr())
+	frames := sniffFrames(proxy)
 	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutCalls: true}))
 	rec := subscribeStates(ch, false)
 
@@ -54,7 +56,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 		t.Errorf("stall detected after %v, before the 10 s keepalive time could have elapsed", el)
 	}
 	var pings int
-	for _, f := range proxy.Frames() {
+	for _, f := range frames.Frames() {
 		if f.toServer && f.typ == framePing && f.flags&1 == 0 {
 			pings++
 		}
@@ -69,7 +71,7 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 		t.Fatalf("call after the proxy resumed: %v", err)
 	}
 	waitState(t, ch, channel.Ready, testTimeout)
-	if n := proxy.accepted.Load(); n != 2 {
+	if n := proxy.Accepted(); n != 2 {
 		t.Errorf("proxy accepted %d connections, want 2 (the stalled one, then a fresh one)", n)
 	}
 	rec.closeAndCheck(t, ch, testTimeout)
@@ -86,7 +88,8 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	}
 	t.Parallel()
 	srv := startServer(t, serverConfig{})
-	proxy := startSniffProxy(t, srv.Addr())
+	proxy := chaos.NewProxy(t, srv.Addr())
+	frames := sniffFrames(proxy)
 	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true, MaxPingsWithoutData: -1}))
 	rec := subscribeStates(ch, false)
 	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
@@ -94,14 +97,14 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	}
 	mark := rec.Len()
 	start := time.Now()
-	ga := proxy.WaitFrame(t, "GOAWAY from the server", 60*time.Second, func(f h2Frame) bool {
+	ga := frames.WaitFrame(t, "GOAWAY from the server", 60*time.Second, func(f h2Frame) bool {
 		return !f.toServer && f.typ == frameGoAway
 	})
 	if ga.goAway != 0xb || ga.debug != "too_many_pings" {
 		t.Fatalf("GOAWAY code %#x debug %q, want ENHANCE_YOUR_CALM (0xb) \"too_many_pings\"", ga.goAway, ga.debug)
 	}
 	var pings int
-	for _, f := range proxy.Frames() {
+	for _, f := range frames.Frames() {
 		if f.toServer && f.typ == framePing && f.flags&1 == 0 {
 			pings++
 		}
@@ -114,7 +117,7 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("call after GOAWAY too_many_pings: %v", err)
 	}
-	if n := proxy.accepted.Load(); n != 2 {
+	if n := proxy.Accepted(); n != 2 {
 		t.Errorf("proxy accepted %d connections, want 2", n)
 	}
 }

@@ -4,7 +4,7 @@ package system_test
 // stubs and bounds are in main_test.go): restartable grpc-go interop
 // servers with call counters and hooks (the probe server among them), a
 // recorder of connectivity states that checks gRPC's allowed transitions,
-// a TCP proxy that can stall and sniff HTTP/2 frames, a tiny DNS server and
+// a log of the HTTP/2 frames a chaos.Proxy carries, a tiny DNS server and
 // a dialer that records its dials.
 
 import (
@@ -27,6 +27,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/system_test/chaos"
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
@@ -445,10 +446,10 @@ func (r *stateRecorder) Len() int {
 }
 
 // ---------------------------------------------------------------------
-// A TCP proxy that can stall and sniff HTTP/2 frames
+// HTTP/2 frames seen by a proxy (chaos.Proxy, which also stalls)
 
-// h2Frame is an HTTP/2 frame header (and GOAWAY contents) seen by the
-// proxy's sniffer.
+// h2Frame is an HTTP/2 frame header (and GOAWAY contents) seen by a
+// frameLog.
 type h2Frame struct {
 	toServer bool
 	typ      byte
@@ -464,207 +465,64 @@ const (
 	frameGoAway = 0x7
 )
 
-// sniffProxy forwards TCP connections to a backend. Stall stops forwarding in
-// both directions (the sockets stay open); Resume forwards again. It
-// records the header of every HTTP/2 frame it receives (forwarded or held
-// by a stall), and the contents of GOAWAY frames.
-type sniffProxy struct {
-	t       testing.TB
-	lis     net.Listener
-	backend string
-
-	accepted atomic.Int64
-
-	mu      sync.Mutex
-	stalled bool
-	resume  chan struct{} // closed on Resume (and Close)
-	closed  bool
-	conns   []net.Conn
-	frames  []h2Frame
-	wake    chan struct{} // closed and replaced on every frame
-	done    chan struct{} // closed by Close
-	wg      sync.WaitGroup
+// frameLog records the header of every HTTP/2 frame of the connections a
+// chaos.Proxy accepts (forwarded or held by a stall), and the contents of
+// GOAWAY frames.
+type frameLog struct {
+	mu     sync.Mutex
+	frames []h2Frame
+	wake   chan struct{} // closed and replaced on every frame
 }
 
-// startSniffProxy starts a proxy to backend; it is closed when the test ends.
-func startSniffProxy(t testing.TB, backend string) *sniffProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &sniffProxy{t: t, lis: lis, backend: backend, resume: make(chan struct{}), wake: make(chan struct{}), done: make(chan struct{})}
-	p.wg.Add(1)
-	go p.acceptLoop()
-	t.Cleanup(p.Close)
-	return p
+// sniffFrames taps p's connections from now on and returns their log.
+func sniffFrames(p *chaos.Proxy) *frameLog {
+	l := &frameLog{wake: make(chan struct{})}
+	p.SetTap(func() (fromClient, fromServer func([]byte)) {
+		c := &frameSniffer{toServer: true, skip: len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), record: l.record}
+		s := &frameSniffer{toServer: false, record: l.record}
+		return c.feed, s.feed
+	})
+	return l
 }
 
-// Addr returns the proxy's address.
-func (p *sniffProxy) Addr() string { return p.lis.Addr().String() }
-
-func (p *sniffProxy) acceptLoop() {
-	defer p.wg.Done()
-	for {
-		c, err := p.lis.Accept()
-		if err != nil {
-			return
-		}
-		p.accepted.Add(1)
-		b, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			c.Close()
-			b.Close()
-			return
-		}
-		p.conns = append(p.conns, c, b)
-		p.wg.Add(2)
-		p.mu.Unlock()
-		go p.pipe(b, c, true)
-		go p.pipe(c, b, false)
-	}
+func (l *frameLog) record(f h2Frame) {
+	l.mu.Lock()
+	l.frames = append(l.frames, f)
+	close(l.wake)
+	l.wake = make(chan struct{})
+	l.mu.Unlock()
 }
 
-// gate waits while the proxy is stalled; false if it closed.
-func (p *sniffProxy) gate() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for p.stalled && !p.closed {
-		ch := p.resume
-		p.mu.Unlock()
-		<-ch
-		p.mu.Lock()
-	}
-	return !p.closed
-}
-
-// pipe forwards src to dst: a reader that records frames as they arrive
-// (stalled or not) and a writer that waits while the proxy is stalled.
-func (p *sniffProxy) pipe(dst, src net.Conn, toServer bool) {
-	defer p.wg.Done()
-	q := make(chan []byte, 1024)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		defer dst.Close()
-		for b := range q {
-			if !p.gate() {
-				return
-			}
-			if _, err := dst.Write(b); err != nil {
-				return
-			}
-		}
-	}()
-	defer close(q)
-	sn := &frameSniffer{toServer: toServer, record: p.record}
-	if toServer {
-		sn.skip = len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	}
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			b := append([]byte(nil), buf[:n]...)
-			sn.feed(b)
-			select {
-			case q <- b:
-			case <-p.done:
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *sniffProxy) record(f h2Frame) {
-	p.mu.Lock()
-	p.frames = append(p.frames, f)
-	close(p.wake)
-	p.wake = make(chan struct{})
-	p.mu.Unlock()
-}
-
-// Frames returns the frames forwarded so far.
-func (p *sniffProxy) Frames() []h2Frame {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]h2Frame(nil), p.frames...)
+// Frames returns the frames seen so far.
+func (l *frameLog) Frames() []h2Frame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]h2Frame(nil), l.frames...)
 }
 
 // WaitFrame waits for a frame that match accepts, failing the test after d.
-func (p *sniffProxy) WaitFrame(t testing.TB, what string, d time.Duration, match func(h2Frame) bool) h2Frame {
+func (l *frameLog) WaitFrame(t testing.TB, what string, d time.Duration, match func(h2Frame) bool) h2Frame {
 	t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	seen := 0
 	for {
-		p.mu.Lock()
-		for ; seen < len(p.frames); seen++ {
-			if match(p.frames[seen]) {
-				f := p.frames[seen]
-				p.mu.Unlock()
+		l.mu.Lock()
+		for ; seen < len(l.frames); seen++ {
+			if match(l.frames[seen]) {
+				f := l.frames[seen]
+				l.mu.Unlock()
 				return f
 			}
 		}
-		wake := p.wake
-		p.mu.Unlock()
+		wake := l.wake
+		l.mu.Unlock()
 		select {
 		case <-wake:
 		case <-timer.C:
 			t.Fatalf("proxy: no %s within %v", what, d)
 		}
 	}
-}
-
-// Stall stops forwarding in both directions, keeping the sockets open.
-func (p *sniffProxy) Stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.stalled {
-		p.stalled = true
-		p.resume = make(chan struct{})
-	}
-}
-
-// Resume forwards again.
-func (p *sniffProxy) Resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stalled {
-		p.stalled = false
-		close(p.resume)
-	}
-}
-
-// Close closes the listener and every connection and waits for the
-// proxy's goroutines.
-func (p *sniffProxy) Close() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	close(p.done)
-	if p.stalled {
-		close(p.resume)
-	}
-	conns := p.conns
-	p.mu.Unlock()
-	p.lis.Close()
-	for _, c := range conns {
-		c.Close()
-	}
-	p.wg.Wait()
 }
 
 // frameSniffer parses HTTP/2 frame headers out of one direction of a
