@@ -371,13 +371,13 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("FailFast", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		_, err := s.empty.Call(cctx(t), &empty{})
+		_, err := s.empty.Call(ctxWithin(t, connectBound), &empty{})
 		st := wantStatus(t, "call to a port where nothing listens", err, codes.Unavailable, "")
 		if d := strings.ToLower(st.Details()); !strings.Contains(d, "refused") {
 			t.Fatalf("UNAVAILABLE message %q does not mention the connection error (connection refused)", st.Details())
 		}
 		// A streaming call fails the same way.
-		bs, err := s.duplex.Open(cctx(t))
+		bs, err := s.duplex.Open(ctxWithin(t, connectBound))
 		if err == nil {
 			_, err = bs.Recv()
 		}
@@ -387,7 +387,7 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("WaitForReady", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		ctx := cctx(t)
+		ctx := ctxWithin(t, connectBound)
 		_, err := s.empty.Call(ctx, &empty{}, channel.WaitForReady(true), channel.Timeout(200*time.Millisecond))
 		wantStatus(t, "wait-for-ready call to a port where nothing listens", err, codes.DeadlineExceeded, "")
 		if ctx.Err() != nil {
@@ -398,10 +398,10 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("WaitForReadyCancelled", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		ctx, cancel := context.WithCancel(cctx(t))
+		ctx, cancel := context.WithCancel(ctxWithin(t, connectBound))
 		f := s.empty.Future(ctx, &empty{}, channel.WaitForReady(true))
 		cancel()
-		_, err := f.Result(cctx(t))
+		_, err := f.Result(ctxWithin(t, connectBound))
 		wantStatus(t, "cancelled wait-for-ready call", err, codes.Canceled, "")
 	})
 
@@ -411,11 +411,11 @@ func TestWaitForReady(t *testing.T) {
 		// server listens at the address.
 		addr := deadPort(t)
 		s := dialStubs(t, addr, channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
-		_, err := s.empty.Call(cctx(t), &empty{})
+		_, err := s.empty.Call(ctxWithin(t, connectBound), &empty{})
 		wantStatus(t, "fail-fast call before the server starts", err, codes.Unavailable, "")
-		f := s.empty.Future(cctx(t), &empty{}, channel.WaitForReady(true))
+		f := s.empty.Future(ctxWithin(t, connectBound), &empty{}, channel.WaitForReady(true))
 		startServer(t, serverConfig{Addr: addr})
-		if _, err := f.Result(cctx(t)); err != nil {
+		if _, err := f.Result(ctxWithin(t, connectBound)); err != nil {
 			t.Fatalf("wait-for-ready call after the server started: %v", err)
 		}
 	})
@@ -425,13 +425,6 @@ func TestWaitForReady(t *testing.T) {
 // will listen soon: a refused connection is reported at once, and the
 // tests' reconnect backoff is short.
 const connectBound = 5 * time.Second
-
-// cctx returns a context that ends after connectBound or when the test ends.
-func cctx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), connectBound)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func TestUnixSocket(t *testing.T) {
 	path := peers.StartGoInteropUnix(t)
