@@ -58,7 +58,7 @@ func awaiter(results chan<- string) actor.ReceiveFunc {
 }
 
 func TestAwait(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	results := make(chan string, 16)
 	pid := mwSpawn(t, sys, awaiter(results))
 
@@ -108,7 +108,7 @@ func TestAwait(t *testing.T) {
 // TestAwaitNoGoroutines: a thousand pending awaits hold no goroutine.
 func TestAwaitNoGoroutines(t *testing.T) {
 	const n = 1000
-	sys := mwSystem()
+	sys := quietSystem()
 	results := make(chan string, n)
 	pid := mwSpawn(t, sys, awaiter(results))
 	base := runtime.NumGoroutine()
@@ -135,7 +135,7 @@ func TestAwaitNoGoroutines(t *testing.T) {
 
 // TestAwaitCall awaits a real call's future inside the actor.
 func TestAwaitCall(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	ch, err := channel.Insecure(srv.addr, channel.WithActorSystem(sys))
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // BenchmarkMiddlewareHandOff is the cost of one hand-off to a middleware
 // actor that answers Proceed at once (no RPC: the continuation returns).
 func BenchmarkMiddlewareHandOff(b *testing.B) {
-	sys := mwSystem()
+	sys := quietSystem()
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if _, ok := c.Message().(*actors.Intercept); ok {
 			c.Respond(&actors.Proceed{})
@@ -43,7 +43,7 @@ func BenchmarkMiddlewareHandOff(b *testing.B) {
 // BenchmarkRequestFuture is the same round trip through protoactor's
 // RequestFuture, for comparison.
 func BenchmarkRequestFuture(b *testing.B) {
-	sys := mwSystem()
+	sys := quietSystem()
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if _, ok := c.Message().(*actors.Intercept); ok {
 			c.Respond(&actors.Proceed{})

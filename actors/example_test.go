@@ -2,13 +2,13 @@ package actors_test
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -26,11 +26,9 @@ func startServer() (addr string, stop func()) {
 	return lis.Addr().String(), s.Stop
 }
 
-func quietSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-}
+// quietSystem returns an actor system that logs nothing (the runtime's
+// own quiet system, one per call).
+func quietSystem() *actor.ActorSystem { return actorsys.NewQuiet() }
 
 // An actor makes a unary call and a server-streaming call by message: the
 // reply, the streamed messages (two at a time, as it grants demand) and

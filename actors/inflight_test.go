@@ -2,7 +2,6 @@ package actors_test
 
 import (
 	"context"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,23 +11,12 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
 
 const unaryCall = "/grpc.testing.TestService/UnaryCall"
-
-// settledGoroutines returns the goroutine count once it stops falling
-// (finished goroutines take a moment to exit), polling with a generous
-// bound only as a failure bound.
-func settledGoroutines(limit int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > limit && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	return n
-}
 
 func heapInUse() uint64 {
 	runtime.GC()
@@ -81,13 +69,13 @@ func TestInFlightCallsCostNoGoroutine(t *testing.T) {
 			}
 		}))
 	}
-	g0 := settledGoroutines(0)
+	g0 := leakcheck.SettledGoroutines(0, 10*time.Second)
 	h0 := heapInUse()
 	for _, pid := range pids {
 		sys.Root.Send(pid, "go")
 	}
 	srv.WaitCalls(base + calls)
-	g1 := settledGoroutines(g0 + 49)
+	g1 := leakcheck.SettledGoroutines(g0+49, 10*time.Second)
 	h1 := heapInUse()
 	srv.Release()
 	replies.Wait()
@@ -125,7 +113,7 @@ func TestFuturesHoldNoGoroutine(t *testing.T) {
 	}
 	base := srv.Hold()
 
-	g0 := settledGoroutines(0)
+	g0 := leakcheck.SettledGoroutines(0, 10*time.Second)
 	var unaryFs []*channel.CallFuture[*testgrpc.SimpleResponse]
 	var clientFs []*channel.CallFuture[*testgrpc.StreamingInputCallResponse]
 	reqs := []*testgrpc.StreamingInputCallRequest{{}, {}, {}}
@@ -134,7 +122,7 @@ func TestFuturesHoldNoGoroutine(t *testing.T) {
 		clientFs = append(clientFs, client.Future(context.Background(), slices.Values(reqs)))
 	}
 	srv.WaitCalls(base + 2*n)
-	g1 := settledGoroutines(g0 + 49)
+	g1 := leakcheck.SettledGoroutines(g0+49, 10*time.Second)
 	srv.Release()
 	for i := range n {
 		if _, err := unaryFs[i].Result(context.Background()); err != nil {

@@ -28,7 +28,7 @@ func startUnary(ch *channel.Channel, opts ...channel.CallOption) <-chan error {
 // sees it) and CallDone, reject, a silent actor past the answer timeout,
 // a stopped actor.
 func TestMiddlewareStartedCalls(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 
 	done := make(chan *actors.CallDone, 1)
@@ -94,7 +94,7 @@ func TestMiddlewareStartedCalls(t *testing.T) {
 // 1,000 started calls waiting for a middleware actor that holds them add
 // no goroutine; when it stops they all end UNAVAILABLE.
 func TestMiddlewareStartedCallsHoldNoGoroutine(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	const n = 1000
 	held := make(chan struct{}, n)

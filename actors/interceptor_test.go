@@ -107,7 +107,7 @@ func mwTokenRefresher() actor.ReceiveFunc {
 }
 
 func TestMiddlewareTokenRefresher(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	pid := mwSpawn(t, sys, mwTokenRefresher())
 	ch := mwChannel(t, sys, srv.addr, actors.Interceptor(pid))
@@ -136,7 +136,7 @@ func TestMiddlewareTokenRefresher(t *testing.T) {
 // one go when a call's CallDone arrives.
 func TestMiddlewareRateLimiter(t *testing.T) {
 	const limit, calls = 2, 6
-	sys := mwSystem()
+	sys := quietSystem()
 	gate := make(chan struct{})
 	srv := startMWServer(t, gate)
 	held := make(chan int, calls) // how many the limiter holds, after each change
@@ -207,7 +207,7 @@ func TestMiddlewareRateLimiter(t *testing.T) {
 // holds it is reported to the actor (CallDone with Unanswered), so that a
 // limiter frees its place: after it, the next call proceeds at once.
 func TestMiddlewareHeldCallEnds(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	gate := make(chan struct{})
 	srv := startMWServer(t, gate)
 	type heldCall struct {
@@ -273,7 +273,7 @@ func TestMiddlewareHeldCallEnds(t *testing.T) {
 // TestMiddlewareAuditor: the auditor asks for CallDone on every call and
 // receives, for each kind, the call's code, details and duration.
 func TestMiddlewareAuditor(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	done := make(chan *actors.CallDone, 16)
 	intercepts := map[uint64]actors.Kind{}
@@ -343,7 +343,7 @@ func wantMW(t *testing.T, what string, err error, c codes.Code, pid *actor.PID, 
 }
 
 func TestMiddlewareReject(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	pid := mwSpawn(t, sys, func(c actor.Context) {
 		if m, ok := c.Message().(*actors.Intercept); ok {
@@ -375,7 +375,7 @@ func TestMiddlewareReject(t *testing.T) {
 // call, ends the call UNAVAILABLE with its PID in the message; the call to
 // a later actor at a new PID works.
 func TestMiddlewareStopped(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	ctx := mwCtx(t)
 
@@ -411,7 +411,7 @@ func TestMiddlewareStopped(t *testing.T) {
 // DEADLINE_EXCEEDED at the call's deadline (from the context or from
 // channel.Timeout), or, for a call without one, at the answer timeout.
 func TestMiddlewareSilent(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	got := make(chan *actors.Intercept, 16)
 	pid := mwSpawn(t, sys, func(c actor.Context) {
@@ -452,7 +452,7 @@ func TestMiddlewareSilent(t *testing.T) {
 // TestMiddlewareTimeoutLeft: a call's own timeout counts from its start:
 // what the hand-off took comes off it.
 func TestMiddlewareTimeoutLeft(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	pid := mwSpawn(t, sys, func(c actor.Context) {
 		if _, ok := c.Message().(*actors.Intercept); ok {
@@ -479,7 +479,7 @@ func TestMiddlewareTimeoutLeft(t *testing.T) {
 // call INTERNAL with a message naming it, its panic and what its supervisor
 // did; nothing is restarted behind the caller's back without that message.
 func TestMiddlewarePanics(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	ctx := mwCtx(t)
 	panicky := func(c actor.Context) {
@@ -530,7 +530,7 @@ func TestMiddlewarePanics(t *testing.T) {
 // TestMiddlewareBadAnswer: an answer other than Proceed or Reject, and a
 // Reject without a status, end the call with a message that says so.
 func TestMiddlewareBadAnswer(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	ctx := mwCtx(t)
 	pid := mwSpawn(t, sys, func(c actor.Context) {
@@ -554,7 +554,7 @@ func TestMiddlewareBadAnswer(t *testing.T) {
 // actor answers them in reverse order of arrival, in batches).
 func TestMiddlewareManyCalls(t *testing.T) {
 	const n = 64
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	pid := mwSpawn(t, sys, func() actor.ReceiveFunc {
 		var held []*actor.PID
@@ -613,7 +613,7 @@ func TestMiddlewareUnbound(t *testing.T) {
 // TestMiddlewareRecover: with actors.Recover, a panic on an Intercept ends
 // that call INTERNAL and the actor keeps its state (it counts calls).
 func TestMiddlewareRecover(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	ctx := mwCtx(t)
 	pid := mwSpawn(t, sys, func() actor.ReceiveFunc {
@@ -649,7 +649,7 @@ func TestMiddlewareRecover(t *testing.T) {
 // calls ends every one of them UNAVAILABLE.
 func TestMiddlewareStoppedHoldingMany(t *testing.T) {
 	const n = 32
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	held := make(chan struct{}, n)
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"google.golang.org/grpc"
 	grpcmd "google.golang.org/grpc/metadata"
 
@@ -21,11 +20,6 @@ const mwSvc = "/grpc.testing.TestService/"
 
 // mwBound bounds every wait of these tests: a failure, not a timing.
 const mwBound = 20 * time.Second
-
-// mwSystem returns an actor system that logs nothing.
-func mwSystem() *actor.ActorSystem {
-	return actorsys.NewQuiet()
-}
 
 // mwCtx is a context that ends with the test or after mwBound.
 func mwCtx(t *testing.T) context.Context {

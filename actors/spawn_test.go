@@ -58,7 +58,7 @@ func mwSpawnIn(t *testing.T, sys *actor.ActorSystem, parent *actor.PID, target s
 // when the parent stops, the channel's calls end CANCELLED, the channel
 // goes to SHUTDOWN, and the parent received its connectivity until then.
 func TestSpawnStopsWithParent(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	states := make(chan channel.Connectivity, 16)
 	parent := sys.Root.Spawn(actor.PropsFromFunc(mwParentActor(states)))
@@ -117,7 +117,7 @@ func TestSpawnStopsWithParent(t *testing.T) {
 // TestSpawnClosedByItself: Close on a spawned channel stops only the
 // channel; the parent goes on.
 func TestSpawnClosedByItself(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	states := make(chan channel.Connectivity, 16)
 	parent := mwSpawn(t, sys, mwParentActor(states))
@@ -143,7 +143,7 @@ func TestSpawnClosedByItself(t *testing.T) {
 // TestSpawnSecure: the secure form, with local credentials over loopback
 // TCP, makes calls as the parent's child.
 func TestSpawnSecure(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	srv := startMWServer(t, nil)
 	type result struct {
 		ch  *channel.Channel
@@ -170,7 +170,7 @@ func TestSpawnSecure(t *testing.T) {
 }
 
 func TestSpawnErrors(t *testing.T) {
-	sys := mwSystem()
+	sys := quietSystem()
 	parent := mwSpawn(t, sys, func(c actor.Context) {
 		if _, ok := c.Message().(string); ok {
 			_, err := actors.SpawnSecure(c, "localhost:1", credentials.Insecure())
@@ -184,7 +184,7 @@ func TestSpawnErrors(t *testing.T) {
 	if err, _ := v.(error); !errors.Is(err, channel.ErrInsecureCredentials) {
 		t.Errorf("SpawnSecure with insecure credentials: %v, want ErrInsecureCredentials", v)
 	}
-	other := mwSystem()
+	other := quietSystem()
 	parent2 := mwSpawn(t, sys, func(c actor.Context) {
 		if _, ok := c.Message().(string); ok {
 			_, err := actors.Spawn(c, "localhost:1", channel.WithActorSystem(other))

@@ -3,7 +3,6 @@ package channel_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/system_test/peers"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -61,9 +61,7 @@ func TestCloseSendsNoDeadLetters(t *testing.T) {
 		defer l.Close()
 		return l.Addr().String()
 	}()
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	sys := actorsys.NewQuiet()
 	// A subscriber actor that outlives the channels, then stops: its end
 	// must not be reported to channel actors that are gone.
 	subscriber := sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))

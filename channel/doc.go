@@ -26,10 +26,23 @@
 // *status.Error with the gRPC code and a message that says what happened.
 //
 // Each channel runs as a protoactor actor (in the user's actor system with
-// WithActorSystem, or in a silent default one) that owns its connections,
-// each an actor of package transport. A call on a READY channel reads the
-// channel's published snapshot and goes straight to the connection actor;
-// only a call that has to wait for a connection talks to the channel actor.
+// WithActorSystem, or in a silent default one) that owns one subchannel
+// actor per address (internal/subchannel), each the parent of its
+// connection actor (internal/transport). A call on a READY channel reads
+// the channel's published snapshot and goes straight to the connection
+// actor; only a call that has to wait for a connection talks to the
+// channel actor.
+//
+// The channel actor's logic is a plain state machine, core (core.go): its
+// step takes one message and returns effects, both sealed interfaces with
+// a String (coremsgs.go), and it owns the aggregate connectivity state,
+// the load-balancing policy's subchannels, the pending picks, the idle
+// timer's state and the name lookups' state (whether one is in flight and
+// the rate limit between them). The actor (actor.go) only performs the
+// effects and keeps the subscribers; its timers, its stop-on-panic
+// supervisor, the backoff and the quiet default actor system come from
+// internal/actorsys, as they do for the subchannel and connection actors.
+// The cores are table-tested without sockets (core_test.go).
 //
 // Inside, a call is a callState (call.go) in parts with one owner each:
 // its configuration, the current attempt, the retry buffer, the retry

@@ -13,6 +13,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/peers"
@@ -64,18 +65,6 @@ func (passThrough) InterceptStreamStream(ctx context.Context, d *interceptors.Cl
 	return next(ctx, d, reqs)
 }
 
-// settled returns the goroutine count once it falls to limit (exited
-// goroutines take a moment to go), polling only as a failure bound.
-func settled(limit int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > limit && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	return n
-}
-
 // 1,000 started calls on an intercepted channel whose interceptor is a
 // StartInterceptor, in flight against a server that holds them, add no
 // goroutine per call: the count stays flat however many are in flight.
@@ -114,7 +103,7 @@ func TestStartInterceptedHoldsNoGoroutine(t *testing.T) {
 		}, channel.Timeout(time.Minute))
 	}
 	srv.WaitCalls(calls + 1)
-	during := settled(before + 100)
+	during := leakcheck.SettledGoroutines(before+100, 10*time.Second)
 	if during-before >= 100 {
 		t.Errorf("%d started intercepted calls in flight: %d goroutines, %d before (want fewer than 100 more)", calls, during, before)
 	}

@@ -18,25 +18,6 @@ import (
 	"github.com/grpcactor/grpcactor/resolver"
 )
 
-// lbWarmUp makes calls until every server has seen one (every subchannel
-// is READY and in the policy's picker).
-func lbWarmUp(t *testing.T, ch *channel.Channel, srvs []*cxServer) {
-	t.Helper()
-	empty := cxEmptyCall(ch)
-	for i := 0; ; i++ {
-		c := cxCounts(srvs)
-		if c[0] > 0 && c[1] > 0 && c[2] > 0 {
-			return
-		}
-		if i == 1000 {
-			t.Fatalf("after %d calls, calls per server %v: the policy does not reach every server", i, c)
-		}
-		if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // A server that holds its calls gets fewer of them under least_request:
 // of the two subchannels a pick samples, the one with fewer calls in
 // flight wins, so the slow server is chosen only when both samples are it
@@ -50,10 +31,10 @@ func TestBalancerLeastRequestAvoidsTheLoadedServer(t *testing.T) {
 		release = make(chan struct{})
 		arrived = make(chan struct{}, 1000)
 	)
-	var srvs []*cxServer
+	var srvs []*testServer
 	target := "ipv4:"
 	for i := range 3 {
-		cfg := cxServerConfig{}
+		cfg := serverConfig{}
 		if i == 0 {
 			cfg.Hook = func(ctx context.Context, method string) error {
 				mu.Lock()
@@ -70,23 +51,23 @@ func TestBalancerLeastRequestAvoidsTheLoadedServer(t *testing.T) {
 				return nil
 			}
 		}
-		s := cxStartServer(t, cfg)
+		s := startServer(t, cfg)
 		srvs = append(srvs, s)
 		if i > 0 {
 			target += ","
 		}
 		target += s.Addr()
 	}
-	ch := cxDial(t, target, channel.WithServiceConfig(`{"loadBalancingConfig": [{"least_request": {"choiceCount": 2}}]}`))
+	ch := dial(t, target, channel.WithServiceConfig(`{"loadBalancingConfig": [{"least_request": {"choiceCount": 2}}]}`))
 	lbWarmUp(t, ch, srvs)
-	base := cxCounts(srvs)
+	base := serverCalls(srvs)
 	mu.Lock()
 	slowOn = true
 	mu.Unlock()
 
 	const calls = 300
-	empty := cxEmptyCall(ch)
-	ctx := cxCtx(t, 2*cxBound)
+	empty := newStubs(ch).empty
+	ctx := ctxWithin(t, 2*testTimeout)
 	var held []*channel.CallFuture[*testgrpc.Empty]
 	slow := 0
 	for i := range calls {
@@ -107,7 +88,7 @@ func TestBalancerLeastRequestAvoidsTheLoadedServer(t *testing.T) {
 			t.Fatalf("a held call: %v", err)
 		}
 	}
-	c := cxDiff(cxCounts(srvs), base)
+	c := callsSince(serverCalls(srvs), base)
 	t.Logf("calls per server (server 0 holds its calls): %v", c)
 	if int64(slow) != c[0] {
 		t.Fatalf("%d calls seen at the slow server, it counted %d", slow, c[0])
@@ -125,18 +106,18 @@ func TestBalancerLeastRequestAvoidsTheLoadedServer(t *testing.T) {
 // server; when a server goes away, its keys move to the others and no
 // other key moves.
 func TestBalancerRingHashKeyAffinity(t *testing.T) {
-	srvs, target := cxThreeServers(t)
-	ch := cxDial(t, target, channel.WithServiceConfig(`{"loadBalancingConfig": [{"ring_hash": {}}]}`))
+	srvs, target := threeServers(t)
+	ch := dial(t, target, channel.WithServiceConfig(`{"loadBalancingConfig": [{"ring_hash": {}}]}`))
 	lbWarmUp(t, ch, srvs) // keyless calls hash at random
 	byAddr := map[string]int{}
 	for i, s := range srvs {
 		byAddr[s.Addr()] = i
 	}
-	empty := cxEmptyCall(ch)
+	empty := newStubs(ch).empty
 	owners := func() []int {
 		out := make([]int, 100)
 		for k := range out {
-			_, call, err := empty.WithCall(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.HashKey([]byte(fmt.Sprint("shard-", k))), channel.WaitForReady(true))
+			_, call, err := empty.WithCall(tctx(t), &testgrpc.Empty{}, channel.HashKey([]byte(fmt.Sprint("shard-", k))), channel.WaitForReady(true))
 			if err != nil {
 				t.Fatalf("key %d: %v", k, err)
 			}
@@ -173,9 +154,9 @@ func TestBalancerRingHashKeyAffinity(t *testing.T) {
 			break
 		}
 	}
-	deadline := time.Now().Add(cxBound)
+	deadline := time.Now().Add(testTimeout)
 	for {
-		_, call, err := empty.WithCall(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.HashKey([]byte(fmt.Sprint("shard-", goneKey))), channel.WaitForReady(true))
+		_, call, err := empty.WithCall(tctx(t), &testgrpc.Empty{}, channel.HashKey([]byte(fmt.Sprint("shard-", goneKey))), channel.WaitForReady(true))
 		if err == nil && byAddr[call.Peer()] != gone {
 			break
 		}
@@ -199,23 +180,23 @@ func TestBalancerRingHashKeyAffinity(t *testing.T) {
 // picker is deterministic, so 600 calls over weights 1, 2 and 3 are
 // exactly 100, 200 and 300.
 func TestBalancerWeightedRoundRobin(t *testing.T) {
-	srvs, _ := cxThreeServers(t)
+	srvs, _ := threeServers(t)
 	r := resolver.NewManual()
 	var addrs []resolver.Address
 	for i, s := range srvs {
 		addrs = append(addrs, resolver.Address{Addr: s.Addr(), Weight: uint32(i + 1)})
 	}
 	r.Update(resolver.Update{Addresses: addrs})
-	ch := cxDial(t, "manual:///weighted", channel.WithResolver(r), channel.WithLBPolicy(balancer.WeightedRoundRobin))
+	ch := dial(t, "manual:///weighted", channel.WithResolver(r), channel.WithLBPolicy(balancer.WeightedRoundRobin))
 	lbWarmUp(t, ch, srvs)
-	base := cxCounts(srvs)
-	empty := cxEmptyCall(ch)
+	base := serverCalls(srvs)
+	empty := newStubs(ch).empty
 	for i := range 600 {
-		if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	c := cxDiff(cxCounts(srvs), base)
+	c := callsSince(serverCalls(srvs), base)
 	t.Logf("calls per server with weights 1, 2, 3: %v", c)
 	if c[0] != 100 || c[1] != 200 || c[2] != 300 {
 		t.Errorf("calls per server %v, want exactly [100 200 300]", c)

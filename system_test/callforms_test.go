@@ -15,13 +15,12 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // Every call form of the four multi-callables against grpc-go's server.
 
 func TestCallFormsUnaryUnary(t *testing.T) {
-	s := dialStubs(t, peers.StartGoInterop(t))
+	s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 	okReq := &simpleReq{ResponseSize: 1000, Payload: zeros(2000)}
 	failReq := &simpleReq{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.FailedPrecondition), Message: "no way"}}
 
@@ -123,7 +122,7 @@ func TestCallFormsUnaryUnary(t *testing.T) {
 
 	t.Run("FutureCancel", func(t *testing.T) {
 		ps := startProbeServer(t)
-		ps2 := newStubs(dial(t, ps.addr))
+		ps2 := newStubs(dial(t, ps.Addr()))
 		f := ps2.unary.Future(tctx(t), okReq, held())
 		recvWithin(t, "held call at the server", ps.arrived)
 		if !f.Cancel() {
@@ -151,7 +150,7 @@ func TestCallFormsUnaryUnary(t *testing.T) {
 		// Cancel races the goroutine that starts the call; repeat to hit
 		// the window where the call has not yet started.
 		ps := startProbeServer(t)
-		ps2 := newStubs(dial(t, ps.addr))
+		ps2 := newStubs(dial(t, ps.Addr()))
 		doEmptyUnary(t, ps2)
 		for i := range 50 {
 			f := ps2.unary.Future(tctx(t), okReq, held())
@@ -196,7 +195,7 @@ func TestCallFormsUnaryUnary(t *testing.T) {
 }
 
 func TestCallFormsUnaryStream(t *testing.T) {
-	s := dialStubs(t, peers.StartGoInterop(t))
+	s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 	sizes := []int{10, 0, 70000, 3}
 
 	t.Run("Recv", func(t *testing.T) {
@@ -232,13 +231,7 @@ func TestCallFormsUnaryStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatalf("All: %v", err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, rs.All())
 		if !slices.Equal(got, sizes) {
 			t.Fatalf("sizes %v, want %v", got, sizes)
 		}
@@ -280,7 +273,7 @@ func TestCallFormsUnaryStream(t *testing.T) {
 }
 
 func TestCallFormsStreamUnary(t *testing.T) {
-	s := dialStubs(t, peers.StartGoInterop(t))
+	s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 	reqs := clientStreamReqs(clientStreamSizes)
 
 	t.Run("Call", func(t *testing.T) {
@@ -359,7 +352,7 @@ func TestCallFormsStreamUnary(t *testing.T) {
 }
 
 func TestCallFormsStreamStream(t *testing.T) {
-	s := dialStubs(t, peers.StartGoInterop(t))
+	s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 
 	t.Run("Call", func(t *testing.T) {
 		reqs := func(yield func(*outReq) bool) {
@@ -373,13 +366,7 @@ func TestCallFormsStreamStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatalf("All: %v", err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, rs.All())
 		if !slices.Equal(got, serverStreamSizes) {
 			t.Fatalf("sizes %v, want %v", got, serverStreamSizes)
 		}
@@ -404,13 +391,7 @@ func TestCallFormsStreamStream(t *testing.T) {
 		if err := bs.CloseSend(); err != nil {
 			t.Fatal(err)
 		}
-		var got []int
-		for r, err := range bs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, len(r.GetPayload().GetBody()))
-		}
+		got := payloadSizes(t, bs.All())
 		if !slices.Equal(got, []int{5, 6, 7}) {
 			t.Fatalf("sizes %v", got)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/chaos"
 )
@@ -70,7 +71,7 @@ func chaosHeldCalls(ctx context.Context, s *stubs, unary, serverStreams, bidi in
 		go func() {
 			st, err := s.streamOut.Call(ctx, &outReq{ResponseParameters: []*rp{{Size: 1}}}, opts...)
 			if err == nil {
-				_, err = cxDrain(st)
+				_, err = drainStream(st)
 			}
 			report("server-streaming", err)
 		}()
@@ -80,7 +81,7 @@ func chaosHeldCalls(ctx context.Context, s *stubs, unary, serverStreams, bidi in
 			bs, err := s.duplex.Open(ctx, opts...)
 			if err == nil {
 				_ = bs.Send(&outReq{ResponseParameters: []*rp{{Size: 1}}})
-				_, err = cxDrain(bs)
+				_, err = drainStream(bs)
 			}
 			report("bidi", err)
 		}()
@@ -131,11 +132,10 @@ type rp = testgrpc.ResponseParameters
 func TestChaosServerKilledDuringCalls(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	ch := dial(t, srv.Addr(), chaosBackoff())
+	rec := subscribeStates(ch, false)
 	s := newStubs(ch)
-	ctx := cxCtx(t, 2*chaosBound)
+	ctx := ctxWithin(t, 2*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -155,7 +155,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	ch.State(true)
 	rec.WaitAfter(t, mark, channel.TransientFailure, chaosBound)
 	_, err := s.empty.Call(ctx, &empty{})
-	cxWantCode(t, "fail-fast call while the server is down", err, codes.Unavailable)
+	wantStatus(t, "fail-fast call while the server is down", err, codes.Unavailable, "")
 
 	mark = rec.Len()
 	srv.Start()
@@ -165,9 +165,7 @@ func TestChaosServerKilledDuringCalls(t *testing.T) {
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("call after the restart: %v", err)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, chaosBound)
 }
 
 // A server that goes silent behind a blackhole (sockets open, nothing
@@ -184,9 +182,9 @@ func TestChaosKeepaliveBlackhole(t *testing.T) {
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
 	const kaTime, kaTimeout = 10 * time.Second, time.Second
-	ch := cxDial(t, proxy.Addr(), chaosBackoff(), channel.WithKeepalive(channel.Keepalive{Time: kaTime, Timeout: kaTimeout}))
+	ch := dial(t, proxy.Addr(), chaosBackoff(), channel.WithKeepalive(channel.Keepalive{Time: kaTime, Timeout: kaTimeout}))
 	s := newStubs(ch)
-	ctx := cxCtx(t, 3*chaosBound)
+	ctx := ctxWithin(t, 3*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -218,9 +216,9 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), chaosBackoff())
+	ch := dial(t, proxy.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	ctx := cxCtx(t, chaosBound)
+	ctx := ctxWithin(t, chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -248,7 +246,7 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 					var st *channel.ResponseStream[*outResp]
 					st, err = s.streamOut.Call(context.Background(), &outReq{ResponseParameters: []*rp{{Size: 10}, {Size: 10}}}, channel.WaitForReady(true), channel.Timeout(deadline))
 					if err == nil {
-						_, err = cxDrain(st)
+						_, err = drainStream(st)
 					}
 				} else {
 					_, err = s.unary.Call(context.Background(), &simpleReq{ResponseSize: 100, Payload: zeros(100)}, channel.WaitForReady(true), channel.Timeout(deadline))
@@ -295,7 +293,7 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 	if resetConns < resets/3 {
 		t.Errorf("only %d connections were reset in %d resets: the channel did not reconnect between them", resetConns, resets)
 	}
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after the resets: %v", err)
 	}
 }
@@ -307,14 +305,13 @@ func TestChaosResetsUnderLoad(t *testing.T) {
 func TestChaosRestartsWithSubscriber(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	ch := dial(t, srv.Addr(), chaosBackoff())
+	rec := subscribeStates(ch, false)
 	s := newStubs(ch)
 	const restarts = 20
 	start := time.Now()
 	for i := range restarts {
-		if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+		if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 			t.Fatalf("restart %d: call: %v", i, err)
 		}
 		mark := rec.Len()
@@ -327,10 +324,10 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 		}
 		srv.Start()
 	}
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after %d restarts: %v", restarts, err)
 	}
-	cxWaitState(t, ch, channel.Ready, chaosBound)
+	waitState(t, ch, channel.Ready, chaosBound)
 	states := rec.States()
 	t.Logf("%d restarts in %v; %d states delivered", restarts, time.Since(start), len(states))
 	if last := states[len(states)-1]; last != channel.Ready {
@@ -339,28 +336,20 @@ func TestChaosRestartsWithSubscriber(t *testing.T) {
 	if n := strings.Count(fmt.Sprint(states), "READY"); n < restarts+1 {
 		t.Errorf("READY delivered %d times, want %d (once per server incarnation)", n, restarts+1)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, chaosBound) // delivered on the subscription's goroutine, maybe after Close returns
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, chaosBound)
 }
 
 // chaosSettle waits until the number of goroutines is at most want,
 // failing the test after chaosBound, and returns it.
 func chaosSettle(t *testing.T, what string, want int) int {
 	t.Helper()
-	deadline := time.Now().Add(chaosBound)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return n
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%s: %d goroutines after %v, want at most %d (the baseline); goroutines:\n%s", what, n, chaosBound, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond) // polling; the bound above is the failure limit
+	n := leakcheck.SettledGoroutines(want, chaosBound)
+	if n > want {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%s: %d goroutines after %v, want at most %d (the baseline); goroutines:\n%s", what, n, chaosBound, want, buf)
 	}
+	return n
 }
 
 // chaosHeap returns the live heap after garbage collection.
@@ -414,14 +403,14 @@ func TestChaosOpenClose500Channels(t *testing.T) {
 	start := time.Now()
 	chaosWarmRegistry(sys)
 	t.Logf("registry warmed in %v", time.Since(start))
-	ctx := cxCtx(t, 5*chaosBound)
+	ctx := ctxWithin(t, 5*chaosBound)
 	cycle := func(i int) error {
 		ch, err := channel.Insecure(srv.Addr(), channel.WithActorSystem(sys))
 		if err != nil {
 			return err
 		}
 		defer ch.Close()
-		_, err = cxEmptyCall(ch).Call(ctx, &empty{})
+		_, err = newStubs(ch).empty.Call(ctx, &empty{})
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", i, err)
 		}
@@ -464,15 +453,15 @@ func TestChaosOpenClose500Channels(t *testing.T) {
 // process's goroutines.
 func TestChaosFailFastServerDown(t *testing.T) {
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
+	ch := dial(t, srv.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 	srv.Kill()
-	cxWaitState(t, ch, channel.Idle, chaosBound)
+	waitState(t, ch, channel.Idle, chaosBound)
 	ch.State(true)
-	cxWaitState(t, ch, channel.TransientFailure, chaosBound)
+	waitState(t, ch, channel.TransientFailure, chaosBound)
 
 	const calls, workers = 10000, 8
 	fire := func(n int) map[codes.Code]int {
@@ -521,7 +510,7 @@ func TestChaosFailFastServerDown(t *testing.T) {
 		t.Errorf("live heap grew by %d bytes over %d failed calls, want at most 2 MiB", heap1-heap0, calls)
 	}
 	srv.Start()
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("call after the server came back: %v", err)
 	}
 }
@@ -534,11 +523,11 @@ func TestChaosSlowLink(t *testing.T) {
 	proxy := chaos.NewProxy(t, srv.Addr())
 	proxy.SetLatency(20 * time.Millisecond)
 	proxy.SetBandwidth(2_000_000)
-	ch := cxDial(t, proxy.Addr(), chaosBackoff(), channel.WithMaxReceiveMessageSize(8<<20))
+	ch := dial(t, proxy.Addr(), chaosBackoff(), channel.WithMaxReceiveMessageSize(8<<20))
 	s := newStubs(ch)
 	const size = 4 << 20
 	start := time.Now()
-	resp, err := s.unary.Call(cxCtx(t, 3*chaosBound), &simpleReq{ResponseSize: size, Payload: zeros(size)})
+	resp, err := s.unary.Call(ctxWithin(t, 3*chaosBound), &simpleReq{ResponseSize: size, Payload: zeros(size)})
 	if err != nil {
 		t.Fatalf("4 MiB each way over a 2 MB/s link: %v", err)
 	}
@@ -554,16 +543,16 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
 	proxy := chaos.NewProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), chaosBackoff())
+	ch := dial(t, proxy.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	ctx := cxCtx(t, 2*chaosBound)
+	ctx := ctxWithin(t, 2*chaosBound)
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 
 	proxy.Stall()
 	_, err := s.empty.Call(ctx, &empty{}, channel.Timeout(300*time.Millisecond))
-	cxWantCode(t, "call through a stalled network", err, codes.DeadlineExceeded)
+	wantStatus(t, "call through a stalled network", err, codes.DeadlineExceeded, "")
 	proxy.Resume()
 	if _, err := s.empty.Call(ctx, &empty{}); err != nil {
 		t.Fatalf("call after the network resumed: %v", err)
@@ -578,11 +567,11 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 	proxy.Cut()
 	_, details := chaosCollect(t, "calls on a cut connection", ends, 9, codes.Unavailable, chaosBound)
 	t.Logf("calls on a cut connection: %q", details)
-	cxWaitState(t, ch, channel.Idle, chaosBound)
+	waitState(t, ch, channel.Idle, chaosBound)
 	ch.State(true)
-	cxWaitState(t, ch, channel.TransientFailure, chaosBound)
+	waitState(t, ch, channel.TransientFailure, chaosBound)
 	_, err = s.empty.Call(ctx, &empty{})
-	st := cxWantCode(t, "fail-fast call while the port refuses", err, codes.Unavailable)
+	st := wantStatus(t, "fail-fast call while the port refuses", err, codes.Unavailable, "")
 	if !strings.Contains(st.Details(), "refused") {
 		t.Errorf("UNAVAILABLE message %q does not say the connection was refused", st.Details())
 	}
@@ -607,9 +596,9 @@ func TestChaosStallCutAndRefuse(t *testing.T) {
 func TestChaosKillFailsOnlyCallsInFlight(t *testing.T) {
 	t.Parallel()
 	srv := chaos.StartServer(t)
-	ch := cxDial(t, srv.Addr(), chaosBackoff())
+	ch := dial(t, srv.Addr(), chaosBackoff())
 	s := newStubs(ch)
-	if _, err := s.empty.Call(cxCtx(t, chaosBound), &empty{}); err != nil {
+	if _, err := s.empty.Call(ctxWithin(t, chaosBound), &empty{}); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
 	const workers, kills = 8, 5

@@ -17,6 +17,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/system_test/chaos"
 )
 
 // A proxy that stops forwarding (sockets left open) makes the keepalive
@@ -28,24 +29,15 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 		t.Skip("waits out a 10 s keepalive time")
 	}
 	t.Parallel()
-	srv := cxStartServer(t, cxServerConfig{Opts: []grpc.ServerOption{
+	srv := startServer(t, serverConfig{Opts: []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Millisecond, PermitWithoutStream: true}),
 	}})
-	proxy := cxStartProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutCalls: true}))
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	proxy := chaos.NewProxy(t, srv.Addr())
+	frames := sniffFrames(proxy)
+	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutCalls: true}))
+	rec := subscribeStates(ch, false)
 
-	bs, err := cxFullDuplex(ch).Open(cxCtx(t, 30*time.Second), channel.WaitForReady(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bs.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bs.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	bs := openLive(t, ctxWithin(t, 30*time.Second), newStubs(ch).duplex, &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}, channel.WaitForReady(true))
 	if s := ch.State(false); s != channel.Ready {
 		t.Fatalf("State = %v, want READY", s)
 	}
@@ -53,19 +45,19 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 	proxy.Stall()
 	start := time.Now()
 	mark := rec.Len()
-	_, err = bs.Recv()
-	st := cxWantCode(t, "call open while the server went silent", err, codes.Unavailable)
+	_, err := bs.Recv()
+	st := wantStatus(t, "call open while the server went silent", err, codes.Unavailable, "")
 	if !strings.Contains(strings.ToLower(st.Details()), "keepalive") {
 		t.Errorf("UNAVAILABLE message %q does not say keepalive", st.Details())
 	}
-	idx := rec.WaitAfter(t, mark, channel.Idle, cxBound)
+	idx := rec.WaitAfter(t, mark, channel.Idle, testTimeout)
 	t.Logf("stall detected after %v: %q; states %v", time.Since(start), st.Details(), rec.States()[mark:idx+1])
 	if el := time.Since(start); el < 5*time.Second {
 		t.Errorf("stall detected after %v, before the 10 s keepalive time could have elapsed", el)
 	}
 	var pings int
-	for _, f := range proxy.Frames() {
-		if f.toServer && f.typ == cxFramePing && f.flags&1 == 0 {
+	for _, f := range frames.Frames() {
+		if f.toServer && f.typ == framePing && f.flags&1 == 0 {
 			pings++
 		}
 	}
@@ -75,16 +67,14 @@ func TestConnectivityKeepaliveDetectsStall(t *testing.T) {
 
 	// The proxy forwards again: a fresh connection, READY.
 	proxy.Resume()
-	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("call after the proxy resumed: %v", err)
 	}
-	cxWaitState(t, ch, channel.Ready, cxBound)
-	if n := proxy.accepted.Load(); n != 2 {
+	waitState(t, ch, channel.Ready, testTimeout)
+	if n := proxy.Accepted(); n != 2 {
 		t.Errorf("proxy accepted %d connections, want 2 (the stalled one, then a fresh one)", n)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, cxBound) // delivered on the subscription's goroutine, maybe after Close returns
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, testTimeout)
 }
 
 // grpc-go's default enforcement (a ping at most every 5 minutes, none
@@ -97,25 +87,25 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 		t.Skip("waits out four 10 s keepalive pings")
 	}
 	t.Parallel()
-	srv := cxStartServer(t, cxServerConfig{})
-	proxy := cxStartProxy(t, srv.Addr())
-	ch := cxDial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true, MaxPingsWithoutData: -1}))
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
-	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	srv := startServer(t, serverConfig{})
+	proxy := chaos.NewProxy(t, srv.Addr())
+	frames := sniffFrames(proxy)
+	ch := dial(t, proxy.Addr(), channel.WithKeepalive(channel.Keepalive{Time: 10 * time.Second, PermitWithoutCalls: true, MaxPingsWithoutData: -1}))
+	rec := subscribeStates(ch, false)
+	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	mark := rec.Len()
 	start := time.Now()
-	ga := proxy.WaitFrame(t, "GOAWAY from the server", 60*time.Second, func(f cxFrame) bool {
-		return !f.toServer && f.typ == cxFrameGoAway
+	ga := frames.WaitFrame(t, "GOAWAY from the server", 60*time.Second, func(f h2Frame) bool {
+		return !f.toServer && f.typ == frameGoAway
 	})
 	if ga.goAway != 0xb || ga.debug != "too_many_pings" {
 		t.Fatalf("GOAWAY code %#x debug %q, want ENHANCE_YOUR_CALM (0xb) \"too_many_pings\"", ga.goAway, ga.debug)
 	}
 	var pings int
-	for _, f := range proxy.Frames() {
-		if f.toServer && f.typ == cxFramePing && f.flags&1 == 0 {
+	for _, f := range frames.Frames() {
+		if f.toServer && f.typ == framePing && f.flags&1 == 0 {
 			pings++
 		}
 	}
@@ -123,11 +113,11 @@ func TestConnectivityKeepaliveTooManyPings(t *testing.T) {
 	if pings < 3 {
 		t.Errorf("GOAWAY too_many_pings after %d client PINGs, want at least 3", pings)
 	}
-	rec.WaitAfter(t, mark, channel.Idle, cxBound)
-	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	rec.WaitAfter(t, mark, channel.Idle, testTimeout)
+	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("call after GOAWAY too_many_pings: %v", err)
 	}
-	if n := proxy.accepted.Load(); n != 2 {
+	if n := proxy.Accepted(); n != 2 {
 		t.Errorf("proxy accepted %d connections, want 2", n)
 	}
 }

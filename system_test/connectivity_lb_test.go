@@ -16,32 +16,6 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 )
 
-// cxThreeServers starts three servers and returns them with the ipv4:
-// target naming them in order.
-func cxThreeServers(t *testing.T) ([]*cxServer, string) {
-	t.Helper()
-	var srvs []*cxServer
-	target := "ipv4:"
-	for i := range 3 {
-		s := cxStartServer(t, cxServerConfig{})
-		srvs = append(srvs, s)
-		if i > 0 {
-			target += ","
-		}
-		target += s.Addr()
-	}
-	return srvs, target
-}
-
-// cxCounts returns each server's call count.
-func cxCounts(srvs []*cxServer) []int64 {
-	out := make([]int64, len(srvs))
-	for i, s := range srvs {
-		out[i] = s.calls.Load()
-	}
-	return out
-}
-
 // round_robin, chosen by grpc.lb_policy_name or by the service config's
 // loadBalancingConfig, spreads 300 calls evenly over three servers once
 // all three are connected; pick_first sends every call to the first.
@@ -55,42 +29,29 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 		{"ServiceConfig", channel.WithServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`)},
 	} {
 		t.Run("RoundRobin/"+tc.name, func(t *testing.T) {
-			srvs, target := cxThreeServers(t)
-			ch := cxDial(t, target, tc.opt)
-			rec := cxNewRecorder()
-			ch.Subscribe(rec.Add, false)
-			empty := cxEmptyCall(ch)
-			if _, err := channel.ReadyFuture(ch).Result(cxCtx(t, cxBound)); err != nil {
+			srvs, target := threeServers(t)
+			ch := dial(t, target, tc.opt)
+			rec := subscribeStates(ch, false)
+			empty := newStubs(ch).empty
+			if _, err := channel.ReadyFuture(ch).Result(tctx(t)); err != nil {
 				t.Fatal(err)
 			}
-			// Until every server has seen a call (every subchannel is up).
-			for i := 0; ; i++ {
-				c := cxCounts(srvs)
-				if c[0] > 0 && c[1] > 0 && c[2] > 0 {
-					break
-				}
-				if i == 300 {
-					t.Fatalf("after %d calls, calls per server %v: round_robin does not reach every server", i, c)
-				}
-				if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			base := cxCounts(srvs)
+			lbWarmUp(t, ch, srvs) // until every server has seen a call (every subchannel is up)
+			base := serverCalls(srvs)
 			for i := range 300 {
-				if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+				if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 					t.Fatalf("call %d: %v", i, err)
 				}
 			}
-			c := cxCounts(srvs)
+			c := serverCalls(srvs)
 			for i := range c {
 				n := c[i] - base[i]
 				if n < 80 || n > 120 {
-					t.Errorf("server %d handled %d of 300 calls, want 80..120 (all: %v)", i, n, cxDiff(c, base))
+					t.Errorf("server %d handled %d of 300 calls, want 80..120 (all: %v)", i, n, callsSince(c, base))
 				}
 			}
-			t.Logf("calls per server: %v", cxDiff(c, base))
-			cxCheckSequence(t, "round_robin subscriber", rec.States(), channel.Idle, false)
+			t.Logf("calls per server: %v", callsSince(c, base))
+			checkSequence(t, "round_robin subscriber", rec.States(), channel.Idle, false)
 		})
 	}
 
@@ -103,27 +64,19 @@ func TestConnectivityLoadBalancing(t *testing.T) {
 		{"ServiceConfig", []channel.Option{channel.WithServiceConfig(`{"loadBalancingConfig":[{"pick_first":{}}]}`)}},
 	} {
 		t.Run("PickFirst/"+tc.name, func(t *testing.T) {
-			srvs, target := cxThreeServers(t)
-			ch := cxDial(t, target, tc.opts...)
-			empty := cxEmptyCall(ch)
+			srvs, target := threeServers(t)
+			ch := dial(t, target, tc.opts...)
+			empty := newStubs(ch).empty
 			for i := range 300 {
-				if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+				if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 					t.Fatalf("call %d: %v", i, err)
 				}
 			}
-			if c := cxCounts(srvs); c[0] != 300 || c[1] != 0 || c[2] != 0 {
+			if c := serverCalls(srvs); c[0] != 300 || c[1] != 0 || c[2] != 0 {
 				t.Errorf("calls per server %v, want [300 0 0]", c)
 			}
 		})
 	}
-}
-
-func cxDiff(a, b []int64) []int64 {
-	out := make([]int64, len(a))
-	for i := range a {
-		out[i] = a[i] - b[i]
-	}
-	return out
 }
 
 // A server's graceful stop (GOAWAY) while 50 calls are in flight on it and
@@ -133,15 +86,15 @@ func cxDiff(a, b []int64) []int64 {
 // brief's case) and with round_robin.
 func TestConnectivityGracefulStopLosesNoCall(t *testing.T) {
 	for _, lb := range []string{"pick_first", "round_robin"} {
-		t.Run(lb, func(t *testing.T) { cxGracefulStop(t, lb) })
+		t.Run(lb, func(t *testing.T) { testGracefulStop(t, lb) })
 	}
 }
 
-func cxGracefulStop(t *testing.T, lb string) {
+func testGracefulStop(t *testing.T, lb string) {
 	const inflight = 50 // on the first server
 	gate := make(chan struct{})
 	arrived := make(chan struct{}, 4096)
-	first := cxStartServer(t, cxServerConfig{Hook: func(ctx context.Context, method string) error {
+	first := startServer(t, serverConfig{Hook: func(ctx context.Context, method string) error {
 		if method == "/grpc.testing.TestService/UnaryCall" {
 			arrived <- struct{}{}
 			select {
@@ -152,7 +105,7 @@ func cxGracefulStop(t *testing.T, lb string) {
 		return nil
 	}})
 	secondSeen := make(chan struct{}, 4096)
-	second := cxStartServer(t, cxServerConfig{Hook: func(ctx context.Context, _ string) error {
+	second := startServer(t, serverConfig{Hook: func(ctx context.Context, _ string) error {
 		if md, _ := grpcmd.FromIncomingContext(ctx); len(md.Get("x-cx-late")) > 0 {
 			select {
 			case secondSeen <- struct{}{}:
@@ -161,13 +114,12 @@ func cxGracefulStop(t *testing.T, lb string) {
 		}
 		return nil
 	}})
-	ch := cxDial(t, "ipv4:"+first.Addr()+","+second.Addr(), channel.WithLBPolicy(lb),
+	ch := dial(t, "ipv4:"+first.Addr()+","+second.Addr(), channel.WithLBPolicy(lb),
 		channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
-	unary := cxUnaryCall(ch)
-	empty := cxEmptyCall(ch)
-	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	rec := subscribeStates(ch, false)
+	unary := newStubs(ch).unary
+	empty := newStubs(ch).empty
+	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	initial := inflight
@@ -183,7 +135,7 @@ func cxGracefulStop(t *testing.T, lb string) {
 			if i == 100 {
 				t.Fatalf("round_robin did not reach both servers in %d calls", i)
 			}
-			if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+			if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,7 +147,7 @@ func cxGracefulStop(t *testing.T, lb string) {
 	errs := make(chan error, 4096)
 	call := func(i int, opts ...channel.CallOption) {
 		defer wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), cxBound)
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
 		resp, err := unary.Call(ctx, &testgrpc.SimpleRequest{ResponseSize: 10}, opts...)
 		if err == nil && len(resp.GetPayload().GetBody()) != 10 {
@@ -209,7 +161,7 @@ func cxGracefulStop(t *testing.T, lb string) {
 		wg.Add(1)
 		go call(i)
 	}
-	timer := time.NewTimer(2 * cxBound)
+	timer := time.NewTimer(2 * testTimeout)
 	defer timer.Stop()
 	for range inflight {
 		select {
@@ -250,16 +202,16 @@ func cxGracefulStop(t *testing.T, lb string) {
 		case <-timer.C:
 			close(stopSpawning)
 			close(gate)
-			t.Fatalf("the second server handled %d new calls within %v of the first one's GOAWAY", n, cxBound)
+			t.Fatalf("the second server handled %d new calls within %v of the first one's GOAWAY", n, testTimeout)
 		}
 	}
 	close(gate)
-	cxWaitClosed(t, "GracefulStop of the first server", stopped, cxBound)
+	waitFor(t, "GracefulStop of the first server", stopped, testTimeout)
 	close(stopSpawning)
 	more := <-spawned
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	cxWaitClosed(t, "the calls", done, cxBound)
+	waitFor(t, "the calls", done, testTimeout)
 	close(errs)
 	n := 0
 	for err := range errs {
@@ -275,6 +227,6 @@ func cxGracefulStop(t *testing.T, lb string) {
 	if s := ch.State(false); s != channel.Ready {
 		t.Errorf("State after the graceful stop = %v, want READY (on the second server)", s)
 	}
-	rec.WaitFor(t, channel.Ready, cxBound)
-	cxCheckSequence(t, lb+" subscriber across the graceful stop", rec.States(), channel.Idle, false)
+	rec.WaitFor(t, channel.Ready, testTimeout)
+	checkSequence(t, lb+" subscriber across the graceful stop", rec.States(), channel.Idle, false)
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func TestConnectivityNameResolution(t *testing.T) {
-	srv := cxStartServer(t, cxServerConfig{})
+	srv := startServer(t, serverConfig{})
 	_, port, _ := strings.Cut(srv.Addr(), ":")
 
 	for _, target := range []string{
@@ -25,8 +25,8 @@ func TestConnectivityNameResolution(t *testing.T) {
 		"passthrough:///127.0.0.1:" + port,
 	} {
 		t.Run(target, func(t *testing.T) {
-			ch := cxDial(t, target)
-			if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+			ch := dial(t, target)
+			if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 				t.Fatalf("call to %s: %v", target, err)
 			}
 			if s := ch.State(false); s != channel.Ready {
@@ -37,9 +37,9 @@ func TestConnectivityNameResolution(t *testing.T) {
 
 	t.Run("Unresolvable", func(t *testing.T) {
 		for _, target := range []string{"nosuch.invalid:80", "dns:///nosuch.invalid:80"} {
-			ch := cxDial(t, target)
-			_, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{})
-			st := cxWantCode(t, "call to "+target, err, codes.Unavailable)
+			ch := dial(t, target)
+			_, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{})
+			st := wantStatus(t, "call to "+target, err, codes.Unavailable, "")
 			if !strings.Contains(st.Details(), "nosuch.invalid") || !strings.Contains(st.Details(), "lookup") {
 				t.Errorf("call to %s: UNAVAILABLE message %q does not carry the lookup error", target, st.Details())
 			}
@@ -51,10 +51,10 @@ func TestConnectivityNameResolution(t *testing.T) {
 	})
 
 	t.Run("DNSServerInAuthority", func(t *testing.T) {
-		dns := cxStartDNS(t, map[string]string{"grpcactor.test": "127.0.0.1"})
+		dns := startDNS(t, map[string]string{"grpcactor.test": "127.0.0.1"})
 		target := "dns://" + dns.Addr() + "/grpcactor.test:" + port
-		ch := cxDial(t, target)
-		if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		ch := dial(t, target)
+		if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 			t.Fatalf("call to %s: %v", target, err)
 		}
 		if dns.queries.Load() == 0 {
@@ -62,9 +62,9 @@ func TestConnectivityNameResolution(t *testing.T) {
 		}
 		// A name that server does not know fails with its answer.
 		target = "dns://" + dns.Addr() + "/nosuch.grpcactor.test:" + port
-		ch = cxDial(t, target)
-		_, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{})
-		st := cxWantCode(t, "call to "+target, err, codes.Unavailable)
+		ch = dial(t, target)
+		_, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{})
+		st := wantStatus(t, "call to "+target, err, codes.Unavailable, "")
 		if !strings.Contains(st.Details(), "nosuch.grpcactor.test") {
 			t.Errorf("call to %s: UNAVAILABLE message %q does not carry the lookup error", target, st.Details())
 		}
@@ -77,10 +77,10 @@ func TestConnectivityNameResolution(t *testing.T) {
 // channel whose only address refuses connections keeps redialling with a
 // short backoff, but asks the DNS server again at most once in that time.
 func TestConnectivityDNSReResolutionRateLimited(t *testing.T) {
-	dns := cxStartDNS(t, map[string]string{"grpcactor.test": "127.0.0.1"})
-	_, port, _ := strings.Cut(cxReservePort(t), ":")
-	dials := cxNewDialRecorder()
-	ch := cxDial(t, "dns://"+dns.Addr()+"/grpcactor.test:"+port,
+	dns := startDNS(t, map[string]string{"grpcactor.test": "127.0.0.1"})
+	_, port, _ := strings.Cut(deadPort(t), ":")
+	dials := newDialRecorder()
+	ch := dial(t, "dns://"+dns.Addr()+"/grpcactor.test:"+port,
 		channel.WithLBPolicy("round_robin"),
 		channel.WithOption("grpc.dns_min_time_between_resolutions_ms", 30000),
 		channel.WithConnectBackoff(20*time.Millisecond, 50*time.Millisecond, time.Second),

@@ -40,20 +40,19 @@ func TestConnectivityReconnectLifecycle(t *testing.T) {
 		if name == "" {
 			name = "dns(default)"
 		}
-		t.Run(name, func(t *testing.T) { cxReconnectLifecycle(t, scheme) })
+		t.Run(name, func(t *testing.T) { testReconnectLifecycle(t, scheme) })
 	}
 }
 
-func cxReconnectLifecycle(t *testing.T, scheme string) {
-	addr := cxReservePort(t)
-	dials := cxNewDialRecorder()
-	ch := cxDial(t, scheme+addr,
+func testReconnectLifecycle(t *testing.T, scheme string) {
+	addr := deadPort(t)
+	dials := newDialRecorder()
+	ch := dial(t, scheme+addr,
 		channel.WithConnectBackoff(50*time.Millisecond, 400*time.Millisecond, time.Second),
 		channel.WithDialer(dials.Dial))
-	empty := cxEmptyCall(ch)
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
-	rec.WaitFor(t, channel.Idle, cxBound)
+	empty := newStubs(ch).empty
+	rec := subscribeStates(ch, false)
+	rec.WaitFor(t, channel.Idle, testTimeout)
 	if dials.Count() != 0 {
 		t.Fatalf("a new channel dialled %d times before anything asked it to connect", dials.Count())
 	}
@@ -62,7 +61,7 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 	if s := ch.State(true); s != channel.Idle {
 		t.Fatalf("State(true) of a new channel = %v, want IDLE", s)
 	}
-	rec.WaitFor(t, channel.TransientFailure, cxBound)
+	rec.WaitFor(t, channel.TransientFailure, testTimeout)
 	if got := rec.States(); len(got) < 3 || got[0] != channel.Idle || got[1] != channel.Connecting || got[2] != channel.TransientFailure {
 		t.Fatalf("subscriber saw %v, want IDLE, CONNECTING, TRANSIENT_FAILURE first", got)
 	}
@@ -88,15 +87,15 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 	// A readiness future and a wait-for-ready call made while failing
 	// complete when a server starts on the port.
 	ready := channel.ReadyFuture(ch)
-	wfr := empty.Future(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true))
-	if _, err := ready.Result(cxCtx(t, 100*time.Millisecond)); !errors.Is(err, futures.ErrTimeout) {
+	wfr := empty.Future(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true))
+	if _, err := ready.Result(ctxWithin(t, 100*time.Millisecond)); !errors.Is(err, futures.ErrTimeout) {
 		t.Fatalf("ReadyFuture with no server: Result = %v, want futures.ErrTimeout", err)
 	}
-	srv := cxStartServer(t, cxServerConfig{Addr: addr})
-	if _, err := ready.Result(cxCtx(t, cxBound)); err != nil {
+	srv := startServer(t, serverConfig{Addr: addr})
+	if _, err := ready.Result(tctx(t)); err != nil {
 		t.Fatalf("ReadyFuture after the server started: %v", err)
 	}
-	if _, err := wfr.Result(cxCtx(t, cxBound)); err != nil {
+	if _, err := wfr.Result(tctx(t)); err != nil {
 		t.Fatalf("wait-for-ready call made before the server started: %v", err)
 	}
 	if s := ch.State(false); s != channel.Ready {
@@ -106,19 +105,19 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 	// The server stops: the channel leaves READY.
 	mark := rec.Len()
 	srv.Stop()
-	ctx := cxCtx(t, cxBound)
+	ctx := tctx(t)
 	if s, err := ch.WaitForStateChange(ctx, channel.Ready); err != nil {
 		t.Fatalf("WaitForStateChange(READY) after the server stopped: %v (state %v)", err, s)
 	}
 	// A fail-fast call fails UNAVAILABLE with the connection error.
-	_, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{})
-	st := cxWantCode(t, "fail-fast call with the server stopped", err, codes.Unavailable)
+	_, err := empty.Call(tctx(t), &testgrpc.Empty{})
+	st := wantStatus(t, "fail-fast call with the server stopped", err, codes.Unavailable, "")
 	if !strings.Contains(strings.ToLower(st.Details()), "refused") {
 		t.Errorf("UNAVAILABLE message %q does not carry the connection error (connection refused)", st.Details())
 	}
-	rec.WaitAfter(t, mark, channel.TransientFailure, cxBound)
+	rec.WaitAfter(t, mark, channel.TransientFailure, testTimeout)
 	// A wait-for-ready call waits through further failed attempts.
-	wfr = empty.Future(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true))
+	wfr = empty.Future(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true))
 	dials.WaitCount(t, dials.Count()+2, 5*time.Second)
 	select {
 	case <-wfr.Done():
@@ -128,21 +127,21 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 	}
 	// The server is back: the waiting call succeeds, the channel is READY.
 	srv.Start()
-	if _, err := wfr.Result(cxCtx(t, cxBound)); err != nil {
+	if _, err := wfr.Result(tctx(t)); err != nil {
 		t.Fatalf("wait-for-ready call after the server restarted: %v", err)
 	}
-	cxWaitState(t, ch, channel.Ready, cxBound)
-	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	waitState(t, ch, channel.Ready, testTimeout)
+	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("call after recovery: %v", err)
 	}
 
 	// Close: SHUTDOWN last, readiness futures fail.
 	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, cxBound)
-	if _, err := channel.ReadyFuture(ch).Result(cxCtx(t, cxBound)); err == nil {
+	rec.WaitFor(t, channel.Shutdown, testTimeout)
+	if _, err := channel.ReadyFuture(ch).Result(tctx(t)); err == nil {
 		t.Errorf("ReadyFuture of a closed channel succeeded")
 	}
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	checkSequence(t, "subscriber", rec.States(), channel.Idle, true)
 	t.Logf("subscriber saw %v", rec.States())
 }
 
@@ -153,12 +152,12 @@ func cxReconnectLifecycle(t *testing.T, scheme string) {
 // Unsubscribe of unknown or removed subscriptions does nothing, and no
 // callback starts after Unsubscribe returns.
 func TestConnectivitySubscribers(t *testing.T) {
-	srv := cxStartServer(t, cxServerConfig{})
+	srv := startServer(t, serverConfig{})
 	sys := actorsys.NewQuiet()
 	// A static target: TestConnectivityReconnectLifecycle covers DNS ones.
-	ch := cxDial(t, "ipv4:"+srv.Addr(), channel.WithActorSystem(sys),
+	ch := dial(t, "ipv4:"+srv.Addr(), channel.WithActorSystem(sys),
 		channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
-	empty := cxEmptyCall(ch)
+	empty := newStubs(ch).empty
 
 	// An actor subscriber.
 	msgs := make(chan *channel.ConnectivityChanged, 64)
@@ -179,8 +178,7 @@ func TestConnectivitySubscribers(t *testing.T) {
 	})
 	defer sys.EventStream.Unsubscribe(es)
 
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 	ch.SubscribePID(pid, false)
 	ch.SubscribePID(quitter, false)
 	// A subscriber whose callback blocks delays neither the channel nor
@@ -189,14 +187,14 @@ func TestConnectivitySubscribers(t *testing.T) {
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(slowGate) }) }
 	t.Cleanup(release)
-	slowRec := cxNewRecorder()
+	slowRec := newStateRecorder()
 	ch.Subscribe(func(s channel.Connectivity) { slowRec.Add(s); <-slowGate }, false)
-	unsubRec := cxNewRecorder()
+	unsubRec := newStateRecorder()
 	unsub := ch.Subscribe(unsubRec.Add, false)
-	unsubRec.WaitFor(t, channel.Idle, cxBound)
+	unsubRec.WaitFor(t, channel.Idle, testTimeout)
 
 	// Unsubscribe of what is not (or no longer) a subscription is a no-op.
-	other := cxDial(t, srv.Addr())
+	other := dial(t, srv.Addr())
 	otherSub := other.Subscribe(func(channel.Connectivity) {}, false)
 	ch.Unsubscribe(nil)
 	ch.Unsubscribe(&channel.Subscription{})
@@ -211,38 +209,38 @@ func TestConnectivitySubscribers(t *testing.T) {
 	}
 
 	// READY.
-	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	rec.WaitFor(t, channel.Ready, cxBound)
+	rec.WaitFor(t, channel.Ready, testTimeout)
 	// Loss: READY → IDLE.
 	mark := rec.Len()
 	srv.Stop()
-	rec.WaitAfter(t, mark, channel.Idle, cxBound)
+	rec.WaitAfter(t, mark, channel.Idle, testTimeout)
 	// A call on the IDLE channel: CONNECTING → TRANSIENT_FAILURE.
-	_, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{})
-	cxWantCode(t, "call with the server stopped", err, codes.Unavailable)
-	rec.WaitAfter(t, mark, channel.TransientFailure, cxBound)
+	_, err := empty.Call(tctx(t), &testgrpc.Empty{})
+	wantStatus(t, "call with the server stopped", err, codes.Unavailable, "")
+	rec.WaitAfter(t, mark, channel.TransientFailure, testTimeout)
 	// Back: READY.
 	srv.Start()
 	mark = rec.Len()
-	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
 		t.Fatalf("wait-for-ready call after restart: %v", err)
 	}
-	rec.WaitAfter(t, mark, channel.Ready, cxBound)
+	rec.WaitAfter(t, mark, channel.Ready, testTimeout)
 	// Unsubscribe of unknown subscriptions again, after all this.
 	ch.Unsubscribe(&channel.Subscription{})
 	ch.Close()
 	ch.Unsubscribe(unsub) // after Close: still a no-op
-	rec.WaitFor(t, channel.Shutdown, cxBound)
+	rec.WaitFor(t, channel.Shutdown, testTimeout)
 
 	states := rec.States()
-	cxCheckSequence(t, "callback subscriber", states, channel.Idle, true)
+	checkSequence(t, "callback subscriber", states, channel.Idle, true)
 	t.Logf("callback subscriber saw %v", states)
 
 	// The actor received the same sequence, Previous chained.
 	var got []channel.Connectivity
-	timer := time.NewTimer(cxBound)
+	timer := time.NewTimer(testTimeout)
 	defer timer.Stop()
 	for len(got) == 0 || got[len(got)-1] != channel.Shutdown {
 		select {
@@ -259,10 +257,10 @@ func TestConnectivitySubscribers(t *testing.T) {
 			}
 			got = append(got, m.State)
 		case <-timer.C:
-			t.Fatalf("actor subscriber: no SHUTDOWN within %v; got %v", cxBound, got)
+			t.Fatalf("actor subscriber: no SHUTDOWN within %v; got %v", testTimeout, got)
 		}
 	}
-	if !cxEqualStates(got, states) {
+	if !equalStates(got, states) {
 		t.Errorf("actor subscriber saw %v, callback subscriber %v", got, states)
 	}
 
@@ -270,8 +268,8 @@ func TestConnectivitySubscribers(t *testing.T) {
 		t.Errorf("blocked callback subscriber: %d states delivered while its first callback was blocked, want 1", n)
 	}
 	release()
-	slowRec.WaitFor(t, channel.Shutdown, cxBound)
-	if got := slowRec.States(); !cxEqualStates(got, states) {
+	slowRec.WaitFor(t, channel.Shutdown, testTimeout)
+	if got := slowRec.States(); !equalStates(got, states) {
 		t.Errorf("slow subscriber saw %v, the others %v", got, states)
 	}
 
@@ -289,22 +287,20 @@ func TestConnectivitySubscribers(t *testing.T) {
 // A subscription with tryToConnect starts connecting an IDLE channel, as
 // State(true) does; without it, nothing connects.
 func TestConnectivitySubscribeTryToConnect(t *testing.T) {
-	srv := cxStartServer(t, cxServerConfig{})
+	srv := startServer(t, serverConfig{})
 	sys := actorsys.NewQuiet()
 
-	dials := cxNewDialRecorder()
-	passive := cxDial(t, srv.Addr(), channel.WithDialer(dials.Dial))
-	prec := cxNewRecorder()
-	passive.Subscribe(prec.Add, false)
-	prec.WaitFor(t, channel.Idle, cxBound)
+	dials := newDialRecorder()
+	passive := dial(t, srv.Addr(), channel.WithDialer(dials.Dial))
+	prec := subscribeStates(passive, false)
+	prec.WaitFor(t, channel.Idle, testTimeout)
 
-	ch := cxDial(t, srv.Addr(), channel.WithActorSystem(sys))
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, true)
-	rec.WaitFor(t, channel.Ready, cxBound)
-	cxCheckSequence(t, "Subscribe(cb, true)", rec.States(), channel.Idle, false)
+	ch := dial(t, srv.Addr(), channel.WithActorSystem(sys))
+	rec := subscribeStates(ch, true)
+	rec.WaitFor(t, channel.Ready, testTimeout)
+	checkSequence(t, "Subscribe(cb, true)", rec.States(), channel.Idle, false)
 
-	ch2 := cxDial(t, srv.Addr(), channel.WithActorSystem(sys))
+	ch2 := dial(t, srv.Addr(), channel.WithActorSystem(sys))
 	ready := make(chan struct{})
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if m, ok := c.Message().(*channel.ConnectivityChanged); ok && m.State == channel.Ready {
@@ -313,14 +309,14 @@ func TestConnectivitySubscribeTryToConnect(t *testing.T) {
 	}))
 	defer sys.Root.Stop(pid)
 	ch2.SubscribePID(pid, true)
-	cxWaitClosed(t, "READY after SubscribePID(pid, true)", ready, cxBound)
+	waitFor(t, "READY after SubscribePID(pid, true)", ready, testTimeout)
 
 	if n := dials.Count(); n != 0 || passive.State(false) != channel.Idle {
 		t.Errorf("a channel subscribed without tryToConnect dialled %d times (state %v)", n, passive.State(false))
 	}
 }
 
-func cxEqualStates(a, b []channel.Connectivity) bool {
+func equalStates(a, b []channel.Connectivity) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -336,7 +332,7 @@ func cxEqualStates(a, b []channel.Connectivity) bool {
 // with an ended context), and the context's error with the current state
 // when the context ends first.
 func TestConnectivityWaitForStateChange(t *testing.T) {
-	ch := cxDial(t, cxReservePort(t))
+	ch := dial(t, deadPort(t))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	s, err := ch.WaitForStateChange(cancelled, channel.Ready)
@@ -360,7 +356,7 @@ func TestConnectivityWaitForStateChange(t *testing.T) {
 	// A waiter is woken by a change.
 	got := make(chan channel.Connectivity, 1)
 	go func() {
-		s, _ := ch.WaitForStateChange(cxCtx(t, cxBound), channel.Idle)
+		s, _ := ch.WaitForStateChange(tctx(t), channel.Idle)
 		got <- s
 	}()
 	ch.State(true)
@@ -369,7 +365,7 @@ func TestConnectivityWaitForStateChange(t *testing.T) {
 		if s == channel.Idle {
 			t.Fatalf("woken with IDLE")
 		}
-	case <-time.After(cxBound):
+	case <-time.After(testTimeout):
 		t.Fatal("WaitForStateChange not woken by State(true)")
 	}
 }
@@ -377,19 +373,18 @@ func TestConnectivityWaitForStateChange(t *testing.T) {
 // With an idle timeout, a channel with no calls goes IDLE, but not while a
 // call is active; the next call reconnects.
 func TestConnectivityIdleTimeout(t *testing.T) {
-	srv := cxStartServer(t, cxServerConfig{})
-	ch := cxDial(t, srv.Addr(), channel.WithIdleTimeout(200*time.Millisecond))
-	empty := cxEmptyCall(ch)
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	srv := startServer(t, serverConfig{})
+	ch := dial(t, srv.Addr(), channel.WithIdleTimeout(200*time.Millisecond))
+	empty := newStubs(ch).empty
+	rec := subscribeStates(ch, false)
 
 	// An active stream keeps the channel out of IDLE for well over the
 	// timeout.
-	bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
+	bs, err := newStubs(ch).duplex.Open(tctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cxWaitState(t, ch, channel.Ready, cxBound)
+	waitState(t, ch, channel.Ready, testTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	s, err := ch.WaitForStateChange(ctx, channel.Ready)
 	cancel()
@@ -399,16 +394,16 @@ func TestConnectivityIdleTimeout(t *testing.T) {
 	if err := bs.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cxDrain[*testgrpc.StreamingOutputCallResponse](bs); err != nil {
+	if _, err := drainStream[*testgrpc.StreamingOutputCallResponse](bs); err != nil {
 		t.Fatal(err)
 	}
 
 	// No calls: IDLE.
-	if s, err := ch.WaitForStateChange(cxCtx(t, 5*time.Second), channel.Ready); err != nil || s != channel.Idle {
+	if s, err := ch.WaitForStateChange(ctxWithin(t, 5*time.Second), channel.Ready); err != nil || s != channel.Idle {
 		t.Fatalf("after the idle timeout with no calls: state %v (%v), want IDLE", s, err)
 	}
 	// The next call reconnects.
-	if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	if _, err := empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("call on the idled channel: %v", err)
 	}
 	if s := ch.State(false); s != channel.Ready {
@@ -418,12 +413,10 @@ func TestConnectivityIdleTimeout(t *testing.T) {
 		t.Errorf("server saw %d calls, want 2", n)
 	}
 	// And it idles again.
-	if s, err := ch.WaitForStateChange(cxCtx(t, 5*time.Second), channel.Ready); err != nil || s != channel.Idle {
+	if s, err := ch.WaitForStateChange(ctxWithin(t, 5*time.Second), channel.Ready); err != nil || s != channel.Idle {
 		t.Fatalf("second idle: state %v (%v), want IDLE", s, err)
 	}
-	ch.Close()
-	rec.WaitFor(t, channel.Shutdown, cxBound)
-	cxCheckSequence(t, "subscriber", rec.States(), channel.Idle, true)
+	rec.closeAndCheck(t, ch, testTimeout)
 	t.Logf("subscriber saw %v", rec.States())
 }
 
@@ -436,21 +429,21 @@ func TestConnectivityResetConnectBackoff(t *testing.T) {
 		if name == "" {
 			name = "dns(default)"
 		}
-		t.Run(name, func(t *testing.T) { cxResetConnectBackoff(t, scheme) })
+		t.Run(name, func(t *testing.T) { testResetConnectBackoff(t, scheme) })
 	}
 }
 
-func cxResetConnectBackoff(t *testing.T, scheme string) {
-	addr := cxReservePort(t)
-	dials := cxNewDialRecorder()
-	ch := cxDial(t, scheme+addr,
+func testResetConnectBackoff(t *testing.T, scheme string) {
+	addr := deadPort(t)
+	dials := newDialRecorder()
+	ch := dial(t, scheme+addr,
 		channel.WithOption("grpc.initial_reconnect_backoff_ms", 30000),
 		channel.WithOption("grpc.max_reconnect_backoff_ms", 60000),
 		channel.WithOption("grpc.min_reconnect_backoff_ms", 1000),
 		channel.WithDialer(dials.Dial))
 	ch.State(true)
-	cxWaitState(t, ch, channel.TransientFailure, cxBound)
-	cxStartServer(t, cxServerConfig{Addr: addr})
+	waitState(t, ch, channel.TransientFailure, testTimeout)
+	startServer(t, serverConfig{Addr: addr})
 	// The backoff holds: no new attempt for a while.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	s, err := ch.WaitForStateChange(ctx, channel.TransientFailure)
@@ -463,9 +456,9 @@ func cxResetConnectBackoff(t *testing.T, scheme string) {
 	}
 	start := time.Now()
 	ch.ResetConnectBackoff()
-	cxWaitState(t, ch, channel.Ready, 5*time.Second)
+	waitState(t, ch, channel.Ready, 5*time.Second)
 	t.Logf("READY %v after ResetConnectBackoff", time.Since(start))
-	if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+	if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -473,16 +466,16 @@ func cxResetConnectBackoff(t *testing.T, scheme string) {
 // CloseGrace lets a call in progress finish, fails new calls CANCELLED at
 // once; with an ended context it cancels what is in progress.
 func TestConnectivityCloseGrace(t *testing.T) {
-	srv := cxStartServer(t, cxServerConfig{})
+	srv := startServer(t, serverConfig{})
 
 	t.Run("CallFinishes", func(t *testing.T) {
-		ch := cxDial(t, srv.Addr())
-		empty := cxEmptyCall(ch)
+		ch := dial(t, srv.Addr())
+		empty := newStubs(ch).empty
 		req := &testgrpc.StreamingOutputCallRequest{}
 		for range 4 {
 			req.ResponseParameters = append(req.ResponseParameters, &testgrpc.ResponseParameters{Size: 10, IntervalUs: 100_000})
 		}
-		rs, err := cxStreamingOutput(ch).Call(cxCtx(t, cxBound), req)
+		rs, err := newStubs(ch).streamOut.Call(tctx(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -490,23 +483,23 @@ func TestConnectivityCloseGrace(t *testing.T) {
 			t.Fatalf("first response: %v", err)
 		}
 		graceDone := make(chan error, 1)
-		go func() { graceDone <- ch.CloseGrace(cxCtx(t, cxBound)) }()
+		go func() { graceDone <- ch.CloseGrace(tctx(t)) }()
 		// A new call during the grace period fails CANCELLED (calls that
 		// started before CloseGrace did may still succeed).
 		var newErr error
 		for i := 0; ; i++ {
-			_, newErr = empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{})
+			_, newErr = empty.Call(tctx(t), &testgrpc.Empty{})
 			if newErr != nil || i == 1000 {
 				break
 			}
 		}
-		cxWantCode(t, "new call during CloseGrace", newErr, codes.Canceled)
+		wantStatus(t, "new call during CloseGrace", newErr, codes.Canceled, "")
 		select {
 		case err := <-graceDone:
 			t.Fatalf("CloseGrace returned (%v) while a call was in progress", err)
 		default:
 		}
-		n, err := cxDrain[*testgrpc.StreamingOutputCallResponse](rs)
+		n, err := drainStream[*testgrpc.StreamingOutputCallResponse](rs)
 		if err != nil || n != 3 {
 			t.Fatalf("the call in progress during CloseGrace: %d more responses, %v; want 3, OK", n, err)
 		}
@@ -515,7 +508,7 @@ func TestConnectivityCloseGrace(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CloseGrace = %v, want nil", err)
 			}
-		case <-time.After(cxBound):
+		case <-time.After(testTimeout):
 			t.Fatal("CloseGrace did not return after the last call ended")
 		}
 		if s := ch.State(false); s != channel.Shutdown {
@@ -524,24 +517,15 @@ func TestConnectivityCloseGrace(t *testing.T) {
 	})
 
 	t.Run("ExpiredContext", func(t *testing.T) {
-		ch := cxDial(t, srv.Addr())
-		bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bs.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bs.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		ch := dial(t, srv.Addr())
+		bs := openLive(t, tctx(t), newStubs(ch).duplex, &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := ch.CloseGrace(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("CloseGrace(cancelled ctx) with a call in progress = %v, want context.Canceled", err)
 		}
-		_, err = bs.Recv()
-		cxWantCode(t, "call in progress after CloseGrace with an ended context", err, codes.Canceled)
+		_, err := bs.Recv()
+		wantStatus(t, "call in progress after CloseGrace with an ended context", err, codes.Canceled, "")
 		if s := ch.State(false); s != channel.Shutdown {
 			t.Fatalf("State after CloseGrace = %v, want SHUTDOWN", s)
 		}
@@ -553,29 +537,28 @@ func TestConnectivityCloseGrace(t *testing.T) {
 // never used — ends every call and future and leaves no goroutine behind.
 func TestConnectivityCloseLeavesNoGoroutine(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	srv := cxStartServer(t, cxServerConfig{})
+	srv := startServer(t, serverConfig{})
 
 	ready, err := channel.Insecure(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := cxNewRecorder()
-	ready.Subscribe(rec.Add, true)
-	if _, err := channel.ReadyFuture(ready).Result(cxCtx(t, cxBound)); err != nil {
+	rec := subscribeStates(ready, true)
+	if _, err := channel.ReadyFuture(ready).Result(tctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	bs, err := cxFullDuplex(ready).Open(cxCtx(t, cxBound))
+	bs, err := newStubs(ready).duplex.Open(tctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	failing, err := channel.Insecure("ipv4:"+cxReservePort(t), channel.WithConnectBackoff(20*time.Millisecond, 50*time.Millisecond, time.Second))
+	failing, err := channel.Insecure("ipv4:"+deadPort(t), channel.WithConnectBackoff(20*time.Millisecond, 50*time.Millisecond, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	failing.State(true)
-	cxWaitState(t, failing, channel.TransientFailure, cxBound)
-	pending := cxEmptyCall(failing).Future(context.Background(), &testgrpc.Empty{}, channel.WaitForReady(true))
+	waitState(t, failing, channel.TransientFailure, testTimeout)
+	pending := newStubs(failing).empty.Future(context.Background(), &testgrpc.Empty{}, channel.WaitForReady(true))
 	readyF := channel.ReadyFuture(failing)
 
 	unused, err := channel.Insecure(srv.Addr())
@@ -586,16 +569,16 @@ func TestConnectivityCloseLeavesNoGoroutine(t *testing.T) {
 	for _, ch := range []*channel.Channel{ready, failing, unused} {
 		done := make(chan struct{})
 		go func() { ch.Close(); close(done) }()
-		cxWaitClosed(t, "Close of "+ch.Target(), done, 5*time.Second)
+		waitFor(t, "Close of "+ch.Target(), done, 5*time.Second)
 	}
 	_, err = bs.Recv()
-	cxWantCode(t, "stream open at Close", err, codes.Canceled)
-	_, err = pending.Result(cxCtx(t, 5*time.Second))
-	cxWantCode(t, "wait-for-ready call pending at Close", err, codes.Canceled)
-	if _, err := readyF.Result(cxCtx(t, 5*time.Second)); err == nil || errors.Is(err, futures.ErrTimeout) {
+	wantStatus(t, "stream open at Close", err, codes.Canceled, "")
+	_, err = pending.Result(ctxWithin(t, 5*time.Second))
+	wantStatus(t, "wait-for-ready call pending at Close", err, codes.Canceled, "")
+	if _, err := readyF.Result(ctxWithin(t, 5*time.Second)); err == nil || errors.Is(err, futures.ErrTimeout) {
 		t.Errorf("ReadyFuture pending at Close: %v, want a failure", err)
 	}
-	rec.WaitFor(t, channel.Shutdown, cxBound)
+	rec.WaitFor(t, channel.Shutdown, testTimeout)
 
 	srv.Stop()
 	leakcheck.VerifyNone(t, before)

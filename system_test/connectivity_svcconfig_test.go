@@ -22,52 +22,52 @@ import (
 
 func TestConnectivityServiceConfig(t *testing.T) {
 	t.Run("Timeout", func(t *testing.T) {
-		srv := cxStartServer(t, cxServerConfig{})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.2s"}]}`))
+		srv := startServer(t, serverConfig{})
+		ch := dial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.2s"}]}`))
 		// A FullDuplexCall whose server waits for requests that never come.
 		start := time.Now()
-		bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
+		bs, err := newStubs(ch).duplex.Open(tctx(t))
 		if err == nil {
 			_, err = bs.Recv()
 		}
-		cxWantCode(t, "FullDuplexCall under a 0.2 s service-config timeout", err, codes.DeadlineExceeded)
+		wantStatus(t, "FullDuplexCall under a 0.2 s service-config timeout", err, codes.DeadlineExceeded, "")
 		if el := time.Since(start); el > 5*time.Second {
 			t.Errorf("DEADLINE_EXCEEDED after %v, want about 0.2 s", el)
 		}
 		// A slow server-streaming call too.
-		rs, err := cxStreamingOutput(ch).Call(cxCtx(t, cxBound), &testgrpc.StreamingOutputCallRequest{
+		rs, err := newStubs(ch).streamOut.Call(tctx(t), &testgrpc.StreamingOutputCallRequest{
 			ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 1, IntervalUs: 500_000}},
 		})
 		if err == nil {
-			_, err = cxDrain[*testgrpc.StreamingOutputCallResponse](rs)
+			_, err = drainStream[*testgrpc.StreamingOutputCallResponse](rs)
 		}
-		cxWantCode(t, "StreamingOutputCall with a 0.5 s interval under a 0.2 s timeout", err, codes.DeadlineExceeded)
+		wantStatus(t, "StreamingOutputCall with a 0.5 s interval under a 0.2 s timeout", err, codes.DeadlineExceeded, "")
 		// A fast call is unaffected.
-		if _, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}); err != nil {
+		if _, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("WaitForReady", func(t *testing.T) {
-		ch := cxDial(t, "ipv4:"+cxReservePort(t),
+		ch := dial(t, "ipv4:"+deadPort(t),
 			channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second),
 			channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"waitForReady":true}]}`))
 		ch.State(true)
-		cxWaitState(t, ch, channel.TransientFailure, cxBound)
-		_, err := cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.Timeout(300*time.Millisecond))
-		cxWantCode(t, "call on a failing channel with waitForReady from the service config", err, codes.DeadlineExceeded)
+		waitState(t, ch, channel.TransientFailure, testTimeout)
+		_, err := newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}, channel.Timeout(300*time.Millisecond))
+		wantStatus(t, "call on a failing channel with waitForReady from the service config", err, codes.DeadlineExceeded, "")
 		// The call's own option wins over the service config.
-		_, err = cxEmptyCall(ch).Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(false), channel.Timeout(5*time.Second))
-		cxWantCode(t, "WaitForReady(false) call on a failing channel", err, codes.Unavailable)
+		_, err = newStubs(ch).empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(false), channel.Timeout(5*time.Second))
+		wantStatus(t, "WaitForReady(false) call on a failing channel", err, codes.Unavailable, "")
 	})
 
 	t.Run("MaxResponseMessageBytes", func(t *testing.T) {
-		srv := cxStartServer(t, cxServerConfig{})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"maxResponseMessageBytes":100}]}`))
-		unary := cxUnaryCall(ch)
-		_, err := unary.Call(cxCtx(t, cxBound), &testgrpc.SimpleRequest{ResponseSize: 1024})
-		cxWantCode(t, "1 KiB response over maxResponseMessageBytes 100", err, codes.ResourceExhausted)
-		if _, err := unary.Call(cxCtx(t, cxBound), &testgrpc.SimpleRequest{ResponseSize: 50}); err != nil {
+		srv := startServer(t, serverConfig{})
+		ch := dial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"maxResponseMessageBytes":100}]}`))
+		unary := newStubs(ch).unary
+		_, err := unary.Call(tctx(t), &testgrpc.SimpleRequest{ResponseSize: 1024})
+		wantStatus(t, "1 KiB response over maxResponseMessageBytes 100", err, codes.ResourceExhausted, "")
+		if _, err := unary.Call(tctx(t), &testgrpc.SimpleRequest{ResponseSize: 50}); err != nil {
 			t.Fatalf("50-byte response: %v", err)
 		}
 	})
@@ -75,7 +75,7 @@ func TestConnectivityServiceConfig(t *testing.T) {
 	t.Run("RetryPolicy", func(t *testing.T) {
 		var mu sync.Mutex
 		attempts := map[string][]string{} // call id → grpc-previous-rpc-attempts of each attempt ("" if absent)
-		srv := cxStartServer(t, cxServerConfig{Hook: func(ctx context.Context, method string) error {
+		srv := startServer(t, serverConfig{Hook: func(ctx context.Context, method string) error {
 			md, _ := grpcmd.FromIncomingContext(ctx)
 			id := md.Get("x-cx-id")
 			if len(id) == 0 {
@@ -96,11 +96,11 @@ func TestConnectivityServiceConfig(t *testing.T) {
 			}
 			return nil
 		}})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
+		ch := dial(t, srv.Addr(), channel.WithServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
 			"retryPolicy":{"maxAttempts":3,"initialBackoff":"0.01s","maxBackoff":"0.05s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`))
-		unary := cxUnaryCall(ch)
+		unary := newStubs(ch).unary
 		call := func(id string, fail int, code codes.Code) error {
-			_, err := unary.Call(cxCtx(t, cxBound), &testgrpc.SimpleRequest{ResponseSize: 1},
+			_, err := unary.Call(tctx(t), &testgrpc.SimpleRequest{ResponseSize: 1},
 				channel.Metadata(map[string][]string{"x-cx-id": {id}, "x-cx-fail": {strconv.Itoa(fail)}, "x-cx-code": {strconv.Itoa(int(code))}}))
 			return err
 		}
@@ -118,7 +118,7 @@ func TestConnectivityServiceConfig(t *testing.T) {
 		}
 
 		err := call("three-failures", 3, codes.Unavailable)
-		st := cxWantCode(t, "call whose 3 attempts fail UNAVAILABLE", err, codes.Unavailable)
+		st := wantStatus(t, "call whose 3 attempts fail UNAVAILABLE", err, codes.Unavailable, "")
 		if st.Details() != "cx: attempt 3 fails" {
 			t.Errorf("message %q, want the 3rd attempt's %q", st.Details(), "cx: attempt 3 fails")
 		}
@@ -127,7 +127,7 @@ func TestConnectivityServiceConfig(t *testing.T) {
 		}
 
 		err = call("not-retryable", 1, codes.InvalidArgument)
-		cxWantCode(t, "call failing INVALID_ARGUMENT", err, codes.InvalidArgument)
+		wantStatus(t, "call failing INVALID_ARGUMENT", err, codes.InvalidArgument, "")
 		if got := seen("not-retryable"); len(got) != 1 {
 			t.Errorf("INVALID_ARGUMENT (not retryable) made %d attempts, want 1", len(got))
 		}

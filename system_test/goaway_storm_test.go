@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/interop"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/status"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // countingListener counts the connections a server accepts.
@@ -51,11 +50,10 @@ func TestGoAwayStormLosesNoCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	lis := &countingListener{Listener: inner}
-	srv := grpc.NewServer(grpc.KeepaliveParams(keepalive.ServerParameters{
+	srv := peers.NewGoInterop(grpc.KeepaliveParams(keepalive.ServerParameters{
 		MaxConnectionAge:      200 * time.Millisecond,
 		MaxConnectionAgeGrace: time.Second,
 	}))
-	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
 	served := make(chan struct{})
 	go func() { defer close(served); _ = srv.Serve(lis) }()
 	defer func() { srv.Stop(); <-served }()

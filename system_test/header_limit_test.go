@@ -10,7 +10,6 @@ import (
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // TestServerMaxHeaderListSize: against a grpc-go server that advertises
@@ -18,7 +17,7 @@ import (
 // fails INTERNAL before anything is sent (as grpc-go's client fails it),
 // and a server stream in flight on the same connection completes.
 func TestServerMaxHeaderListSize(t *testing.T) {
-	addr := peers.StartGoInteropOpts(t, grpc.MaxHeaderListSize(8<<10))
+	addr := startServer(t, serverConfig{Opts: []grpc.ServerOption{grpc.MaxHeaderListSize(8 << 10)}}).Addr()
 	s := dialStubs(t, addr)
 	ctx := tctx(t)
 
@@ -84,7 +83,7 @@ func TestServerMaxHeaderListSize(t *testing.T) {
 // calls with small trailers before and after succeed. Without the option
 // the same call succeeds.
 func TestClientMaxHeaderListSize(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	ctx := tctx(t)
 	big := channel.Metadata(map[string][]string{trailingMetadataKey: {strings.Repeat("x", 16<<10)}})
 	small := channel.Metadata(map[string][]string{trailingMetadataKey: {"small"}})

@@ -7,9 +7,7 @@ package system_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
@@ -37,32 +34,19 @@ type hcServer struct {
 
 func hcStart(t *testing.T, withHealth bool, initial healthpb.HealthCheckResponse_ServingStatus) *hcServer {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hcServer{addr: lis.Addr().String()}
-	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/"+hcService+"/") {
+	s := &hcServer{}
+	cfg := serverConfig{Hook: func(_ context.Context, method string) error {
+		if strings.HasPrefix(method, "/"+hcService+"/") {
 			s.calls.Add(1)
 		}
-		return h(ctx, req)
-	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(count))
-	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+		return nil
+	}}
 	if withHealth {
 		s.health = health.NewServer()
 		s.health.SetServingStatus(hcService, initial)
-		healthpb.RegisterHealthServer(srv, s.health)
+		cfg.Register = func(srv *grpc.Server) { healthpb.RegisterHealthServer(srv, s.health) }
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			t.Errorf("server %s: %v", s.addr, err)
-		}
-	}()
-	t.Cleanup(func() { srv.Stop(); <-served })
+	s.addr = startServer(t, cfg).Addr()
 	return s
 }
 
@@ -90,22 +74,22 @@ func hcCounts(srvs []*hcServer) []int64 {
 // handled.
 func hcBatch(t *testing.T, ch *channel.Channel, srvs []*hcServer, n int) []int64 {
 	t.Helper()
-	empty := cxEmptyCall(ch)
+	empty := newStubs(ch).empty
 	base := hcCounts(srvs)
 	for i := range n {
-		if _, err := empty.Call(cxCtx(t, cxBound), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
+		if _, err := empty.Call(tctx(t), &testgrpc.Empty{}, channel.WaitForReady(true)); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	return cxDiff(hcCounts(srvs), base)
+	return callsSince(hcCounts(srvs), base)
 }
 
 // hcWaitSpread polls with batches of calls until one batch reaches
 // exactly the servers in want (want[i]: server i gets calls), failing
-// after cxBound's worth of batches.
+// after testTimeout's worth of batches.
 func hcWaitSpread(t *testing.T, ch *channel.Channel, srvs []*hcServer, want []bool) {
 	t.Helper()
-	ctx := cxCtx(t, cxBound)
+	ctx := tctx(t)
 	var last []int64
 	for ctx.Err() == nil {
 		last = hcBatch(t, ch, srvs, 30)
@@ -125,10 +109,9 @@ func hcWaitSpread(t *testing.T, ch *channel.Channel, srvs []*hcServer, want []bo
 func TestHealthCheckRoundRobin(t *testing.T) {
 	const serving, notServing = healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING
 	srvs := []*hcServer{hcStart(t, true, serving), hcStart(t, true, serving), hcStart(t, true, notServing)}
-	ch := cxDial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
+	ch := dial(t, hcTarget(srvs), channel.WithServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}],
 		"healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
-	rec := cxNewRecorder()
-	ch.Subscribe(rec.Add, false)
+	rec := subscribeStates(ch, false)
 
 	// Server 2 says NOT_SERVING from the start: it never gets a call.
 	hcWaitSpread(t, ch, srvs, []bool{true, true, false})
@@ -152,14 +135,14 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	// Nobody healthy: fail-fast calls fail UNAVAILABLE, saying why.
 	srvs[0].set(notServing)
 	srvs[2].set(healthpb.HealthCheckResponse_UNKNOWN)
-	empty := cxEmptyCall(ch)
-	ctx := cxCtx(t, cxBound)
+	empty := newStubs(ch).empty
+	ctx := tctx(t)
 	for {
 		_, err := empty.Call(ctx, &testgrpc.Empty{})
 		if err == nil {
 			continue // a subchannel still READY: the change is on its way
 		}
-		st := cxWantCode(t, "a call with no healthy server", err, codes.Unavailable)
+		st := wantStatus(t, "a call with no healthy server", err, codes.Unavailable, "")
 		if strings.Contains(st.Message(), "health check says") {
 			t.Logf("call error: %v", st)
 			break
@@ -173,9 +156,9 @@ func TestHealthCheckRoundRobin(t *testing.T) {
 	// CONNECTING, as the connectivity-semantics document has it.
 	srvs[1].set(serving)
 	hcWaitSpread(t, ch, srvs, []bool{false, true, false})
-	rec.WaitAfter(t, rec.WaitAfter(t, 0, channel.TransientFailure, cxBound)+1, channel.Ready, cxBound)
+	rec.WaitAfter(t, rec.WaitAfter(t, 0, channel.TransientFailure, testTimeout)+1, channel.Ready, testTimeout)
 	t.Logf("channel states: %v", rec.States())
-	cxCheckSequence(t, "round_robin with health checks", rec.States(), channel.Idle, false)
+	checkSequence(t, "round_robin with health checks", rec.States(), channel.Idle, false)
 }
 
 // hcLogs collects the messages of the records a slog.Logger receives.
@@ -215,7 +198,7 @@ func (h *hcLogs) count(sub string) int {
 func TestHealthCheckUnimplemented(t *testing.T) {
 	srvs := []*hcServer{hcStart(t, false, 0), hcStart(t, true, healthpb.HealthCheckResponse_SERVING)}
 	logs := &hcLogs{}
-	ch := cxDial(t, hcTarget(srvs), channel.WithLogger(slog.New(logs)), channel.WithServiceConfig(`{
+	ch := dial(t, hcTarget(srvs), channel.WithLogger(slog.New(logs)), channel.WithServiceConfig(`{
 		"loadBalancingPolicy": "round_robin", "healthCheckConfig": {"serviceName": "`+hcService+`"}}`))
 	hcWaitSpread(t, ch, srvs, []bool{true, true})
 	if c := hcBatch(t, ch, srvs, 100); c[0] == 0 || c[1] == 0 {
@@ -240,7 +223,7 @@ func TestHealthCheckOff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srvs := []*hcServer{hcStart(t, true, healthpb.HealthCheckResponse_NOT_SERVING)}
-			ch := cxDial(t, hcTarget(srvs), tc.opts...)
+			ch := dial(t, hcTarget(srvs), tc.opts...)
 			if c := hcBatch(t, ch, srvs, 10); c[0] != 10 {
 				t.Fatalf("calls per server %v, want [10]", c)
 			}

@@ -25,7 +25,6 @@ import (
 	"github.com/grpcactor/grpcactor/interceptors"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // tracer implements all four interceptor interfaces and logs, under its
@@ -91,14 +90,14 @@ type traceServer struct {
 
 func startTraceServer(t testing.TB) (string, *traceServer) {
 	ts := &traceServer{}
-	addr := peers.StartGoInteropOpts(t, observing(func(ctx context.Context, method string) error {
+	addr := startServer(t, serverConfig{Hook: func(ctx context.Context, method string) error {
 		md, _ := grpcmd.FromIncomingContext(ctx)
 		ts.mu.Lock()
 		ts.traces = append(ts.traces, md.Get("x-trace"))
 		ts.calls = append(ts.calls, method)
 		ts.mu.Unlock()
 		return nil
-	})...)
+	}}).Addr()
 	return addr, ts
 }
 

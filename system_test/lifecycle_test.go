@@ -2,16 +2,11 @@ package system_test
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/interop"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
@@ -23,7 +18,7 @@ import (
 
 func TestDeadlines(t *testing.T) {
 	ps := startProbeServer(t)
-	s := dialStubs(t, ps.addr)
+	s := dialStubs(t, ps.Addr())
 	const short, long = 2 * time.Second, time.Hour
 
 	// The deadline the server sees (from grpc-timeout) is the earlier of
@@ -120,7 +115,7 @@ func TestDeadlines(t *testing.T) {
 
 func TestContextCancelledMidCall(t *testing.T) {
 	ps := startProbeServer(t)
-	s := dialStubs(t, ps.addr)
+	s := dialStubs(t, ps.Addr())
 
 	t.Run("Unary", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(tctx(t))
@@ -174,16 +169,7 @@ func TestContextCancelledMidCall(t *testing.T) {
 	t.Run("Bidi", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(tctx(t))
 		defer cancel()
-		bs, err := s.duplex.Open(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bs.Send(pingReq(10, 10)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bs.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		bs := openLive(t, ctx, s.duplex, pingReq(10, 10))
 		errc := make(chan error, 1)
 		go func() {
 			_, err := bs.Recv() // blocks: the server waits for a request
@@ -206,7 +192,7 @@ func TestContextCancelledMidCall(t *testing.T) {
 // Code answers CANCELLED without anyone calling Recv.
 func TestCancelEndsCall(t *testing.T) {
 	t.Parallel()
-	s := dialStubs(t, peers.StartGoInterop(t))
+	s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 
 	t.Run("CallCancel", func(t *testing.T) {
 		t.Parallel()
@@ -254,7 +240,7 @@ func TestCancelEndsCall(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Run("CallsInProgressEndCancelled", func(t *testing.T) {
 		ps := startProbeServer(t)
-		ch := dial(t, ps.addr)
+		ch := dial(t, ps.Addr())
 		s := newStubs(ch)
 		unaryErr := make(chan error, 1)
 		go func() {
@@ -264,16 +250,7 @@ func TestClose(t *testing.T) {
 		recvWithin(t, "held unary at the server", ps.arrived)
 		fut := s.unary.Future(tctx(t), &simpleReq{}, held())
 		recvWithin(t, "held future at the server", ps.arrived)
-		bs, err := s.duplex.Open(tctx(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := bs.Send(pingReq(1, 1)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bs.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		bs := openLive(t, tctx(t), s.duplex, pingReq(1, 1))
 		bidiErr := make(chan error, 1)
 		go func() {
 			_, err := bs.Recv()
@@ -298,7 +275,7 @@ func TestClose(t *testing.T) {
 	})
 
 	t.Run("CallsAfterCloseFailAtOnce", func(t *testing.T) {
-		ch := dial(t, peers.StartGoInterop(t))
+		ch := dial(t, startServer(t, serverConfig{}).Addr())
 		s := newStubs(ch)
 		if _, err := s.empty.Call(tctx(t), &empty{}); err != nil {
 			t.Fatal(err)
@@ -340,7 +317,7 @@ func TestClose(t *testing.T) {
 	})
 
 	t.Run("Twice", func(t *testing.T) {
-		ch, err := channel.Insecure(peers.StartGoInterop(t))
+		ch, err := channel.Insecure(startServer(t, serverConfig{}).Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +333,7 @@ func TestClose(t *testing.T) {
 	})
 
 	t.Run("Concurrent", func(t *testing.T) {
-		ch, err := channel.Insecure(peers.StartGoInterop(t))
+		ch, err := channel.Insecure(startServer(t, serverConfig{}).Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,13 +371,13 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("FailFast", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		_, err := s.empty.Call(cctx(t), &empty{})
+		_, err := s.empty.Call(ctxWithin(t, connectBound), &empty{})
 		st := wantStatus(t, "call to a port where nothing listens", err, codes.Unavailable, "")
 		if d := strings.ToLower(st.Details()); !strings.Contains(d, "refused") {
 			t.Fatalf("UNAVAILABLE message %q does not mention the connection error (connection refused)", st.Details())
 		}
 		// A streaming call fails the same way.
-		bs, err := s.duplex.Open(cctx(t))
+		bs, err := s.duplex.Open(ctxWithin(t, connectBound))
 		if err == nil {
 			_, err = bs.Recv()
 		}
@@ -410,7 +387,7 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("WaitForReady", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		ctx := cctx(t)
+		ctx := ctxWithin(t, connectBound)
 		_, err := s.empty.Call(ctx, &empty{}, channel.WaitForReady(true), channel.Timeout(200*time.Millisecond))
 		wantStatus(t, "wait-for-ready call to a port where nothing listens", err, codes.DeadlineExceeded, "")
 		if ctx.Err() != nil {
@@ -421,10 +398,10 @@ func TestWaitForReady(t *testing.T) {
 	t.Run("WaitForReadyCancelled", func(t *testing.T) {
 		t.Parallel()
 		s := dialStubs(t, addr)
-		ctx, cancel := context.WithCancel(cctx(t))
+		ctx, cancel := context.WithCancel(ctxWithin(t, connectBound))
 		f := s.empty.Future(ctx, &empty{}, channel.WaitForReady(true))
 		cancel()
-		_, err := f.Result(cctx(t))
+		_, err := f.Result(ctxWithin(t, connectBound))
 		wantStatus(t, "cancelled wait-for-ready call", err, codes.Canceled, "")
 	})
 
@@ -434,19 +411,11 @@ func TestWaitForReady(t *testing.T) {
 		// server listens at the address.
 		addr := deadPort(t)
 		s := dialStubs(t, addr, channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
-		_, err := s.empty.Call(cctx(t), &empty{})
+		_, err := s.empty.Call(ctxWithin(t, connectBound), &empty{})
 		wantStatus(t, "fail-fast call before the server starts", err, codes.Unavailable, "")
-		f := s.empty.Future(cctx(t), &empty{}, channel.WaitForReady(true))
-		lis, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Skipf("cannot listen again on %s: %v", addr, err)
-		}
-		srv := grpc.NewServer()
-		testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
-		served := make(chan struct{})
-		go func() { defer close(served); srv.Serve(lis) }()
-		defer func() { srv.Stop(); <-served }()
-		if _, err := f.Result(cctx(t)); err != nil {
+		f := s.empty.Future(ctxWithin(t, connectBound), &empty{}, channel.WaitForReady(true))
+		startServer(t, serverConfig{Addr: addr})
+		if _, err := f.Result(ctxWithin(t, connectBound)); err != nil {
 			t.Fatalf("wait-for-ready call after the server started: %v", err)
 		}
 	})
@@ -456,13 +425,6 @@ func TestWaitForReady(t *testing.T) {
 // will listen soon: a refused connection is reported at once, and the
 // tests' reconnect backoff is short.
 const connectBound = 5 * time.Second
-
-// cctx returns a context that ends after connectBound or when the test ends.
-func cctx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), connectBound)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func TestUnixSocket(t *testing.T) {
 	path := peers.StartGoInteropUnix(t)
@@ -485,7 +447,7 @@ func TestUnixSocket(t *testing.T) {
 func TestTimeoutNonPositive(t *testing.T) {
 	t.Parallel()
 	ps := startProbeServer(t)
-	s := dialStubs(t, ps.addr)
+	s := dialStubs(t, ps.Addr())
 	doEmptyUnary(t, s)
 	for _, d := range []time.Duration{0, -time.Second} {
 		t.Run(d.String(), func(t *testing.T) {
@@ -508,7 +470,7 @@ func TestTimeoutNonPositive(t *testing.T) {
 
 // Close while many calls are in flight: every call ends, OK or CANCELLED.
 func TestCloseDuringConcurrentCalls(t *testing.T) {
-	ch := dial(t, peers.StartGoInterop(t))
+	ch := dial(t, startServer(t, serverConfig{}).Addr())
 	s := newStubs(ch)
 	doEmptyUnary(t, s)
 	const workers = 200
@@ -564,47 +526,20 @@ func TestCloseDuringConcurrentCalls(t *testing.T) {
 // After the server goes away and comes back on the same address, the
 // channel reconnects: calls fail UNAVAILABLE meanwhile, then succeed.
 func TestReconnectAfterServerRestart(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	serve := func(lis net.Listener) (stop func()) {
-		srv := grpc.NewServer()
-		testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
-		served := make(chan struct{})
-		go func() { defer close(served); srv.Serve(lis) }()
-		return func() { srv.Stop(); <-served }
-	}
-	stop := serve(lis)
-	defer func() { stop() }()
-
-	s := dialStubs(t, addr, channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
+	srv := startServer(t, serverConfig{})
+	s := dialStubs(t, srv.Addr(), channel.WithConnectBackoff(20*time.Millisecond, 100*time.Millisecond, time.Second))
 	doLargeUnary(t, s)
 	if st := s.ch.State(false); st != channel.Ready {
 		t.Fatalf("State after a call: %v, want READY", st)
 	}
 
 	// A stream open when the server stops ends UNAVAILABLE.
-	bs, err := s.duplex.Open(tctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bs.Send(pingReq(1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bs.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	stop()
-	_, err = bs.Recv()
+	bs := openLive(t, tctx(t), s.duplex, pingReq(1, 1))
+	srv.Stop()
+	_, err := bs.Recv()
 	wantStatus(t, "stream when the server stopped", err, codes.Unavailable, "")
 
-	lis, err = net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen again on %s: %v", addr, err)
-	}
-	stop = serve(lis)
+	srv.Start() // on the same address
 	// Wait-for-ready calls ride out the reconnection.
 	resp, err := largeUnary(tctx(t), s, channel.WaitForReady(true))
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // Concurrency, message size limits and compression.
@@ -51,17 +50,17 @@ func TestConcurrentUnary(t *testing.T) {
 	}
 	t.Run("ColdChannel", func(t *testing.T) {
 		// All calls start on an IDLE channel and race its first connection.
-		run(t, dialStubs(t, peers.StartGoInterop(t)))
+		run(t, dialStubs(t, startServer(t, serverConfig{}).Addr()))
 	})
 	t.Run("WarmChannel", func(t *testing.T) {
-		s := dialStubs(t, peers.StartGoInterop(t))
+		s := dialStubs(t, startServer(t, serverConfig{}).Addr())
 		doEmptyUnary(t, s)
 		run(t, s)
 	})
 	t.Run("ServerMaxConcurrentStreams16", func(t *testing.T) {
 		// The server allows 16 streams at a time: the client must queue
 		// the others, not fail them.
-		s := dialStubs(t, peers.StartGoInteropOpts(t, grpc.MaxConcurrentStreams(16)))
+		s := dialStubs(t, startServer(t, serverConfig{Opts: []grpc.ServerOption{grpc.MaxConcurrentStreams(16)}}).Addr())
 		doEmptyUnary(t, s)
 		run(t, s)
 	})
@@ -69,7 +68,7 @@ func TestConcurrentUnary(t *testing.T) {
 
 func TestLargeMessages(t *testing.T) {
 	const big = 16 << 20
-	addr := peers.StartGoInteropOpts(t, grpc.MaxSendMsgSize(peers.MaxMessageSize), grpc.MaxRecvMsgSize(peers.MaxMessageSize))
+	addr := startServer(t, serverConfig{}).Addr() // its limits are raised to peers.MaxMessageSize
 	bigReq := &simpleReq{ResponseSize: big}
 	bigRespSize := proto.Size(&simpleResp{Payload: zeros(big)})
 
@@ -148,7 +147,7 @@ func TestLargeMessages(t *testing.T) {
 
 	t.Run("SendLimit", func(t *testing.T) {
 		ps := startProbeServer(t)
-		s := dialStubs(t, ps.addr, channel.WithMaxSendMessageSize(1024))
+		s := dialStubs(t, ps.Addr(), channel.WithMaxSendMessageSize(1024))
 		doEmptyUnary(t, s) // connect
 		before := ps.calls.Load()
 		req := &simpleReq{ResponseSize: 1, Payload: zeros(2048)}
@@ -222,7 +221,7 @@ func (p *payloadStats) take() (in []*stats.InPayload, out []*stats.OutPayload) {
 
 func TestCompression(t *testing.T) {
 	ps := &payloadStats{}
-	addr := peers.StartGoInteropOpts(t, grpc.StatsHandler(ps))
+	addr := startServer(t, serverConfig{Opts: []grpc.ServerOption{grpc.StatsHandler(ps)}}).Addr()
 
 	// checkCompressed checks that the server received every request
 	// message compressed and sent every response message compressed.
@@ -282,16 +281,12 @@ func TestCompression(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := 0
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkPayload(t, "gzip bidi response", r.GetPayload(), serverStreamSizes[i])
-			i++
+		ps := allPayloads(t, rs.All())
+		for i, p := range ps {
+			checkPayload(t, "gzip bidi response", p, serverStreamSizes[i])
 		}
-		if i != len(serverStreamSizes) {
-			t.Fatalf("%d responses, want %d", i, len(serverStreamSizes))
+		if len(ps) != len(serverStreamSizes) {
+			t.Fatalf("%d responses, want %d", len(ps), len(serverStreamSizes))
 		}
 		checkCompressed(t, "bidi with CompressionGzip()")
 
@@ -316,13 +311,9 @@ func TestCompression(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := 0
-		for r, err := range rs.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkPayload(t, "gzip server-streaming response", r.GetPayload(), serverStreamSizes[i])
-			i++
+		ps := allPayloads(t, rs.All())
+		for i, p := range ps {
+			checkPayload(t, "gzip server-streaming response", p, serverStreamSizes[i])
 		}
 		checkCompressed(t, "server streaming on a WithCompression(Gzip) channel")
 

@@ -9,21 +9,16 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
-	"google.golang.org/grpc"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
-	grpcmd "google.golang.org/grpc/metadata"
-	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
 	"github.com/grpcactor/grpcactor/system_test/chaos"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 func TestMain(m *testing.M) {
@@ -109,7 +104,13 @@ const testTimeout = 20 * time.Second
 // tctx returns a context that ends after testTimeout or when the test ends.
 func tctx(t testing.TB) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	return ctxWithin(t, testTimeout)
+}
+
+// ctxWithin returns a context that ends after d or when the test ends.
+func ctxWithin(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -188,6 +189,22 @@ func waitFor(t testing.TB, what string, ch <-chan struct{}, d time.Duration) {
 	}
 }
 
+// waitState waits until ch is in state want (using WaitForStateChange),
+// failing the test after d.
+func waitState(t testing.TB, ch *channel.Channel, want channel.Connectivity, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s := ch.State(false)
+	for s != want {
+		var err error
+		s, err = ch.WaitForStateChange(ctx, s)
+		if err != nil {
+			t.Fatalf("channel %s: still %v after %v, want %v", ch.Target(), s, d, want)
+		}
+	}
+}
+
 // recvWithin receives from ch, failing the test after testTimeout.
 func recvWithin[T any](t testing.TB, what string, ch <-chan T) T {
 	t.Helper()
@@ -214,71 +231,6 @@ func deadPort(t testing.TB) string {
 	return addr
 }
 
-// Metadata keys that the probe server (startProbeServer) acts on.
-const (
-	// holdKey makes the probe server hold the call until it is cancelled
-	// by the client (or the server stops), after reporting its arrival.
-	holdKey = "x-test-hold"
-	// probeKey makes the probe server report what it saw of the call.
-	probeKey = "x-test-probe"
-)
-
-// seen is what the probe server saw of one call.
-type seen struct {
-	method      string
-	probe       string
-	deadline    time.Time
-	hasDeadline bool
-}
-
-// probeServer is grpc-go's interop server with interceptors that report
-// and hold calls on request.
-type probeServer struct {
-	addr    string
-	arrived chan seen // calls carrying holdKey, once they are held
-	probes  chan seen // calls carrying probeKey
-	calls   atomic.Int64
-}
-
-// startProbeServer starts grpc-go's interop server with interceptors that
-// count every call, report calls with probeKey metadata on probes and hold
-// calls with holdKey metadata (reporting them on arrived) until the client
-// cancels them.
-func startProbeServer(t testing.TB, opts ...grpc.ServerOption) *probeServer {
-	t.Helper()
-	ps := &probeServer{arrived: make(chan seen, 1024), probes: make(chan seen, 1024)}
-	observe := func(ctx context.Context, method string) error {
-		ps.calls.Add(1)
-		md, _ := grpcmd.FromIncomingContext(ctx)
-		s := seen{method: method}
-		s.deadline, s.hasDeadline = ctx.Deadline()
-		if v := md.Get(probeKey); len(v) > 0 {
-			s.probe = v[0]
-			ps.probes <- s
-		}
-		if len(md.Get(holdKey)) > 0 {
-			ps.arrived <- s
-			<-ctx.Done()
-			return grpcstatus.FromContextError(ctx.Err()).Err()
-		}
-		return nil
-	}
-	all := append(observing(observe), opts...)
-	ps.addr = peers.StartGoInteropOpts(t, all...)
-	return ps
-}
-
-// held returns the metadata option that makes the probe server hold a call.
-func held() channel.CallOption {
-	return channel.Metadata(map[string][]string{holdKey: {"1"}})
-}
-
-// probed returns the metadata option that makes the probe server report a
-// call under name.
-func probed(name string) channel.CallOption {
-	return channel.Metadata(map[string][]string{probeKey: {name}})
-}
-
 // containsAll reports whether s contains every one of subs.
 func containsAll(s string, subs ...string) bool {
 	for _, sub := range subs {
@@ -287,23 +239,4 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
-}
-
-// observing returns server options whose interceptors call observe before
-// every unary and streaming call; an error from observe fails the call.
-func observing(observe func(ctx context.Context, method string) error) []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := observe(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}),
-		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := observe(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return h(srv, ss)
-		}),
-	}
 }

@@ -6,150 +6,16 @@ package system_test
 // knows went through it, unresolved by the client.
 
 import (
-	"bufio"
 	"encoding/base64"
-	"io"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/system_test/peers"
 )
-
-// connectProxy is a small HTTP CONNECT proxy.
-type connectProxy struct {
-	lis    net.Listener
-	hosts  map[string]string // target host -> IP, the proxy's own resolver
-	auth   string            // wanted Proxy-Authorization; "" for none
-	refuse string            // if set, the status line every CONNECT gets
-	// early makes the proxy wait for the server's first bytes (grpc-go's
-	// server sends its SETTINGS at once) and send them in the same write as
-	// its 200 answer; earlyBytes counts them.
-	early      bool
-	earlyBytes atomic.Int64
-
-	mu    sync.Mutex
-	lines []string // every request line, in order
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-// startConnectProxy starts p on a loopback port; it stops when the test
-// ends.
-func startConnectProxy(t testing.TB, p *connectProxy) *connectProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.lis, p.conns = lis, []net.Conn{}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil || !p.track(c) {
-				return
-			}
-			p.wg.Add(1)
-			go p.serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		lis.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *connectProxy) Addr() string { return p.lis.Addr().String() }
-
-// Lines returns the request lines the proxy has read.
-func (p *connectProxy) Lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
-}
-
-func (p *connectProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conns == nil {
-		c.Close()
-		return false
-	}
-	p.conns = append(p.conns, c)
-	return true
-}
-
-func (p *connectProxy) serve(c net.Conn) {
-	defer p.wg.Done()
-	defer c.Close()
-	br := bufio.NewReader(c)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	p.lines = append(p.lines, req.Method+" "+req.RequestURI+" "+req.Proto)
-	p.mu.Unlock()
-	host, port, _ := net.SplitHostPort(req.Host)
-	ip, known := p.hosts[host]
-	switch {
-	case p.refuse != "":
-		io.WriteString(c, p.refuse+"\r\nContent-Length: 0\r\n\r\n")
-		return
-	case req.Method != http.MethodConnect || req.Host != req.RequestURI:
-		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\n\r\n")
-		return
-	case p.auth != "" && req.Header.Get("Proxy-Authorization") != p.auth:
-		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-		return
-	case !known:
-		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
-		return
-	}
-	back, err := net.Dial("tcp", net.JoinHostPort(ip, port))
-	if err != nil || !p.track(back) {
-		io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
-		return
-	}
-	defer back.Close()
-	answer := []byte("HTTP/1.1 200 Connection established\r\n\r\n")
-	if p.early {
-		buf := make([]byte, 4096)
-		back.SetReadDeadline(time.Now().Add(testTimeout))
-		n, _ := back.Read(buf)
-		back.SetReadDeadline(time.Time{})
-		p.earlyBytes.Add(int64(n))
-		answer = append(answer, buf[:n]...)
-	}
-	if _, err := c.Write(answer); err != nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(back, br)
-		back.Close()
-	}()
-	io.Copy(c, back)
-	c.Close()
-	<-done
-}
 
 // proxyEnv sets the proxy variables of the environment for the test; the
 // lower-case ones are cleared unless given.
@@ -171,7 +37,7 @@ func portOf(t testing.TB, addr string) string {
 	return port
 }
 
-func wantLines(t *testing.T, p *connectProxy, want ...string) {
+func wantLines(t *testing.T, p *peers.ConnectProxy, want ...string) {
 	t.Helper()
 	got := p.Lines()
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -183,11 +49,11 @@ func wantLines(t *testing.T, p *connectProxy, want ...string) {
 // CONNECT with the unresolved name and Basic credentials, and every call
 // form works through the tunnel.
 func TestProxyFromEnvironment(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "backend.proxy.test:" + portOf(t, addr)
-	p := startConnectProxy(t, &connectProxy{
-		hosts: map[string]string{"backend.proxy.test": "127.0.0.1"},
-		auth:  "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:open sesame")),
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{
+		Hosts: map[string]string{"backend.proxy.test": "127.0.0.1"},
+		Auth:  "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:open sesame")),
 	})
 	proxyEnv(t, "HTTPS_PROXY", "http://alice:open%20sesame@"+p.Addr())
 	s := dialStubs(t, target)
@@ -204,14 +70,14 @@ func TestProxyFromEnvironment(t *testing.T) {
 // the proxy's answer; the connection must still see them (it reaches
 // READY only with the server's SETTINGS).
 func TestProxyEarlyBytes(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "backend.proxy.test:" + portOf(t, addr)
-	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}, early: true})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}, EarlyServerBytes: true})
 	proxyEnv(t, "HTTPS_PROXY", p.Addr())
 	s := dialStubs(t, target)
 	doEmptyUnary(t, s)
 	doLargeUnary(t, s)
-	if p.earlyBytes.Load() == 0 {
+	if p.EarlyBytes() == 0 {
 		t.Fatal("the server sent nothing before the client's preface: the test proved nothing")
 	}
 	wantLines(t, p, "CONNECT "+target+" HTTP/1.1")
@@ -220,9 +86,9 @@ func TestProxyEarlyBytes(t *testing.T) {
 // TestProxyOption: grpc.http_proxy given as an option, with https_proxy in
 // the environment naming another (dead) proxy that must not be used.
 func TestProxyOption(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	target := "dns:///backend.proxy.test:" + portOf(t, addr)
-	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"backend.proxy.test": "127.0.0.1"}})
 	proxyEnv(t, "https_proxy", "http://"+deadPort(t))
 	s := dialStubs(t, target, channel.WithOption("grpc.http_proxy", "http://"+p.Addr()))
 	doEmptyUnary(t, s)
@@ -235,7 +101,7 @@ func TestProxyOption(t *testing.T) {
 func TestProxySecure(t *testing.T) {
 	addr, _ := startTLSServer(t, nil)
 	target := "api.test.example.com:" + portOf(t, addr)
-	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"api.test.example.com": "127.0.0.1"}})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"api.test.example.com": "127.0.0.1"}})
 	proxyEnv(t, "HTTPS_PROXY", p.Addr())
 	s := dialSecure(t, target, tlsCreds(t, credentials.TLSConfig{RootCAs: readTestdata(t, "x509/server_ca_cert.pem")}))
 	doEmptyUnary(t, s)
@@ -248,19 +114,19 @@ func TestProxySecure(t *testing.T) {
 func TestProxyRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		p      *connectProxy
-		url    func(p *connectProxy) string
+		p      *peers.ConnectProxy
+		url    func(p *peers.ConnectProxy) string
 		status string
 	}{
-		{"Forbidden", &connectProxy{refuse: "HTTP/1.1 403 Forbidden"},
-			func(p *connectProxy) string { return p.Addr() }, "HTTP/1.1 403 Forbidden"},
-		{"WrongCredentials", &connectProxy{auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:right"))},
-			func(p *connectProxy) string { return "http://alice:wrong@" + p.Addr() }, "HTTP/1.1 407 Proxy Authentication Required"},
-		{"UnknownHost", &connectProxy{},
-			func(p *connectProxy) string { return p.Addr() }, "HTTP/1.1 502 Bad Gateway"},
+		{"Forbidden", &peers.ConnectProxy{Refuse: "HTTP/1.1 403 Forbidden"},
+			func(p *peers.ConnectProxy) string { return p.Addr() }, "HTTP/1.1 403 Forbidden"},
+		{"WrongCredentials", &peers.ConnectProxy{Auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:right"))},
+			func(p *peers.ConnectProxy) string { return "http://alice:wrong@" + p.Addr() }, "HTTP/1.1 407 Proxy Authentication Required"},
+		{"UnknownHost", &peers.ConnectProxy{},
+			func(p *peers.ConnectProxy) string { return p.Addr() }, "HTTP/1.1 502 Bad Gateway"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startConnectProxy(t, tc.p)
+			p := peers.StartConnectProxy(t, tc.p)
 			proxyEnv(t, "HTTPS_PROXY", tc.url(p))
 			s := dialStubs(t, "backend.proxy.test:443")
 			_, err := s.empty.Call(tctx(t), &empty{})
@@ -281,11 +147,11 @@ func TestProxyRefused(t *testing.T) {
 // sockets and loopback addresses reach the server directly, the proxy
 // seeing nothing. The name is resolved by a DNS server of the test's.
 func TestProxyNotUsed(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	port := portOf(t, addr)
-	dns := cxStartDNS(t, map[string]string{"direct.proxy.test": "127.0.0.1"})
+	dns := startDNS(t, map[string]string{"direct.proxy.test": "127.0.0.1"})
 	named := "dns://" + dns.Addr() + "/direct.proxy.test:" + port
-	p := startConnectProxy(t, &connectProxy{hosts: map[string]string{"direct.proxy.test": "127.0.0.1"}})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"direct.proxy.test": "127.0.0.1"}})
 	sock := peers.StartGoInteropUnix(t)
 	for _, tc := range []struct {
 		name   string

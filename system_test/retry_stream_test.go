@@ -35,13 +35,13 @@ type rsAttempt struct {
 	eof    bool   // the client's half-close was received
 }
 
-// rsServer is a cxServer whose streaming calls go through script: given the
+// rsServer is a testServer whose streaming calls go through script: given the
 // attempt's number (1 for the first attempt the server sees) and its stream,
 // script may end the attempt itself (handled true, with its error), or let
 // the interop handler serve it. Every request a stream receives, by script
 // or handler, is recorded.
 type rsServer struct {
-	*cxServer
+	*testServer
 	mu       sync.Mutex
 	attempts []*rsAttempt
 }
@@ -100,7 +100,7 @@ func rsStartServer(t *testing.T, script func(n int, ss *rsStream) (handled bool,
 		}
 		return h(srv, st)
 	}
-	rs.cxServer = cxStartServer(t, cxServerConfig{Opts: []grpc.ServerOption{grpc.ChainStreamInterceptor(icpt)}})
+	rs.testServer = startServer(t, serverConfig{Opts: []grpc.ServerOption{grpc.ChainStreamInterceptor(icpt)}})
 	return rs
 }
 
@@ -122,8 +122,8 @@ func (rs *rsServer) seen() []rsAttempt {
 // sends the first n requests of rsReq.
 func rsOpenAndSend(t *testing.T, srv *rsServer, n int) *channel.BidiStream[*outReq, *outResp] {
 	t.Helper()
-	ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-	bs, err := cxFullDuplex(ch).Open(cxCtx(t, cxBound))
+	ch := dial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
+	bs, err := newStubs(ch).duplex.Open(tctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +197,10 @@ func TestRetryPolicyStreaming(t *testing.T) {
 			}
 			return true, rsUnavailable(n, "before headers")
 		})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
+		ch := dial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
 		req := rsReq(4)
 		req.ResponseParameters = []*testgrpc.ResponseParameters{{Size: 31}, {Size: 7}, {Size: 0}, {Size: 1024}}
-		rs, err := cxStreamingOutput(ch).Call(cxCtx(t, cxBound), req)
+		rs, err := newStubs(ch).streamOut.Call(tctx(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,8 +295,8 @@ func TestRetryPolicyStreaming(t *testing.T) {
 			}
 			return true, rsUnavailable(n, "after a message")
 		})
-		ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-		rs, err := cxStreamingOutput(ch).Call(cxCtx(t, cxBound), rsReq(0))
+		ch := dial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
+		rs, err := newStubs(ch).streamOut.Call(tctx(t), rsReq(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,8 +362,8 @@ func rsCommittedByHeaders(t *testing.T, md grpcmd.MD) {
 		}
 		return true, rsUnavailable(n, "after the headers")
 	})
-	ch := cxDial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
-	rs, err := cxStreamingOutput(ch).Call(cxCtx(t, cxBound), rsReq(0))
+	ch := dial(t, srv.Addr(), channel.WithServiceConfig(rsServiceConfig))
+	rs, err := newStubs(ch).streamOut.Call(tctx(t), rsReq(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 // The server certificate is valid for *.test.example.com.
@@ -85,8 +84,8 @@ func startTLSServer(t testing.TB, clientCAs []byte) (string, *authSeen) {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	seen := &authSeen{}
-	opts := append(observing(seen.observe), grpc.Creds(grpccreds.NewTLS(cfg)))
-	return peers.StartGoInteropOpts(t, opts...), seen
+	srv := startServer(t, serverConfig{Opts: []grpc.ServerOption{grpc.Creds(grpccreds.NewTLS(cfg))}, Hook: seen.observe})
+	return srv.Addr(), seen
 }
 
 func tlsCreds(t testing.TB, cfg credentials.TLSConfig) *credentials.ChannelCredentials {
@@ -382,7 +381,7 @@ func TestSecureCallCredentials(t *testing.T) {
 
 func startPlainObserved(t testing.TB) (string, *authSeen) {
 	seen := &authSeen{}
-	return peers.StartGoInteropOpts(t, observing(seen.observe)...), seen
+	return startServer(t, serverConfig{Hook: seen.observe}).Addr(), seen
 }
 
 // Local credentials: plaintext, checked to be local, and carrying call

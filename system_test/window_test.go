@@ -95,7 +95,7 @@ func (c tapConn) Write(p []byte) (int, error) {
 // each larger than the last, with connection WINDOW_UPDATEs, read from the
 // bytes the client wrote.
 func TestBDPAgainstGoServer(t *testing.T) {
-	addr := peers.StartGoInterop(t)
+	addr := startServer(t, serverConfig{}).Addr()
 	var mu sync.Mutex
 	var out bytes.Buffer
 	dial := func(ctx context.Context, network, address string) (net.Conn, error) {

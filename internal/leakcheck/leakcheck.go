@@ -12,7 +12,9 @@
 package leakcheck
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -40,4 +42,18 @@ func VerifyTestMain(m *testing.M, extra ...goleak.Option) {
 func VerifyNone(t testing.TB, extra ...goleak.Option) {
 	t.Helper()
 	goleak.VerifyNone(t, Options(extra...)...)
+}
+
+// SettledGoroutines returns runtime.NumGoroutine once it has fallen to limit
+// or below (goroutines that have finished take a moment to exit), or the
+// count it last saw when bound has passed. It polls; bound is only a
+// failure bound, so a caller compares the result with what it expects.
+func SettledGoroutines(limit int, bound time.Duration) int {
+	deadline := time.Now().Add(bound)
+	n := runtime.NumGoroutine()
+	for n > limit && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
 }

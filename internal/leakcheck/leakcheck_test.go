@@ -1,7 +1,10 @@
 package leakcheck_test
 
 import (
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -25,4 +28,28 @@ func TestOptionsFindOtherGoroutines(t *testing.T) {
 	}
 	close(stop)
 	leakcheck.VerifyNone(t)
+}
+
+// SettledGoroutines waits for goroutines that are ending, and gives up
+// after its bound when the count stays above the limit.
+func TestSettledGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	const n = 20
+	stop := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(n)
+	for range n {
+		go func() {
+			started.Done()
+			<-stop
+		}()
+	}
+	started.Wait()
+	if got := leakcheck.SettledGoroutines(base, time.Millisecond); got < n {
+		t.Errorf("SettledGoroutines(%d) with %d goroutines blocked: %d, want at least %d", base, n, got, n)
+	}
+	close(stop)
+	if got := leakcheck.SettledGoroutines(base, 10*time.Second); got > base {
+		t.Errorf("SettledGoroutines(%d) after the goroutines ended: %d", base, got)
+	}
 }

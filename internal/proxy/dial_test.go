@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/internal/proxy"
+	"github.com/grpcactor/grpcactor/system_test/peers"
 )
 
 func tctx(t *testing.T) context.Context {
@@ -41,7 +42,7 @@ func expectGreeting(t *testing.T, c net.Conn, greeting string) {
 func TestDialThroughProxy(t *testing.T) {
 	backend := startEcho(t, "hello")
 	_, port, _ := net.SplitHostPort(backend)
-	p := startProxy(t, &connectProxy{hosts: map[string]string{"backend.test": "127.0.0.1"}})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"backend.test": "127.0.0.1"}})
 	u, err := proxy.ParseURL("http://" + p.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func TestDialThroughProxy(t *testing.T) {
 	}
 	defer c.Close()
 	expectGreeting(t, c, "hello")
-	req := <-p.requests
+	req := <-p.Requests()
 	if req.Method != "CONNECT" || req.RequestURI != target || req.Host != target || req.Proto != "HTTP/1.1" {
 		t.Errorf("proxy saw %s %s %s (Host %q), want CONNECT %s HTTP/1.1", req.Method, req.RequestURI, req.Proto, req.Host, target)
 	}
@@ -70,7 +71,7 @@ func TestDialAuthenticated(t *testing.T) {
 	backend := startEcho(t, "secret-hello")
 	_, port, _ := net.SplitHostPort(backend)
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pa ss:word"))
-	p := startProxy(t, &connectProxy{hosts: map[string]string{"backend.test": "127.0.0.1"}, auth: want})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"backend.test": "127.0.0.1"}, Auth: want})
 	target := net.JoinHostPort("backend.test", port)
 
 	t.Run("Credentials", func(t *testing.T) {
@@ -84,7 +85,7 @@ func TestDialAuthenticated(t *testing.T) {
 		}
 		defer c.Close()
 		expectGreeting(t, c, "secret-hello")
-		if got := (<-p.requests).Header.Get("Proxy-Authorization"); got != want {
+		if got := (<-p.Requests()).Header.Get("Proxy-Authorization"); got != want {
 			t.Errorf("Proxy-Authorization %q, want %q", got, want)
 		}
 	})
@@ -94,7 +95,7 @@ func TestDialAuthenticated(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = (&proxy.Dialer{Proxy: u}).DialContext(tctx(t), "tcp", target)
-		<-p.requests
+		<-p.Requests()
 		if err == nil {
 			t.Fatal("DialContext with a wrong password succeeded")
 		}
@@ -111,7 +112,7 @@ func TestDialAuthenticated(t *testing.T) {
 	t.Run("NoCredentials", func(t *testing.T) {
 		u, _ := proxy.ParseURL(p.Addr())
 		_, err := (&proxy.Dialer{Proxy: u}).DialContext(tctx(t), "tcp", target)
-		<-p.requests
+		<-p.Requests()
 		if err == nil || !strings.Contains(err.Error(), "407") {
 			t.Fatalf("DialContext without credentials = %v, want a 407 refusal", err)
 		}
@@ -119,7 +120,7 @@ func TestDialAuthenticated(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	p := startProxy(t, &connectProxy{refuse: "HTTP/1.1 403 Forbidden"})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Refuse: "HTTP/1.1 403 Forbidden"})
 	u, _ := proxy.ParseURL(p.Addr())
 	_, err := (&proxy.Dialer{Proxy: u}).DialContext(tctx(t), "tcp", "backend.test:443")
 	if err == nil {
@@ -132,7 +133,7 @@ func TestDialRefused(t *testing.T) {
 }
 
 func TestDialUnknownHost(t *testing.T) {
-	p := startProxy(t, &connectProxy{})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{})
 	u, _ := proxy.ParseURL(p.Addr())
 	_, err := (&proxy.Dialer{Proxy: u}).DialContext(tctx(t), "tcp", "nowhere.test:443")
 	if err == nil || !strings.Contains(err.Error(), "502 Bad Gateway") {
@@ -157,7 +158,7 @@ func TestDialNoProxyListening(t *testing.T) {
 func TestDialCustomDialer(t *testing.T) {
 	backend := startEcho(t, "hi")
 	_, port, _ := net.SplitHostPort(backend)
-	p := startProxy(t, &connectProxy{hosts: map[string]string{"backend.test": "127.0.0.1"}})
+	p := peers.StartConnectProxy(t, &peers.ConnectProxy{Hosts: map[string]string{"backend.test": "127.0.0.1"}})
 	u, _ := proxy.ParseURL("proxy.test:3128") // only the custom dialer knows it
 	var dialed []string
 	d := &proxy.Dialer{Proxy: u, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {

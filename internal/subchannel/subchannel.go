@@ -109,9 +109,6 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) *Subchannel {
 // Address returns the subchannel's address.
 func (s *Subchannel) Address() string { return s.addr }
 
-// PID returns the subchannel actor's PID.
-func (s *Subchannel) PID() *actor.PID { return s.pid }
-
 // Connect asks an IDLE subchannel to connect; otherwise it does nothing.
 func (s *Subchannel) Connect() { s.send(msgConnect{}) }
 

@@ -9,7 +9,7 @@ import (
 // writeBufPool holds the write buffers of idle connections: a connection
 // keeps one only while it has frames to flush, so an idle connection holds
 // none (grpc-go's shared write buffer does the same).
-var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, DefaultBufferSize); return &b }}
+var writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, defaultBufferSize); return &b }}
 
 const (
 	// refMin is the smallest payload WriteRef leaves in place: below it,
@@ -145,7 +145,7 @@ func (b *bufWriter) flushBuf() error {
 func (b *bufWriter) Flush() error {
 	err := b.flushBuf()
 	if b.buf != nil {
-		if cap(*b.buf) <= 4*DefaultBufferSize {
+		if cap(*b.buf) <= 4*defaultBufferSize {
 			writeBufPool.Put(b.buf)
 		}
 		b.buf = nil

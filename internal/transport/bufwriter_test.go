@@ -48,7 +48,7 @@ func TestBufWriterRefs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &writeLog{}
-			b := newBufWriter(w, DefaultBufferSize)
+			b := newBufWriter(w, defaultBufferSize)
 			b.writev = tt.writev
 			var refs []bool
 			var want []byte
@@ -92,7 +92,7 @@ func TestBufWriterRefs(t *testing.T) {
 // fills the buffer, everything queued is written first, in order.
 func TestBufWriterRefLimits(t *testing.T) {
 	w := &writeLog{}
-	b := newBufWriter(w, DefaultBufferSize)
+	b := newBufWriter(w, defaultBufferSize)
 	b.writev = true
 	var want []byte
 	for i := range maxRefBytes/(64<<10) + 1 {
@@ -110,7 +110,7 @@ func TestBufWriterRefLimits(t *testing.T) {
 	if b.refBytes > maxRefBytes {
 		t.Errorf("%d bytes held by reference, limit %d", b.refBytes, maxRefBytes)
 	}
-	fill := filled(DefaultBufferSize-8, 'z') // overflows what is buffered
+	fill := filled(defaultBufferSize-8, 'z') // overflows what is buffered
 	b.Write(fill)
 	want = append(want, fill...)
 	if err := b.Flush(); err != nil {

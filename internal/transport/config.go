@@ -8,28 +8,28 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	// DefaultInitialWindowSize is the stream receive window advertised in
+	// defaultInitialWindowSize is the stream receive window advertised in
 	// SETTINGS_INITIAL_WINDOW_SIZE: 4 MiB, the default receive limit, so
 	// that a message of that size needs no WINDOW_UPDATE round trip and
 	// a 1 MiB one a single update (grpc-go's BDP estimator grows its
 	// windows to about as much on loopback; with 1 MiB, 1 MiB unary calls
 	// were 3-6 % slower than grpc-go's and spent 5 % more CPU). A window
 	// is only a number: no memory is reserved for it.
-	DefaultInitialWindowSize = 4 << 20
-	// DefaultInitialConnWindowSize is the connection receive window
+	defaultInitialWindowSize = 4 << 20
+	// defaultInitialConnWindowSize is the connection receive window
 	// (16 MiB: four streams' windows).
-	DefaultInitialConnWindowSize = 16 << 20
-	// DefaultMaxHeaderListSize bounds a received header block (16 MiB, as
+	defaultInitialConnWindowSize = 16 << 20
+	// defaultMaxHeaderListSize bounds a received header block (16 MiB, as
 	// grpc-go).
-	DefaultMaxHeaderListSize = 16 << 20
-	// DefaultConnectTimeout is gRPC's minimum connect timeout: the longest
+	defaultMaxHeaderListSize = 16 << 20
+	// defaultConnectTimeout is gRPC's minimum connect timeout: the longest
 	// a dial, handshake and wait for the server's SETTINGS may take.
-	DefaultConnectTimeout = 20 * time.Second
+	defaultConnectTimeout = 20 * time.Second
 	// DefaultWriteQuota is how many bytes of one stream may wait in the
 	// connection actor before Write blocks (64 KiB, as grpc-go).
 	DefaultWriteQuota = 64 << 10
-	// DefaultBufferSize is the socket read and write buffer size.
-	DefaultBufferSize = 32 << 10
+	// defaultBufferSize is the socket read and write buffer size.
+	defaultBufferSize = 32 << 10
 	// maxControlBacklog bounds control frames read but not yet handled by
 	// the actor; the reader waits beyond it, so a flood of PINGs or
 	// SETTINGS cannot grow memory without bound.
@@ -123,7 +123,7 @@ func (c *Config) withDefaults() Config {
 		}
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = DefaultConnectTimeout
+		o.ConnectTimeout = defaultConnectTimeout
 	}
 	if o.BDP && o.InitialWindowSize <= 0 {
 		o.InitialWindowSize = bdpStartWindow
@@ -132,10 +132,10 @@ func (c *Config) withDefaults() Config {
 		o.InitialConnWindowSize = bdpStartWindow
 	}
 	if o.InitialWindowSize <= 0 {
-		o.InitialWindowSize = DefaultInitialWindowSize
+		o.InitialWindowSize = defaultInitialWindowSize
 	}
 	if o.InitialConnWindowSize <= 0 {
-		o.InitialConnWindowSize = DefaultInitialConnWindowSize
+		o.InitialConnWindowSize = defaultInitialConnWindowSize
 	}
 	// HTTP/2 starts every connection window at 65535 and only WINDOW_UPDATE
 	// can change it, upwards: a smaller value cannot be advertised, and
@@ -145,7 +145,7 @@ func (c *Config) withDefaults() Config {
 		o.InitialConnWindowSize = 65535
 	}
 	if o.MaxHeaderListSize == 0 {
-		o.MaxHeaderListSize = DefaultMaxHeaderListSize
+		o.MaxHeaderListSize = defaultMaxHeaderListSize
 	}
 	if o.MaxReceiveMessageSize == 0 {
 		o.MaxReceiveMessageSize = 4 << 20
@@ -154,7 +154,7 @@ func (c *Config) withDefaults() Config {
 		o.WriteQuota = DefaultWriteQuota
 	}
 	if o.BufferSize <= 0 {
-		o.BufferSize = DefaultBufferSize
+		o.BufferSize = defaultBufferSize
 	}
 	return o
 }

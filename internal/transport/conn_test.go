@@ -31,7 +31,7 @@ func TestHandshake(t *testing.T) {
 		cfg              Config
 		wantWin, wantCWU uint32 // wantCWU 0: no connection WINDOW_UPDATE
 	}{
-		{"defaults", Config{}, DefaultInitialWindowSize, DefaultInitialConnWindowSize - 65535},
+		{"defaults", Config{}, defaultInitialWindowSize, defaultInitialConnWindowSize - 65535},
 		{"custom windows", Config{InitialWindowSize: 256 << 10, InitialConnWindowSize: 2 << 20}, 256 << 10, 2<<20 - 65535},
 		{"connection window at the HTTP/2 default", Config{InitialWindowSize: 70000, InitialConnWindowSize: 65535}, 70000, 0},
 	} {
@@ -46,8 +46,8 @@ func TestHandshake(t *testing.T) {
 			if v, ok := settingVal(cs, http2.SettingEnablePush); !ok || v != 0 {
 				t.Errorf("client SETTINGS_ENABLE_PUSH = %d (present %v), want 0", v, ok)
 			}
-			if v, ok := settingVal(cs, http2.SettingMaxHeaderListSize); !ok || v != DefaultMaxHeaderListSize {
-				t.Errorf("client SETTINGS_MAX_HEADER_LIST_SIZE = %d (present %v), want %d", v, ok, DefaultMaxHeaderListSize)
+			if v, ok := settingVal(cs, http2.SettingMaxHeaderListSize); !ok || v != defaultMaxHeaderListSize {
+				t.Errorf("client SETTINGS_MAX_HEADER_LIST_SIZE = %d (present %v), want %d", v, ok, defaultMaxHeaderListSize)
 			}
 			if tc.wantCWU != 0 {
 				wu := p.want("connection WINDOW_UPDATE", isType(http2.FrameWindowUpdate, 0))

@@ -1,6 +1,15 @@
 // Package transport is one HTTP/2 connection to a gRPC server, run as a
 // protoactor actor.
 //
+// It is internal: programs reach it only through package channel. Its
+// users in this module are internal/subchannel (which spawns the
+// connection actor as its supervised child), channel (which opens streams
+// on a READY subchannel's *Conn), balancer and internal/lbconn (which
+// carry that *Conn on a SubConn); it exports what they need and no more.
+// The actor plumbing it shares with the channel and subchannel actors
+// (timers as messages, the stop-on-panic supervisor, the pinned
+// dispatcher) is in internal/actorsys.
+//
 // The connection is split in three parts:
 //
 //   - The core (connCore, core.go and keepalive.go) is the connection's

@@ -173,41 +173,10 @@ func TestHostileHeaderFieldOverLimit(t *testing.T) {
 func TestHostileSettingsFlood(t *testing.T) {
 	ct := startReady(t, Config{})
 	p, c := ct.peer, ct.conn
-	p.pause()
 	const n = 10000
-	var written atomic.Int64
-	wdone := make(chan error, 1)
-	go func() {
-		for i := 0; i < n; i++ {
-			err := p.tryWrite(func(fr *http2.Framer) error {
-				return fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(100 + i)})
-			})
-			if err != nil {
-				wdone <- err
-				return
-			}
-			written.Add(1)
-		}
-		wdone <- nil
-	}()
-	waitUntil(t, "the client's reader to stop at its control backlog", func() bool {
-		return c.ctrlPending.Load() >= maxControlBacklog
+	floodPaused(t, ct, "SETTINGS", n, func(fr *http2.Framer, i int) error {
+		return fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(100 + i)})
 	})
-	if got := c.ctrlPending.Load(); got > maxControlBacklog {
-		t.Errorf("%d control frames queued for the actor, bound %d", got, maxControlBacklog)
-	}
-	if w := written.Load(); w == n {
-		t.Fatalf("all %d SETTINGS were absorbed while nobody read the acks: the client buffers without bound", n)
-	}
-	p.resume()
-	select {
-	case err := <-wdone:
-		if err != nil {
-			t.Fatalf("writing SETTINGS: %v", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatalf("the SETTINGS writer is still blocked after the server resumed reading")
-	}
 	for i := 0; i < n; i++ {
 		p.want(fmt.Sprintf("SETTINGS ack %d of %d", i+1, n), func(f *frame) bool { return f.Type == http2.FrameSettings && f.ack() })
 	}

@@ -111,23 +111,19 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestPingFlood: 10,000 PINGs sent while the server reads nothing back. The
-// client, unable to write its acks, stops reading at its control backlog
-// instead of buffering without bound; once the server reads again every
-// PING is acknowledged and the connection still works.
-func TestPingFlood(t *testing.T) {
-	ct := startReady(t, Config{})
-	p := ct.peer
-	c := ct.conn
+// floodPaused writes n control frames (write writes the i-th) while the
+// peer reads nothing back, checks that the client's reader stops at its
+// control backlog instead of buffering without bound, then lets the peer
+// read again and waits for the writer to finish.
+func floodPaused(t *testing.T, ct *connTest, what string, n int, write func(fr *http2.Framer, i int) error) {
+	t.Helper()
+	p, c := ct.peer, ct.conn
 	p.pause()
-	const n = 10000
 	var written atomic.Int64
 	wdone := make(chan error, 1)
 	go func() {
 		for i := 0; i < n; i++ {
-			var d [8]byte
-			binary.BigEndian.PutUint64(d[:], uint64(i+1))
-			if err := p.tryWrite(func(fr *http2.Framer) error { return fr.WritePing(false, d) }); err != nil {
+			if err := p.tryWrite(func(fr *http2.Framer) error { return write(fr, i) }); err != nil {
 				wdone <- err
 				return
 			}
@@ -141,18 +137,34 @@ func TestPingFlood(t *testing.T) {
 	if got := c.ctrlPending.Load(); got > maxControlBacklog {
 		t.Errorf("%d control frames queued for the actor, bound %d", got, maxControlBacklog)
 	}
-	if w := written.Load(); w == n {
-		t.Fatalf("all %d PINGs were absorbed while nobody read the acks: the client buffers without bound", n)
+	if w := written.Load(); w == int64(n) {
+		t.Fatalf("all %d %s were absorbed while nobody read the acks: the client buffers without bound", n, what)
 	}
 	p.resume()
 	select {
 	case err := <-wdone:
 		if err != nil {
-			t.Fatalf("writing PINGs: %v", err)
+			t.Fatalf("writing %s: %v", what, err)
 		}
 	case <-time.After(testTimeout):
-		t.Fatalf("the PING writer is still blocked after the server resumed reading")
+		t.Fatalf("the %s writer is still blocked after the server resumed reading", what)
 	}
+}
+
+// TestPingFlood: 10,000 PINGs sent while the server reads nothing back. The
+// client, unable to write its acks, stops reading at its control backlog
+// instead of buffering without bound; once the server reads again every
+// PING is acknowledged and the connection still works.
+func TestPingFlood(t *testing.T) {
+	ct := startReady(t, Config{})
+	p := ct.peer
+	c := ct.conn
+	const n = 10000
+	floodPaused(t, ct, "PINGs", n, func(fr *http2.Framer, i int) error {
+		var d [8]byte
+		binary.BigEndian.PutUint64(d[:], uint64(i+1))
+		return fr.WritePing(false, d)
+	})
 	seen := make(map[uint64]bool, n)
 	for len(seen) < n {
 		f := p.want(fmt.Sprintf("PING ack %d of %d", len(seen)+1, n), func(f *frame) bool { return f.Type == http2.FramePing && f.ack() })

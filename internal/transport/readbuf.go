@@ -11,13 +11,13 @@ import (
 // readBufPool holds read buffers. A connection's reader takes one only
 // when the socket has data, and gives it back once the data is consumed,
 // so an idle connection holds no read buffer (grpc-go reads the same way).
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, DefaultBufferSize); return &b }}
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, defaultBufferSize); return &b }}
 
 // newConnReader returns the reader the frame reader reads from: a
 // pool-backed one for sockets the runtime can poll, a plain bufio.Reader
 // otherwise (net.Pipe in tests, TLS connections).
 func newConnReader(c net.Conn, size int) io.Reader {
-	if sc, ok := c.(syscall.Conn); ok && size == DefaultBufferSize {
+	if sc, ok := c.(syscall.Conn); ok && size == defaultBufferSize {
 		if raw, err := sc.SyscallConn(); err == nil && rawReadSupported {
 			return newPooledReader(raw)
 		}
@@ -48,7 +48,7 @@ func newPooledReader(raw syscall.RawConn) *pooledReader {
 
 func (p *pooledReader) Read(dst []byte) (int, error) {
 	if p.buf == nil {
-		if len(dst) >= DefaultBufferSize {
+		if len(dst) >= defaultBufferSize {
 			p.dst = dst
 			n, err := p.read()
 			p.dst = nil

@@ -227,9 +227,6 @@ func (s *Stream) writeWait() chan struct{} {
 // Done is closed when the stream has ended, successfully or not.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// Context returns the context the stream was created with.
-func (s *Stream) Context() context.Context { return s.ctx }
-
 // Write queues buf, one or more whole gRPC messages (prefix included), to be
 // sent on the stream; end half-closes the stream after it. Ownership of buf
 // passes to the transport. Write blocks while more than the write quota of

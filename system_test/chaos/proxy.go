@@ -39,6 +39,9 @@ const (
 //   - [Proxy.Refuse] / [Proxy.Accept]: the listener is closed, so that
 //     connecting fails with ECONNREFUSED, and opened again on the same port.
 //
+// [Proxy.SetTap] lets a test watch the bytes of new connections as the
+// proxy reads them.
+//
 // A Proxy is safe for concurrent use.
 type Proxy struct {
 	backend string
@@ -53,6 +56,7 @@ type Proxy struct {
 	stalled   bool
 	blackhole bool
 	changed   chan struct{} // closed and replaced when a setting changes
+	newTap    func() (fromClient, fromServer func([]byte))
 	links     map[*link]struct{}
 	closed    bool
 	wg        sync.WaitGroup // accept loops and pumps
@@ -117,6 +121,19 @@ func (p *Proxy) SetBandwidth(bytesPerSecond int64) {
 	defer p.mu.Unlock()
 	p.rate = max(bytesPerSecond, 0)
 	p.notifyLocked()
+}
+
+// SetTap makes every connection accepted from now on call newTap once and
+// show the two functions it returns every chunk of bytes the proxy reads:
+// fromClient what the client sent, fromServer what the backend sent, each
+// in order, on the goroutine that reads them, before any fault applies (a
+// stalled, slowed or blackholed connection is still read until the
+// proxy's buffer for it is full). The functions must not modify or keep
+// the bytes. nil removes the tap for new connections.
+func (p *Proxy) SetTap(newTap func() (fromClient, fromServer func([]byte))) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.newTap = newTap
 }
 
 // Stall stops delivering bytes in both directions of every connection,
@@ -267,11 +284,16 @@ func (p *Proxy) acceptLoop(lis net.Listener) {
 		l.blackholed.Store(p.blackhole)
 		p.links[l] = struct{}{}
 		p.wg.Add(4)
+		newTap := p.newTap
 		p.mu.Unlock()
+		var fromClient, fromServer func([]byte)
+		if newTap != nil {
+			fromClient, fromServer = newTap()
+		}
 		l.client.SetNoDelay(true)
 		l.server.SetNoDelay(true)
-		go l.pump(l.server, l.client)
-		go l.pump(l.client, l.server)
+		go l.pump(l.server, l.client, fromClient)
+		go l.pump(l.client, l.server, fromServer)
 	}
 }
 
@@ -318,9 +340,10 @@ type chunk struct {
 }
 
 // pump forwards src to dst: a reader (this goroutine) and a writer that
-// applies the proxy's faults. When src ends, what was read is delivered
-// and the link is closed (reset, if src was reset).
-func (l *link) pump(dst, src *net.TCPConn) {
+// applies the proxy's faults. tap, if not nil, sees every chunk read. When
+// src ends, what was read is delivered and the link is closed (reset, if
+// src was reset).
+func (l *link) pump(dst, src *net.TCPConn, tap func([]byte)) {
 	defer l.p.wg.Done()
 	q := make(chan chunk, queueDepth)
 	go l.deliver(dst, q)
@@ -329,6 +352,9 @@ func (l *link) pump(dst, src *net.TCPConn) {
 		buf := make([]byte, chunkSize)
 		n, err := src.Read(buf)
 		if n > 0 {
+			if tap != nil {
+				tap(buf[:n])
+			}
 			select {
 			case q <- chunk{b: buf[:n], read: time.Now()}:
 			case <-l.done:

@@ -198,6 +198,70 @@ func TestProxyStallResume(t *testing.T) {
 	}
 }
 
+// A tap sees each direction's bytes in order, also while the connection
+// is stalled; connections accepted before SetTap are not tapped.
+func TestProxyTap(t *testing.T) {
+	e := startEcho(t)
+	p := chaos.NewProxy(t, e.lis.Addr().String())
+	untapped := dialProxy(t, p)
+	roundTrip(t, untapped, []byte("before the tap"))
+
+	var mu sync.Mutex
+	var up, down bytes.Buffer
+	got := make(chan struct{}, 1)
+	p.SetTap(func() (fromClient, fromServer func([]byte)) {
+		tap := func(buf *bytes.Buffer) func([]byte) {
+			return func(b []byte) {
+				mu.Lock()
+				buf.Write(b)
+				mu.Unlock()
+				select {
+				case got <- struct{}{}:
+				default: // a wake-up is already pending
+				}
+			}
+		}
+		return tap(&up), tap(&down)
+	})
+	c := dialProxy(t, p)
+	roundTrip(t, c, []byte("one"))
+	p.Stall()
+	if _, err := c.Write([]byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
+	for {
+		mu.Lock()
+		u := up.String()
+		mu.Unlock()
+		if u == "onetwo" {
+			break
+		}
+		select {
+		case <-got:
+		case <-timer.C:
+			t.Fatalf("the tap saw %q from the client, want %q", u, "onetwo")
+		}
+	}
+	p.Resume()
+	echo := make([]byte, 3)
+	c.SetReadDeadline(time.Now().Add(bound))
+	if _, err := io.ReadFull(c, echo); err != nil || string(echo) != "two" {
+		t.Fatalf("after Resume: %q, %v; want the echo of the held bytes", echo, err)
+	}
+	if got := roundTrip(t, c, []byte("three")); string(got) != "three" {
+		t.Fatalf("echo %q, want %q", got, "three")
+	}
+	roundTrip(t, untapped, []byte("still untapped"))
+	mu.Lock()
+	defer mu.Unlock()
+	// Every byte the client read came through the tap first.
+	if u, d := up.String(), down.String(); u != "onetwothree" || d != "onetwothree" {
+		t.Errorf("tapped %q from the client and %q from the server, want %q both", u, d, "onetwothree")
+	}
+}
+
 func TestProxyBlackhole(t *testing.T) {
 	e := startEcho(t)
 	p := chaos.NewProxy(t, e.lis.Addr().String())

@@ -66,16 +66,26 @@ func StartGoInteropUnix(t testing.TB) (socketPath string) {
 	return socketPath
 }
 
-// serveGoInterop serves grpc-go's interop TestService on lis until the test
-// ends, then stops the server and waits for Serve to return.
-func serveGoInterop(t testing.TB, lis net.Listener, opts []grpc.ServerOption) {
-	t.Helper()
+// NewGoInterop returns grpc-go's interop TestService server
+// (interop.NewTestServer) with its message size limits raised to
+// [MaxMessageSize], followed by opts, not yet serving: the servers
+// [StartGoInterop] starts, for a test that listens, serves and stops one
+// itself (to restart it on the same address, say).
+func NewGoInterop(opts ...grpc.ServerOption) *grpc.Server {
 	all := append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 	}, opts...)
 	srv := grpc.NewServer(all...)
 	testgrpc.RegisterTestServiceServer(srv, interop.NewTestServer())
+	return srv
+}
+
+// serveGoInterop serves grpc-go's interop TestService on lis until the test
+// ends, then stops the server and waits for Serve to return.
+func serveGoInterop(t testing.TB, lis net.Listener, opts []grpc.ServerOption) {
+	t.Helper()
+	srv := NewGoInterop(opts...)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lis) }()
 	t.Cleanup(func() {

@@ -10,6 +10,10 @@
 //     [StartNodeInteropTLS], or [StartNode]), with the npm packages installed
 //     in system_test/node.
 //
+// Beside them it has two stand-ins that tests script: [StartHeld], a server
+// that holds calls until released, and [StartConnectProxy], an HTTP CONNECT
+// proxy.
+//
 // The bundled Python and Node servers serve the interop service
 // grpc.testing.TestService (EmptyCall, UnaryCall, StreamingOutputCall,
 // StreamingInputCall, FullDuplexCall) as grpc-go's interop server does, so a
