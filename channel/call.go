@@ -189,6 +189,10 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			if ch.opts.enableRetries && mc.Retry != nil {
 				cs.retry = mc.Retry
 				cs.throttle = sc.Throttling
+			} else if ch.opts.enableRetries && mc.Hedging != nil {
+				cs.hedge = newHedger(cs, mc.Hedging)
+				cs.throttle = sc.Throttling
+				cs.hedge.throttle = sc.Throttling
 			}
 		}
 	}
@@ -286,6 +290,9 @@ func (cs *callState) release() {
 	if backoff != nil {
 		backoff.Stop()
 	}
+	if cs.hedge != nil {
+		cs.hedge.abort()
+	}
 	if cs.cancelCtx != nil {
 		cs.cancelCtx(nil)
 	}
@@ -296,6 +303,9 @@ func (cs *callState) release() {
 
 // start picks a connection and opens the call's first stream.
 func (cs *callState) start() error {
+	if cs.hedgeable() {
+		return cs.startHedged()
+	}
 	cs.attemptMu.Lock()
 	defer cs.attemptMu.Unlock()
 	return cs.startLocked()
