@@ -14,7 +14,7 @@ type fakeThrottle struct {
 	failures int
 }
 
-func (f *fakeThrottle) OnFailure() { f.failures++ }
+func (f *fakeThrottle) OnFailure()  { f.failures++ }
 func (f *fakeThrottle) Allow() bool { return f.allow }
 
 // hedgeStep is one input to the core and the plan it must produce.

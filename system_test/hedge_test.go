@@ -28,9 +28,9 @@ import (
 
 // hgAct is what the server does with one attempt.
 type hgAct struct {
-	stall    bool          // wait for the attempt's context to end
+	stall    bool           // wait for the attempt's context to end
 	code     grpccodes.Code // the status to end with (OK: answer)
-	pushback string        // grpc-retry-pushback-ms trailer, if set
+	pushback string         // grpc-retry-pushback-ms trailer, if set
 }
 
 // hgServer is a grpc-go server whose every method reads one request and

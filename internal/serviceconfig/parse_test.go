@@ -243,7 +243,7 @@ func TestParseInvalid(t *testing.T) {
 			`methodConfig[0].maxResponseMessageBytes: "lots" is not an integer`},
 		{"maxResponseMessageBytes overflow", mc(`, "maxResponseMessageBytes": 1e999`),
 			`methodConfig[0].maxResponseMessageBytes: 1e999 is out of range`},
-		{"hedging and retry", mc(`, "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0s"}, "retryPolicy": {`+good+`}`),
+		{"hedging and retry", mc(`, "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0s"}, "retryPolicy": {` + good + `}`),
 			`methodConfig[0]: has both retryPolicy and hedgingPolicy (gRFC A6 allows at most one per method)`},
 		{"hedging in second entry without maxAttempts", `{"methodConfig": [{"name": [{}]}, {"hedgingPolicy": {}}]}`,
 			`methodConfig[1].hedgingPolicy.maxAttempts: missing (required)`},
