@@ -40,7 +40,8 @@ const (
 //   - attempt: the current attempt (stream, peer, stats, pending pick),
 //     guarded by mu and replaced only under attemptMu;
 //   - replay: the retry buffer, guarded by mu;
-//   - retryState: transparent and policy retries (call_retry.go), changed
+//   - retryState: transparent and policy retries (call_retry.go) and
+//     the hedger of a hedged call (call_hedge.go, its own lock), changed
 //     by the receive side or, for a sender's transparent retry, under
 //     attemptMu;
 //   - lifetime: how the call ends (context watch, final status,
@@ -565,6 +566,7 @@ func (cs *callState) finish(st *status.Error) {
 // headerMD waits for the response headers (or the end of the call).
 func (cs *callState) headerMD() metadata.MD {
 	if cs.async {
+		cs.awaitHedge()
 		// The call's pump owns its attempts: wait for it, never restart.
 		if s := cs.cur(); s != nil {
 			select {

@@ -31,6 +31,7 @@ type hedger struct {
 	throttle *serviceconfig.Throttling
 	req      [][]byte // the call's framed requests, sent on every attempt
 	begun    bool     // hedgeable ran (callState.mu)
+	racing   bool     // hedgeable said yes: the race runs (callState.mu)
 
 	mu       sync.Mutex
 	core     hedgeCore
@@ -83,7 +84,7 @@ func (cs *callState) hedgeable() bool {
 	if !cs.closedSend || cs.committed || n > retryBufferLimit {
 		return false
 	}
-	h.req = cs.sent
+	h.req, h.racing = cs.sent, true
 	cs.attempts = 1
 	return true
 }
@@ -136,6 +137,24 @@ func (cs *callState) startHedgedAsync() {
 		}
 	}
 	cs.hedge.begin()
+}
+
+// awaitHedge waits, if the call is racing hedged attempts, until one is
+// committed or the call ends.
+func (cs *callState) awaitHedge() {
+	h := cs.hedge
+	if h == nil {
+		return
+	}
+	cs.mu.Lock()
+	racing := h.racing
+	cs.mu.Unlock()
+	if racing {
+		select {
+		case <-h.decided:
+		case <-cs.done:
+		}
+	}
 }
 
 // begin opens the first attempt (and, for a zero hedging delay, the

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -379,4 +380,25 @@ func TestHedgeStreamingRequestsNotHedged(t *testing.T) {
 		t.Fatalf("Recv at the end = %v; want io.EOF", err)
 	}
 	hgWantAttempts(t, s, 1)
+}
+
+// grpc.enable_retries=0 turns hedging off: a non-fatal code ends the call.
+func TestHedgeDisabledWithRetries(t *testing.T) {
+	s := hgStart(t, func(int) hgAct { return hgAct{code: grpccodes.Unavailable} })
+	ch := cxDial(t, s.addr, channel.WithRetries(false),
+		channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s","nonFatalStatusCodes":["UNAVAILABLE"]}`)))
+	_, err := channel.UnaryUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Unary").Call(tctx(t), wrapperspb.String("req"))
+	hgWantCode(t, err, codes.Unavailable)
+	hgWantAttempts(t, s, 1)
+}
+
+// A service config with both policies for one method is refused, naming
+// the entry.
+func TestHedgeAndRetryRefused(t *testing.T) {
+	_, err := channel.Insecure("localhost:1", channel.WithServiceConfig(`{"methodConfig":[{"name":[{}],
+		"hedgingPolicy":{"maxAttempts":2},
+		"retryPolicy":{"maxAttempts":2,"initialBackoff":"1s","maxBackoff":"1s","backoffMultiplier":1,"retryableStatusCodes":["UNAVAILABLE"]}}]}`))
+	if err == nil || !strings.Contains(err.Error(), "methodConfig[0]: has both retryPolicy and hedgingPolicy") {
+		t.Fatalf("Insecure = %v; want the error naming both policies", err)
+	}
 }
