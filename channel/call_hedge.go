@@ -396,6 +396,8 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	h.mu.Lock()
 	losers := h.losersLocked(w)
 	attempts := h.core.sent + h.core.reopens
+	done := w.pickDone // the call's from now on
+	w.pickDone = nil
 	h.mu.Unlock()
 	for _, a := range losers {
 		a.cancel(errHedgeLost)
@@ -407,7 +409,7 @@ func (h *hedger) commit(w *hedgeAttempt) {
 		cs.commitLocked()
 		cs.restarting = false
 		cs.mu.Unlock()
-		cs.setPickDone(w.pickDone)
+		cs.setPickDone(done)
 	}
 	close(h.decided)
 	if cs.async {
@@ -450,7 +452,9 @@ func (a *hedgeAttempt) cancel(st *status.Error) {
 }
 
 // abort ends the race because the call is over (release): the timer
-// stops and every attempt not committed is cancelled.
+// stops and every attempt is cancelled, the committed one too (a no-op
+// once its stream has ended; a commit that raced with the call's end
+// leaves no stream open).
 func (h *hedger) abort() {
 	h.mu.Lock()
 	if h.over {
@@ -463,13 +467,13 @@ func (h *hedger) abort() {
 		h.timer.Stop()
 		h.timer = nil
 	}
-	losers := h.losersLocked(h.winner)
+	all := h.atts
 	h.mu.Unlock()
 	st := status.New(codes.Canceled, "hedged attempt cancelled: the call ended")
 	if f := h.cs.final; f != nil {
 		st = f
 	}
-	for _, a := range losers {
+	for _, a := range all {
 		a.cancel(st)
 	}
 }

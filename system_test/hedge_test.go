@@ -286,7 +286,7 @@ func TestHedgeMaxAttempts(t *testing.T) {
 // A fatal code ends the call at once, and the stalled attempt is
 // cancelled.
 func TestHedgeFatalEndsCall(t *testing.T) {
-	hgRun(t, `{"maxAttempts":3,"hedgingDelay":"0.02s","nonFatalStatusCodes":["UNAVAILABLE"]}`, "", func(n int) hgAct {
+	hgRun(t, `{"maxAttempts":2,"hedgingDelay":"0.02s","nonFatalStatusCodes":["UNAVAILABLE"]}`, "", func(n int) hgAct {
 		if n == 1 {
 			return hgAct{stall: true}
 		}
