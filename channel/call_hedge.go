@@ -190,7 +190,10 @@ func (h *hedger) perform(p hedgePlan) {
 		h.timer = time.AfterFunc(p.after, func() { h.fired(gen) })
 	}
 	var open []*hedgeAttempt
+	var oldDone func(balancer.DoneInfo)
 	if p.reopen >= 0 {
+		old := h.atts[p.reopen]
+		oldDone, old.pickDone = old.pickDone, nil
 		a := h.newAttemptLocked(p.reopen)
 		h.atts[p.reopen] = a
 		open = append(open, a)
@@ -206,6 +209,9 @@ func (h *hedger) perform(p hedgePlan) {
 		h.winner = w
 	}
 	h.mu.Unlock()
+	if oldDone != nil {
+		oldDone(balancer.DoneInfo{Err: retriedStatus(nil)})
+	}
 	for _, a := range open {
 		a.open()
 	}
