@@ -65,7 +65,8 @@ func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
 
 // hedgeable reports whether the call is hedged: it has a hedging policy,
 // its requests are all sent (half-closed), and they fit the retry buffer.
-// Otherwise the hedger is dropped and the call runs one attempt.
+// Otherwise the call runs one attempt (with transparent retries), as a
+// call without a policy. Only the call's first start asks.
 func (cs *callState) hedgeable() bool {
 	h := cs.hedge
 	if h == nil {
@@ -91,7 +92,8 @@ func (cs *callState) hedgeable() bool {
 
 // startHedged runs a blocking call's race and returns once an attempt is
 // committed (nil: the call goes on on its stream), or the error that ended
-// the call before that.
+// the call before that. The call credentials are asked once, before the
+// first attempt's pick (every attempt sends the same headers).
 func (cs *callState) startHedged() error {
 	h := cs.hedge
 	cs.beginAttempt()
