@@ -359,6 +359,7 @@ func (a *hedgeAttempt) event() {
 		return
 	}
 	var p hedgePlan
+	var logged *status.Error // an attempt's end that sends the next hedge, to log
 	if s != nil && s.HeadersReceived() {
 		p = h.core.headers(a.n)
 	} else {
@@ -383,11 +384,14 @@ func (a *hedgeAttempt) event() {
 		}
 		o.nonFatal = h.policy.NonFatal(o.code)
 		p = h.core.ended(a.n, o, h.throttle)
-		if p.reopen < 0 && p.commit < 0 && h.cs.ch.opts.logger != nil {
-			h.cs.logRetry("hedge", a.n+1, st, 0)
+		if p.reopen < 0 && p.commit < 0 {
+			logged = st
 		}
 	}
 	h.mu.Unlock()
+	if logged != nil && h.cs.ch.opts.logger != nil {
+		h.cs.logRetry("hedge", a.n+1, logged, 0)
+	}
 	h.perform(p)
 }
 
