@@ -24,6 +24,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 )
 
@@ -72,6 +73,18 @@ func (s *hgServer) cancelCh(n int) chan struct{} {
 	return c
 }
 
+// markCancelled records that attempt n's context ended.
+func (s *hgServer) markCancelled(n int) {
+	c := s.cancelCh(n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
+
 func (s *hgServer) seen() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,12 +111,15 @@ func (s *hgServer) handle(_ any, stream grpc.ServerStream) error {
 	default:
 	}
 	if err := stream.RecvMsg(new(wrapperspb.StringValue)); err != nil {
+		if ctx.Err() != nil {
+			s.markCancelled(n) // cancelled before its request was read
+		}
 		return err
 	}
 	act := s.script(n)
 	if act.stall {
 		<-ctx.Done()
-		close(s.cancelCh(n))
+		s.markCancelled(n)
 		return ctx.Err()
 	}
 	if act.code != grpccodes.OK {
@@ -111,6 +127,9 @@ func (s *hgServer) handle(_ any, stream grpc.ServerStream) error {
 			stream.SetTrailer(grpcmd.Pairs("grpc-retry-pushback-ms", act.pushback))
 		}
 		return grpcstatus.Errorf(act.code, "attempt %d fails", n)
+	}
+	if err := stream.SetHeader(grpcmd.Pairs("attempt", strconv.Itoa(n))); err != nil {
+		return err
 	}
 	return stream.SendMsg(wrapperspb.String(fmt.Sprintf("attempt %d", n)))
 }
@@ -401,4 +420,43 @@ func TestHedgeAndRetryRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "methodConfig[0]: has both retryPolicy and hedgingPolicy") {
 		t.Fatalf("Insecure = %v; want the error naming both policies", err)
 	}
+}
+
+// The committed attempt's response headers are the call's: OnHeader of a
+// started call, InitialMetadata of a blocking one.
+func TestHedgeHeadersFromWinner(t *testing.T) {
+	s := hgStart(t, func(n int) hgAct { return hgAct{stall: n == 1} })
+	ch := cxDial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
+	hdr := make(chan string, 1)
+	done := make(chan error, 1)
+	call := channel.UnaryStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Stream").Start(tctx(t), wrapperspb.String("req"),
+		channel.StreamHandler[*wrapperspb.StringValue]{
+			OnHeader:  func(md metadata.MD) { hdr <- md.Get("attempt")[0] },
+			OnMessage: func(*wrapperspb.StringValue) {},
+			OnEnd:     func(_ *channel.Call, err error) { done <- err },
+		})
+	if got := call.InitialMetadata().Get("attempt"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("started call: InitialMetadata attempt = %v; want [2]", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-hdr; got != "2" {
+		t.Errorf("OnHeader attempt = %q; want 2", got)
+	}
+	if p := call.Peer(); p != s.addr {
+		t.Errorf("Peer = %q; want %q", p, s.addr)
+	}
+	hgWaitCancelled(t, s, 1)
+
+	s2 := hgStart(t, func(n int) hgAct { return hgAct{stall: n == 1} })
+	ch = cxDial(t, s2.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
+	_, c, err := channel.UnaryUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Unary").WithCall(tctx(t), wrapperspb.String("req"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.InitialMetadata().Get("attempt"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("blocking call: InitialMetadata attempt = %v; want [2]", got)
+	}
+	hgWaitCancelled(t, s2, 1)
 }
