@@ -284,6 +284,13 @@ func (a *hedgeAttempt) open() {
 		a.pickReq = nil
 		a.h.mu.Unlock()
 		a.failed(errChannelClosed)
+		return
+	}
+	a.h.mu.Lock()
+	over = a.h.over
+	a.h.mu.Unlock()
+	if over {
+		a.cancel(errHedgeLost) // the call ended before the pick was told
 	}
 }
 
