@@ -16,6 +16,10 @@ import (
 // startAsync opens the call's next attempt without waiting. The call's
 // pump is notified when the stream is open (or the call has failed).
 func (cs *callState) startAsync() {
+	if cs.hedgeable() {
+		cs.startHedgedAsync()
+		return
+	}
 	cs.mu.Lock()
 	cs.restarting = true
 	cs.mu.Unlock()

@@ -40,7 +40,8 @@ const (
 //   - attempt: the current attempt (stream, peer, stats, pending pick),
 //     guarded by mu and replaced only under attemptMu;
 //   - replay: the retry buffer, guarded by mu;
-//   - retryState: transparent and policy retries (call_retry.go), changed
+//   - retryState: transparent and policy retries (call_retry.go) and
+//     the hedger of a hedged call (call_hedge.go, its own lock), changed
 //     by the receive side or, for a sender's transparent retry, under
 //     attemptMu;
 //   - lifetime: how the call ends (context watch, final status,
@@ -189,6 +190,10 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			if ch.opts.enableRetries && mc.Retry != nil {
 				cs.retry = mc.Retry
 				cs.throttle = sc.Throttling
+			} else if ch.opts.enableRetries && mc.Hedging != nil {
+				cs.hedge = newHedger(cs, mc.Hedging)
+				cs.throttle = sc.Throttling
+				cs.hedge.throttle = sc.Throttling
 			}
 		}
 	}
@@ -286,6 +291,9 @@ func (cs *callState) release() {
 	if backoff != nil {
 		backoff.Stop()
 	}
+	if cs.hedge != nil {
+		cs.hedge.abort()
+	}
 	if cs.cancelCtx != nil {
 		cs.cancelCtx(nil)
 	}
@@ -296,6 +304,9 @@ func (cs *callState) release() {
 
 // start picks a connection and opens the call's first stream.
 func (cs *callState) start() error {
+	if cs.hedgeable() {
+		return cs.startHedged()
+	}
 	cs.attemptMu.Lock()
 	defer cs.attemptMu.Unlock()
 	return cs.startLocked()
@@ -555,6 +566,7 @@ func (cs *callState) finish(st *status.Error) {
 // headerMD waits for the response headers (or the end of the call).
 func (cs *callState) headerMD() metadata.MD {
 	if cs.async {
+		cs.awaitHedge()
 		// The call's pump owns its attempts: wait for it, never restart.
 		if s := cs.cur(); s != nil {
 			select {

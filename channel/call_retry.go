@@ -24,6 +24,7 @@ type retryState struct {
 	retry    *serviceconfig.RetryPolicy // nil: no policy retries
 	throttle *serviceconfig.Throttling
 	backoff  *time.Timer // a started call's wait before its next attempt (callState.mu)
+	hedge    *hedger     // nil: not hedged (call_hedge.go)
 }
 
 // retryNext is what follows an attempt whose receive side ended.

@@ -167,8 +167,8 @@ func WithDNSMinResolutionInterval(d time.Duration) Option {
 	})
 }
 
-// WithRetries turns the service config's retry policies on or off
-// (grpc.enable_retries). Default on. Transparent retries of calls that
+// WithRetries turns the service config's retry and hedging policies on or
+// off (grpc.enable_retries). Default on. Transparent retries of calls that
 // never reached the server happen either way.
 func WithRetries(enabled bool) Option {
 	return optionFunc(func(o *options) error {

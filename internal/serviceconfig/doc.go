@@ -1,11 +1,11 @@
 // Package serviceconfig parses and validates gRPC's service config, the JSON
 // document a channel takes from the "grpc.service_config" option, and
 // answers the per-method questions a call asks of it: its default timeout,
-// wait-for-ready, message size limits and retry policy.
+// wait-for-ready, message size limits and retry or hedging policy.
 //
 // The references are gRPC's service_config.md with the schema in
 // grpc/service_config/service_config.proto, and gRFC A6 (client retries)
-// for retryPolicy, retryThrottling and the retry backoff. Service config
+// for retryPolicy, hedgingPolicy, retryThrottling and the retry backoff. Service config
 // published in DNS (gRFC A2) is out of scope.
 //
 // What is read:
@@ -18,8 +18,9 @@
 //     loadBalancingPolicy string (case-insensitive) is used only when
 //     loadBalancingConfig is absent.
 //   - methodConfig: name, waitForReady, timeout, maxRequestMessageBytes,
-//     maxResponseMessageBytes and retryPolicy. A hedgingPolicy is an error:
-//     hedging is not supported.
+//     maxResponseMessageBytes, retryPolicy and hedgingPolicy (maxAttempts,
+//     hedgingDelay, nonFatalStatusCodes); a method config with both
+//     policies is an error, as gRFC A6 allows one or the other.
 //   - retryThrottling: maxTokens and tokenRatio, as a token bucket
 //     (Throttling).
 //

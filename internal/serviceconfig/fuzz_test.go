@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		`{"methodConfig": [{"name": [{"method": "x"}]}]}`,
 		`{"methodConfig": [{"name": [{}]}, {"name": [{"service": ""}]}]}`,
 		`{"methodConfig": [{"hedgingPolicy": {}}]}`,
+		`{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 7, "hedgingDelay": "0.5s", "nonFatalStatusCodes": ["UNAVAILABLE", 10]}}]}`,
 		`{"retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}}`,
 		`{"retryThrottling": {"maxTokens": "1000", "tokenRatio": "1e-3"}}`,
 		`{"MethodConfig": [{"NAME": [{"SERVICE": "s"}], "Timeout": "-0s"}]}`,
@@ -93,6 +94,16 @@ func FuzzParse(f *testing.F) {
 				for n := range 7 {
 					if d := p.Backoff(n, 0.7); d < 0 || d >= p.MaxBackoff {
 						t.Fatalf("Backoff(%d) = %v with %+v", n, d, *p)
+					}
+				}
+			}
+			if p := mc.Hedging; p != nil {
+				if mc.Retry != nil || p.MaxAttempts < 2 || p.MaxAttempts > 5 || p.HedgingDelay < 0 {
+					t.Fatalf("Method(%q).Hedging = %+v (Retry %v)", m, *p, mc.Retry)
+				}
+				for _, code := range p.NonFatalCodes {
+					if !code.Valid() {
+						t.Fatalf("Method(%q) non-fatal code %v", m, code)
 					}
 				}
 			}

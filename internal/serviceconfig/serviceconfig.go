@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,9 @@ type MethodConfig struct {
 	// Retry is the retry policy; nil means calls are not retried (beyond
 	// gRPC's transparent retries).
 	Retry *RetryPolicy
+	// Hedging is the hedging policy; nil means calls are not hedged. At
+	// most one of Retry and Hedging is set.
+	Hedging *HedgingPolicy
 }
 
 // maxAttemptsLimit is the client-side cap on retryPolicy.maxAttempts
@@ -127,6 +131,31 @@ func (p *RetryPolicy) Backoff(n int, rnd float64) time.Duration {
 		d = 0
 	}
 	return d
+}
+
+// HedgingPolicy is a method's hedgingPolicy (gRFC A6): the call's first
+// attempt goes out at once, another every HedgingDelay while none has
+// received response headers, up to MaxAttempts in all.
+type HedgingPolicy struct {
+	// MaxAttempts is the most attempts a call makes, the first included:
+	// at least 2, and values above 5 are treated as 5.
+	MaxAttempts int
+	// HedgingDelay is the wait before each further attempt; 0 sends all
+	// MaxAttempts at once.
+	HedgingDelay time.Duration
+	// NonFatalCodes are the status codes with which an attempt may end
+	// without ending the call: the next attempt is sent at once. No
+	// duplicates, in the order first given; may be empty.
+	NonFatalCodes []codes.Code
+}
+
+// NonFatal reports whether an attempt that ended with c leaves the call
+// to its other attempts (OK never does).
+func (p *HedgingPolicy) NonFatal(c codes.Code) bool {
+	if p == nil || c == codes.OK {
+		return false
+	}
+	return slices.Contains(p.NonFatalCodes, c)
 }
 
 // Method returns the config for a full method name "/pkg.Service/Method":
@@ -407,11 +436,18 @@ func parseMethodConfig(p string, o object) (*MethodConfig, error) {
 	if mc.MaxResponseBytes, err = messageBytes(p+".maxResponseMessageBytes", o, "maxResponseMessageBytes"); err != nil {
 		return nil, err
 	}
-	if _, ok := field(o, "hedgingPolicy"); ok {
-		return nil, errf(p+".hedgingPolicy", "hedging is not supported")
-	}
 	if v, ok := field(o, "retryPolicy"); ok {
 		if mc.Retry, err = parseRetry(p+".retryPolicy", v); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := field(o, "hedgingPolicy"); ok {
+		if mc.Retry != nil {
+			// gRFC A6: a method has one or the other (grpc-java refuses
+			// both too).
+			return nil, errf(p, "has both retryPolicy and hedgingPolicy (gRFC A6 allows at most one per method)")
+		}
+		if mc.Hedging, err = parseHedging(p+".hedgingPolicy", v); err != nil {
 			return nil, err
 		}
 	}
@@ -504,6 +540,49 @@ func parseRetry(p string, v any) (*RetryPolicy, error) {
 		}
 	}
 	return rp, nil
+}
+
+func parseHedging(p string, v any) (*HedgingPolicy, error) {
+	o, err := obj(p, v)
+	if err != nil {
+		return nil, err
+	}
+	hp := &HedgingPolicy{}
+	path := p + ".maxAttempts"
+	av, ok := field(o, "maxAttempts")
+	if !ok {
+		return nil, missing(path)
+	}
+	n, err := integer(path, av)
+	if err != nil {
+		return nil, err
+	}
+	if n <= 1 {
+		return nil, errf(path, "%s is invalid (must be > 1)", show(av))
+	}
+	hp.MaxAttempts = int(min(n, maxAttemptsLimit))
+	if dv, ok := field(o, "hedgingDelay"); ok {
+		if hp.HedgingDelay, err = duration(p+".hedgingDelay", dv, false); err != nil {
+			return nil, err
+		}
+	}
+	if cv, ok := field(o, "nonFatalStatusCodes"); ok {
+		path := p + ".nonFatalStatusCodes"
+		list, err := array(path, cv)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range list {
+			c, err := parseCode(path+"["+strconv.Itoa(i)+"]", e)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(hp.NonFatalCodes, c) {
+				hp.NonFatalCodes = append(hp.NonFatalCodes, c)
+			}
+		}
+	}
+	return hp, nil
 }
 
 // parseCode reads a status code given by name ("UNAVAILABLE", in any

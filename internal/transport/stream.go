@@ -54,6 +54,11 @@ type CallHdr struct {
 	// use TryRecvMsg, Enqueue and HeaderIfReady (RecvMsg, Write and
 	// Header would wait for the end of the stream).
 	Notify func()
+	// Watch, if set, is called when response headers or a message arrived
+	// on a stream of this call or it ended, as Notify is, but leaves the
+	// stream's blocking methods as they are (a hedged call watches its
+	// attempts so). It must not block.
+	Watch func()
 }
 
 // Stream is one call's HTTP/2 stream. Write and CloseSend may be called
@@ -162,6 +167,9 @@ func (s *Stream) finishedFast() bool {
 func (s *Stream) notify() {
 	if s.hdr != nil && s.hdr.Notify != nil {
 		s.hdr.Notify()
+	}
+	if s.hdr != nil && s.hdr.Watch != nil {
+		s.hdr.Watch()
 	}
 }
 
@@ -467,6 +475,9 @@ func (s *Stream) finish(st *status.Error, trailer metadata.MD, unprocessed, loca
 func (s *Stream) finishInActor(st *status.Error, trailer metadata.MD, unprocessed, local bool) {
 	if s.end(st, trailer, unprocessed, local) {
 		s.notifyOffActor()
+		if s.hdr != nil && s.hdr.Watch != nil {
+			go s.hdr.Watch()
+		}
 	}
 }
 

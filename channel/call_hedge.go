@@ -1,0 +1,505 @@
+package channel
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/grpcactor/grpcactor/balancer"
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
+	"github.com/grpcactor/grpcactor/internal/transport"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// hedger runs a hedged call's race (gRFC A6 hedgingPolicy) until one
+// attempt is committed; from then on the call is an ordinary committed
+// call on that attempt's stream. hedgeCore decides; the hedger opens
+// attempts (each with a pick the channel actor answers by calling back),
+// arms the hedging timer (a time.AfterFunc), watches each attempt's
+// stream through its call header's hook (Notify for a started call, whose
+// streams are polled, Watch for a blocking one) and commits. No goroutine
+// waits for the race: a blocking call's caller waits for decided, as it
+// waits for its stream.
+//
+// Only calls whose requests are all known when they start (unary and
+// server-streaming) are hedged: a client- or bidirectional-streaming call
+// runs one attempt, without hedging (see hedgeable).
+type hedger struct {
+	cs       *callState
+	policy   *serviceconfig.HedgingPolicy
+	throttle *serviceconfig.Throttling
+	req      [][]byte // the call's framed requests, sent on every attempt
+	begun    bool     // hedgeable ran (callState.mu)
+	racing   bool     // hedgeable said yes: the race runs (callState.mu)
+
+	mu       sync.Mutex
+	core     hedgeCore
+	atts     []*hedgeAttempt // by attempt number
+	timer    *time.Timer
+	timerGen int           // the armed timer's generation: an older one that fires is ignored
+	over     bool          // the call ended: no attempt may open
+	winner   *hedgeAttempt // the committed attempt
+	decided  chan struct{} // closed once an attempt is committed
+}
+
+// hedgeAttempt is one attempt of a hedged call.
+type hedgeAttempt struct {
+	h   *hedger
+	n   int // attempt number, 0 for the first
+	hdr transport.CallHdr
+
+	// Guarded by h.mu.
+	stream   *transport.Stream
+	peer     string
+	err      error // the attempt could not open a stream
+	ended    bool  // its end was given to the core
+	pickReq  *pickReq
+	pickDone func(balancer.DoneInfo)
+}
+
+// newHedger returns the hedger of a call under policy p.
+func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
+	return &hedger{cs: cs, policy: p, core: hedgeCore{max: p.MaxAttempts, delay: p.HedgingDelay}, decided: make(chan struct{})}
+}
+
+// hedgeable reports whether the call is hedged: it has a hedging policy,
+// its requests are all sent (half-closed), and they fit the retry buffer.
+// Otherwise the call runs one attempt (with transparent retries), as a
+// call without a policy. Only the call's first start asks.
+func (cs *callState) hedgeable() bool {
+	h := cs.hedge
+	if h == nil {
+		return false
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if h.begun {
+		return false // the race has run (a later attempt is not hedged)
+	}
+	h.begun = true
+	n := 0
+	for _, b := range cs.sent {
+		n += len(b)
+	}
+	if !cs.closedSend || cs.committed || n > retryBufferLimit {
+		return false
+	}
+	h.req, h.racing = cs.sent, true
+	cs.attempts = 1
+	return true
+}
+
+// startHedged runs a blocking call's race and returns once an attempt is
+// committed (nil: the call goes on on its stream), or the error that ended
+// the call before that. The call credentials are asked once, before the
+// first attempt's pick (every attempt sends the same headers).
+func (cs *callState) startHedged() error {
+	h := cs.hedge
+	cs.beginAttempt()
+	if !cs.credsDone {
+		cs.credsDone = true
+		if err := cs.addCallCredentials(); err != nil {
+			return err
+		}
+	}
+	h.begin()
+	select {
+	case <-h.decided:
+	case <-cs.ctx.Done():
+		return status.FromContext(cs.ctx)
+	}
+	h.mu.Lock()
+	w := h.winner
+	h.mu.Unlock()
+	if w.stream == nil {
+		return w.err
+	}
+	return nil
+}
+
+// startHedgedAsync starts a started call's race; the call's pump is
+// notified once an attempt is committed.
+func (cs *callState) startHedgedAsync() {
+	cs.mu.Lock()
+	cs.restarting = true
+	cs.mu.Unlock()
+	cs.beginAttempt()
+	if !cs.credsDone {
+		cs.credsDone = true
+		if len(cs.opts.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
+			go func() { // call credentials may block
+				if err := cs.addCallCredentials(); err != nil {
+					cs.endAsync(err)
+					return
+				}
+				cs.hedge.begin()
+			}()
+			return
+		}
+	}
+	cs.hedge.begin()
+}
+
+// awaitHedge waits, if the call is racing hedged attempts, until one is
+// committed or the call ends.
+func (cs *callState) awaitHedge() {
+	h := cs.hedge
+	if h == nil {
+		return
+	}
+	cs.mu.Lock()
+	racing := h.racing
+	cs.mu.Unlock()
+	if racing {
+		select {
+		case <-h.decided:
+		case <-cs.done:
+		}
+	}
+}
+
+// begin opens the first attempt (and, for a zero hedging delay, the
+// others).
+func (h *hedger) begin() {
+	h.mu.Lock()
+	p := h.core.begin(h.throttle)
+	h.mu.Unlock()
+	h.perform(p)
+}
+
+// perform carries out a plan of the core, taken under h.mu (released).
+func (h *hedger) perform(p hedgePlan) {
+	h.mu.Lock()
+	if h.over {
+		h.mu.Unlock()
+		return
+	}
+	if h.winner != nil {
+		// A plan taken before another event committed the call: what it
+		// would open or arm is moot.
+		p.open, p.reopen, p.arm = 0, -1, false
+	}
+	if p.stop || p.arm {
+		h.timerGen++
+		if h.timer != nil {
+			h.timer.Stop()
+			h.timer = nil
+		}
+	}
+	if p.arm {
+		gen := h.timerGen
+		h.timer = time.AfterFunc(p.after, func() { h.fired(gen) })
+	}
+	var open []*hedgeAttempt
+	var oldDone func(balancer.DoneInfo)
+	if p.reopen >= 0 {
+		old := h.atts[p.reopen]
+		oldDone, old.pickDone = old.pickDone, nil
+		a := h.newAttemptLocked(p.reopen)
+		h.atts[p.reopen] = a
+		open = append(open, a)
+	}
+	for range p.open {
+		a := h.newAttemptLocked(len(h.atts))
+		h.atts = append(h.atts, a)
+		open = append(open, a)
+	}
+	var w *hedgeAttempt
+	if p.commit >= 0 {
+		w = h.atts[p.commit]
+		h.winner = w
+	}
+	h.mu.Unlock()
+	if oldDone != nil {
+		oldDone(balancer.DoneInfo{Err: retriedStatus(nil)})
+	}
+	for _, a := range open {
+		a.open()
+	}
+	if w != nil {
+		h.commit(w)
+	}
+}
+
+func (h *hedger) newAttemptLocked(n int) *hedgeAttempt {
+	a := &hedgeAttempt{h: h, n: n, hdr: h.cs.hdr}
+	a.hdr.PreviousAttempts = n
+	if h.cs.async {
+		a.hdr.Notify = a.event
+	} else {
+		a.hdr.Notify, a.hdr.Watch = nil, a.event
+	}
+	return a
+}
+
+// fired is the hedging timer of generation gen.
+func (h *hedger) fired(gen int) {
+	h.mu.Lock()
+	if h.over || gen != h.timerGen {
+		h.mu.Unlock()
+		return
+	}
+	h.timer = nil
+	p := h.core.timer(h.throttle)
+	h.mu.Unlock()
+	h.perform(p)
+}
+
+// open picks a connection for the attempt (at once from the published
+// picker, else by asking the channel actor, which calls back) and opens
+// its stream.
+func (a *hedgeAttempt) open() {
+	cs := a.h.cs
+	if conn, done := cs.ch.pickNow(cs.pickInfo()); conn != nil {
+		a.openOn(conn, done)
+		return
+	}
+	if cs.ch.closed.Load() && cs.ch.snap.Load().state == Shutdown {
+		a.failed(errChannelClosed)
+		return
+	}
+	req := &pickReq{waitForReady: cs.opts.waitForReady, info: cs.pickInfo()}
+	req.notify = func(r pickResult) {
+		a.h.mu.Lock()
+		a.pickReq = nil
+		a.h.mu.Unlock()
+		if r.err != nil {
+			a.failed(r.err)
+			return
+		}
+		a.openOn(r.conn, r.done)
+	}
+	a.h.mu.Lock()
+	over := a.h.over
+	if !over {
+		a.pickReq = req
+	}
+	a.h.mu.Unlock()
+	if over {
+		return
+	}
+	if !cs.ch.tell(msgPick{req}) {
+		a.h.mu.Lock()
+		a.pickReq = nil
+		a.h.mu.Unlock()
+		a.failed(errChannelClosed)
+		return
+	}
+	a.h.mu.Lock()
+	over = a.h.over
+	a.h.mu.Unlock()
+	if over {
+		a.cancel(errHedgeLost) // the call ended before the pick was told
+	}
+}
+
+// openOn opens the attempt's stream on conn and sends the call's
+// requests on it.
+func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)) {
+	h, cs := a.h, a.h.cs
+	h.mu.Lock()
+	lost := h.over || (h.winner != nil && h.winner != a)
+	if !lost {
+		a.pickDone = done
+	}
+	h.mu.Unlock()
+	if lost {
+		if done != nil {
+			done(balancer.DoneInfo{Err: errHedgeLost})
+		}
+		return
+	}
+	s, err := conn.NewStream(cs.ctx, &a.hdr)
+	if err != nil {
+		a.failed(err)
+		return
+	}
+	h.mu.Lock()
+	a.stream, a.peer = s, conn.Address()
+	lost = h.over || (h.winner != nil && h.winner != a)
+	h.mu.Unlock()
+	if lost {
+		s.Cancel(errHedgeLost)
+		return
+	}
+	for i, b := range h.req {
+		if a.n == 0 && b != nil {
+			cs.statsOut(b) // the call's stats count its requests once
+		}
+		if s.Enqueue(b, i == len(h.req)-1) != nil {
+			break
+		}
+	}
+	if len(h.req) == 0 {
+		_ = s.Enqueue(nil, true)
+	}
+	a.event() // what happened before the stream was recorded
+}
+
+// failed ends an attempt that could not open a stream with err.
+func (a *hedgeAttempt) failed(err error) {
+	a.h.mu.Lock()
+	a.err = err
+	a.h.mu.Unlock()
+	a.event()
+}
+
+// event is the attempt's stream hook: response headers, a message or the
+// end arrived (or, for a started call, some request bytes were written).
+// Before the race is decided it steps the core; on the committed attempt
+// of a started call it runs the call's pump.
+func (a *hedgeAttempt) event() {
+	h := a.h
+	h.mu.Lock()
+	if h.winner == a {
+		open := a.stream != nil
+		h.mu.Unlock()
+		if h.cs.async && open {
+			h.cs.hdr.Notify()
+		}
+		return
+	}
+	s, err := a.stream, a.err
+	if h.core.done || h.over || a.ended || h.atts[a.n] != a || (s == nil && err == nil) {
+		h.mu.Unlock()
+		return
+	}
+	var p hedgePlan
+	var logged *status.Error // an attempt's end that sends the next hedge, to log
+	if s != nil && s.HeadersReceived() {
+		p = h.core.headers(a.n)
+	} else {
+		var o hedgeOutcome
+		var st *status.Error
+		if s != nil {
+			var finished bool
+			if st, finished = s.Status(); !finished {
+				h.mu.Unlock()
+				return
+			}
+			o.unprocessed = s.Unprocessed()
+			if st != nil {
+				o.pushback = st.TrailingMetadata().Get("grpc-retry-pushback-ms")
+			}
+		} else {
+			st = failStatus(err)
+		}
+		a.ended = true
+		if st != nil {
+			o.code = st.Code()
+		}
+		o.nonFatal = h.policy.NonFatal(o.code)
+		p = h.core.ended(a.n, o, h.throttle)
+		if p.reopen < 0 && p.commit < 0 {
+			logged = st
+		}
+	}
+	h.mu.Unlock()
+	if logged != nil && h.cs.ch.opts.logger != nil {
+		h.cs.logRetry("hedge", a.n+1, logged, 0)
+	}
+	h.perform(p)
+}
+
+// errHedgeLost is the status of a hedged attempt cancelled because
+// another one was committed.
+var errHedgeLost = status.New(codes.Canceled, "hedged attempt cancelled: another attempt of the call was committed")
+
+// commit makes w the call's attempt: the others are cancelled (RST_STREAM
+// CANCEL for those on the wire), w's stream becomes the call's, and the
+// caller (a blocking call waiting on decided, or a started call's pump)
+// goes on.
+func (h *hedger) commit(w *hedgeAttempt) {
+	cs := h.cs
+	h.mu.Lock()
+	losers := h.losersLocked(w)
+	attempts := h.core.sent + h.core.reopens
+	done := w.pickDone // the call's from now on
+	w.pickDone = nil
+	h.mu.Unlock()
+	for _, a := range losers {
+		a.cancel(errHedgeLost)
+	}
+	if w.stream != nil {
+		cs.mu.Lock()
+		cs.stream, cs.peer = w.stream, w.peer
+		cs.attempts = attempts // more than one: no buffer is recycled
+		cs.commitLocked()
+		cs.restarting = false
+		cs.mu.Unlock()
+		cs.setPickDone(done)
+	}
+	close(h.decided)
+	if cs.async {
+		if w.stream == nil {
+			cs.endAsync(w.err)
+			return
+		}
+		cs.hdr.Notify()
+	}
+}
+
+// losersLocked takes every attempt but w out of the race, their picks and
+// streams for cancel (h.mu held).
+func (h *hedger) losersLocked(w *hedgeAttempt) []*hedgeAttempt {
+	var out []*hedgeAttempt
+	for _, a := range h.atts {
+		if a != w {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// cancel ends an attempt that lost (or the call's end): its stream is
+// reset, its pending pick abandoned, its pick's Done told.
+func (a *hedgeAttempt) cancel(st *status.Error) {
+	a.h.mu.Lock()
+	s, req, done := a.stream, a.pickReq, a.pickDone
+	a.pickReq, a.pickDone = nil, nil
+	a.h.mu.Unlock()
+	if s != nil {
+		s.Cancel(st)
+	}
+	if req != nil && !req.abandoned.Swap(true) {
+		a.h.cs.ch.tell(msgAbandoned{})
+	}
+	if done != nil {
+		done(balancer.DoneInfo{Err: st})
+	}
+}
+
+// abort ends the race because the call is over (release): the timer
+// stops and every attempt is cancelled, the committed one too (a no-op
+// once its stream has ended; a commit that raced with the call's end
+// leaves no stream open).
+func (h *hedger) abort() {
+	h.mu.Lock()
+	if h.over {
+		h.mu.Unlock()
+		return
+	}
+	h.over = true
+	h.timerGen++
+	if h.timer != nil {
+		h.timer.Stop()
+		h.timer = nil
+	}
+	all := h.atts
+	h.mu.Unlock()
+	st := status.New(codes.Canceled, "hedged attempt cancelled: the call ended")
+	if f := h.cs.final; f != nil {
+		st = f
+	}
+	for _, a := range all {
+		a.cancel(st)
+	}
+}
+
+// String describes the hedger for logs and test failures.
+func (h *hedger) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return "hedged call: " + strconv.Itoa(h.core.sent) + " of " + strconv.Itoa(h.core.max) + " attempts sent"
+}
