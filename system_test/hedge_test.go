@@ -208,7 +208,7 @@ func hgRun(t *testing.T, policy, throttling string, script func(int) hgAct, chec
 			if throttling != "" {
 				cfg = cfg[:len(cfg)-1] + `,"retryThrottling":` + throttling + `}`
 			}
-			ch := cxDial(t, s.addr, channel.WithServiceConfig(cfg))
+			ch := dial(t, s.addr, channel.WithServiceConfig(cfg))
 			resp, err := m.call(tctx(t), ch)
 			check(t, s, resp, err)
 		})
@@ -359,7 +359,7 @@ func TestHedgeThrottled(t *testing.T) {
 // Cancelling a hedged call cancels every attempt on the wire.
 func TestHedgeCancelled(t *testing.T) {
 	s := hgStart(t, func(int) hgAct { return hgAct{stall: true} })
-	ch := cxDial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0s"}`)))
+	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0s"}`)))
 	done := make(chan error, 1)
 	call := channel.UnaryUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Unary").Start(tctx(t), wrapperspb.String("req"),
 		func(_ *wrapperspb.StringValue, _ *channel.Call, err error) { done <- err })
@@ -380,7 +380,7 @@ func TestHedgeCancelled(t *testing.T) {
 // unhedged (its requests are not all known when it starts).
 func TestHedgeStreamingRequestsNotHedged(t *testing.T) {
 	s := hgStart(t, func(int) hgAct { return hgAct{} })
-	ch := cxDial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s"}`)))
+	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s"}`)))
 	st, err := channel.StreamStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Bidi").Open(tctx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +404,7 @@ func TestHedgeStreamingRequestsNotHedged(t *testing.T) {
 // grpc.enable_retries=0 turns hedging off: a non-fatal code ends the call.
 func TestHedgeDisabledWithRetries(t *testing.T) {
 	s := hgStart(t, func(int) hgAct { return hgAct{code: grpccodes.Unavailable} })
-	ch := cxDial(t, s.addr, channel.WithRetries(false),
+	ch := dial(t, s.addr, channel.WithRetries(false),
 		channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s","nonFatalStatusCodes":["UNAVAILABLE"]}`)))
 	_, err := channel.UnaryUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Unary").Call(tctx(t), wrapperspb.String("req"))
 	hgWantCode(t, err, codes.Unavailable)
@@ -426,7 +426,7 @@ func TestHedgeAndRetryRefused(t *testing.T) {
 // started call, InitialMetadata of a blocking one.
 func TestHedgeHeadersFromWinner(t *testing.T) {
 	s := hgStart(t, func(n int) hgAct { return hgAct{stall: n == 1} })
-	ch := cxDial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
+	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
 	hdr := make(chan string, 1)
 	done := make(chan error, 1)
 	call := channel.UnaryStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Stream").Start(tctx(t), wrapperspb.String("req"),
@@ -450,7 +450,7 @@ func TestHedgeHeadersFromWinner(t *testing.T) {
 	hgWaitCancelled(t, s, 1)
 
 	s2 := hgStart(t, func(n int) hgAct { return hgAct{stall: n == 1} })
-	ch = cxDial(t, s2.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
+	ch = dial(t, s2.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.01s"}`)))
 	_, c, err := channel.UnaryUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Unary").WithCall(tctx(t), wrapperspb.String("req"))
 	if err != nil {
 		t.Fatal(err)
