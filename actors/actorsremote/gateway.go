@@ -48,6 +48,26 @@ func Allow(methods ...string) GatewayOption {
 // the channel is the caller's to close. The calls run as ch's started
 // calls (channel's Start): no goroutine per call.
 func Serve(system *actor.ActorSystem, ch *channel.Channel, name string, opts ...GatewayOption) (*actor.PID, error) {
+	g, err := NewGateway(ch, name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return g }), name)
+	if err != nil {
+		return nil, fmt.Errorf("actorsremote.Serve(%q): %w", name, err)
+	}
+	return pid, nil
+}
+
+// NewGateway returns the gateway logic that Serve runs, for an actor of
+// another kind to run: an actor that is a gateway by identity rather than
+// by name, such as package actorscluster's channel grain, passes every
+// message it receives (the wire protocol's, *actor.Terminated,
+// *actor.Stopping) to the gateway's Receive. name is the gateway's name in
+// the statuses it sends (a stopped gateway's calls end UNAVAILABLE naming
+// it). ch is the caller's to close, after the actor has stopped. A
+// Gateway serves one actor and is not safe for use by several.
+func NewGateway(ch *channel.Channel, name string, opts ...GatewayOption) (*Gateway, error) {
 	var cfg gatewayConfig
 	for _, o := range opts {
 		if o != nil {
@@ -56,19 +76,14 @@ func Serve(system *actor.ActorSystem, ch *channel.Channel, name string, opts ...
 			}
 		}
 	}
-	g := &gateway{
+	return &Gateway{
 		ch:      ch,
 		name:    name,
 		allow:   cfg.allow,
 		calls:   map[callKey]gwCall{},
 		clients: map[string]*caller{},
 		unary:   map[string]*channel.UnaryUnaryCallable[[]byte, []byte]{},
-	}
-	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return g }), name)
-	if err != nil {
-		return nil, fmt.Errorf("actorsremote.Serve(%q): %w", name, err)
-	}
-	return pid, nil
+	}, nil
 }
 
 // callKey tells a gateway's calls apart: the caller's PID and its id.
@@ -106,9 +121,9 @@ func (c *caller) send(sys *actor.ActorSystem, msg any) {
 // callback).
 type gwEnded struct{ key callKey }
 
-// gateway is the gateway actor: it owns the table of calls in progress
-// and the set of watched callers.
-type gateway struct {
+// Gateway is the gateway actor's logic (make one with NewGateway): it
+// owns the table of calls in progress and the set of watched callers.
+type Gateway struct {
 	ch      *channel.Channel
 	name    string
 	allow   allowList
@@ -122,7 +137,7 @@ type gateway struct {
 
 // endStatus is a gateway call's status for its caller: the call's, or
 // UNAVAILABLE for a call cancelled because the gateway stopped.
-func (g *gateway) endStatus(err error) (int32, string) {
+func (g *Gateway) endStatus(err error) (int32, string) {
 	s := status.Convert(err)
 	if s.Code() == codes.Canceled && g.stopping.Load() {
 		return int32(codes.Unavailable), fmt.Sprintf("gateway %q stopped during the call", g.name)
@@ -130,7 +145,11 @@ func (g *gateway) endStatus(err error) (int32, string) {
 	return int32(s.Code()), s.Details()
 }
 
-func (g *gateway) Receive(ctx actor.Context) {
+// Receive handles one message of the gateway's actor: the wire protocol's
+// (package actorspb), *actor.Terminated for a watched caller and
+// *actor.Stopping (every call in progress is cancelled and ends
+// UNAVAILABLE for its caller). Other messages are ignored.
+func (g *Gateway) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actorspb.UnaryRequest:
 		g.startUnary(ctx, m)
@@ -167,7 +186,7 @@ func (g *gateway) Receive(ctx actor.Context) {
 }
 
 // stream returns the streaming call of the sender's id, if in progress.
-func (g *gateway) stream(ctx actor.Context, id uint64) *channel.StreamCall[[]byte, []byte] {
+func (g *Gateway) stream(ctx actor.Context, id uint64) *channel.StreamCall[[]byte, []byte] {
 	s := ctx.Sender()
 	if s == nil {
 		return nil
@@ -177,7 +196,7 @@ func (g *gateway) stream(ctx actor.Context, id uint64) *channel.StreamCall[[]byt
 }
 
 // watch returns the caller, watched.
-func (g *gateway) watch(ctx actor.Context, client *actor.PID) *caller {
+func (g *Gateway) watch(ctx actor.Context, client *actor.PID) *caller {
 	k := client.Address + "/" + client.Id
 	c := g.clients[k]
 	if c == nil {
@@ -190,7 +209,7 @@ func (g *gateway) watch(ctx actor.Context, client *actor.PID) *caller {
 
 // clientLost cancels the calls of a caller that stopped or whose node was
 // lost.
-func (g *gateway) clientLost(ctx actor.Context, who *actor.PID) {
+func (g *Gateway) clientLost(ctx actor.Context, who *actor.PID) {
 	k := who.Address + "/" + who.Id
 	c := g.clients[k]
 	if c == nil {
@@ -220,7 +239,7 @@ func (g *gateway) clientLost(ctx actor.Context, who *actor.PID) {
 // allow-list allows, an id not in use, valid options. It returns the
 // call's options, or the status that refuses it (nil, nil: nobody to
 // answer).
-func (g *gateway) admit(ctx actor.Context, id uint64, method string, timeout *durationpb.Duration, md []*actorspb.MetadataEntry, wfr bool, comp string) ([]channel.CallOption, *status.Error) {
+func (g *Gateway) admit(ctx actor.Context, id uint64, method string, timeout *durationpb.Duration, md []*actorspb.MetadataEntry, wfr bool, comp string) ([]channel.CallOption, *status.Error) {
 	s := ctx.Sender()
 	if s == nil {
 		return nil, nil
@@ -254,7 +273,7 @@ func (g *gateway) admit(ctx actor.Context, id uint64, method string, timeout *du
 	return opts, nil
 }
 
-func (g *gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
+func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 	client, id := ctx.Sender(), m.GetId()
 	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
 	if client == nil {
@@ -283,7 +302,7 @@ func (g *gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 	}, opts...)
 }
 
-func (g *gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
+func (g *Gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
 	client, id := ctx.Sender(), m.GetId()
 	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
 	if client == nil {
