@@ -14,6 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/grpcactor/grpcactor/actors/actorscluster"
@@ -21,6 +22,13 @@ import (
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"go.uber.org/goleak"
 )
+
+// protoactor's test cluster provider reports its member's TTL from a
+// goroutine that ranges over a ticker's channel, which its Shutdown does
+// not close (and the shared cluster's members are never shut down in the
+// provider, see registry): the goroutine never ends. It is the library's,
+// one per member of the shared cluster, and holds nothing of ours.
+const testProviderTTL = "github.com/asynkron/protoactor-go/cluster/clusterproviders/test.(*Provider).startTtlReport.func1"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -32,7 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	code := run(m, 1+killClusters*count)
 	if code == 0 {
-		if err := goleak.Find(leakcheck.Options()...); err != nil {
+		if err := goleak.Find(leakcheck.Options(goleak.IgnoreTopFunction(testProviderTTL))...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
 			code = 1
 		}
@@ -47,17 +55,19 @@ const killClusters = 1
 // member is one member of a test cluster: an actor system with
 // protoactor's remote layer on its own loopback port.
 type member struct {
-	c    *cluster.Cluster
-	reg  *registry
-	once sync.Once
-	dead atomic.Bool
+	c     *cluster.Cluster
+	join  func() // gives the member to its provider
+	leave func() // takes it out of its provider's list; nil: never
+	once  sync.Once
+	dead  atomic.Bool
 }
 
 func (n *member) sys() *actor.ActorSystem { return n.c.ActorSystem }
 
 // kill ends the member as if its process had died (its actor system and
 // remote layer stop at once: its peers lose the endpoint), then takes it
-// out of the members' list, as a real provider does once its TTL lapses. remote.Shutdown(true) and cluster.Shutdown(true) are not used:
+// out of the members' list, as a real provider does once its TTL lapses.
+// remote.Shutdown(true) and cluster.Shutdown(true) are not used:
 // they write fields that the remote layer's stream goroutines read
 // without synchronization (a data race under -race).
 func (n *member) kill() {
@@ -68,17 +78,20 @@ func (n *member) kill() {
 		for _, name := range []string{"EndpointSupervisor", "activator"} {
 			_ = n.c.ActorSystem.Root.StopFuture(n.c.ActorSystem.NewLocalPID(name)).Wait()
 		}
-		n.reg.leave(n.c)
+		if n.leave != nil {
+			n.leave()
+		}
 		n.c.Gossip.Shutdown()
 	})
 }
 
-// registry is the in-process cluster provider of the tests: the list of
-// a cluster's members, which it gives to every member as it changes.
-// protoactor's own test provider (clusterproviders/test) is not used: it
-// keeps notifying a member that has left (which panics in protoactor once
-// that member's remote layer is gone) and leaves a goroutine per member
-// running after its Shutdown.
+// registry is the in-process cluster provider of the clusters whose
+// members the tests kill: the list of a cluster's members, which it gives
+// to every member as it changes. protoactor's own test provider
+// (clusterproviders/test), which the shared cluster runs on, cannot take
+// a member out: its agent goes on notifying a member that has left, whose
+// cluster then asks its stopped remote layer for endpoints (a panic in
+// protoactor).
 type registry struct {
 	mu      sync.Mutex
 	members []*cluster.Cluster
@@ -119,10 +132,14 @@ func (r *registry) notify() {
 	}
 }
 
-// provider is a member's ClusterProvider on a registry. StartMember
-// does not join: every member of the pool starts its remote layer before
-// any of them learns of another and connects to it (see run).
-type provider struct{ reg *registry }
+// provider is a member's ClusterProvider on a registry, or on
+// protoactor's test provider. StartMember does not join: every member of
+// the pool starts its remote layer before any of them learns of another
+// and connects to it (see run).
+type provider struct {
+	reg  *registry
+	test *test.Provider
+}
 
 func (p *provider) StartMember(*cluster.Cluster) error { return nil }
 func (p *provider) StartClient(*cluster.Cluster) error {
@@ -168,13 +185,24 @@ func kindOf() *cluster.Kind {
 func run(m *testing.M, n int) int {
 	var conns []net.Conn
 	for i := range n {
-		reg := &registry{}
+		reg, agent := &registry{}, test.NewInMemAgent()
 		tc := &testCluster{}
 		for j := range tc.members {
 			sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 				return slog.New(slog.DiscardHandler)
 			}))
-			cfg := cluster.Configure(fmt.Sprintf("test-%d", i), &provider{reg}, disthash.New(), remote.Configure("127.0.0.1", 0), cluster.WithKinds(kindOf()))
+			p := &provider{reg: reg}
+			if i == 0 {
+				p.test = test.NewTestProvider(agent)
+			}
+			// protoactor's endpoint writer tries a connection
+			// MaxRetryCount times but closes only the last try's grpc-go
+			// ClientConn when it stops: a writer to a member the tests
+			// killed would leave the others reconnecting for ever. One
+			// try leaves nothing behind.
+			rc := remote.Configure("127.0.0.1", 0)
+			rc.MaxRetryCount = 1
+			cfg := cluster.Configure(fmt.Sprintf("test-%d", i), p, disthash.New(), rc, cluster.WithKinds(kindOf()))
 			// protoactor's gossip shares one math/rand source among the
 			// members of a process and marshals its state while its actor
 			// writes it: data races only members in one process (these
@@ -183,7 +211,16 @@ func run(m *testing.M, n int) int {
 			cfg.GossipInterval = time.Hour
 			c := cluster.New(sys, cfg)
 			c.StartMember()
-			mb := &member{c: c, reg: reg}
+			mb := &member{c: c}
+			if p.test != nil {
+				mb.join = func() {
+					if err := p.test.StartMember(c); err != nil {
+						panic(err)
+					}
+				}
+			} else {
+				mb.join, mb.leave = func() { reg.join(c) }, func() { reg.leave(c) }
+			}
 			tc.members[j] = mb
 			pool.all = append(pool.all, mb)
 			conn, err := net.Dial("tcp", sys.Address())
@@ -206,7 +243,7 @@ func run(m *testing.M, n int) int {
 		c.Close()
 	}
 	for _, mb := range pool.all {
-		mb.reg.join(mb.c)
+		mb.join()
 	}
 	code := m.Run()
 	for _, mb := range pool.all {
