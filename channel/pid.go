@@ -67,6 +67,15 @@ func (a *chanActor) unaryRequest(ctx actor.Context, m *actorspb.UnaryRequest) {
 		}
 		opts = append(opts, Compression(c))
 	}
+	if n := m.MaxSendMessageSize; n != nil {
+		opts = append(opts, MaxSendMessageSize(int(max(*n, -1))))
+	}
+	if n := m.MaxReceiveMessageSize; n != nil {
+		opts = append(opts, MaxReceiveMessageSize(int(max(*n, -1))))
+	}
+	if st := m.GetContentSubtype(); st != "" {
+		opts = append(opts, ContentSubtype(st))
+	}
 	base := &Channel{chanState: a.ch.chanState}
 	UnaryUnary[[]byte, []byte](base, m.GetMethod()).Start(context.Background(), m.GetRequest(), func(resp []byte, call *Call, err error) {
 		r := &actorspb.UnaryResponse{}

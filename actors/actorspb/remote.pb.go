@@ -119,9 +119,15 @@ type StreamOpen struct {
 	Compression string `protobuf:"bytes,8,opt,name=compression,proto3" json:"compression,omitempty"`
 	// How many responses the gateway may send before the caller grants
 	// more with StreamDemand; 0: no limit.
-	Demand        uint32 `protobuf:"varint,9,opt,name=demand,proto3" json:"demand,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Demand uint32 `protobuf:"varint,9,opt,name=demand,proto3" json:"demand,omitempty"`
+	// The call's limits on its request and response messages' sizes in
+	// bytes (-1: no limit); unset: the channel's. As in UnaryRequest.
+	MaxSendMessageSize    *int64 `protobuf:"varint,10,opt,name=max_send_message_size,json=maxSendMessageSize,proto3,oneof" json:"max_send_message_size,omitempty"`
+	MaxReceiveMessageSize *int64 `protobuf:"varint,11,opt,name=max_receive_message_size,json=maxReceiveMessageSize,proto3,oneof" json:"max_receive_message_size,omitempty"`
+	// The content subtype, as in UnaryRequest.
+	ContentSubtype string `protobuf:"bytes,12,opt,name=content_subtype,json=contentSubtype,proto3" json:"content_subtype,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StreamOpen) Reset() {
@@ -215,6 +221,27 @@ func (x *StreamOpen) GetDemand() uint32 {
 		return x.Demand
 	}
 	return 0
+}
+
+func (x *StreamOpen) GetMaxSendMessageSize() int64 {
+	if x != nil && x.MaxSendMessageSize != nil {
+		return *x.MaxSendMessageSize
+	}
+	return 0
+}
+
+func (x *StreamOpen) GetMaxReceiveMessageSize() int64 {
+	if x != nil && x.MaxReceiveMessageSize != nil {
+		return *x.MaxReceiveMessageSize
+	}
+	return 0
+}
+
+func (x *StreamOpen) GetContentSubtype() string {
+	if x != nil {
+		return x.ContentSubtype
+	}
+	return ""
 }
 
 // StreamMessage is one serialized message of a streaming call: a request
@@ -550,7 +577,7 @@ var File_actors_actorspb_remote_proto protoreflect.FileDescriptor
 
 const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\n" +
-	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\xd2\x02\n" +
+	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\xa8\x04\n" +
 	"\n" +
 	"StreamOpen\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
@@ -561,7 +588,13 @@ const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\bmetadata\x18\x06 \x03(\v2\x1f.grpcactor.actors.MetadataEntryR\bmetadata\x12$\n" +
 	"\x0ewait_for_ready\x18\a \x01(\bR\fwaitForReady\x12 \n" +
 	"\vcompression\x18\b \x01(\tR\vcompression\x12\x16\n" +
-	"\x06demand\x18\t \x01(\rR\x06demand\"9\n" +
+	"\x06demand\x18\t \x01(\rR\x06demand\x126\n" +
+	"\x15max_send_message_size\x18\n" +
+	" \x01(\x03H\x00R\x12maxSendMessageSize\x88\x01\x01\x12<\n" +
+	"\x18max_receive_message_size\x18\v \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
+	"\x0fcontent_subtype\x18\f \x01(\tR\x0econtentSubtypeB\x18\n" +
+	"\x16_max_send_message_sizeB\x1b\n" +
+	"\x19_max_receive_message_size\"9\n" +
 	"\rStreamMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\",\n" +
@@ -634,6 +667,7 @@ func file_actors_actorspb_remote_proto_init() {
 		return
 	}
 	file_actors_actorspb_actors_proto_init()
+	file_actors_actorspb_remote_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -69,7 +69,8 @@ func BidiStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[
 
 // Send starts the call and returns at once, as actors.UnaryMethod.Send.
 // opts are the channel's call options (Timeout, Metadata, WaitForReady,
-// Compression travel to the gateway; call credentials do not: such a
+// Compression, MaxSendMessageSize, MaxReceiveMessageSize and
+// ContentSubtype travel to the gateway; call credentials do not: such a
 // call fails INVALID_ARGUMENT) with actors.ReplyTo.
 func (u *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *actors.Ref {
 	return u.m.start(ctx, kindUnary, &req, opts)
@@ -139,15 +140,28 @@ func (m *method[Req, Resp]) start(ctx actor.SenderContext, k kind, req *Req, opt
 		}
 		wfr := d.WaitForReady != nil && *d.WaitForReady
 		md := actorspb.FromMD(d.Metadata)
+		w := channel.CallWireOptions(s.Options...)
+		maxSend, maxRecv := int64Of(w.MaxSendMessageSize), int64Of(w.MaxReceiveMessageSize)
 		out := &outbound{call: c, timeout: d.Timeout}
 		if k == kindUnary {
-			out.msg = &actorspb.UnaryRequest{Id: c.id, Method: m.name, Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp}
+			out.msg = &actorspb.UnaryRequest{Id: c.id, Method: m.name, Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp,
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype}
 		} else {
-			out.msg = &actorspb.StreamOpen{Id: c.id, Method: m.name, Kind: actorspb.StreamKind(k), Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp, Demand: uint32(max(s.Demand, 0))}
+			out.msg = &actorspb.StreamOpen{Id: c.id, Method: m.name, Kind: actorspb.StreamKind(k), Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp, Demand: uint32(max(s.Demand, 0)),
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype}
 		}
 		m.ch.sys.Root.Send(m.ch.client, out)
 		return c
 	})
+}
+
+// int64Of is *n as an int64, nil for nil.
+func int64Of(n *int) *int64 {
+	if n == nil {
+		return nil
+	}
+	v := int64(*n)
+	return &v
 }
 
 // call is one call on a remote channel: its Ref's backend (Send,

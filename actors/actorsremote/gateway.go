@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"strings"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -235,11 +237,22 @@ func (g *Gateway) clientLost(ctx actor.Context, who *actor.PID) {
 	}
 }
 
+// callFields are the fields of an UnaryRequest or StreamOpen that make
+// the call's options.
+type callFields struct {
+	timeout          *durationpb.Duration
+	md               []*actorspb.MetadataEntry
+	wfr              bool
+	comp             string
+	maxSend, maxRecv *int64
+	subtype          string
+}
+
 // admit checks what every call needs: a sender to answer, a method the
 // allow-list allows, an id not in use, valid options. It returns the
 // call's options, or the status that refuses it (nil, nil: nobody to
 // answer).
-func (g *Gateway) admit(ctx actor.Context, id uint64, method string, timeout *durationpb.Duration, md []*actorspb.MetadataEntry, wfr bool, comp string) ([]channel.CallOption, *status.Error) {
+func (g *Gateway) admit(ctx actor.Context, id uint64, method string, f callFields) ([]channel.CallOption, *status.Error) {
 	s := ctx.Sender()
 	if s == nil {
 		return nil, nil
@@ -251,31 +264,62 @@ func (g *Gateway) admit(ctx actor.Context, id uint64, method string, timeout *du
 		return nil, status.Errorf(codes.Internal, "gateway %q: call id %d of %s is already in progress", g.name, id, s)
 	}
 	var opts []channel.CallOption
-	if timeout != nil {
-		if err := timeout.CheckValid(); err != nil {
+	if f.timeout != nil {
+		if err := f.timeout.CheckValid(); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: timeout: %v", g.name, err)
 		}
-		opts = append(opts, channel.Timeout(timeout.AsDuration()))
+		opts = append(opts, channel.Timeout(f.timeout.AsDuration()))
 	}
-	if m := actorspb.ToMD(md); m != nil {
+	if m := actorspb.ToMD(f.md); m != nil {
 		opts = append(opts, channel.Metadata(m))
 	}
-	if wfr {
+	if f.wfr {
 		opts = append(opts, channel.WaitForReady(true))
 	}
-	if comp != "" {
-		c, ok := compression.Get(comp)
+	if f.comp != "" {
+		c, ok := compression.Get(f.comp)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: unknown compressor %q", g.name, comp)
+			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: unknown compressor %q", g.name, f.comp)
 		}
 		opts = append(opts, channel.Compression(c))
+	}
+	for _, l := range []struct {
+		name string
+		n    *int64
+		opt  func(int) channel.CallOption
+	}{{"max_send_message_size", f.maxSend, channel.MaxSendMessageSize}, {"max_receive_message_size", f.maxRecv, channel.MaxReceiveMessageSize}} {
+		if l.n == nil {
+			continue
+		}
+		if *l.n < -1 || *l.n > math.MaxInt32 {
+			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: %s %d: want -1 (no limit) to %d", g.name, l.name, *l.n, math.MaxInt32)
+		}
+		opts = append(opts, l.opt(int(*l.n)))
+	}
+	if f.subtype != "" {
+		if !validSubtype(f.subtype) {
+			return nil, status.Errorf(codes.InvalidArgument, "gateway %q: content subtype %q is not a token", g.name, f.subtype)
+		}
+		opts = append(opts, channel.ContentSubtype(f.subtype))
 	}
 	return opts, nil
 }
 
+// validSubtype reports whether s is a token (RFC 9110), as a content
+// subtype must be.
+func validSubtype(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
+	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype()})
 	if client == nil {
 		return
 	}
@@ -304,7 +348,7 @@ func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 
 func (g *Gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression())
+	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype()})
 	if client == nil {
 		return
 	}
