@@ -25,6 +25,18 @@
 // Both forms satisfy actors.Sender (Unary, ServerStream) or actors.Opener
 // (ClientStream, BidiStream), for code that takes either.
 //
+// The call options that travel with a call are Timeout, Metadata,
+// WaitForReady, Compression, MaxSendMessageSize, MaxReceiveMessageSize
+// and ContentSubtype; the gateway's channel applies them. Call
+// credentials are refused INVALID_ARGUMENT: their plugin needs the
+// gateway channel's authority, gRPC sends them only on a secure channel
+// (which the caller cannot check), and their token would cross
+// protoactor's remote layer; give them to the gateway's channel instead.
+//
+// Serve runs a Gateway (NewGateway) under a fixed name; an actor found
+// otherwise, such as a cluster grain (package actorscluster), runs the
+// same Gateway, and Locate makes a handle on it from a lookup of its PID.
+//
 // The messages between the nodes are the protobuf messages of package
 // actorspb (UnaryRequest/UnaryResponse for unary calls, StreamOpen,
 // StreamMessage, StreamDemand, StreamCredit, StreamHalfClose, CallCancel
