@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,15 +37,17 @@ func TestMain(m *testing.M) {
 			count = n
 		}
 	}
-	code := run(m, 1+killClusters*count)
-	if code == 0 {
-		if err := goleak.Find(leakcheck.Options(goleak.IgnoreTopFunction(testProviderTTL))...); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	goleak.VerifyTestMain(poolM{m, 1 + killClusters*count}, leakcheck.Options(goleak.IgnoreTopFunction(testProviderTTL))...)
 }
+
+// poolM starts n clusters before the tests and shuts them down after
+// them, before the leak check.
+type poolM struct {
+	m *testing.M
+	n int
+}
+
+func (p poolM) Run() int { return run(p.m, p.n) }
 
 // killClusters is how many fresh clusters one run of the tests takes
 // (each test that kills a member takes one).
