@@ -226,3 +226,94 @@ func TestMemberLost(t *testing.T) {
 		t.Errorf("after the loss: %d grains, on member %d; want 1, on another member than %d", n, h2, h)
 	}
 }
+
+// A bidirectional stream through the grain from every member: send
+// credit and responses cross the members, in order.
+func TestBidiThroughGrain(t *testing.T) {
+	tc := pool.shared
+	addr := peers.StartGoInterop(t)
+	type outcome struct {
+		end *actors.End
+		got int
+		bad int // responses of the wrong size
+	}
+	results := make(chan outcome, len(tc.members))
+	const n = 20
+	for _, m := range tc.members {
+		bidi := actorsremote.BidiStream[*testgrpc.StreamingOutputCallRequest, *testgrpc.StreamingOutputCallResponse](handle(t, m, addr), "/grpc.testing.TestService/FullDuplexCall")
+		sent, got, bad := 0, 0, 0
+		pid := m.sys().Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+			switch msg := ctx.Message().(type) {
+			case *actor.Started:
+				bidi.Open(ctx, channel.Timeout(bound))
+			case *actors.SendCredit:
+				for credit := msg.N; credit > 0 && sent < n; credit-- {
+					sent++
+					if err := msg.Ref.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: int32(sent)}}}); err != nil {
+						bad++
+					}
+				}
+				if sent == n {
+					_ = msg.Ref.CloseSend()
+					sent++
+				}
+			case *actors.Message[*testgrpc.StreamingOutputCallResponse]:
+				got++
+				if len(msg.Value.GetPayload().GetBody()) != got {
+					bad++
+				}
+			case *actors.End:
+				results <- outcome{msg, got, bad}
+			}
+		}))
+		t.Cleanup(func() { _ = m.sys().Root.StopFuture(pid).Wait() })
+	}
+	for range tc.members {
+		r := receive(t, results, "bidi end")
+		if r.end.Err != nil || r.got != n || r.bad != 0 {
+			t.Errorf("bidi through the grain ended %v after %d responses (%d wrong), want OK after %d", r.end.Err, r.got, r.bad, n)
+		}
+	}
+}
+
+// A grain that stops (as when the cluster moves it, or its member leaves
+// gracefully) ends its calls in progress UNAVAILABLE and closes its
+// channel; a later call activates the grain again.
+func TestGrainStopped(t *testing.T) {
+	tc := pool.shared
+	held := peers.StartHeld(t)
+	m := tc.members[0]
+	unary := actorsremote.Unary[[]byte, []byte](handle(t, m, held.Addr()), heldCall)
+	out := make(chan *actors.Reply[[]byte], 1)
+	spawn(t, m, out, func(ctx actor.Context) {
+		unary.Send(ctx, nil, channel.Timeout(time.Hour))
+	})
+	held.WaitCalls(1)
+	grain := m.c.Get(held.Addr(), actorscluster.DefaultKind)
+	if grain == nil {
+		t.Fatal("cluster.Get found no grain for the target")
+	}
+	if err := m.sys().Root.PoisonFuture(grain).Wait(); err != nil {
+		t.Fatalf("stopping the grain: %v", err)
+	}
+	r := receive(t, out, "reply after the grain stopped")
+	if r.Code != codes.Unavailable {
+		t.Errorf("call in progress on a stopped grain ended %v %q, want UNAVAILABLE", r.Code, r.Details)
+	}
+	held.Release()
+	// A call made before the handle learns of the stop (protoactor's
+	// Terminated) ends UNAVAILABLE too; the tries are bounded.
+	for try := 1; ; try++ {
+		out := make(chan *actors.Reply[[]byte], 1)
+		spawn(t, m, out, func(ctx actor.Context) {
+			unary.Send(ctx, nil, channel.Timeout(bound))
+		})
+		r := receive(t, out, "reply from the new activation")
+		if r.Err == nil {
+			break
+		}
+		if r.Code != codes.Unavailable || try == 5 {
+			t.Fatalf("call %d after the grain stopped: %v, want OK", try, r.Err)
+		}
+	}
+}
