@@ -138,15 +138,18 @@ func TestGrainReachedFromEveryMember(t *testing.T) {
 
 // A grain of a target that the kind does not allow refuses every call
 // PERMISSION_DENIED naming the target; an allowed target refuses a
-// method the kind does not allow PERMISSION_DENIED naming the method.
+// method the kind does not allow PERMISSION_DENIED naming the method; a
+// target the Opener cannot open, INVALID_ARGUMENT with its error.
 func TestGrainAllowLists(t *testing.T) {
 	tc := pool.shared
 	addr := peers.StartGoInterop(t)
 	for _, c := range []struct {
 		target, method, want string
+		code                 codes.Code
 	}{
-		{"dns:///orders.example:443", unaryCall, `target "dns:///orders.example:443" is not allowed`},
-		{addr, "/grpc.testing.ReconnectService/Start", "/grpc.testing.ReconnectService/Start is not allowed"},
+		{"dns:///orders.example:443", unaryCall, `target "dns:///orders.example:443" is not allowed`, codes.PermissionDenied},
+		{addr, "/grpc.testing.ReconnectService/Start", "/grpc.testing.ReconnectService/Start is not allowed", codes.PermissionDenied},
+		{"127.0.0.1:%zz", unaryCall, "opening the channel", codes.InvalidArgument},
 	} {
 		m := tc.members[1]
 		unary := actorsremote.Unary[[]byte, []byte](handle(t, m, c.target), c.method)
@@ -155,8 +158,8 @@ func TestGrainAllowLists(t *testing.T) {
 			unary.Send(ctx, nil, channel.Timeout(bound))
 		})
 		r := receive(t, replies, "reply")
-		if r.Code != codes.PermissionDenied || !strings.Contains(r.Details, c.want) {
-			t.Errorf("call of %s on %s ended %v %q, want PERMISSION_DENIED with %q", c.method, c.target, r.Code, r.Details, c.want)
+		if r.Code != c.code || !strings.Contains(r.Details, c.want) {
+			t.Errorf("call of %s on %s ended %v %q, want %v with %q", c.method, c.target, r.Code, r.Details, c.code, c.want)
 		}
 	}
 }
