@@ -22,10 +22,13 @@ type CallWire struct {
 	// ContentSubtype is the call's content subtype, lower-cased ("": plain
 	// "application/grpc").
 	ContentSubtype string
+	// HashKey is the call's HashKey, nil if none.
+	HashKey []byte
 }
 
 // CallWireOptions returns what opts say about a call's messages on the
-// wire (MaxSendMessageSize, MaxReceiveMessageSize, ContentSubtype), for
+// wire (MaxSendMessageSize, MaxReceiveMessageSize, ContentSubtype) and
+// its HashKey, for
 // packages that carry a call to a channel elsewhere, as CallDetails.
 func CallWireOptions(opts ...CallOption) CallWire {
 	var o callOptions
@@ -35,6 +38,9 @@ func CallWireOptions(opts ...CallOption) CallWire {
 		}
 	}
 	w := CallWire{ContentSubtype: o.wire.subtype}
+	if o.wire.hashKey != nil {
+		w.HashKey = []byte(*o.wire.hashKey)
+	}
 	if o.wire.maxSendSet {
 		n := o.wire.maxSend
 		w.MaxSendMessageSize = &n

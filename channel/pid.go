@@ -76,6 +76,9 @@ func (a *chanActor) unaryRequest(ctx actor.Context, m *actorspb.UnaryRequest) {
 	if st := m.GetContentSubtype(); st != "" {
 		opts = append(opts, ContentSubtype(st))
 	}
+	if m.HashKey != nil {
+		opts = append(opts, HashKey(m.HashKey))
+	}
 	base := &Channel{chanState: a.ch.chanState}
 	UnaryUnary[[]byte, []byte](base, m.GetMethod()).Start(context.Background(), m.GetRequest(), func(resp []byte, call *Call, err error) {
 		r := &actorspb.UnaryResponse{}

@@ -121,8 +121,12 @@ type UnaryRequest struct {
 	// The content subtype: the call is sent with content-type
 	// "application/grpc+" + content_subtype; "": plain "application/grpc".
 	ContentSubtype string `protobuf:"bytes,10,opt,name=content_subtype,json=contentSubtype,proto3" json:"content_subtype,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The call's key for hash-based load balancing (channel.HashKey): with
+	// the ring_hash policy, calls with the same key go to the same server.
+	// Unset: none.
+	HashKey       []byte `protobuf:"bytes,11,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UnaryRequest) Reset() {
@@ -225,6 +229,13 @@ func (x *UnaryRequest) GetContentSubtype() string {
 	return ""
 }
 
+func (x *UnaryRequest) GetHashKey() []byte {
+	if x != nil {
+		return x.HashKey
+	}
+	return nil
+}
+
 // UnaryResponse is a unary call's outcome.
 type UnaryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -323,7 +334,7 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\x1cactors/actorspb/actors.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\"9\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\fR\x06values\"\xe0\x03\n" +
+	"\x06values\x18\x02 \x03(\fR\x06values\"\x8d\x04\n" +
 	"\fUnaryRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\fR\arequest\x123\n" +
@@ -335,9 +346,11 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\x15max_send_message_size\x18\b \x01(\x03H\x00R\x12maxSendMessageSize\x88\x01\x01\x12<\n" +
 	"\x18max_receive_message_size\x18\t \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
 	"\x0fcontent_subtype\x18\n" +
-	" \x01(\tR\x0econtentSubtypeB\x18\n" +
+	" \x01(\tR\x0econtentSubtype\x12\x1e\n" +
+	"\bhash_key\x18\v \x01(\fH\x02R\ahashKey\x88\x01\x01B\x18\n" +
 	"\x16_max_send_message_sizeB\x1b\n" +
-	"\x19_max_receive_message_size\"\x83\x02\n" +
+	"\x19_max_receive_message_sizeB\v\n" +
+	"\t_hash_key\"\x83\x02\n" +
 	"\rUnaryResponse\x12\x1a\n" +
 	"\bresponse\x18\x01 \x01(\fR\bresponse\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x18\n" +

@@ -126,8 +126,10 @@ type StreamOpen struct {
 	MaxReceiveMessageSize *int64 `protobuf:"varint,11,opt,name=max_receive_message_size,json=maxReceiveMessageSize,proto3,oneof" json:"max_receive_message_size,omitempty"`
 	// The content subtype, as in UnaryRequest.
 	ContentSubtype string `protobuf:"bytes,12,opt,name=content_subtype,json=contentSubtype,proto3" json:"content_subtype,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The call's hash key, as in UnaryRequest.
+	HashKey       []byte `protobuf:"bytes,13,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StreamOpen) Reset() {
@@ -242,6 +244,13 @@ func (x *StreamOpen) GetContentSubtype() string {
 		return x.ContentSubtype
 	}
 	return ""
+}
+
+func (x *StreamOpen) GetHashKey() []byte {
+	if x != nil {
+		return x.HashKey
+	}
+	return nil
 }
 
 // StreamMessage is one serialized message of a streaming call: a request
@@ -577,7 +586,7 @@ var File_actors_actorspb_remote_proto protoreflect.FileDescriptor
 
 const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\n" +
-	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\xa8\x04\n" +
+	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\xd5\x04\n" +
 	"\n" +
 	"StreamOpen\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
@@ -592,9 +601,11 @@ const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\x15max_send_message_size\x18\n" +
 	" \x01(\x03H\x00R\x12maxSendMessageSize\x88\x01\x01\x12<\n" +
 	"\x18max_receive_message_size\x18\v \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
-	"\x0fcontent_subtype\x18\f \x01(\tR\x0econtentSubtypeB\x18\n" +
+	"\x0fcontent_subtype\x18\f \x01(\tR\x0econtentSubtype\x12\x1e\n" +
+	"\bhash_key\x18\r \x01(\fH\x02R\ahashKey\x88\x01\x01B\x18\n" +
 	"\x16_max_send_message_sizeB\x1b\n" +
-	"\x19_max_receive_message_size\"9\n" +
+	"\x19_max_receive_message_sizeB\v\n" +
+	"\t_hash_key\"9\n" +
 	"\rStreamMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\",\n" +

@@ -69,9 +69,9 @@ func BidiStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[
 
 // Send starts the call and returns at once, as actors.UnaryMethod.Send.
 // opts are the channel's call options (Timeout, Metadata, WaitForReady,
-// Compression, MaxSendMessageSize, MaxReceiveMessageSize and
-// ContentSubtype travel to the gateway; call credentials do not: such a
-// call fails INVALID_ARGUMENT) with actors.ReplyTo.
+// Compression, MaxSendMessageSize, MaxReceiveMessageSize,
+// ContentSubtype and HashKey travel to the gateway; call credentials do
+// not: such a call fails INVALID_ARGUMENT) with actors.ReplyTo.
 func (u *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *actors.Ref {
 	return u.m.start(ctx, kindUnary, &req, opts)
 }
@@ -145,10 +145,10 @@ func (m *method[Req, Resp]) start(ctx actor.SenderContext, k kind, req *Req, opt
 		out := &outbound{call: c, timeout: d.Timeout}
 		if k == kindUnary {
 			out.msg = &actorspb.UnaryRequest{Id: c.id, Method: m.name, Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp,
-				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype}
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype, HashKey: w.HashKey}
 		} else {
 			out.msg = &actorspb.StreamOpen{Id: c.id, Method: m.name, Kind: actorspb.StreamKind(k), Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp, Demand: uint32(max(s.Demand, 0)),
-				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype}
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype, HashKey: w.HashKey}
 		}
 		m.ch.sys.Root.Send(m.ch.client, out)
 		return c

@@ -26,8 +26,8 @@
 // (ClientStream, BidiStream), for code that takes either.
 //
 // The call options that travel with a call are Timeout, Metadata,
-// WaitForReady, Compression, MaxSendMessageSize, MaxReceiveMessageSize
-// and ContentSubtype; the gateway's channel applies them. Call
+// WaitForReady, Compression, MaxSendMessageSize, MaxReceiveMessageSize,
+// ContentSubtype and HashKey; the gateway's channel applies them. Call
 // credentials are refused INVALID_ARGUMENT: their plugin needs the
 // gateway channel's authority, gRPC sends them only on a secure channel
 // (which the caller cannot check), and their token would cross

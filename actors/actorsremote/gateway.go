@@ -246,6 +246,7 @@ type callFields struct {
 	comp             string
 	maxSend, maxRecv *int64
 	subtype          string
+	hashKey          []byte // nil: none
 }
 
 // admit checks what every call needs: a sender to answer, a method the
@@ -302,6 +303,9 @@ func (g *Gateway) admit(ctx actor.Context, id uint64, method string, f callField
 		}
 		opts = append(opts, channel.ContentSubtype(f.subtype))
 	}
+	if f.hashKey != nil {
+		opts = append(opts, channel.HashKey(f.hashKey))
+	}
 	return opts, nil
 }
 
@@ -319,7 +323,7 @@ func validSubtype(s string) bool {
 
 func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype()})
+	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey})
 	if client == nil {
 		return
 	}
@@ -348,7 +352,7 @@ func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 
 func (g *Gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype()})
+	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey})
 	if client == nil {
 		return
 	}

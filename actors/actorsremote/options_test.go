@@ -1,7 +1,12 @@
 package actorsremote_test
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors"
@@ -10,7 +15,9 @@ import (
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/metadata"
+	"google.golang.org/grpc"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	gmetadata "google.golang.org/grpc/metadata"
 )
 
 // The per-call message size limits and content subtype travel to the
@@ -84,4 +91,90 @@ func TestGatewayRefusesBadWireOptions(t *testing.T) {
 		m := (<-out).(*actorspb.UnaryResponse)
 		wantCode(t, c.with, codes.Code(m.GetCode()), codes.InvalidArgument, m.GetDetails(), c.with)
 	}
+}
+
+// namedServer is a TestService whose EmptyCall answers with its name in
+// header x-server.
+type namedServer struct {
+	testgrpc.UnimplementedTestServiceServer
+	name string
+}
+
+func (s *namedServer) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrpc.Empty, error) {
+	_ = grpc.SetHeader(ctx, gmetadata.Pairs("x-server", s.name))
+	return &testgrpc.Empty{}, nil
+}
+
+// A call's HashKey travels to the gateway, whose ring_hash channel sends
+// the calls of one key to one server: each of 20 keys, called twice,
+// reaches the same server both times (a key lost on the way would hash
+// at random: a 1 in 2^20 chance of passing).
+func TestHashKeyTravels(t *testing.T) {
+	target := "ipv4:"
+	for i := range 2 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		testgrpc.RegisterTestServiceServer(srv, &namedServer{name: fmt.Sprint("server-", i)})
+		go srv.Serve(lis)
+		t.Cleanup(srv.Stop)
+		if i > 0 {
+			target += ","
+		}
+		target += lis.Addr().String()
+	}
+	ch, err := channel.Insecure(target, channel.WithServiceConfig(`{"loadBalancingConfig": [{"ring_hash": {}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	name := fmt.Sprintf("grpc-%d", gateways.Add(1))
+	gw, err := actorsremote.Serve(pool.shared[0].sys, ch, name, actorsremote.Allow("/grpc.testing.TestService/EmptyCall"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.shared[0].sys.Root.StopFuture(gw).Wait() })
+	remoteCh := actorsremote.Remote(pool.shared[1].sys, pool.shared[0].address(), name)
+	t.Cleanup(remoteCh.Close)
+	empty := actorsremote.Unary[*testgrpc.Empty, *testgrpc.Empty](remoteCh, "/grpc.testing.TestService/EmptyCall")
+	const keys = 20
+	servers := func() []string {
+		type answer struct {
+			key    int
+			server string
+			err    error
+		}
+		out := make(chan answer, keys)
+		refs := map[*actors.Ref]int{}
+		pid := pool.shared[1].sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+			switch m := ctx.Message().(type) {
+			case *actor.Started:
+				for k := range keys {
+					refs[empty.Send(ctx, &testgrpc.Empty{}, channel.HashKey(fmt.Appendf(nil, "key-%d", k)), channel.WaitForReady(true), channel.Timeout(time.Minute))] = k
+				}
+			case *actors.Reply[*testgrpc.Empty]:
+				out <- answer{refs[m.Ref], strings.Join(m.Header.Get("x-server"), ","), m.Err}
+			}
+		}))
+		defer func() { _ = pool.shared[1].sys.Root.StopFuture(pid).Wait() }()
+		got := make([]string, keys)
+		for range keys {
+			a := <-out
+			if a.err != nil {
+				t.Fatalf("call: %v", a.err)
+			}
+			got[a.key] = a.server
+		}
+		return got
+	}
+	servers() // connects the ring's subchannels
+	first, second := servers(), servers()
+	for k := range keys {
+		if first[k] != second[k] {
+			t.Errorf("key %d went to %s, then to %s", k, first[k], second[k])
+		}
+	}
+	t.Logf("servers by key: %v", first)
 }
