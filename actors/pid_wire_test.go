@@ -15,7 +15,8 @@ import (
 
 // The untyped protocol's per-call message size limits apply: a response
 // over max_receive_message_size and a request over max_send_message_size
-// end RESOURCE_EXHAUSTED; -1 lifts them.
+// end RESOURCE_EXHAUSTED; -1 lifts them. call_credentials, which only a
+// gateway can ask for, is refused INVALID_ARGUMENT.
 func TestChannelPIDMessageSizeLimits(t *testing.T) {
 	_, addr := startTestServer(t)
 	sys := quietSystem()
@@ -31,8 +32,9 @@ func TestChannelPIDMessageSizeLimits(t *testing.T) {
 		{Id: 1, Method: unaryCall, Request: small, MaxReceiveMessageSize: &five},
 		{Id: 2, Method: unaryCall, Request: big, MaxSendMessageSize: &limit},
 		{Id: 3, Method: unaryCall, Request: big, MaxSendMessageSize: &none, MaxReceiveMessageSize: &none},
+		{Id: 4, Method: unaryCall, Request: small, CallCredentials: true},
 	}
-	want := map[uint64]codes.Code{1: codes.ResourceExhausted, 2: codes.ResourceExhausted, 3: codes.OK}
+	want := map[uint64]codes.Code{1: codes.ResourceExhausted, 2: codes.ResourceExhausted, 3: codes.OK, 4: codes.InvalidArgument}
 	got := make(chan *actorspb.UnaryResponse, len(reqs))
 	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {

@@ -51,3 +51,10 @@ func CallWireOptions(opts ...CallOption) CallWire {
 	}
 	return w
 }
+
+// SendsCallCredentials reports whether ch sends call credentials: it was
+// opened with Secure (TLS or local credentials). A call with call
+// credentials on a channel that does not fails UNAUTHENTICATED.
+func (ch *Channel) SendsCallCredentials() bool {
+	return ch.creds != nil && ch.creds.SendsCallCredentials()
+}

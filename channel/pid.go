@@ -45,6 +45,10 @@ func (a *chanActor) unaryRequest(ctx actor.Context, m *actorspb.UnaryRequest) {
 		r.Id = id
 		sys.Root.Send(sender, r)
 	}
+	if m.GetCallCredentials() {
+		reply(&actorspb.UnaryResponse{Code: int32(codes.InvalidArgument), Details: "UnaryRequest.call_credentials: only a gateway (actors/actorsremote) asks for call credentials; give them to the channel"})
+		return
+	}
 	var opts []CallOption
 	if t := m.GetTimeout(); t != nil {
 		if err := t.CheckValid(); err != nil {

@@ -124,9 +124,13 @@ type UnaryRequest struct {
 	// The call's key for hash-based load balancing (channel.HashKey): with
 	// the ring_hash policy, calls with the same key go to the same server.
 	// Unset: none.
-	HashKey       []byte `protobuf:"bytes,11,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HashKey []byte `protobuf:"bytes,11,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
+	// The caller has call credentials to apply (remote.proto: the gateway
+	// asks for their metadata with a CredentialsRequest). Only a gateway
+	// (package actors/actorsremote) takes it; a channel's PID refuses it.
+	CallCredentials bool `protobuf:"varint,12,opt,name=call_credentials,json=callCredentials,proto3" json:"call_credentials,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UnaryRequest) Reset() {
@@ -236,6 +240,13 @@ func (x *UnaryRequest) GetHashKey() []byte {
 	return nil
 }
 
+func (x *UnaryRequest) GetCallCredentials() bool {
+	if x != nil {
+		return x.CallCredentials
+	}
+	return false
+}
+
 // UnaryResponse is a unary call's outcome.
 type UnaryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -334,7 +345,7 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\x1cactors/actorspb/actors.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\"9\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\fR\x06values\"\x8d\x04\n" +
+	"\x06values\x18\x02 \x03(\fR\x06values\"\xb8\x04\n" +
 	"\fUnaryRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\fR\arequest\x123\n" +
@@ -347,7 +358,8 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\x18max_receive_message_size\x18\t \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
 	"\x0fcontent_subtype\x18\n" +
 	" \x01(\tR\x0econtentSubtype\x12\x1e\n" +
-	"\bhash_key\x18\v \x01(\fH\x02R\ahashKey\x88\x01\x01B\x18\n" +
+	"\bhash_key\x18\v \x01(\fH\x02R\ahashKey\x88\x01\x01\x12)\n" +
+	"\x10call_credentials\x18\f \x01(\bR\x0fcallCredentialsB\x18\n" +
 	"\x16_max_send_message_sizeB\x1b\n" +
 	"\x19_max_receive_message_sizeB\v\n" +
 	"\t_hash_key\"\x83\x02\n" +

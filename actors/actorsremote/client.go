@@ -109,6 +109,8 @@ type rcall interface {
 	// end ends the call: st nil for OK.
 	end(st *status.Error, header, trailer metadata.MD)
 	setTimer(*time.Timer)
+	// credentials answers the gateway's CredentialsRequest.
+	credentials(*actorspb.CredentialsRequest)
 }
 
 // client is the actor behind a Channel: it owns the table of calls in
@@ -187,6 +189,10 @@ func (c *client) Receive(ctx actor.Context) {
 			if st := rc.message(m.GetMessage()); st != nil {
 				c.endLocally(ctx, rc, st)
 			}
+		}
+	case *actorspb.CredentialsRequest:
+		if rc := c.calls[m.GetId()]; rc != nil {
+			rc.credentials(m)
 		}
 	case *actorspb.StreamCredit:
 		if rc := c.calls[m.GetId()]; rc != nil {

@@ -7,12 +7,15 @@ import (
 	"math"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/compression"
+	"github.com/grpcactor/grpcactor/credentials"
+	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -162,12 +165,20 @@ func (g *Gateway) Receive(ctx actor.Context) {
 			_ = sc.Send(m.GetMessage()) // credit was granted by this call: refused only after its end
 		}
 	case *actorspb.StreamDemand:
-		if sc := g.stream(ctx, m.GetId()); sc != nil {
+		if p := g.pending(ctx, m.GetId()); p != nil {
+			p.demand += int(m.GetN())
+		} else if sc := g.stream(ctx, m.GetId()); sc != nil {
 			sc.Request(int(m.GetN()))
 		}
 	case *actorspb.StreamHalfClose:
-		if sc := g.stream(ctx, m.GetId()); sc != nil {
+		if p := g.pending(ctx, m.GetId()); p != nil {
+			p.halfClosed = true
+		} else if sc := g.stream(ctx, m.GetId()); sc != nil {
 			_ = sc.CloseSend()
+		}
+	case *actorspb.CredentialsMetadata:
+		if p := g.pending(ctx, m.GetId()); p != nil {
+			g.credentials(p, m)
 		}
 	case *actorspb.CallCancel:
 		if s := ctx.Sender(); s != nil {
@@ -195,6 +206,84 @@ func (g *Gateway) stream(ctx actor.Context, id uint64) *channel.StreamCall[[]byt
 	}
 	sc, _ := g.calls[keyOf(s, id)].(*channel.StreamCall[[]byte, []byte])
 	return sc
+}
+
+// pending returns the sender's call of id if it waits for its call
+// credentials' metadata.
+func (g *Gateway) pending(ctx actor.Context, id uint64) *pendingCall {
+	s := ctx.Sender()
+	if s == nil {
+		return nil
+	}
+	p, _ := g.calls[keyOf(s, id)].(*pendingCall)
+	return p
+}
+
+// pendingCall is a call opened with call_credentials, waiting for the
+// caller's CredentialsMetadata; the demand granted and the half-close
+// sent meanwhile wait with it.
+type pendingCall struct {
+	g          *Gateway
+	key        callKey
+	received   time.Time
+	timeout    *time.Duration
+	start      func(extra []channel.CallOption) gwCall
+	fail       func(code int32, details string)
+	demand     int
+	halfClosed bool
+}
+
+// Cancel drops the call: cancelled by its caller, its caller lost, or
+// the gateway stopping (the caller is then told UNAVAILABLE).
+func (p *pendingCall) Cancel() bool {
+	delete(p.g.calls, p.key)
+	if p.g.stopping.Load() {
+		p.fail(int32(codes.Unavailable), fmt.Sprintf("gateway %q stopped during the call", p.g.name))
+	}
+	return true
+}
+
+// credentials starts a pending call with its call credentials' metadata,
+// or ends it with their failure. Its timeout counts from its arrival.
+func (g *Gateway) credentials(p *pendingCall, m *actorspb.CredentialsMetadata) {
+	if m.GetCode() != 0 {
+		delete(g.calls, p.key)
+		p.fail(m.GetCode(), m.GetDetails())
+		return
+	}
+	var extra []channel.CallOption
+	if md := actorspb.ToMD(m.GetMetadata()); len(md) > 0 {
+		if err := metadataFromCredentials(md); err != nil {
+			delete(g.calls, p.key)
+			p.fail(int32(codes.Internal), fmt.Sprintf("gateway %q: call credentials' metadata: %v", g.name, err))
+			return
+		}
+		extra = append(extra, channel.Metadata(md))
+	}
+	if p.timeout != nil {
+		extra = append(extra, channel.Timeout(*p.timeout-time.Since(p.received)))
+	}
+	c := p.start(extra)
+	g.calls[p.key] = c
+	if sc, ok := c.(*channel.StreamCall[[]byte, []byte]); ok {
+		if p.demand > 0 {
+			sc.Request(p.demand)
+		}
+		if p.halfClosed {
+			_ = sc.CloseSend()
+		}
+	}
+}
+
+// metadataFromCredentials checks the metadata a caller's call
+// credentials made: no reserved key.
+func metadataFromCredentials(md metadata.MD) error {
+	for k := range md {
+		if strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") {
+			return fmt.Errorf("key %q is reserved for gRPC itself", k)
+		}
+	}
+	return nil
 }
 
 // watch returns the caller, watched.
@@ -323,9 +412,13 @@ func validSubtype(s string) bool {
 
 func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey})
+	f := callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey}
+	opts, st := g.admit(ctx, id, m.GetMethod(), f)
 	if client == nil {
 		return
+	}
+	if st == nil && m.GetCallCredentials() {
+		st = g.checkCredentials()
 	}
 	if st != nil {
 		ctx.Send(client, &actorspb.UnaryResponse{Id: id, Code: int32(st.Code()), Details: st.Details()})
@@ -338,26 +431,61 @@ func (g *Gateway) startUnary(ctx actor.Context, m *actorspb.UnaryRequest) {
 		g.unary[m.GetMethod()] = u
 	}
 	sys, self, key := ctx.ActorSystem(), ctx.Self(), keyOf(client, id)
-	g.calls[key] = u.Start(context.Background(), m.GetRequest(), func(resp []byte, call *channel.Call, err error) {
-		r := &actorspb.UnaryResponse{Id: id, InitialMetadata: actorspb.FromMD(call.InitialMetadata()), TrailingMetadata: actorspb.FromMD(call.TrailingMetadata())}
-		if err != nil {
-			r.Code, r.Details = g.endStatus(err)
-		} else {
-			r.Response = resp
-		}
-		cl.send(sys, r)
-		sys.Root.Send(self, &gwEnded{key})
-	}, opts...)
+	start := func(extra []channel.CallOption) gwCall {
+		return u.Start(context.Background(), m.GetRequest(), func(resp []byte, call *channel.Call, err error) {
+			r := &actorspb.UnaryResponse{Id: id, InitialMetadata: actorspb.FromMD(call.InitialMetadata()), TrailingMetadata: actorspb.FromMD(call.TrailingMetadata())}
+			if err != nil {
+				r.Code, r.Details = g.endStatus(err)
+			} else {
+				r.Response = resp
+			}
+			cl.send(sys, r)
+			sys.Root.Send(self, &gwEnded{key})
+		}, append(opts, extra...)...)
+	}
+	if m.GetCallCredentials() {
+		g.askCredentials(ctx, key, m.GetMethod(), f, start, func(code int32, details string) {
+			cl.send(sys, &actorspb.UnaryResponse{Id: id, Code: code, Details: details})
+		})
+		return
+	}
+	g.calls[key] = start(nil)
+}
+
+// checkCredentials refuses call credentials that the gateway's channel
+// would not send.
+func (g *Gateway) checkCredentials() *status.Error {
+	if !g.ch.SendsCallCredentials() {
+		return status.Errorf(codes.Unauthenticated, "gateway %q: call credentials need a channel opened with Secure (TLS or local credentials); the gateway's channel to %s is plaintext, so they were not asked for", g.name, g.ch.Target())
+	}
+	return nil
+}
+
+// askCredentials makes the call pending and asks its caller for its call
+// credentials' metadata.
+func (g *Gateway) askCredentials(ctx actor.Context, key callKey, method string, f callFields, start func([]channel.CallOption) gwCall, fail func(int32, string)) {
+	p := &pendingCall{g: g, key: key, received: time.Now(), start: start, fail: fail}
+	if f.timeout != nil {
+		d := f.timeout.AsDuration()
+		p.timeout = &d
+	}
+	g.calls[key] = p
+	info := credentials.NewRequestInfo(g.ch.Authority(), method)
+	ctx.Send(ctx.Sender(), &actorspb.CredentialsRequest{Id: key.id, ServiceUrl: info.ServiceURL, MethodName: info.MethodName})
 }
 
 func (g *Gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
 	client, id := ctx.Sender(), m.GetId()
-	opts, st := g.admit(ctx, id, m.GetMethod(), callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey})
+	f := callFields{m.GetTimeout(), m.GetMetadata(), m.GetWaitForReady(), m.GetCompression(), m.MaxSendMessageSize, m.MaxReceiveMessageSize, m.GetContentSubtype(), m.HashKey}
+	opts, st := g.admit(ctx, id, m.GetMethod(), f)
 	if client == nil {
 		return
 	}
 	if st == nil && (m.GetKind() < actorspb.StreamKind_SERVER_STREAM || m.GetKind() > actorspb.StreamKind_BIDI_STREAM) {
 		st = status.Errorf(codes.InvalidArgument, "gateway %q: StreamOpen for %s of unknown kind %v", g.name, m.GetMethod(), m.GetKind())
+	}
+	if st == nil && m.GetCallCredentials() {
+		st = g.checkCredentials()
 	}
 	if st != nil {
 		ctx.Send(client, &actorspb.StreamEnd{Id: id, Code: int32(st.Code()), Details: st.Details()})
@@ -380,13 +508,22 @@ func (g *Gateway) startStream(ctx actor.Context, m *actorspb.StreamOpen) {
 	if m.GetKind() != actorspb.StreamKind_SERVER_STREAM {
 		h.OnSendCredit = func(n int) { cl.send(sys, &actorspb.StreamCredit{Id: id, N: uint32(n)}) }
 	}
-	bg := context.Background()
-	switch m.GetKind() {
-	case actorspb.StreamKind_SERVER_STREAM:
-		g.calls[key] = channel.UnaryStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, m.GetRequest(), h, opts...)
-	case actorspb.StreamKind_CLIENT_STREAM:
-		g.calls[key] = channel.StreamUnary[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, opts...)
-	default:
-		g.calls[key] = channel.StreamStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, opts...)
+	start := func(extra []channel.CallOption) gwCall {
+		bg, o := context.Background(), append(opts, extra...)
+		switch m.GetKind() {
+		case actorspb.StreamKind_SERVER_STREAM:
+			return channel.UnaryStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, m.GetRequest(), h, o...)
+		case actorspb.StreamKind_CLIENT_STREAM:
+			return channel.StreamUnary[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, o...)
+		default:
+			return channel.StreamStream[[]byte, []byte](g.ch, m.GetMethod()).Start(bg, h, o...)
+		}
 	}
+	if m.GetCallCredentials() {
+		g.askCredentials(ctx, key, m.GetMethod(), f, start, func(code int32, details string) {
+			cl.send(sys, &actorspb.StreamEnd{Id: id, Code: code, Details: details})
+		})
+		return
+	}
+	g.calls[key] = start(nil)
 }
