@@ -45,6 +45,10 @@ func (a *chanActor) unaryRequest(ctx actor.Context, m *actorspb.UnaryRequest) {
 		r.Id = id
 		sys.Root.Send(sender, r)
 	}
+	if m.GetCallCredentials() {
+		reply(&actorspb.UnaryResponse{Code: int32(codes.InvalidArgument), Details: "UnaryRequest.call_credentials: only a gateway (actors/actorsremote) asks for call credentials; give them to the channel"})
+		return
+	}
 	var opts []CallOption
 	if t := m.GetTimeout(); t != nil {
 		if err := t.CheckValid(); err != nil {
@@ -66,6 +70,18 @@ func (a *chanActor) unaryRequest(ctx actor.Context, m *actorspb.UnaryRequest) {
 			return
 		}
 		opts = append(opts, Compression(c))
+	}
+	if n := m.MaxSendMessageSize; n != nil {
+		opts = append(opts, MaxSendMessageSize(int(max(*n, -1))))
+	}
+	if n := m.MaxReceiveMessageSize; n != nil {
+		opts = append(opts, MaxReceiveMessageSize(int(max(*n, -1))))
+	}
+	if st := m.GetContentSubtype(); st != "" {
+		opts = append(opts, ContentSubtype(st))
+	}
+	if m.HashKey != nil {
+		opts = append(opts, HashKey(m.HashKey))
 	}
 	base := &Channel{chanState: a.ch.chanState}
 	UnaryUnary[[]byte, []byte](base, m.GetMethod()).Start(context.Background(), m.GetRequest(), func(resp []byte, call *Call, err error) {

@@ -109,9 +109,28 @@ type UnaryRequest struct {
 	// channel's default.
 	Compression string `protobuf:"bytes,6,opt,name=compression,proto3" json:"compression,omitempty"`
 	// Echoed in the response, for a sender with several calls in flight.
-	Id            uint64 `protobuf:"varint,7,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Id uint64 `protobuf:"varint,7,opt,name=id,proto3" json:"id,omitempty"`
+	// The call's limit on its request message's size in bytes (-1: no
+	// limit); unset: the channel's. A larger request fails
+	// RESOURCE_EXHAUSTED without being sent.
+	MaxSendMessageSize *int64 `protobuf:"varint,8,opt,name=max_send_message_size,json=maxSendMessageSize,proto3,oneof" json:"max_send_message_size,omitempty"`
+	// The call's limit on its response message's size in bytes (-1: no
+	// limit); unset: the channel's. A larger response ends the call
+	// RESOURCE_EXHAUSTED.
+	MaxReceiveMessageSize *int64 `protobuf:"varint,9,opt,name=max_receive_message_size,json=maxReceiveMessageSize,proto3,oneof" json:"max_receive_message_size,omitempty"`
+	// The content subtype: the call is sent with content-type
+	// "application/grpc+" + content_subtype; "": plain "application/grpc".
+	ContentSubtype string `protobuf:"bytes,10,opt,name=content_subtype,json=contentSubtype,proto3" json:"content_subtype,omitempty"`
+	// The call's key for hash-based load balancing (channel.HashKey): with
+	// the ring_hash policy, calls with the same key go to the same server.
+	// Unset: none.
+	HashKey []byte `protobuf:"bytes,11,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
+	// The caller has call credentials to apply (remote.proto: the gateway
+	// asks for their metadata with a CredentialsRequest). Only a gateway
+	// (package actors/actorsremote) takes it; a channel's PID refuses it.
+	CallCredentials bool `protobuf:"varint,12,opt,name=call_credentials,json=callCredentials,proto3" json:"call_credentials,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UnaryRequest) Reset() {
@@ -191,6 +210,41 @@ func (x *UnaryRequest) GetId() uint64 {
 		return x.Id
 	}
 	return 0
+}
+
+func (x *UnaryRequest) GetMaxSendMessageSize() int64 {
+	if x != nil && x.MaxSendMessageSize != nil {
+		return *x.MaxSendMessageSize
+	}
+	return 0
+}
+
+func (x *UnaryRequest) GetMaxReceiveMessageSize() int64 {
+	if x != nil && x.MaxReceiveMessageSize != nil {
+		return *x.MaxReceiveMessageSize
+	}
+	return 0
+}
+
+func (x *UnaryRequest) GetContentSubtype() string {
+	if x != nil {
+		return x.ContentSubtype
+	}
+	return ""
+}
+
+func (x *UnaryRequest) GetHashKey() []byte {
+	if x != nil {
+		return x.HashKey
+	}
+	return nil
+}
+
+func (x *UnaryRequest) GetCallCredentials() bool {
+	if x != nil {
+		return x.CallCredentials
+	}
+	return false
 }
 
 // UnaryResponse is a unary call's outcome.
@@ -291,7 +345,7 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\x1cactors/actorspb/actors.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\"9\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06values\x18\x02 \x03(\fR\x06values\"\x8a\x02\n" +
+	"\x06values\x18\x02 \x03(\fR\x06values\"\xb8\x04\n" +
 	"\fUnaryRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x18\n" +
 	"\arequest\x18\x02 \x01(\fR\arequest\x123\n" +
@@ -299,7 +353,16 @@ const file_actors_actorspb_actors_proto_rawDesc = "" +
 	"\bmetadata\x18\x04 \x03(\v2\x1f.grpcactor.actors.MetadataEntryR\bmetadata\x12$\n" +
 	"\x0ewait_for_ready\x18\x05 \x01(\bR\fwaitForReady\x12 \n" +
 	"\vcompression\x18\x06 \x01(\tR\vcompression\x12\x0e\n" +
-	"\x02id\x18\a \x01(\x04R\x02id\"\x83\x02\n" +
+	"\x02id\x18\a \x01(\x04R\x02id\x126\n" +
+	"\x15max_send_message_size\x18\b \x01(\x03H\x00R\x12maxSendMessageSize\x88\x01\x01\x12<\n" +
+	"\x18max_receive_message_size\x18\t \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
+	"\x0fcontent_subtype\x18\n" +
+	" \x01(\tR\x0econtentSubtype\x12\x1e\n" +
+	"\bhash_key\x18\v \x01(\fH\x02R\ahashKey\x88\x01\x01\x12)\n" +
+	"\x10call_credentials\x18\f \x01(\bR\x0fcallCredentialsB\x18\n" +
+	"\x16_max_send_message_sizeB\x1b\n" +
+	"\x19_max_receive_message_sizeB\v\n" +
+	"\t_hash_key\"\x83\x02\n" +
 	"\rUnaryResponse\x12\x1a\n" +
 	"\bresponse\x18\x01 \x01(\fR\bresponse\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x18\n" +
@@ -344,6 +407,7 @@ func file_actors_actorspb_actors_proto_init() {
 	if File_actors_actorspb_actors_proto != nil {
 		return
 	}
+	file_actors_actorspb_actors_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

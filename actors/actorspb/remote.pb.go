@@ -16,7 +16,9 @@
 // call is opened by a StreamOpen; then, from the caller to the gateway,
 // StreamMessage (a request), StreamDemand, StreamHalfClose and CallCancel;
 // from the gateway to the caller, StreamCredit, StreamMessage (a
-// response) and finally one StreamEnd. Every message carries the call's
+// response) and finally one StreamEnd. A call (unary or streaming) opened
+// with call_credentials is started by the gateway only after a
+// CredentialsRequest to the caller is answered by a CredentialsMetadata. Every message carries the call's
 // id, chosen by the caller and unique among its calls in flight; the
 // gateway tells calls apart by the sender's PID and the id.
 
@@ -119,9 +121,19 @@ type StreamOpen struct {
 	Compression string `protobuf:"bytes,8,opt,name=compression,proto3" json:"compression,omitempty"`
 	// How many responses the gateway may send before the caller grants
 	// more with StreamDemand; 0: no limit.
-	Demand        uint32 `protobuf:"varint,9,opt,name=demand,proto3" json:"demand,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Demand uint32 `protobuf:"varint,9,opt,name=demand,proto3" json:"demand,omitempty"`
+	// The call's limits on its request and response messages' sizes in
+	// bytes (-1: no limit); unset: the channel's. As in UnaryRequest.
+	MaxSendMessageSize    *int64 `protobuf:"varint,10,opt,name=max_send_message_size,json=maxSendMessageSize,proto3,oneof" json:"max_send_message_size,omitempty"`
+	MaxReceiveMessageSize *int64 `protobuf:"varint,11,opt,name=max_receive_message_size,json=maxReceiveMessageSize,proto3,oneof" json:"max_receive_message_size,omitempty"`
+	// The content subtype, as in UnaryRequest.
+	ContentSubtype string `protobuf:"bytes,12,opt,name=content_subtype,json=contentSubtype,proto3" json:"content_subtype,omitempty"`
+	// The call's hash key, as in UnaryRequest.
+	HashKey []byte `protobuf:"bytes,13,opt,name=hash_key,json=hashKey,proto3,oneof" json:"hash_key,omitempty"`
+	// The caller has call credentials to apply, as in UnaryRequest.
+	CallCredentials bool `protobuf:"varint,14,opt,name=call_credentials,json=callCredentials,proto3" json:"call_credentials,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StreamOpen) Reset() {
@@ -217,6 +229,179 @@ func (x *StreamOpen) GetDemand() uint32 {
 	return 0
 }
 
+func (x *StreamOpen) GetMaxSendMessageSize() int64 {
+	if x != nil && x.MaxSendMessageSize != nil {
+		return *x.MaxSendMessageSize
+	}
+	return 0
+}
+
+func (x *StreamOpen) GetMaxReceiveMessageSize() int64 {
+	if x != nil && x.MaxReceiveMessageSize != nil {
+		return *x.MaxReceiveMessageSize
+	}
+	return 0
+}
+
+func (x *StreamOpen) GetContentSubtype() string {
+	if x != nil {
+		return x.ContentSubtype
+	}
+	return ""
+}
+
+func (x *StreamOpen) GetHashKey() []byte {
+	if x != nil {
+		return x.HashKey
+	}
+	return nil
+}
+
+func (x *StreamOpen) GetCallCredentials() bool {
+	if x != nil {
+		return x.CallCredentials
+	}
+	return false
+}
+
+// CredentialsRequest (gateway to caller) asks for the metadata of the
+// call credentials of a call opened with call_credentials, with the
+// request info of the gateway's channel (its authority makes the service
+// URL). The gateway sends it only if its channel sends call credentials
+// (opened with Secure); it starts the call when the answer comes.
+type CredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "https://" + the channel's authority + "/" + the service.
+	ServiceUrl string `protobuf:"bytes,2,opt,name=service_url,json=serviceUrl,proto3" json:"service_url,omitempty"`
+	// The method's name, without the service.
+	MethodName    string `protobuf:"bytes,3,opt,name=method_name,json=methodName,proto3" json:"method_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CredentialsRequest) Reset() {
+	*x = CredentialsRequest{}
+	mi := &file_actors_actorspb_remote_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CredentialsRequest) ProtoMessage() {}
+
+func (x *CredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_actorspb_remote_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CredentialsRequest.ProtoReflect.Descriptor instead.
+func (*CredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CredentialsRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CredentialsRequest) GetServiceUrl() string {
+	if x != nil {
+		return x.ServiceUrl
+	}
+	return ""
+}
+
+func (x *CredentialsRequest) GetMethodName() string {
+	if x != nil {
+		return x.MethodName
+	}
+	return ""
+}
+
+// CredentialsMetadata (caller to gateway) answers a CredentialsRequest:
+// the metadata to add to the call's, or the status (code non-zero) that
+// ends the call.
+type CredentialsMetadata struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Metadata      []*MetadataEntry       `protobuf:"bytes,2,rep,name=metadata,proto3" json:"metadata,omitempty"`
+	Code          int32                  `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Details       string                 `protobuf:"bytes,4,opt,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CredentialsMetadata) Reset() {
+	*x = CredentialsMetadata{}
+	mi := &file_actors_actorspb_remote_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CredentialsMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CredentialsMetadata) ProtoMessage() {}
+
+func (x *CredentialsMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_actorspb_remote_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CredentialsMetadata.ProtoReflect.Descriptor instead.
+func (*CredentialsMetadata) Descriptor() ([]byte, []int) {
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CredentialsMetadata) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CredentialsMetadata) GetMetadata() []*MetadataEntry {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CredentialsMetadata) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CredentialsMetadata) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
 // StreamMessage is one serialized message of a streaming call: a request
 // from the caller, a response from the gateway.
 type StreamMessage struct {
@@ -229,7 +414,7 @@ type StreamMessage struct {
 
 func (x *StreamMessage) Reset() {
 	*x = StreamMessage{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[1]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +426,7 @@ func (x *StreamMessage) String() string {
 func (*StreamMessage) ProtoMessage() {}
 
 func (x *StreamMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[1]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +439,7 @@ func (x *StreamMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMessage.ProtoReflect.Descriptor instead.
 func (*StreamMessage) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{1}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StreamMessage) GetId() uint64 {
@@ -282,7 +467,7 @@ type StreamDemand struct {
 
 func (x *StreamDemand) Reset() {
 	*x = StreamDemand{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[2]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +479,7 @@ func (x *StreamDemand) String() string {
 func (*StreamDemand) ProtoMessage() {}
 
 func (x *StreamDemand) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[2]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +492,7 @@ func (x *StreamDemand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDemand.ProtoReflect.Descriptor instead.
 func (*StreamDemand) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{2}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StreamDemand) GetId() uint64 {
@@ -335,7 +520,7 @@ type StreamCredit struct {
 
 func (x *StreamCredit) Reset() {
 	*x = StreamCredit{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[3]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +532,7 @@ func (x *StreamCredit) String() string {
 func (*StreamCredit) ProtoMessage() {}
 
 func (x *StreamCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[3]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +545,7 @@ func (x *StreamCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCredit.ProtoReflect.Descriptor instead.
 func (*StreamCredit) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{3}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StreamCredit) GetId() uint64 {
@@ -387,7 +572,7 @@ type StreamHalfClose struct {
 
 func (x *StreamHalfClose) Reset() {
 	*x = StreamHalfClose{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[4]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +584,7 @@ func (x *StreamHalfClose) String() string {
 func (*StreamHalfClose) ProtoMessage() {}
 
 func (x *StreamHalfClose) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[4]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +597,7 @@ func (x *StreamHalfClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamHalfClose.ProtoReflect.Descriptor instead.
 func (*StreamHalfClose) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{4}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamHalfClose) GetId() uint64 {
@@ -433,7 +618,7 @@ type CallCancel struct {
 
 func (x *CallCancel) Reset() {
 	*x = CallCancel{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[5]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +630,7 @@ func (x *CallCancel) String() string {
 func (*CallCancel) ProtoMessage() {}
 
 func (x *CallCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[5]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +643,7 @@ func (x *CallCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallCancel.ProtoReflect.Descriptor instead.
 func (*CallCancel) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{5}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallCancel) GetId() uint64 {
@@ -483,7 +668,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_actors_actorspb_remote_proto_msgTypes[6]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +680,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_actorspb_remote_proto_msgTypes[6]
+	mi := &file_actors_actorspb_remote_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +693,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{6}
+	return file_actors_actorspb_remote_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamEnd) GetId() uint64 {
@@ -550,7 +735,7 @@ var File_actors_actorspb_remote_proto protoreflect.FileDescriptor
 
 const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\n" +
-	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\xd2\x02\n" +
+	"\x1cactors/actorspb/remote.proto\x12\x10grpcactor.actors\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cactors/actorspb/actors.proto\"\x80\x05\n" +
 	"\n" +
 	"StreamOpen\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
@@ -561,7 +746,27 @@ const file_actors_actorspb_remote_proto_rawDesc = "" +
 	"\bmetadata\x18\x06 \x03(\v2\x1f.grpcactor.actors.MetadataEntryR\bmetadata\x12$\n" +
 	"\x0ewait_for_ready\x18\a \x01(\bR\fwaitForReady\x12 \n" +
 	"\vcompression\x18\b \x01(\tR\vcompression\x12\x16\n" +
-	"\x06demand\x18\t \x01(\rR\x06demand\"9\n" +
+	"\x06demand\x18\t \x01(\rR\x06demand\x126\n" +
+	"\x15max_send_message_size\x18\n" +
+	" \x01(\x03H\x00R\x12maxSendMessageSize\x88\x01\x01\x12<\n" +
+	"\x18max_receive_message_size\x18\v \x01(\x03H\x01R\x15maxReceiveMessageSize\x88\x01\x01\x12'\n" +
+	"\x0fcontent_subtype\x18\f \x01(\tR\x0econtentSubtype\x12\x1e\n" +
+	"\bhash_key\x18\r \x01(\fH\x02R\ahashKey\x88\x01\x01\x12)\n" +
+	"\x10call_credentials\x18\x0e \x01(\bR\x0fcallCredentialsB\x18\n" +
+	"\x16_max_send_message_sizeB\x1b\n" +
+	"\x19_max_receive_message_sizeB\v\n" +
+	"\t_hash_key\"f\n" +
+	"\x12CredentialsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1f\n" +
+	"\vservice_url\x18\x02 \x01(\tR\n" +
+	"serviceUrl\x12\x1f\n" +
+	"\vmethod_name\x18\x03 \x01(\tR\n" +
+	"methodName\"\x90\x01\n" +
+	"\x13CredentialsMetadata\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12;\n" +
+	"\bmetadata\x18\x02 \x03(\v2\x1f.grpcactor.actors.MetadataEntryR\bmetadata\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\adetails\x18\x04 \x01(\tR\adetails\"9\n" +
 	"\rStreamMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\fR\amessage\",\n" +
@@ -602,30 +807,33 @@ func file_actors_actorspb_remote_proto_rawDescGZIP() []byte {
 }
 
 var file_actors_actorspb_remote_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_actorspb_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_actors_actorspb_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_actors_actorspb_remote_proto_goTypes = []any{
 	(StreamKind)(0),             // 0: grpcactor.actors.StreamKind
 	(*StreamOpen)(nil),          // 1: grpcactor.actors.StreamOpen
-	(*StreamMessage)(nil),       // 2: grpcactor.actors.StreamMessage
-	(*StreamDemand)(nil),        // 3: grpcactor.actors.StreamDemand
-	(*StreamCredit)(nil),        // 4: grpcactor.actors.StreamCredit
-	(*StreamHalfClose)(nil),     // 5: grpcactor.actors.StreamHalfClose
-	(*CallCancel)(nil),          // 6: grpcactor.actors.CallCancel
-	(*StreamEnd)(nil),           // 7: grpcactor.actors.StreamEnd
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
-	(*MetadataEntry)(nil),       // 9: grpcactor.actors.MetadataEntry
+	(*CredentialsRequest)(nil),  // 2: grpcactor.actors.CredentialsRequest
+	(*CredentialsMetadata)(nil), // 3: grpcactor.actors.CredentialsMetadata
+	(*StreamMessage)(nil),       // 4: grpcactor.actors.StreamMessage
+	(*StreamDemand)(nil),        // 5: grpcactor.actors.StreamDemand
+	(*StreamCredit)(nil),        // 6: grpcactor.actors.StreamCredit
+	(*StreamHalfClose)(nil),     // 7: grpcactor.actors.StreamHalfClose
+	(*CallCancel)(nil),          // 8: grpcactor.actors.CallCancel
+	(*StreamEnd)(nil),           // 9: grpcactor.actors.StreamEnd
+	(*durationpb.Duration)(nil), // 10: google.protobuf.Duration
+	(*MetadataEntry)(nil),       // 11: grpcactor.actors.MetadataEntry
 }
 var file_actors_actorspb_remote_proto_depIdxs = []int32{
-	0, // 0: grpcactor.actors.StreamOpen.kind:type_name -> grpcactor.actors.StreamKind
-	8, // 1: grpcactor.actors.StreamOpen.timeout:type_name -> google.protobuf.Duration
-	9, // 2: grpcactor.actors.StreamOpen.metadata:type_name -> grpcactor.actors.MetadataEntry
-	9, // 3: grpcactor.actors.StreamEnd.initial_metadata:type_name -> grpcactor.actors.MetadataEntry
-	9, // 4: grpcactor.actors.StreamEnd.trailing_metadata:type_name -> grpcactor.actors.MetadataEntry
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: grpcactor.actors.StreamOpen.kind:type_name -> grpcactor.actors.StreamKind
+	10, // 1: grpcactor.actors.StreamOpen.timeout:type_name -> google.protobuf.Duration
+	11, // 2: grpcactor.actors.StreamOpen.metadata:type_name -> grpcactor.actors.MetadataEntry
+	11, // 3: grpcactor.actors.CredentialsMetadata.metadata:type_name -> grpcactor.actors.MetadataEntry
+	11, // 4: grpcactor.actors.StreamEnd.initial_metadata:type_name -> grpcactor.actors.MetadataEntry
+	11, // 5: grpcactor.actors.StreamEnd.trailing_metadata:type_name -> grpcactor.actors.MetadataEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_actors_actorspb_remote_proto_init() }
@@ -634,13 +842,14 @@ func file_actors_actorspb_remote_proto_init() {
 		return
 	}
 	file_actors_actorspb_actors_proto_init()
+	file_actors_actorspb_remote_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_actorspb_remote_proto_rawDesc), len(file_actors_actorspb_remote_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

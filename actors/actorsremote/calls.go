@@ -1,6 +1,7 @@
 package actorsremote
 
 import (
+	"context"
 	"io"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -69,8 +71,10 @@ func BidiStream[Req, Resp any](ch *Channel, method string, opts ...MethodOption[
 
 // Send starts the call and returns at once, as actors.UnaryMethod.Send.
 // opts are the channel's call options (Timeout, Metadata, WaitForReady,
-// Compression travel to the gateway; call credentials do not: such a
-// call fails INVALID_ARGUMENT) with actors.ReplyTo.
+// Compression, MaxSendMessageSize, MaxReceiveMessageSize,
+// ContentSubtype and HashKey travel to the gateway; CallCredentials run
+// on this node when the gateway asks, see the package doc) with
+// actors.ReplyTo.
 func (u *UnaryMethod[Req, Resp]) Send(ctx actor.SenderContext, req Req, opts ...channel.CallOption) *actors.Ref {
 	return u.m.start(ctx, kindUnary, &req, opts)
 }
@@ -117,10 +121,7 @@ func (m *method[Req, Resp]) start(ctx actor.SenderContext, k kind, req *Req, opt
 			c.fail(m.codec.err)
 			return c
 		}
-		if d.Credentials != nil {
-			c.fail(status.Errorf(codes.InvalidArgument, "%s: call credentials do not travel to a remote channel's gateway; give them to the gateway's channel, or send their metadata with channel.Metadata", m.name))
-			return c
-		}
+		c.creds, c.timeout = d.Credentials, d.Timeout
 		var b []byte
 		if req != nil {
 			var err error
@@ -139,15 +140,28 @@ func (m *method[Req, Resp]) start(ctx actor.SenderContext, k kind, req *Req, opt
 		}
 		wfr := d.WaitForReady != nil && *d.WaitForReady
 		md := actorspb.FromMD(d.Metadata)
+		w := channel.CallWireOptions(s.Options...)
+		maxSend, maxRecv := int64Of(w.MaxSendMessageSize), int64Of(w.MaxReceiveMessageSize)
 		out := &outbound{call: c, timeout: d.Timeout}
 		if k == kindUnary {
-			out.msg = &actorspb.UnaryRequest{Id: c.id, Method: m.name, Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp}
+			out.msg = &actorspb.UnaryRequest{Id: c.id, Method: m.name, Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp,
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype, HashKey: w.HashKey, CallCredentials: c.creds != nil}
 		} else {
-			out.msg = &actorspb.StreamOpen{Id: c.id, Method: m.name, Kind: actorspb.StreamKind(k), Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp, Demand: uint32(max(s.Demand, 0))}
+			out.msg = &actorspb.StreamOpen{Id: c.id, Method: m.name, Kind: actorspb.StreamKind(k), Request: b, Timeout: timeout, Metadata: md, WaitForReady: wfr, Compression: comp, Demand: uint32(max(s.Demand, 0)),
+				MaxSendMessageSize: maxSend, MaxReceiveMessageSize: maxRecv, ContentSubtype: w.ContentSubtype, HashKey: w.HashKey, CallCredentials: c.creds != nil}
 		}
 		m.ch.sys.Root.Send(m.ch.client, out)
 		return c
 	})
+}
+
+// int64Of is *n as an int64, nil for nil.
+func int64Of(n *int) *int64 {
+	if n == nil {
+		return nil
+	}
+	v := int64(*n)
+	return &v
 }
 
 // call is one call on a remote channel: its Ref's backend (Send,
@@ -160,6 +174,9 @@ type call[Req, Resp any] struct {
 	setup actors.CallSetup
 	codec *codec[Req, Resp]
 	timer *time.Timer // owned by the handle's actor
+
+	creds   credentials.CallCredentials // nil: none
+	timeout *time.Duration
 
 	mu         sync.Mutex
 	sendCredit int
@@ -243,6 +260,34 @@ func (c *call[Req, Resp]) Cancel() {
 	if !ended {
 		c.ch.sys.Root.Send(c.ch.client, &cancelCall{id: c.id})
 	}
+}
+
+// credentials runs the call's call credentials for the gateway's
+// request, on a goroutine of their own (they may block), and sends the
+// gateway their metadata or their failure. A call that has ended
+// meanwhile sends nothing (the handle drops it).
+func (c *call[Req, Resp]) credentials(req *actorspb.CredentialsRequest) {
+	if c.creds == nil {
+		c.ch.sys.Root.Send(c.ch.client, &outbound{msg: &actorspb.CredentialsMetadata{Id: c.id, Code: int32(codes.Internal), Details: "the gateway asked for call credentials the call does not have"}})
+		return
+	}
+	go func() {
+		ctx := context.Background()
+		if c.timeout != nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, *c.timeout)
+			defer cancel()
+		}
+		r := &actorspb.CredentialsMetadata{Id: c.id}
+		md, err := credentials.RequestMetadata(ctx, credentials.RequestInfo{ServiceURL: req.GetServiceUrl(), MethodName: req.GetMethodName()}, c.creds)
+		if err != nil {
+			st := status.Convert(err)
+			r.Code, r.Details = int32(st.Code()), st.Details()
+		} else {
+			r.Metadata = actorspb.FromMD(md)
+		}
+		c.ch.sys.Root.Send(c.ch.client, &outbound{msg: r})
+	}()
 }
 
 func (c *call[Req, Resp]) callID() uint64         { return c.id }

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// Packages actors, channel and this one never pull in grpc-go: only the
-// tests (and programs that start protoactor's remote layer) do.
+// Packages actors, channel and this one never pull in grpc-go, nor
+// protoactor's remote and cluster layers: only the tests, package
+// actorscluster and programs that start protoactor's remote layer do.
 func TestNoGRPCGoDependency(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -23,7 +24,7 @@ func TestNoGRPCGoDependency(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
 	for _, p := range strings.Fields(string(out)) {
-		if p == "google.golang.org/grpc" || strings.HasPrefix(p, "google.golang.org/grpc/") || strings.HasPrefix(p, "github.com/asynkron/protoactor-go/remote") {
+		if p == "google.golang.org/grpc" || strings.HasPrefix(p, "google.golang.org/grpc/") || strings.HasPrefix(p, "github.com/asynkron/protoactor-go/remote") || strings.HasPrefix(p, "github.com/asynkron/protoactor-go/cluster") {
 			t.Errorf("%s is a dependency of %v", p, pkgs)
 		}
 	}

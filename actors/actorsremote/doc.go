@@ -25,10 +25,31 @@
 // Both forms satisfy actors.Sender (Unary, ServerStream) or actors.Opener
 // (ClientStream, BidiStream), for code that takes either.
 //
+// The call options that travel with a call are Timeout, Metadata,
+// WaitForReady, Compression, MaxSendMessageSize, MaxReceiveMessageSize,
+// ContentSubtype and HashKey; the gateway's channel applies them. Call
+// credentials (channel.CallCredentials) run on the calling node, when
+// the gateway asks: only a gateway whose channel sends call credentials
+// (opened with Secure) asks, with its channel's request info (the service
+// URL of its authority), and adds the metadata they return to the call's;
+// a gateway whose channel is plaintext refuses the call UNAUTHENTICATED
+// without asking, as gRPC sends call credentials only on a secure
+// channel. Credentials that fail end the call with their status. Their
+// metadata (a token) crosses protoactor's remote layer: between nodes on
+// a network you do not trust, run it with TLS (remote.WithServerOptions
+// and remote.WithDialOptions with grpc-go's TLS credentials). A call's
+// timeout counts from its arrival at the gateway, the wait for its
+// credentials included.
+//
+// Serve runs a Gateway (NewGateway) under a fixed name; an actor found
+// otherwise, such as a cluster grain (package actorscluster), runs the
+// same Gateway, and Locate makes a handle on it from a lookup of its PID.
+//
 // The messages between the nodes are the protobuf messages of package
 // actorspb (UnaryRequest/UnaryResponse for unary calls, StreamOpen,
 // StreamMessage, StreamDemand, StreamCredit, StreamHalfClose, CallCancel
-// and StreamEnd for streams), carried by protoactor's proto serializer.
+// and StreamEnd for streams, CredentialsRequest and CredentialsMetadata
+// for call credentials), carried by protoactor's proto serializer.
 // Demand and send credit are the gateway channel's own, end to end: a
 // stream opened with actors.Demand(n) has at most n responses between the
 // gateway and the calling actor, and the gateway's HTTP/2 window opens

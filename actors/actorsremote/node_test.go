@@ -135,7 +135,10 @@ func takeNode(t testing.TB) *node {
 	return n
 }
 
-// testServer is grpc-go's interop TestService with test behaviours: a
+// testServer is grpc-go's interop TestService with test behaviours (a
+// UnaryCall with metadata x-echo-content-type answers with its
+// content-type in header x-content-type, with x-echo-authorization its
+// authorization in x-authorization): a
 // UnaryCall with FillUsername is held until its context ends (held gets
 // whether the call has a deadline when it is held, ended the context's
 // error after); a
@@ -156,8 +159,15 @@ func (s *testServer) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest)
 		s.ended <- ctx.Err()
 		return nil, ctx.Err()
 	}
-	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-echo-bin")) > 0 {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if len(md.Get("x-echo-bin")) > 0 {
 		_ = grpc.SetHeader(ctx, metadata.Pairs("x-echo-bin", md.Get("x-echo-bin")[0]))
+	}
+	if len(md.Get("x-echo-authorization")) > 0 {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-authorization", strings.Join(md.Get("authorization"), ",")))
+	}
+	if len(md.Get("x-echo-content-type")) > 0 {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-content-type", strings.Join(md.Get("content-type"), ",")))
 	}
 	return s.TestServiceServer.UnaryCall(ctx, req)
 }
