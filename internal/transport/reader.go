@@ -354,8 +354,21 @@ func (r *reader) data(f *http2.DataFrame) {
 		c.send(&windowUpdate{s: s, n: uint32(credit)})
 	}
 	if f.StreamEnded() {
-		r.end(s, wire.ResponseStatus(s.initial, nil, nil), nil)
+		var ib wire.HeaderBlock
+		r.end(s, wire.ResponseStatus(initialBlock(s, &ib), nil, nil), nil)
 	}
+}
+
+// initialBlock returns what ResponseStatus reads of s's response headers,
+// in *hb, or nil if no valid gRPC response headers arrived (s.initialOK):
+// their :status was 200 and their content-type gRPC's, and only their
+// metadata may still differ from one response to another.
+func initialBlock(s *Stream, hb *wire.HeaderBlock) *wire.HeaderBlock {
+	if !s.initialOK {
+		return nil
+	}
+	*hb = wire.HeaderBlock{HTTPStatus: 200, ContentType: "application/grpc", Metadata: s.initialMD}
+	return hb
 }
 
 // end finishes s from the server side and tells the actor.
@@ -380,7 +393,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: response header list larger than the limit of %d bytes", f.StreamID, c.cfg.MaxHeaderListSize), http2.ErrCodeFrameSize)
 		return
 	}
-	block := wire.DecodeHeaderBlock(f.Fields) // kept (s.initial) only for the response headers
+	block := wire.DecodeHeaderBlock(f.Fields)
 	end := f.StreamEnded()
 	if !s.gotHeaders {
 		if block.HTTPStatus >= 100 && block.HTTPStatus < 200 {
@@ -405,10 +418,11 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		ib := new(wire.HeaderBlock)
-		*ib = block
-		s.initial = ib
-		s.recvCompress.Store(&ib.Encoding)
+		s.initialOK, s.initialMD = true, block.Metadata
+		if block.Encoding != "" {
+			enc := block.Encoding
+			s.recvCompress.Store(&enc)
+		}
 		s.deliverHeaders(block.Metadata)
 		return
 	}
@@ -420,5 +434,6 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.end(s, wire.ResponseStatus(ng.headers, &block, ng.body), nil)
 		return
 	}
-	r.end(s, wire.ResponseStatus(s.initial, &block, nil), block.Metadata)
+	var ib wire.HeaderBlock
+	r.end(s, wire.ResponseStatus(initialBlock(s, &ib), &block, nil), block.Metadata)
 }

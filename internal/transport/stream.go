@@ -81,9 +81,14 @@ type Stream struct {
 
 	// Owned by the reader goroutine.
 	gotHeaders bool
-	deframer   wire.Deframer
-	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
-	initial    *wire.HeaderBlock
+	// initialOK: the response headers were a valid gRPC response (HTTP
+	// 200, a gRPC content-type, nothing malformed), with metadata
+	// initialMD. That is all the end of the stream needs of them
+	// (initialBlock), so their decoded block is not kept.
+	initialOK bool
+	deframer  wire.Deframer
+	nonGRPC   *nonGRPCResponse // set when the response is not gRPC
+	initialMD metadata.MD
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
