@@ -342,14 +342,24 @@ func (cs *callState) startLocked() error {
 				return err
 			}
 		}
-		s, err := conn.NewStream(cs.ctx, &cs.hdr)
+		cs.mu.Lock()
+		sent, closed := cs.sent, cs.closedSend
+		cs.mu.Unlock()
+		// A whole request of one message (a unary call) goes with the
+		// stream's opening: one message to the connection actor.
+		whole := closed && len(sent) == 1
+		var s *transport.Stream
+		if whole {
+			s, err = conn.NewStreamWith(cs.ctx, &cs.hdr, sent[0], true)
+		} else {
+			s, err = conn.NewStream(cs.ctx, &cs.hdr)
+		}
 		if err != nil {
 			return err
 		}
 		cs.mu.Lock()
 		cs.stream = s
 		cs.peer = conn.Address()
-		sent, closed := cs.sent, cs.closedSend
 		cs.mu.Unlock()
 		if cs.ctx.Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
@@ -358,6 +368,12 @@ func (cs *callState) startLocked() error {
 			return nil
 		}
 		ok := true
+		if whole {
+			if ok = !s.NeverSent(); ok {
+				cs.statsOut(sent[0])
+			}
+			sent = nil
+		}
 		for i, b := range sent {
 			end := closed && i == len(sent)-1
 			if s.Write(b, end) != nil {
@@ -366,7 +382,7 @@ func (cs *callState) startLocked() error {
 			}
 			cs.statsOut(b)
 		}
-		if ok && closed && len(sent) == 0 {
+		if ok && closed && len(sent) == 0 && !whole {
 			ok = s.CloseSend() == nil
 		}
 		if ok || !cs.retryable(s) {

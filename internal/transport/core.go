@@ -115,6 +115,9 @@ func (c *connCore) step(msg coreMsg) []effect {
 		c.onNewStream(m.s)
 	case *dataReq:
 		c.onData(m)
+		if m.open {
+			c.onNewStream(m.s)
+		}
 	case *cancelStream:
 		c.onCancel(m.s)
 	case *windowUpdate:

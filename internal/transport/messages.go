@@ -21,11 +21,14 @@ type (
 	// newStream: NewStream made s; it wants an id and its HEADERS sent.
 	newStream struct{ s *Stream }
 	// dataReq: Write queued buf (whole framed messages) on s; end
-	// half-closes the stream after it.
+	// half-closes the stream after it. With open, it is also s's
+	// newStream (NewStreamWith): a unary call opens its stream and sends
+	// its request in one message.
 	dataReq struct {
-		s   *Stream
-		buf []byte
-		end bool
+		s    *Stream
+		buf  []byte
+		end  bool
+		open bool
 	}
 	// cancelStream: s was ended locally (Cancel); RST_STREAM(CANCEL).
 	cancelStream struct{ s *Stream }
@@ -128,6 +131,9 @@ func (m *newStream) String() string    { return "new " + m.s.name() }
 func (m *cancelStream) String() string { return "cancel " + m.s.name() }
 func (m *dataReq) String() string {
 	s := fmt.Sprintf("write %s %d bytes", m.s.name(), len(m.buf))
+	if m.open {
+		s = fmt.Sprintf("new %s with %d bytes", m.s.name(), len(m.buf))
+	}
 	if m.end {
 		s += " end"
 	}
