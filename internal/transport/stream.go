@@ -210,9 +210,23 @@ func (s *Stream) Enqueue(buf []byte, end bool) error {
 	return nil
 }
 
-// dataReq returns the message that queues buf.
+// dataReq returns the message that queues buf, from dataReqs.
 func (s *Stream) dataReq(buf []byte, end bool) *dataReq {
-	return &dataReq{s: s, buf: buf, end: end}
+	m := dataReqs.Get().(*dataReq)
+	*m = dataReq{s: s, buf: buf, end: end}
+	return m
+}
+
+// dataReqs recycles dataReq messages: each has one owner at a time (the
+// writer until it sends it, then the connection core, which frees it
+// once its bytes are written or dropped), and one per call was the
+// largest transport allocation a unary call made.
+var dataReqs = sync.Pool{New: func() any { return new(dataReq) }}
+
+// free gives m back to dataReqs (the core, done with it).
+func (m *dataReq) free() {
+	*m = dataReq{}
+	dataReqs.Put(m)
 }
 
 // writeWait returns the channel that wakes a Write waiting for quota
