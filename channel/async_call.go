@@ -120,9 +120,9 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	var s *transport.Stream
 	var err error
 	if whole {
-		s, err = conn.NewStreamWith(cs.ctx, &cs.hdr, first, true)
+		s, err = conn.NewStreamWith(cs.parent, &cs.hdr, first, true)
 	} else {
-		s, err = conn.NewStream(cs.ctx, &cs.hdr)
+		s, err = conn.NewStream(cs.parent, &cs.hdr)
 	}
 	if err != nil {
 		cs.endAsync(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcactor/grpcactor/balancer"
@@ -68,10 +69,15 @@ type callState struct {
 // callConfig is what a call is made with: fixed once newCallState returns
 // (hdr aside, see callState).
 type callConfig struct {
-	ch        *Channel
-	method    string
+	ch *Channel
+	// ctx is the call's context, the call itself as a callCtx
+	// (callctx.go) over parent, the caller's context with the call's
+	// timeout; cause and std are its state. The method's name is
+	// hdr.Method.
 	ctx       context.Context
-	cancelCtx context.CancelCauseFunc
+	parent    context.Context
+	cause     atomic.Pointer[status.Error]
+	std       atomic.Pointer[stdCtx]
 	stopTimer context.CancelFunc
 	opts      callOptions
 	hdr       transport.CallHdr
@@ -148,7 +154,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 		ctx = context.Background()
 	}
 	cs := &callState{}
-	cs.ch, cs.method, cs.async = ch, method, notify != nil
+	cs.ch, cs.async = ch, notify != nil
 	cs.done = make(chan struct{})
 	for _, o := range opts {
 		if o != nil {
@@ -205,7 +211,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 		}
 	}
 	cs.ctxEnds = ctx.Done() != nil
-	cs.ctx, cs.cancelCtx = context.WithCancelCause(ctx)
+	cs.parent, cs.ctx = ctx, (*callCtx)(cs)
 	comp := ch.opts.compressor
 	if cs.opts.compressionSet {
 		comp = cs.opts.compressor
@@ -263,7 +269,7 @@ func (cs *callState) watch() {
 	}
 	// The callback may run before AfterFunc returns (a context that is
 	// already done), so the stop function is published under mu.
-	stop := context.AfterFunc(cs.ctx, func() { cs.cancel(status.FromContext(cs.ctx)) })
+	stop := context.AfterFunc(cs.parent, func() { cs.cancel(status.FromContext(cs.parent)) })
 	cs.mu.Lock()
 	cs.stopWatch = stop
 	cs.mu.Unlock()
@@ -286,9 +292,7 @@ func (cs *callState) release() {
 	if backoff != nil {
 		backoff.Stop()
 	}
-	if cs.cancelCtx != nil {
-		cs.cancelCtx(nil)
-	}
+	cs.endCtx(nil)
 	if cs.stopTimer != nil {
 		cs.stopTimer()
 	}
@@ -346,13 +350,15 @@ func (cs *callState) startLocked() error {
 		sent, closed := cs.sent, cs.closedSend
 		cs.mu.Unlock()
 		// A whole request of one message (a unary call) goes with the
-		// stream's opening: one message to the connection actor.
+		// stream's opening: one message to the connection actor. The
+		// stream watches the caller's context (parent); the call
+		// cancels it itself (cancel, fail).
 		whole := closed && len(sent) == 1
 		var s *transport.Stream
 		if whole {
-			s, err = conn.NewStreamWith(cs.ctx, &cs.hdr, sent[0], true)
+			s, err = conn.NewStreamWith(cs.parent, &cs.hdr, sent[0], true)
 		} else {
-			s, err = conn.NewStream(cs.ctx, &cs.hdr)
+			s, err = conn.NewStream(cs.parent, &cs.hdr)
 		}
 		if err != nil {
 			return err
@@ -405,7 +411,7 @@ func (cs *callState) addCallCredentials() error {
 	if !ch.creds.SendsCallCredentials() {
 		return errPlaintextCallCreds(ch)
 	}
-	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.method), creds...)
+	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.hdr.Method), creds...)
 	if err != nil {
 		return err
 	}
@@ -532,7 +538,7 @@ func (cs *callState) fail(st *status.Error) *status.Error {
 // cancel ends the call with st from any goroutine: the stream is reset
 // and the call finishes at once.
 func (cs *callState) cancel(st *status.Error) {
-	cs.cancelCtx(st)
+	cs.endCtx(st)
 	cs.abandonPick()
 	if s := cs.cur(); s != nil {
 		s.Cancel(st)

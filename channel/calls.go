@@ -123,7 +123,7 @@ func (p plainCall) cancelWith(st *status.Error)          { p.cs.cancel(st) }
 func (p plainCall) IsActive() bool                       { return !p.cs.isDone() }
 func (p plainCall) Done() <-chan struct{}                { return p.cs.done }
 func (p plainCall) TimeRemaining() (time.Duration, bool) { return p.cs.timeRemaining() }
-func (p plainCall) method() string                       { return p.cs.method }
+func (p plainCall) method() string                       { return p.cs.hdr.Method }
 
 func (p plainCall) peer() string {
 	p.cs.mu.Lock()
