@@ -9,6 +9,7 @@ import (
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
 	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 )
@@ -244,6 +245,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 	}
 	cs.sent = [][]byte{buf}
 	cs.closedSend = true
+	cs.hdr.OneResponse = true // recvOne takes the response at the end
 	defer cs.recycle(buf)
 	if err := cs.start(); err != nil {
 		st := failStatus(err)
@@ -500,7 +502,7 @@ func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
 // The cardinality violations of a call with one response.
 var (
 	errNoResponse    = status.New(codes.Internal, "cardinality violation: the server sent no response message")
-	errManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
+	errManyResponses = transport.ErrManyResponses
 )
 
 // recvOne receives the one response of a unary or client-streaming call.

@@ -231,10 +231,10 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		done:   make(chan struct{}),
 	}
 	s.newMsg.s, s.endMsg.s = s, s
-	if hdr.Notify == nil {
-		// A stream with Notify is polled: it needs no wake-up channels.
-		// (Those for Write's quota and Header are made when first
-		// waited on.)
+	if hdr.Notify == nil && !hdr.OneResponse {
+		// A stream with Notify is polled: it needs no wake-up channels,
+		// nor does one whose RecvMsg waits for the end. (Those for
+		// Write's quota and Header are made when first waited on.)
 		s.sig = make(chan struct{}, 1)
 	}
 	for _, f := range fields {

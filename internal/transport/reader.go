@@ -340,6 +340,8 @@ func (r *reader) data(f *http2.DataFrame) {
 		// is the client giving up on the stream: CANCEL, as grpc-go.
 		code := http2.ErrCodeCancel
 		switch {
+		case err == ErrManyResponses:
+			st = ErrManyResponses
 		case errors.As(err, &se):
 			st = status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", se.Size, se.Max)
 		case errors.As(err, &st):

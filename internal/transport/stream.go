@@ -54,7 +54,17 @@ type CallHdr struct {
 	// use TryRecvMsg, Enqueue and HeaderIfReady (RecvMsg, Write and
 	// Header would wait for the end of the stream).
 	Notify func()
+	// OneResponse says the call takes one response message and then the
+	// status (a unary call): RecvMsg waits for the end of the stream
+	// before it returns the message, one wake-up per call and no wake-up
+	// channel; received bytes are credited back as they arrive; a second
+	// message ends the stream with ErrManyResponses (RST_STREAM CANCEL).
+	OneResponse bool
 }
+
+// ErrManyResponses ends a OneResponse stream whose server sent a second
+// message.
+var ErrManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
 
 // Stream is one call's HTTP/2 stream. Write and CloseSend may be called
 // from one goroutine at a time, RecvMsg from one goroutine at a time (not
@@ -341,8 +351,10 @@ func (s *Stream) endErr() error {
 // local cancellation none are.
 func (s *Stream) RecvMsg() (wire.Message, error) {
 	for {
-		if m, ok, err := s.TryRecvMsg(); ok {
-			return m, err
+		if !s.hdr.OneResponse || s.finishedFast() {
+			if m, ok, err := s.TryRecvMsg(); ok {
+				return m, err
+			}
 		}
 		select {
 		case <-s.sig:
@@ -567,13 +579,16 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		return 0, false, err
 	}
 	if len(s.msgs) > before {
+		if s.hdr.OneResponse && len(s.msgs)-s.msgHead > 1 {
+			return 0, false, ErrManyResponses
+		}
 		select {
-		case s.sig <- struct{}{}:
+		case s.sig <- struct{}{}: // nil for OneResponse and Notify
 		default:
 		}
 		got = true
 	}
-	if s.msgHead == len(s.msgs) {
+	if s.msgHead == len(s.msgs) || s.hdr.OneResponse {
 		return s.creditLocked(), got, nil
 	}
 	return 0, got, nil
