@@ -375,7 +375,7 @@ func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
 		s.msgHead++
 		var credit int64
 		if s.msgHead == len(s.msgs) {
-			s.msgs, s.msgHead = s.msgs[:0], 0
+			s.emptyMsgsLocked()
 			credit = s.creditLocked()
 		}
 		s.mu.Unlock()
@@ -516,7 +516,8 @@ func (s *Stream) end(st *status.Error, trailer metadata.MD, unprocessed, local b
 	s.trailer = trailer
 	s.unprocessed = unprocessed
 	if local {
-		s.msgs, s.msgHead = nil, 0
+		clear(s.msgs)
+		s.emptyMsgsLocked()
 	}
 	if !s.headerDone {
 		s.headerDone = true
@@ -572,7 +573,7 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 	}
 	before := len(s.msgs)
 	if s.msgs == nil {
-		s.msgs = make([]wire.Message, 0, 1)
+		s.msgs = msgSlots.Get().(*[1]wire.Message)[:0]
 	}
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
 	if err != nil {
@@ -592,6 +593,25 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		return s.creditLocked(), got, nil
 	}
 	return 0, got, nil
+}
+
+// msgSlots recycles one-message queues: most streams (a unary call's
+// among them) hold at most one received message at a time, so a stream
+// takes a slot when a message arrives and gives it back once the message
+// is taken.
+var msgSlots = sync.Pool{New: func() any { return new([1]wire.Message) }}
+
+// emptyMsgsLocked empties the message queue, whose messages were taken
+// or cleared: a one-message slot goes back to msgSlots, a larger queue
+// is kept for the next messages.
+func (s *Stream) emptyMsgsLocked() {
+	s.msgHead = 0
+	if cap(s.msgs) != 1 {
+		s.msgs = s.msgs[:0]
+		return
+	}
+	msgSlots.Put((*[1]wire.Message)(s.msgs[:1]))
+	s.msgs = nil
 }
 
 func (s *Stream) partial() bool {
