@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -243,16 +244,35 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 		cs.finish(st)
 		return zero, st
 	}
-	cs.sent = [][]byte{buf}
+	slot := sentSlots.Get().(*[1][]byte)
+	slot[0] = buf
+	cs.sent = slot[:]
 	cs.closedSend = true
 	cs.hdr.OneResponse = true // recvOne takes the response at the end
 	defer cs.recycle(buf)
+	defer cs.dropSent(slot)
 	if err := cs.start(); err != nil {
 		st := failStatus(err)
 		cs.finish(st)
 		return zero, st
 	}
 	return recvOne(cs, &u.codec)
+}
+
+// sentSlots recycles the one-frame retry buffers of unary calls (see run).
+var sentSlots = sync.Pool{New: func() any { return new([1][]byte) }}
+
+// dropSent takes the call's retry buffer, a slot from sentSlots, back for
+// the pool once the call is over: no attempt can be opening then
+// (attemptMu), nor start later (the call's context has ended).
+func (cs *callState) dropSent(slot *[1][]byte) {
+	cs.attemptMu.Lock()
+	cs.mu.Lock()
+	cs.sent = nil
+	cs.mu.Unlock()
+	cs.attemptMu.Unlock()
+	slot[0] = nil
+	sentSlots.Put(slot)
 }
 
 // CallFuture is a call started with Future: a futures.Future of the
