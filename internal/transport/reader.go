@@ -123,7 +123,8 @@ func (r *reader) run() {
 		case *http2.SettingsFrame:
 			r.settings(f)
 		case *http2.PingFrame:
-			m := &pingFrame{data: f.Data, ack: f.IsAck()}
+			m := pingFrames.get()
+			m.data, m.ack = f.Data, f.IsAck()
 			if m.ack && m.data == bdpPing && c.cfg.BDP {
 				m.total, m.at = r.total, timeNow()
 				r.bdpArmed = true
@@ -132,7 +133,9 @@ func (r *reader) run() {
 		case *http2.GoAwayFrame:
 			c.ctrl(&goAwayFrame{lastID: f.LastStreamID, code: f.ErrCode, debug: string(f.DebugData())})
 		case *http2.WindowUpdateFrame:
-			c.ctrl(&windowUpdateFrame{id: f.StreamID, incr: f.Increment})
+			m := windowUpdateFrames.get()
+			m.id, m.incr = f.StreamID, f.Increment
+			c.ctrl(m)
 		case *http2.RSTStreamFrame:
 			c.ctrl(&rstStreamFrame{id: f.StreamID, code: f.ErrCode})
 		case *http2.PushPromiseFrame:
@@ -295,9 +298,11 @@ func (r *reader) data(f *http2.DataFrame) {
 				// As grpc-go: the connection credit held back for a
 				// batch goes out with the BDP PING.
 				if credit := r.flow.flush(); credit > 0 {
-					c.send(&windowUpdate{n: uint32(credit)})
+					c.send(newWindowUpdate(nil, uint32(credit)))
 				}
-				c.send(&bdpData{start: r.total - uint64(n)})
+				m := bdpSamples.get()
+				m.start = r.total - uint64(n)
+				c.send(m)
 			}
 		}
 		if !r.flow.receive(n) {
@@ -305,7 +310,7 @@ func (r *reader) data(f *http2.DataFrame) {
 			return
 		}
 		if credit := r.flow.consume(n); credit > 0 {
-			c.send(&windowUpdate{n: uint32(credit)})
+			c.send(newWindowUpdate(nil, uint32(credit)))
 		}
 	}
 	s := c.lookup(f.StreamID)
@@ -353,7 +358,7 @@ func (r *reader) data(f *http2.DataFrame) {
 		return
 	}
 	if credit > 0 {
-		c.send(&windowUpdate{s: s, n: uint32(credit)})
+		c.send(newWindowUpdate(s, uint32(credit)))
 	}
 	if f.StreamEnded() {
 		var ib wire.HeaderBlock

@@ -380,7 +380,7 @@ func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
 		}
 		s.mu.Unlock()
 		if credit > 0 {
-			s.conn.send(&windowUpdate{s: s, n: uint32(credit)})
+			s.conn.send(newWindowUpdate(s, uint32(credit)))
 		}
 		return msg, true, nil
 	}
