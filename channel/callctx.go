@@ -22,7 +22,7 @@ import (
 type callCtx callState
 
 // stdCtx is a callCtx's context.WithCancelCause of its parent, made by
-// the first Done under a parent that can end.
+// the first Done under a parent that can end, or the first AfterFunc.
 type stdCtx struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -40,20 +40,35 @@ func (c *callCtx) Done() <-chan struct{} {
 	if c.parent.Done() == nil {
 		return c.done // closed by finish, after endCtx
 	}
+	return c.stdCtx().Done()
+}
+
+// AfterFunc runs f on a goroutine of its own once the context has ended,
+// as context.AfterFunc does. The context package uses it to follow a
+// context derived from a call's (by a balancer, a stats handler, call
+// credentials), which for a context type it does not know would
+// otherwise cost a goroutine waiting on Done.
+func (c *callCtx) AfterFunc(f func()) func() bool {
+	return context.AfterFunc(c.stdCtx(), f)
+}
+
+// stdCtx returns the call context's context.WithCancelCause of parent,
+// made on first use and ended by endCtx.
+func (c *callCtx) stdCtx() context.Context {
 	if d := c.std.Load(); d != nil {
-		return d.ctx.Done()
+		return d.ctx
 	}
 	ctx, cancel := context.WithCancelCause(c.parent)
 	if !c.std.CompareAndSwap(nil, &stdCtx{ctx, cancel}) {
 		cancel(nil)
-		return c.std.Load().ctx.Done()
+		return c.std.Load().ctx
 	}
 	// endCtx stores the cause before it loads std: one of the two sees
 	// the other.
 	if st := c.cause.Load(); st != nil {
 		cancel(causeOf(st))
 	}
-	return ctx.Done()
+	return ctx
 }
 
 func (c *callCtx) Err() error {

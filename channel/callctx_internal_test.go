@@ -3,7 +3,9 @@ package channel
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/status"
@@ -151,5 +153,41 @@ func TestCallCtxAllocations(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Errorf("%v allocations per call context under a cancellable caller's context, want at most 2 (the call state and done)", allocs)
+	}
+}
+
+// A context derived from a call's costs no goroutine (the context package
+// follows a context type it does not know with one, unless it has an
+// AfterFunc method), and ends when the call's does.
+func TestCallCtxDerivedNoGoroutine(t *testing.T) {
+	for _, cancellable := range []bool{false, true} {
+		parent := context.Background()
+		if cancellable {
+			var cancel context.CancelFunc
+			parent, cancel = context.WithCancel(parent)
+			defer cancel()
+		}
+		const n = 100
+		g0 := runtime.NumGoroutine()
+		var css []*callState
+		var derived []context.Context
+		for range n {
+			cs, ctx := testCallCtx(parent)
+			d, cancel := context.WithCancel(ctx)
+			defer cancel()
+			css, derived = append(css, cs), append(derived, d)
+		}
+		if g := runtime.NumGoroutine() - g0; g >= n/2 {
+			t.Errorf("cancellable=%v: %d contexts derived from calls' added %d goroutines", cancellable, n, g)
+		}
+		for i, cs := range css {
+			cs.endCtx(status.New(codes.Canceled, "cancelled"))
+			select { // AfterFunc runs its function on a goroutine of its own
+			case <-derived[i].Done():
+			case <-time.After(10 * time.Second): // a failure bound only
+				t.Fatalf("cancellable=%v: a derived context is not done once the call's context ended", cancellable)
+			}
+			close(cs.done)
+		}
 	}
 }
