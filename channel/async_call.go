@@ -111,10 +111,30 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 		cs.endAsync(status.FromContext(cs.ctx))
 		return
 	}
-	s, err := conn.NewStream(cs.ctx, &cs.hdr)
+	// A request already whole (a unary call's, the call half-closed
+	// with one message) goes with the stream's opening: one message to
+	// the connection actor. Nothing can be added to it meanwhile.
+	cs.mu.Lock()
+	whole := cs.closedSend && len(cs.sent) == 1
+	var first []byte
+	if whole {
+		first = cs.sent[0]
+	}
+	cs.mu.Unlock()
+	var s *transport.Stream
+	var err error
+	if whole {
+		s, err = conn.NewStreamWith(cs.parent, &cs.hdr, first, true)
+	} else {
+		s, err = conn.NewStream(cs.parent, &cs.hdr)
+	}
 	if err != nil {
 		cs.endAsync(err)
 		return
+	}
+	if whole && first != nil {
+		// Before the pump can see the attempt (restarting is still set).
+		cs.statsOut(first)
 	}
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
@@ -123,10 +143,13 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	cs.restarting = false
 	sent, closed := cs.sent, cs.closedSend
 	cs.mu.Unlock()
+	if whole {
+		sent = sent[min(1, len(sent)):] // the first went with the opening
+	}
 	if cs.ctx.Err() != nil {
 		// cancel ran meanwhile and saw the previous stream.
 		s.Cancel(status.FromContext(cs.ctx))
-	} else {
+	} else if !whole || len(sent) > 0 {
 		ok := true
 		for i, b := range sent {
 			// Reported before it is queued: once queued, the attempt may

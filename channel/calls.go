@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
 	"github.com/grpcactor/grpcactor/interceptors"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 )
@@ -123,7 +125,7 @@ func (p plainCall) cancelWith(st *status.Error)          { p.cs.cancel(st) }
 func (p plainCall) IsActive() bool                       { return !p.cs.isDone() }
 func (p plainCall) Done() <-chan struct{}                { return p.cs.done }
 func (p plainCall) TimeRemaining() (time.Duration, bool) { return p.cs.timeRemaining() }
-func (p plainCall) method() string                       { return p.cs.method }
+func (p plainCall) method() string                       { return p.cs.hdr.Method }
 
 func (p plainCall) peer() string {
 	p.cs.mu.Lock()
@@ -242,15 +244,35 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 		cs.finish(st)
 		return zero, st
 	}
-	cs.sent = [][]byte{buf}
+	slot := sentSlots.Get().(*[1][]byte)
+	slot[0] = buf
+	cs.sent = slot[:]
 	cs.closedSend = true
+	cs.hdr.OneResponse = true // recvOne takes the response at the end
 	defer cs.recycle(buf)
+	defer cs.dropSent(slot)
 	if err := cs.start(); err != nil {
 		st := failStatus(err)
 		cs.finish(st)
 		return zero, st
 	}
 	return recvOne(cs, &u.codec)
+}
+
+// sentSlots recycles the one-frame retry buffers of unary calls (see run).
+var sentSlots = sync.Pool{New: func() any { return new([1][]byte) }}
+
+// dropSent takes the call's retry buffer, a slot from sentSlots, back for
+// the pool once the call is over: no attempt can be opening then
+// (attemptMu), nor start later (the call's context has ended).
+func (cs *callState) dropSent(slot *[1][]byte) {
+	cs.attemptMu.Lock()
+	cs.mu.Lock()
+	cs.sent = nil
+	cs.mu.Unlock()
+	cs.attemptMu.Unlock()
+	slot[0] = nil
+	sentSlots.Put(slot)
 }
 
 // CallFuture is a call started with Future: a futures.Future of the
@@ -500,7 +522,7 @@ func (s *ClientStream[Req, Resp]) CloseAndRecv() (Resp, error) {
 // The cardinality violations of a call with one response.
 var (
 	errNoResponse    = status.New(codes.Internal, "cardinality violation: the server sent no response message")
-	errManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
+	errManyResponses = transport.ErrManyResponses
 )
 
 // recvOne receives the one response of a unary or client-streaming call.

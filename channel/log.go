@@ -86,7 +86,7 @@ func (cs *callState) logRetry(kind string, attempt int, cause *status.Error, del
 	if l := cs.ch.logAt(slog.LevelDebug); l != nil {
 		attrs := []slog.Attr{
 			slog.String("target", cs.ch.target),
-			slog.String("method", cs.method),
+			slog.String("method", cs.hdr.Method),
 			slog.String("kind", kind),
 			slog.Int("attempt", attempt),
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/status"
 )
 
@@ -17,7 +18,7 @@ func TestLogOffAllocatesNothing(t *testing.T) {
 	ch := &Channel{chanState: &chanState{target: "dns:///example.com:443"}}
 	ch.opts.logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
 	a := &chanActor{ch: ch, core: &core{lastErr: status.New(codes.Unavailable, "refused")}}
-	cs := &callState{callConfig: callConfig{ch: ch, method: "/s.S/M"}}
+	cs := &callState{callConfig: callConfig{ch: ch, hdr: transport.CallHdr{Method: "/s.S/M"}}}
 	st := status.New(codes.Unavailable, "try again")
 	allocs := testing.AllocsPerRun(1000, func() {
 		cs.logRetry("retry policy", 2, st, time.Millisecond)
@@ -36,7 +37,7 @@ func TestLogOffAllocatesNothing(t *testing.T) {
 func BenchmarkLogOff(b *testing.B) {
 	ch := &Channel{chanState: &chanState{target: "dns:///example.com:443"}}
 	ch.opts.logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
-	cs := &callState{callConfig: callConfig{ch: ch, method: "/s.S/M"}}
+	cs := &callState{callConfig: callConfig{ch: ch, hdr: transport.CallHdr{Method: "/s.S/M"}}}
 	st := status.New(codes.Unavailable, "try again")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -25,7 +25,7 @@ func HashKey(b []byte) CallOption {
 
 // pickInfo is what the policy's picker sees of the call.
 func (cs *callState) pickInfo() balancer.PickInfo {
-	info := balancer.PickInfo{Ctx: cs.ctx, Method: cs.method, Metadata: cs.opts.md}
+	info := balancer.PickInfo{Ctx: cs.ctx, Method: cs.hdr.Method, Metadata: cs.opts.md}
 	if k := cs.opts.wire.hashKey; k != nil {
 		info.HashKey = *k
 	}

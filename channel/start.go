@@ -273,7 +273,7 @@ func (a *asyncCall[Req, Resp]) step() {
 	defer func() {
 		// The call is over: nothing to fail, so the panic is logged.
 		if r := recover(); r != nil {
-			cs.ch.logger().Error("grpcactor: call end callback panicked", "target", cs.ch.target, "method", cs.method, "panic", fmt.Sprint(r))
+			cs.ch.logger().Error("grpcactor: call end callback panicked", "target", cs.ch.target, "method", cs.hdr.Method, "panic", fmt.Sprint(r))
 		}
 	}()
 	switch {
@@ -284,7 +284,7 @@ func (a *asyncCall[Req, Resp]) step() {
 			// A panic here must not cost the caller its OnEnd: the call
 			// ends for it INTERNAL, as a panic in any other callback.
 			if p := panicOf(func() { a.h.OnMessage(resp) }); p != nil {
-				err = status.Errorf(codes.Internal, "OnMessage callback of %s panicked: %v", cs.method, p)
+				err = status.Errorf(codes.Internal, "OnMessage callback of %s panicked: %v", cs.hdr.Method, p)
 			}
 		}
 		if a.h.OnEnd != nil {
@@ -304,7 +304,7 @@ func panicOf(fn func()) (p any) {
 func (a *asyncCall[Req, Resp]) safely(name string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.cs.fail(status.Errorf(codes.Internal, "%s callback of %s panicked: %v", name, a.cs.method, r))
+			a.cs.fail(status.Errorf(codes.Internal, "%s callback of %s panicked: %v", name, a.cs.hdr.Method, r))
 		}
 	}()
 	fn()

@@ -80,7 +80,7 @@ func (cs *callState) beginAttempt() {
 		}
 		prev.End(retriedStatus(st))
 	}
-	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, CanonicalTarget: cs.ch.canonical, Method: cs.method, Attempt: int(n)})
+	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, CanonicalTarget: cs.ch.canonical, Method: cs.hdr.Method, Attempt: int(n)})
 	cs.mu.Lock()
 	cs.att = a
 	cs.mu.Unlock()

@@ -184,12 +184,18 @@ func Code(err error) codes.Code {
 // *Error ctx was cancelled with (context.WithCancelCause), if there is one,
 // else [FromContextError] of ctx.Err(). It returns nil while ctx is not
 // done. The runtime uses it wherever a call ends because its context did.
+// An *Error in ctx.Err()'s chain counts as the cause: a context of the
+// runtime's own (a call's) carries its cause there, as context.Cause
+// reads no cause from a context it did not make.
 func FromContext(ctx context.Context) *Error {
 	err := ctx.Err()
 	if err == nil {
 		return nil
 	}
 	var st *Error
+	if errors.As(err, &st) {
+		return st
+	}
 	if cause := context.Cause(ctx); cause != nil && errors.As(cause, &st) {
 		return st
 	}

@@ -19,6 +19,11 @@ const (
 
 var pools [(maxExp - minExp + 1) * 4]sync.Pool
 
+// holders recycles the *[]byte boxes the class pools hold buffers in, so
+// that neither Get nor Put allocates one (a Put that took &b would move
+// its argument to the heap on every call, small buffers included).
+var holders sync.Pool
+
 // Get returns a buffer of length n. Its contents are undefined: the caller
 // must overwrite all of it. Buffers below 512 B or above 64 MiB are plain
 // allocations.
@@ -28,7 +33,10 @@ func Get(n int) []byte {
 	}
 	idx, size := class(n)
 	if p, ok := pools[idx].Get().(*[]byte); ok {
-		return (*p)[:n]
+		b := (*p)[:n]
+		*p = nil
+		holders.Put(p)
+		return b
 	}
 	return make([]byte, n, size)
 }
@@ -45,8 +53,12 @@ func Put(b []byte) {
 	if size != c {
 		return
 	}
-	b = b[:0]
-	pools[idx].Put(&b)
+	p, _ := holders.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	pools[idx].Put(p)
 }
 
 // class returns the index and size of the smallest class that holds n

@@ -77,6 +77,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 			m.now = timeNow()
 		}
 		a.apply(m)
+		freeMsg(m)
 	}
 	a.maybeFlush()
 }

@@ -203,6 +203,22 @@ func (c *Conn) send(msg any) {
 // concurrent-stream limit is reached). It fails at once, with an
 // unprocessed UNAVAILABLE stream error, if the connection is not ready.
 func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
+	return c.newStream(ctx, hdr, nil, false, false)
+}
+
+// NewStreamWith is NewStream followed by Write(buf, end), in one message
+// to the connection actor instead of two (a unary call opens its stream
+// and sends its whole request with end set), and without waiting for
+// write quota. As for NewStream, the stream may have ended already (the
+// connection was not ready: NeverSent then reports it); buf was then not
+// queued.
+func (c *Conn) NewStreamWith(ctx context.Context, hdr *CallHdr, buf []byte, end bool) (*Stream, error) {
+	return c.newStream(ctx, hdr, buf, end, true)
+}
+
+// newStream makes the stream and sends the actor its newStream, or with
+// data its first dataReq, which opens it.
+func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, data bool) (*Stream, error) {
 	fields, err := c.requestFields(hdr)
 	if err != nil {
 		return nil, err
@@ -215,10 +231,10 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 		done:   make(chan struct{}),
 	}
 	s.newMsg.s, s.endMsg.s = s, s
-	if hdr.Notify == nil {
-		// A stream with Notify is polled: it needs no wake-up channels.
-		// (Those for Write's quota and Header are made when first
-		// waited on.)
+	if hdr.Notify == nil && !hdr.OneResponse {
+		// A stream with Notify is polled: it needs no wake-up channels,
+		// nor does one whose RecvMsg waits for the end. (Those for
+		// Write's quota and Header are made when first waited on.)
 		s.sig = make(chan struct{}, 1)
 	}
 	for _, f := range fields {
@@ -243,6 +259,13 @@ func (c *Conn) NewStream(ctx context.Context, hdr *CallHdr) (*Stream, error) {
 	}
 	c.live[s] = struct{}{}
 	c.mu.Unlock()
+	if data {
+		s.queued.Add(int64(len(buf)))
+		m := s.dataReq(buf, end)
+		m.open = true
+		c.send(m)
+		return s, nil
+	}
 	c.send(&s.newMsg)
 	return s, nil
 }

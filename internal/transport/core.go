@@ -114,7 +114,11 @@ func (c *connCore) step(msg coreMsg) []effect {
 	case *newStream:
 		c.onNewStream(m.s)
 	case *dataReq:
-		c.onData(m)
+		s, open := m.s, m.open
+		c.onData(m) // m is freed there or later
+		if open {
+			c.onNewStream(s)
+		}
 	case *cancelStream:
 		c.onCancel(m.s)
 	case *windowUpdate:
@@ -329,10 +333,14 @@ func (c *connCore) startWaiting() {
 	}
 }
 
+// onData queues m's bytes on its stream, or releases them if the stream
+// can send no more. m is the core's: it is freed once done with, here or
+// when its bytes are written or dropped (writeStream, dropQueued).
 func (c *connCore) onData(m *dataReq) {
 	s := m.s
 	if s.endQueued || s.finishedFast() && !s.started {
 		c.release(s, len(m.buf))
+		m.free()
 		return
 	}
 	if s.started {
@@ -340,17 +348,20 @@ func (c *connCore) onData(m *dataReq) {
 			// The stream was reset or ended: writing would be a DATA frame
 			// on a closed stream, a protocol error for the server.
 			c.release(s, len(m.buf))
+			m.free()
 			return
 		}
+	}
+	if m.end {
+		s.endQueued = true
 	}
 	if len(m.buf) > 0 {
 		if s.outq == nil {
 			s.outq = s.outq0[:0]
 		}
 		s.outq = append(s.outq, m)
-	}
-	if m.end {
-		s.endQueued = true
+	} else {
+		m.free()
 	}
 	if s.started && !c.closed {
 		c.writeStream(s)
@@ -392,6 +403,7 @@ func (c *connCore) writeStream(s *Stream) {
 			s.outq[0] = nil
 			s.outq = s.outq[1:]
 			s.outHead = 0
+			d.free()
 		}
 		if last {
 			s.endSent = true
@@ -414,6 +426,7 @@ func (c *connCore) dropQueued(s *Stream) {
 		}
 		c.release(s, n)
 		s.outq[i] = nil
+		d.free()
 	}
 	s.outq, s.outHead = nil, 0
 }

@@ -169,6 +169,14 @@ func TestCoreGolden(t *testing.T) {
 			sc.step(&dataReq{s: s3, buf: msg(10)})
 			sc.step(&remoteEnded{s: s3})
 			sc.step(&dataReq{s: s3, buf: msg(10)})
+			sc.note("a unary call opens its stream with its whole request: one message (NewStreamWith)")
+			s4 := coreStream("/svc/One")
+			sc.step(&dataReq{s: s4, buf: msg(100), end: true, open: true})
+			sc.step(&remoteEnded{s: s4})
+			sc.note("one whose call ended before the actor saw it: nothing is sent, its bytes are released")
+			s5 := coreStream("/svc/Gone")
+			s5.finish(status.New(codes.Canceled, "call cancelled"), nil, false, true)
+			sc.step(&dataReq{s: s5, buf: msg(100), end: true, open: true})
 		}},
 		{"deadline", func(sc *script) {
 			sc.ready()
@@ -590,6 +598,21 @@ func TestCoreHotPathAllocations(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per call in the core, want 0", allocs)
+	}
+	// A unary call's opening with its request (NewStreamWith).
+	for j := range streams {
+		s := coreStream("/s")
+		s.outq = make([]*dataReq, 0, 1)
+		datas[j], ends[j] = &dataReq{s: s, buf: msg(100), end: true, open: true}, &remoteEnded{s: s}
+	}
+	i = 0
+	allocs = testing.AllocsPerRun(runs, func() {
+		sc.c.step(datas[i])
+		sc.c.step(ends[i])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per unary call opened with its request in the core, want 0", allocs)
 	}
 	ping := &pingFrame{data: [8]byte{1}}
 	if a := testing.AllocsPerRun(runs, func() { sc.c.step(ping) }); a != 0 {

@@ -46,7 +46,10 @@
 //
 // Callers use a connection through its *Conn handle: NewStream starts a
 // call's stream, Stream.Write queues framed messages, Stream.RecvMsg returns
-// whole messages. A call that holds no goroutine sets CallHdr.Notify
+// whole messages. NewStreamWith starts a stream with its first messages in
+// one message to the actor (a unary call's whole request); with
+// CallHdr.OneResponse, RecvMsg hands over the one response at the end of
+// the stream. A call that holds no goroutine sets CallHdr.Notify
 // instead of waiting: the stream runs it where the reader delivers
 // headers, messages and the end, where the actor performs an effFinish,
 // and where it performs the effData or effRelease that frees queued

@@ -163,25 +163,31 @@ func guardRead(data []byte, chunk int) string {
 	}
 }
 
-// FuzzReadHeaders: the reader's own header-block decoding (readHeaders)
-// agrees with the Framer's ReadMetaHeaders, which it replaces, on any
-// block split into a HEADERS and CONTINUATION frames: the same fields,
-// truncation, and kind of error.
+// FuzzReadHeaders: the reader's own header-block reading and decoding
+// (readFrame, readWholeHeaders, readHeaders) agrees with the Framer's
+// ReadMetaHeaders, which it replaces, on any block split into a HEADERS
+// and CONTINUATION frames, padded or not, with a priority or not: the
+// same fields, truncation, and kind of error.
 func FuzzReadHeaders(f *testing.F) {
 	var enc bytes.Buffer
 	he := hpack.NewEncoder(&enc)
 	for _, kv := range [][2]string{{":status", "200"}, {"content-type", "application/grpc"}, {"x-a", "b"}, {"trailer", "a, b"}} {
 		he.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
 	}
-	f.Add(enc.Bytes(), uint8(3), uint16(0), true)
-	f.Add(enc.Bytes(), uint8(0), uint16(40), false)
-	f.Add([]byte{0x82, 0x88, 0x88}, uint8(1), uint16(0), true)
-	f.Add([]byte("\x40\x03Foo\x01x"), uint8(2), uint16(10), false)
-	f.Fuzz(func(t *testing.T, block []byte, split uint8, maxList uint16, end bool) {
+	f.Add(enc.Bytes(), uint8(3), uint16(0), true, uint8(0), false)
+	f.Add(enc.Bytes(), uint8(0), uint16(40), false, uint8(0), false)
+	f.Add(enc.Bytes(), uint8(255), uint16(0), true, uint8(7), true)
+	f.Add([]byte{0x82, 0x88, 0x88}, uint8(1), uint16(0), true, uint8(0), false)
+	f.Add([]byte("\x40\x03Foo\x01x"), uint8(2), uint16(10), false, uint8(1), false)
+	f.Fuzz(func(t *testing.T, block []byte, split uint8, maxList uint16, end bool, pad uint8, prio bool) {
 		var wire bytes.Buffer
 		w := http2.NewFramer(&wire, nil)
 		cut := min(int(split), len(block))
-		w.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:cut], EndHeaders: cut == len(block), EndStream: end})
+		hp := http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:cut], EndHeaders: cut == len(block), EndStream: end, PadLength: pad}
+		if prio {
+			hp.Priority = http2.PriorityParam{StreamDep: 3, Exclusive: true, Weight: 9}
+		}
+		w.WriteHeaders(hp)
 		if cut < len(block) {
 			w.WriteContinuation(1, true, block[cut:])
 		}
@@ -213,20 +219,75 @@ func FuzzReadHeaders(f *testing.F) {
 		theirs.MaxHeaderListSize = uint32(maxList)
 		want := describe(theirs.ReadFrame())
 
-		ours := http2.NewFramer(nil, bytes.NewReader(wire.Bytes()))
-		r := &reader{maxList: uint32(maxList)}
+		r := &reader{maxList: uint32(maxList), src: bytes.NewReader(wire.Bytes())}
+		ours := http2.NewFramer(nil, r.src)
 		if r.maxList == 0 {
 			r.maxList = 16 << 20
 		}
 		r.hdec = hpack.NewDecoder(4096, r.emitField)
 		r.hdec.SetMaxStringLength(int(r.maxList))
-		fr, err := ours.ReadFrame()
-		if hf, ok := fr.(*http2.HeadersFrame); ok && err == nil {
-			fr, err = r.readHeaders(ours, hf)
-		}
-		got := describe(fr, err)
+		got := describe(r.readFrame(ours))
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("readHeaders: %+v\nReadMetaHeaders: %+v", got, want)
+		}
+	})
+}
+
+// FuzzReadFrame: on any bytes, the reader's readFrame (which reads a
+// HEADERS frame holding a whole block itself) and the Framer with
+// ReadMetaHeaders read the same first frame or fail the same way:
+// malformed padding and priority fields, stream 0, short payloads.
+func FuzzReadFrame(f *testing.F) {
+	frame := func(typ http2.FrameType, flags http2.Flags, id uint32, payload ...byte) []byte {
+		var b bytes.Buffer
+		http2.NewFramer(&b, nil).WriteRawFrame(typ, flags, id, payload)
+		return b.Bytes()
+	}
+	eh := http2.FlagHeadersEndHeaders
+	f.Add(frame(http2.FrameHeaders, eh, 1, 0x88))
+	f.Add(frame(http2.FrameHeaders, eh|http2.FlagHeadersEndStream, 0, 0x88))
+	f.Add(frame(http2.FrameHeaders, eh|http2.FlagHeadersPadded, 1, 5, 0x88))
+	f.Add(frame(http2.FrameHeaders, eh|http2.FlagHeadersPadded, 1))
+	f.Add(frame(http2.FrameHeaders, eh|http2.FlagHeadersPriority, 1, 0, 0, 0))
+	f.Add(frame(http2.FrameHeaders, eh|http2.FlagHeadersPriority|http2.FlagHeadersPadded, 1, 1, 0x80, 0, 0, 3, 7, 0x88, 0))
+	f.Add(frame(http2.FrameHeaders, 0, 1, 0x88))
+	f.Add(frame(http2.FrameData, 0, 1, 1, 2, 3))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		describe := func(fr http2.Frame, err error) string {
+			var out string
+			switch fr := fr.(type) {
+			case *http2.MetaHeadersFrame:
+				out = fmt.Sprintf("headers stream=%d end=%v prio=%+v fields=%v truncated=%v", fr.StreamID, fr.StreamEnded(), fr.Priority, fr.Fields, fr.Truncated)
+			case nil:
+			default:
+				out = fmt.Sprintf("%v stream=%d", fr.Header().Type, fr.Header().StreamID)
+			}
+			var se http2.StreamError
+			var ce http2.ConnectionError
+			switch {
+			case err == nil:
+			case errors.As(err, &se):
+				out += fmt.Sprintf(" stream error %d %v: %v", se.StreamID, se.Code, se.Cause)
+			case errors.As(err, &ce):
+				out += fmt.Sprintf(" connection error %v", http2.ErrCode(ce))
+			default:
+				out += " " + err.Error()
+			}
+			return out
+		}
+		theirs := http2.NewFramer(nil, bytes.NewReader(raw))
+		theirs.SetMaxReadFrameSize(defaultMaxFrame)
+		theirs.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		theirs.MaxHeaderListSize = 16 << 20
+		want := describe(theirs.ReadFrame())
+
+		r := &reader{maxList: 16 << 20, src: bytes.NewReader(raw)}
+		ours := http2.NewFramer(nil, r.src)
+		ours.SetMaxReadFrameSize(defaultMaxFrame)
+		r.hdec = hpack.NewDecoder(4096, r.emitField)
+		r.hdec.SetMaxStringLength(int(r.maxList))
+		if got := describe(r.readFrame(ours)); got != want {
+			t.Fatalf("readFrame: %s\nReadFrame: %s", got, want)
 		}
 	})
 }

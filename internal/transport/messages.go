@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/grpcactor/grpcactor/status"
@@ -21,11 +22,14 @@ type (
 	// newStream: NewStream made s; it wants an id and its HEADERS sent.
 	newStream struct{ s *Stream }
 	// dataReq: Write queued buf (whole framed messages) on s; end
-	// half-closes the stream after it.
+	// half-closes the stream after it. With open, it is also s's
+	// newStream (NewStreamWith): a unary call opens its stream and sends
+	// its request in one message.
 	dataReq struct {
-		s   *Stream
-		buf []byte
-		end bool
+		s    *Stream
+		buf  []byte
+		end  bool
+		open bool
 	}
 	// cancelStream: s was ended locally (Cancel); RST_STREAM(CANCEL).
 	cancelStream struct{ s *Stream }
@@ -128,6 +132,9 @@ func (m *newStream) String() string    { return "new " + m.s.name() }
 func (m *cancelStream) String() string { return "cancel " + m.s.name() }
 func (m *dataReq) String() string {
 	s := fmt.Sprintf("write %s %d bytes", m.s.name(), len(m.buf))
+	if m.open {
+		s = fmt.Sprintf("new %s with %d bytes", m.s.name(), len(m.buf))
+	}
 	if m.end {
 		s += " end"
 	}
@@ -197,4 +204,52 @@ func (s *Stream) name() string {
 		return s.hdr.Method
 	}
 	return fmt.Sprintf("%s#%d", s.hdr.Method, s.id)
+}
+
+// msgPool recycles one kind of small message that the reader or the
+// streams send the actor every few calls (PING, WINDOW_UPDATE, credits,
+// BDP samples): the actor frees each once the core has stepped on it,
+// which keeps no pointer to it (freeMsg).
+type msgPool[T any] struct{ p sync.Pool }
+
+func (mp *msgPool[T]) get() *T {
+	if m, ok := mp.p.Get().(*T); ok {
+		return m
+	}
+	return new(T)
+}
+
+func (mp *msgPool[T]) put(m *T) {
+	var zero T
+	*m = zero
+	mp.p.Put(m)
+}
+
+var (
+	pingFrames         msgPool[pingFrame]
+	windowUpdateFrames msgPool[windowUpdateFrame]
+	windowUpdates      msgPool[windowUpdate]
+	bdpSamples         msgPool[bdpData]
+)
+
+// newWindowUpdate is the message that credits n bytes of s's window (of
+// the connection's for a nil s) back to the server.
+func newWindowUpdate(s *Stream, n uint32) *windowUpdate {
+	m := windowUpdates.get()
+	m.s, m.n = s, n
+	return m
+}
+
+// freeMsg gives a stepped-on message of a pooled kind back to its pool.
+func freeMsg(m coreMsg) {
+	switch m := m.(type) {
+	case *pingFrame:
+		pingFrames.put(m)
+	case *windowUpdateFrame:
+		windowUpdateFrames.put(m)
+	case *windowUpdate:
+		windowUpdates.put(m)
+	case *bdpData:
+		bdpSamples.put(m)
+	}
 }

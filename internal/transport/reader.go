@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -45,8 +47,14 @@ type reader struct {
 	// captured state for every block: the decoder's emit function is set
 	// once, and the frame and its field list are reused (r.headers is
 	// done with them before the next frame is read).
-	hdec           *hpack.Decoder
-	mh             http2.MetaHeadersFrame
+	hdec *hpack.Decoder
+	mh   http2.MetaHeadersFrame
+	// A HEADERS frame that holds a whole header block is read here too,
+	// into hf and payload (the Framer allocates a HeadersFrame for each,
+	// two per call); src is what the Framer reads from.
+	src            io.Reader
+	hf             http2.HeadersFrame
+	payload        []byte
 	maxList        uint32 // the header list limit (SETTINGS_MAX_HEADER_LIST_SIZE)
 	headersRemain  uint32
 	trailersRemain uint32
@@ -57,7 +65,8 @@ type reader struct {
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
-	fr := http2.NewFramer(nil, newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize))
+	r.src = newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize)
+	fr := http2.NewFramer(nil, r.src)
 	r.maxList = c.cfg.MaxHeaderListSize
 	if r.maxList == 0 {
 		r.maxList = 16 << 20 // the Framer's default
@@ -88,10 +97,7 @@ func (r *reader) run() {
 	r.settings(sf)
 	r.bdpArmed = c.cfg.BDP
 	for {
-		f, err := fr.ReadFrame()
-		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
-			f, err = r.readHeaders(fr, hf)
-		}
+		f, err := r.readFrame(fr)
 		if c.cfg.KeepaliveTime > 0 {
 			c.lastRead.Store(timeNow().UnixNano())
 		}
@@ -123,7 +129,8 @@ func (r *reader) run() {
 		case *http2.SettingsFrame:
 			r.settings(f)
 		case *http2.PingFrame:
-			m := &pingFrame{data: f.Data, ack: f.IsAck()}
+			m := pingFrames.get()
+			m.data, m.ack = f.Data, f.IsAck()
 			if m.ack && m.data == bdpPing && c.cfg.BDP {
 				m.total, m.at = r.total, timeNow()
 				r.bdpArmed = true
@@ -132,7 +139,9 @@ func (r *reader) run() {
 		case *http2.GoAwayFrame:
 			c.ctrl(&goAwayFrame{lastID: f.LastStreamID, code: f.ErrCode, debug: string(f.DebugData())})
 		case *http2.WindowUpdateFrame:
-			c.ctrl(&windowUpdateFrame{id: f.StreamID, incr: f.Increment})
+			m := windowUpdateFrames.get()
+			m.id, m.incr = f.StreamID, f.Increment
+			c.ctrl(m)
 		case *http2.RSTStreamFrame:
 			c.ctrl(&rstStreamFrame{id: f.StreamID, code: f.ErrCode})
 		case *http2.PushPromiseFrame:
@@ -142,6 +151,61 @@ func (r *reader) run() {
 	}
 }
 
+// readFrame reads the next frame, decoding header blocks (readHeaders).
+// The frame is valid until the next call.
+func (r *reader) readFrame(fr *http2.Framer) (http2.Frame, error) {
+	fh, err := fr.ReadFrameHeader() // the size and frame order checks
+	if err != nil {
+		return nil, err
+	}
+	if fh.Type == http2.FrameHeaders && fh.Flags.Has(http2.FlagHeadersEndHeaders) {
+		return r.readWholeHeaders(fr, fh)
+	}
+	f, err := fr.ReadFrameForHeader(fh)
+	if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+		return r.readHeaders(fr, hf, hf.HeaderBlockFragment())
+	}
+	return f, err
+}
+
+// readWholeHeaders reads the payload of a HEADERS frame with END_HEADERS
+// and decodes its header block, with the checks and errors of the
+// Framer's own parsing: stream 0 is a PROTOCOL_ERROR connection error, a
+// payload too short for its padding or priority fields a read error,
+// padding longer than the rest a PROTOCOL_ERROR stream error.
+func (r *reader) readWholeHeaders(fr *http2.Framer, fh http2.FrameHeader) (http2.Frame, error) {
+	if cap(r.payload) < int(fh.Length) {
+		r.payload = make([]byte, fh.Length) // up to the frame size limit
+	}
+	p := r.payload[:fh.Length]
+	if _, err := io.ReadFull(r.src, p); err != nil {
+		return nil, err
+	}
+	if fh.StreamID == 0 {
+		return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	r.hf = http2.HeadersFrame{FrameHeader: fh}
+	var pad int
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(p) < 1 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		pad, p = int(p[0]), p[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(p) < 5 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		v := binary.BigEndian.Uint32(p)
+		r.hf.Priority = http2.PriorityParam{StreamDep: v & 0x7fffffff, Exclusive: v&0x80000000 != 0, Weight: p[4]}
+		p = p[5:]
+	}
+	if len(p) < pad {
+		return nil, http2.StreamError{StreamID: fh.StreamID, Code: http2.ErrCodeProtocol}
+	}
+	return r.readHeaders(fr, &r.hf, p[:len(p)-pad])
+}
+
 // readHeaders reads the rest of the header block that hf starts (its
 // CONTINUATION frames) and decodes it, with the checks and the errors of
 // the Framer's ReadMetaHeaders: a field that is not valid HTTP/2 or bad
@@ -149,14 +213,14 @@ func (r *reader) run() {
 // COMPRESSION_ERROR, one far over the header list limit a PROTOCOL_ERROR;
 // a list over the limit is Truncated. The frame it returns is r's, valid
 // until the next call.
-func (r *reader) readHeaders(fr *http2.Framer, hf *http2.HeadersFrame) (http2.Frame, error) {
+func (r *reader) readHeaders(fr *http2.Framer, hf *http2.HeadersFrame, frag []byte) (http2.Frame, error) {
 	mh := &r.mh
 	clear(mh.Fields)
 	*mh = http2.MetaHeadersFrame{HeadersFrame: hf, Fields: mh.Fields[:0]}
 	r.headersRemain, r.trailersRemain = r.maxList, r.maxList
 	r.sawRegular, r.invalid = false, nil
 	r.hdec.SetEmitEnabled(true)
-	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
+	ended := hf.HeadersEnded()
 	for {
 		// A fragment over twice what the list may still hold, or one
 		// after an invalid field, closes the connection (as the Framer).
@@ -295,9 +359,11 @@ func (r *reader) data(f *http2.DataFrame) {
 				// As grpc-go: the connection credit held back for a
 				// batch goes out with the BDP PING.
 				if credit := r.flow.flush(); credit > 0 {
-					c.send(&windowUpdate{n: uint32(credit)})
+					c.send(newWindowUpdate(nil, uint32(credit)))
 				}
-				c.send(&bdpData{start: r.total - uint64(n)})
+				m := bdpSamples.get()
+				m.start = r.total - uint64(n)
+				c.send(m)
 			}
 		}
 		if !r.flow.receive(n) {
@@ -305,7 +371,7 @@ func (r *reader) data(f *http2.DataFrame) {
 			return
 		}
 		if credit := r.flow.consume(n); credit > 0 {
-			c.send(&windowUpdate{n: uint32(credit)})
+			c.send(newWindowUpdate(nil, uint32(credit)))
 		}
 	}
 	s := c.lookup(f.StreamID)
@@ -340,6 +406,8 @@ func (r *reader) data(f *http2.DataFrame) {
 		// is the client giving up on the stream: CANCEL, as grpc-go.
 		code := http2.ErrCodeCancel
 		switch {
+		case err == ErrManyResponses:
+			st = ErrManyResponses
 		case errors.As(err, &se):
 			st = status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", se.Size, se.Max)
 		case errors.As(err, &st):
@@ -351,11 +419,24 @@ func (r *reader) data(f *http2.DataFrame) {
 		return
 	}
 	if credit > 0 {
-		c.send(&windowUpdate{s: s, n: uint32(credit)})
+		c.send(newWindowUpdate(s, uint32(credit)))
 	}
 	if f.StreamEnded() {
-		r.end(s, wire.ResponseStatus(s.initial, nil, nil), nil)
+		var ib wire.HeaderBlock
+		r.end(s, wire.ResponseStatus(initialBlock(s, &ib), nil, nil), nil)
 	}
+}
+
+// initialBlock returns what ResponseStatus reads of s's response headers,
+// in *hb, or nil if no valid gRPC response headers arrived (s.initialOK):
+// their :status was 200 and their content-type gRPC's, and only their
+// metadata may still differ from one response to another.
+func initialBlock(s *Stream, hb *wire.HeaderBlock) *wire.HeaderBlock {
+	if !s.initialOK {
+		return nil
+	}
+	*hb = wire.HeaderBlock{HTTPStatus: 200, ContentType: "application/grpc", Metadata: s.initialMD}
+	return hb
 }
 
 // end finishes s from the server side and tells the actor.
@@ -380,7 +461,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: response header list larger than the limit of %d bytes", f.StreamID, c.cfg.MaxHeaderListSize), http2.ErrCodeFrameSize)
 		return
 	}
-	block := wire.DecodeHeaderBlock(f.Fields) // kept (s.initial) only for the response headers
+	block := wire.DecodeHeaderBlock(f.Fields)
 	end := f.StreamEnded()
 	if !s.gotHeaders {
 		if block.HTTPStatus >= 100 && block.HTTPStatus < 200 {
@@ -405,10 +486,11 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		ib := new(wire.HeaderBlock)
-		*ib = block
-		s.initial = ib
-		s.recvCompress.Store(&ib.Encoding)
+		s.initialOK, s.initialMD = true, block.Metadata
+		if block.Encoding != "" {
+			enc := block.Encoding
+			s.recvCompress.Store(&enc)
+		}
 		s.deliverHeaders(block.Metadata)
 		return
 	}
@@ -420,5 +502,6 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.end(s, wire.ResponseStatus(ng.headers, &block, ng.body), nil)
 		return
 	}
-	r.end(s, wire.ResponseStatus(s.initial, &block, nil), block.Metadata)
+	var ib wire.HeaderBlock
+	r.end(s, wire.ResponseStatus(initialBlock(s, &ib), &block, nil), block.Metadata)
 }

@@ -44,14 +44,24 @@ func TestSmokeUnaryAgainstGrpcGo(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		req, _ := proto.Marshal(&testgrpc.SimpleRequest{ResponseSize: 314159, Payload: &testgrpc.Payload{Body: make([]byte, 271828)}})
-		s, err := c.NewStream(context.Background(), &CallHdr{Method: "/grpc.testing.TestService/UnaryCall"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		buf := wire.AppendMsgHeader(nil, false, len(req))
 		buf = append(buf, req...)
-		if err := s.Write(buf, true); err != nil {
-			t.Fatal(err)
+		var s *Stream
+		if i == 2 {
+			// As a unary call: opened with its request, its response
+			// (over the 64 KiB window) taken at the end.
+			s, err = c.NewStreamWith(context.Background(), &CallHdr{Method: "/grpc.testing.TestService/UnaryCall", OneResponse: true}, buf, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			s, err = c.NewStream(context.Background(), &CallHdr{Method: "/grpc.testing.TestService/UnaryCall"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Write(buf, true); err != nil {
+				t.Fatal(err)
+			}
 		}
 		m, err := s.RecvMsg()
 		if err != nil {

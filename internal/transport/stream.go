@@ -59,7 +59,17 @@ type CallHdr struct {
 	// stream's blocking methods as they are (a hedged call watches its
 	// attempts so). It must not block.
 	Watch func()
+	// OneResponse says the call takes one response message and then the
+	// status (a unary call): RecvMsg waits for the end of the stream
+	// before it returns the message, one wake-up per call and no wake-up
+	// channel; received bytes are credited back as they arrive; a second
+	// message ends the stream with ErrManyResponses (RST_STREAM CANCEL).
+	OneResponse bool
 }
+
+// ErrManyResponses ends a OneResponse stream whose server sent a second
+// message.
+var ErrManyResponses = status.New(codes.Internal, "cardinality violation: the server sent more than one response message")
 
 // Stream is one call's HTTP/2 stream. Write and CloseSend may be called
 // from one goroutine at a time, RecvMsg from one goroutine at a time (not
@@ -86,9 +96,14 @@ type Stream struct {
 
 	// Owned by the reader goroutine.
 	gotHeaders bool
-	deframer   wire.Deframer
-	nonGRPC    *nonGRPCResponse // set when the response is not gRPC
-	initial    *wire.HeaderBlock
+	// initialOK: the response headers were a valid gRPC response (HTTP
+	// 200, a gRPC content-type, nothing malformed), with metadata
+	// initialMD. That is all the end of the stream needs of them
+	// (initialBlock), so their decoded block is not kept.
+	initialOK bool
+	deframer  wire.Deframer
+	nonGRPC   *nonGRPCResponse // set when the response is not gRPC
+	initialMD metadata.MD
 
 	recvCompress atomic.Pointer[string] // grpc-encoding of the response
 
@@ -213,9 +228,23 @@ func (s *Stream) Enqueue(buf []byte, end bool) error {
 	return nil
 }
 
-// dataReq returns the message that queues buf.
+// dataReq returns the message that queues buf, from dataReqs.
 func (s *Stream) dataReq(buf []byte, end bool) *dataReq {
-	return &dataReq{s: s, buf: buf, end: end}
+	m := dataReqs.Get().(*dataReq)
+	*m = dataReq{s: s, buf: buf, end: end}
+	return m
+}
+
+// dataReqs recycles dataReq messages: each has one owner at a time (the
+// writer until it sends it, then the connection core, which frees it
+// once its bytes are written or dropped), and one per call was the
+// largest transport allocation a unary call made.
+var dataReqs = sync.Pool{New: func() any { return new(dataReq) }}
+
+// free gives m back to dataReqs (the core, done with it).
+func (m *dataReq) free() {
+	*m = dataReq{}
+	dataReqs.Put(m)
 }
 
 // writeWait returns the channel that wakes a Write waiting for quota
@@ -327,8 +356,10 @@ func (s *Stream) endErr() error {
 // local cancellation none are.
 func (s *Stream) RecvMsg() (wire.Message, error) {
 	for {
-		if m, ok, err := s.TryRecvMsg(); ok {
-			return m, err
+		if !s.hdr.OneResponse || s.finishedFast() {
+			if m, ok, err := s.TryRecvMsg(); ok {
+				return m, err
+			}
 		}
 		select {
 		case <-s.sig:
@@ -349,12 +380,12 @@ func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
 		s.msgHead++
 		var credit int64
 		if s.msgHead == len(s.msgs) {
-			s.msgs, s.msgHead = s.msgs[:0], 0
+			s.emptyMsgsLocked()
 			credit = s.creditLocked()
 		}
 		s.mu.Unlock()
 		if credit > 0 {
-			s.conn.send(&windowUpdate{s: s, n: uint32(credit)})
+			s.conn.send(newWindowUpdate(s, uint32(credit)))
 		}
 		return msg, true, nil
 	}
@@ -493,7 +524,8 @@ func (s *Stream) end(st *status.Error, trailer metadata.MD, unprocessed, local b
 	s.trailer = trailer
 	s.unprocessed = unprocessed
 	if local {
-		s.msgs, s.msgHead = nil, 0
+		clear(s.msgs)
+		s.emptyMsgsLocked()
 	}
 	if !s.headerDone {
 		s.headerDone = true
@@ -549,23 +581,45 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 	}
 	before := len(s.msgs)
 	if s.msgs == nil {
-		s.msgs = make([]wire.Message, 0, 1)
+		s.msgs = msgSlots.Get().(*[1]wire.Message)[:0]
 	}
 	err = s.deframer.Feed(data, func(m wire.Message) { s.msgs = append(s.msgs, m) })
 	if err != nil {
 		return 0, false, err
 	}
 	if len(s.msgs) > before {
+		if s.hdr.OneResponse && len(s.msgs)-s.msgHead > 1 {
+			return 0, false, ErrManyResponses
+		}
 		select {
-		case s.sig <- struct{}{}:
+		case s.sig <- struct{}{}: // nil for OneResponse and Notify
 		default:
 		}
 		got = true
 	}
-	if s.msgHead == len(s.msgs) {
+	if s.msgHead == len(s.msgs) || s.hdr.OneResponse {
 		return s.creditLocked(), got, nil
 	}
 	return 0, got, nil
+}
+
+// msgSlots recycles one-message queues: most streams (a unary call's
+// among them) hold at most one received message at a time, so a stream
+// takes a slot when a message arrives and gives it back once the message
+// is taken.
+var msgSlots = sync.Pool{New: func() any { return new([1]wire.Message) }}
+
+// emptyMsgsLocked empties the message queue, whose messages were taken
+// or cleared: a one-message slot goes back to msgSlots, a larger queue
+// is kept for the next messages.
+func (s *Stream) emptyMsgsLocked() {
+	s.msgHead = 0
+	if cap(s.msgs) != 1 {
+		s.msgs = s.msgs[:0]
+		return
+	}
+	msgSlots.Put((*[1]wire.Message)(s.msgs[:1]))
+	s.msgs = nil
 }
 
 func (s *Stream) partial() bool {
