@@ -241,8 +241,8 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 		cs.hdr.Deadline = time.Now().Add(cs.opts.timeout)
 	}
 	cs.hdr.ContentSubtype = cs.opts.wire.subtype
-	if cs.maxRecv != ch.opts.maxRecv {
-		cs.hdr.MaxReceiveMessageSize = cs.maxRecv
+	if cs.maxRecv != ch.opts.maxRecv || cs.maxRecv == 0 { // the connection reads 0 as its default
+		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = cs.maxRecv, true
 	}
 	if (len(cs.opts.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
 		// Fail before waiting for a connection the credentials could

@@ -119,6 +119,30 @@ func TestLargeMessages(t *testing.T) {
 		doEmptyUnary(t, s)
 	})
 
+	t.Run("ZeroLimit", func(t *testing.T) {
+		// 0 is a limit of 0 bytes, not "the default" (grpc-go's
+		// MaxCallRecvMsgSize(0)): an empty response passes, any other
+		// fails RESOURCE_EXHAUSTED, for the channel's limit and a call's.
+		for _, tc := range []struct {
+			name string
+			ch   []channel.Option
+			call []channel.CallOption
+		}{
+			{"channel", []channel.Option{channel.WithMaxReceiveMessageSize(0)}, nil},
+			{"call", nil, []channel.CallOption{channel.MaxReceiveMessageSize(0)}},
+		} {
+			s := dialStubs(t, addr, tc.ch...)
+			if _, err := s.empty.Call(tctx(t), &empty{}, tc.call...); err != nil {
+				t.Errorf("%s limit 0: empty response: %v", tc.name, err)
+			}
+			_, err := s.unary.Call(tctx(t), &simpleReq{ResponseSize: 1}, tc.call...)
+			st := wantStatus(t, tc.name+" limit 0: 1-byte payload", err, codes.ResourceExhausted, "")
+			if st != nil && !containsAll(st.Details(), "vs. 0") {
+				t.Errorf("%s limit 0: message %q does not give the limit 0", tc.name, st.Details())
+			}
+		}
+	})
+
 	t.Run("ResponseUnlimited", func(t *testing.T) {
 		s := dialStubs(t, addr, channel.WithMaxReceiveMessageSize(-1))
 		resp, err := s.unary.Call(tctx(t), bigReq)

@@ -243,7 +243,7 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	s.recvFlow = newInFlow(c.recvWin.Load())
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
 	s.deframer.Alloc = bufpool.Get
-	if hdr.MaxReceiveMessageSize != 0 {
+	if hdr.OwnMaxReceive {
 		s.deframer.MaxSize = hdr.MaxReceiveMessageSize
 	}
 	c.mu.Lock()

@@ -38,7 +38,8 @@ type CallHdr struct {
 	// grpc-previous-rpc-attempts.
 	PreviousAttempts int
 	// MaxReceiveMessageSize overrides the connection's receive limit for
-	// this stream when non-zero (negative: unlimited).
+	// this stream when OwnMaxReceive is set (negative: unlimited; zero:
+	// only empty messages).
 	MaxReceiveMessageSize int
 	// Notify, if set, is called after something happened on a stream of
 	// this call: its response headers or a message arrived, it ended, or
@@ -65,6 +66,8 @@ type CallHdr struct {
 	// channel; received bytes are credited back as they arrive; a second
 	// message ends the stream with ErrManyResponses (RST_STREAM CANCEL).
 	OneResponse bool
+	// OwnMaxReceive says MaxReceiveMessageSize is this stream's limit.
+	OwnMaxReceive bool
 }
 
 // ErrManyResponses ends a OneResponse stream whose server sent a second
