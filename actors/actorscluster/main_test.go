@@ -3,7 +3,6 @@ package actorscluster_test
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/grpcactor/grpcactor/actors/actorscluster"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"go.uber.org/goleak"
 )
@@ -189,9 +189,7 @@ func run(m *testing.M, n int) int {
 		reg, agent := &registry{}, test.NewInMemAgent()
 		tc := &testCluster{}
 		for j := range tc.members {
-			sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-				return slog.New(slog.DiscardHandler)
-			}))
+			sys := actorsys.NewQuiet()
 			p := &provider{reg: reg}
 			if i == 0 {
 				p.test = test.NewTestProvider(agent)

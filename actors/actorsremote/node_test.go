@@ -3,7 +3,6 @@ package actorsremote_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/grpcactor/grpcactor/actors/actorsremote"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -93,9 +93,7 @@ type poolM struct{ m *testing.M }
 func (p poolM) Run() int {
 	var conns []net.Conn
 	for range poolSize {
-		sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(slog.DiscardHandler)
-		}))
+		sys := actorsys.NewQuiet()
 		// protoactor's endpoint writer tries a connection MaxRetryCount
 		// times but closes only the last try's grpc-go ClientConn: a
 		// writer to a node a test killed left the earlier tries'
