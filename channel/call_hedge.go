@@ -424,7 +424,7 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	if w.stream != nil {
 		cs.mu.Lock()
 		cs.stream, cs.peer = w.stream, w.peer
-		cs.attempts = attempts // more than one: no buffer is recycled
+		cs.attempts = int32(attempts) // more than one: no buffer is recycled
 		cs.commitLocked()
 		cs.restarting = false
 		cs.mu.Unlock()

@@ -20,7 +20,7 @@ import (
 // ones (tryRecv) alike; each only waits its own way.
 type retryState struct {
 	retries  int32                      // transparent retries of streams the server refused (callState.mu)
-	attempts int                        // attempts made under the retry policy, the first included (receive side)
+	attempts int32                      // attempts made under the retry policy, the first included (receive side); int32 beside retries keeps callState in the 576-byte size class
 	retry    *serviceconfig.RetryPolicy // nil: no policy retries
 	throttle *serviceconfig.Throttling
 	backoff  *time.Timer // a started call's wait before its next attempt (callState.mu)
@@ -68,7 +68,7 @@ func (cs *callState) policyOrEnd(s *transport.Stream, st *status.Error) (retryNe
 	if !retry {
 		return retryNone, 0
 	}
-	cs.logRetry("retry policy", cs.attempts+1, st, delay)
+	cs.logRetry("retry policy", int(cs.attempts)+1, st, delay)
 	cs.endAttempt(st)
 	return retryPolicy, delay
 }
@@ -91,7 +91,7 @@ func (cs *callState) transparentRetry(s *transport.Stream) bool {
 // nextPolicyAttempt counts the attempt a policy retry is about to open
 // (attemptMu held, or a started call's attempt restarting).
 func (cs *callState) nextPolicyAttempt() {
-	cs.hdr.PreviousAttempts = cs.attempts
+	cs.hdr.PreviousAttempts = int(cs.attempts)
 	cs.attempts++
 }
 
@@ -193,7 +193,7 @@ func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Dur
 		cs.attempts = 1
 	}
 	allow := cs.throttle == nil || cs.throttle.Allow()
-	retry, delay := retryDecision(cs.retry, st.Code(), committed, cs.attempts, st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	retry, delay := retryDecision(cs.retry, st.Code(), committed, int(cs.attempts), st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
 	return delay, retry
 }
 
