@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -22,16 +23,27 @@ import (
 // waits for the race: a blocking call's caller waits for decided, as it
 // waits for its stream.
 //
-// Only calls whose requests are all known when they start (unary and
-// server-streaming) are hedged: a client- or bidirectional-streaming call
-// runs one attempt, without hedging (see hedgeable).
+// A blocking client- or bidirectional-streaming call (streaming) races
+// while its requests arrive: each request (and the half-close) is kept in
+// req and queued on every attempt on the wire (sendRacing), and an
+// attempt that opens later is sent req first, all under mu so that a
+// replay and a new request cannot interleave. Once req passes the retry
+// buffer's limit the call commits to the attempt on which the most was
+// sent (gRFC A6). A started client- or bidirectional-streaming call runs
+// one attempt, without hedging (see hedgeable).
 type hedger struct {
-	cs       *callState
-	policy   *serviceconfig.HedgingPolicy
-	throttle *serviceconfig.Throttling
-	req      [][]byte // the call's framed requests, sent on every attempt
-	begun    bool     // hedgeable ran (callState.mu)
-	racing   bool     // hedgeable said yes: the race runs (callState.mu)
+	cs        *callState
+	policy    *serviceconfig.HedgingPolicy
+	throttle  *serviceconfig.Throttling
+	req       [][]byte // the call's framed requests, sent on every attempt (h.mu once streaming)
+	begun     bool     // hedgeable ran (callState.mu)
+	racing    bool     // hedgeable said yes: the race runs (callState.mu)
+	streaming bool     // the requests arrive during the race (set by hedgeable, before any)
+
+	// Guarded by mu, for a streaming call.
+	closed   bool // the call half-closed (always, for a call that is not streaming)
+	reqBytes int  // the bytes in req
+	overflow bool // req passed retryBufferLimit: commit to an attempt on the wire
 
 	mu       sync.Mutex
 	core     hedgeCore
@@ -82,10 +94,16 @@ func (cs *callState) hedgeable() bool {
 	for _, b := range cs.sent {
 		n += len(b)
 	}
-	if !cs.closedSend || cs.committed || n > retryBufferLimit {
+	if cs.committed || n > retryBufferLimit {
 		return false
 	}
-	h.req, h.racing = cs.sent, true
+	if !cs.closedSend {
+		if cs.async || len(cs.sent) > 0 {
+			return false // a started client- or bidi-streaming call: one attempt
+		}
+		h.streaming = true
+	}
+	h.req, h.racing, h.closed = cs.sent, true, cs.closedSend
 	cs.attempts = 1
 	return true
 }
@@ -104,6 +122,9 @@ func (cs *callState) startHedged() error {
 		}
 	}
 	h.begin()
+	if h.streaming {
+		return nil // the caller sends its requests during the race (sendRacing)
+	}
 	select {
 	case <-h.decided:
 	case <-cs.ctx.Done():
@@ -318,23 +339,123 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 	h.mu.Lock()
 	a.stream, a.peer = s, conn.Address()
 	lost = h.over || (h.winner != nil && h.winner != a)
-	h.mu.Unlock()
 	if lost {
+		h.mu.Unlock()
 		s.Cancel(errHedgeLost)
 		return
 	}
+	// The requests so far, under mu: a streaming call's new request
+	// (sendRacing) comes after them.
 	for i, b := range h.req {
-		if a.n == 0 && b != nil {
-			cs.statsOut(b) // the call's stats count its requests once
-		}
-		if s.Enqueue(b, i == len(h.req)-1) != nil {
+		if s.Enqueue(b, h.closed && i == len(h.req)-1) != nil {
 			break
 		}
 	}
-	if len(h.req) == 0 {
+	if len(h.req) == 0 && h.closed {
 		_ = s.Enqueue(nil, true)
 	}
+	commit := h.overflow && h.winner == nil
+	var p hedgePlan
+	if commit {
+		p = h.core.overflow(a.n) // the first attempt on the wire after the buffer overflowed
+	}
+	h.mu.Unlock()
+	if a.n == 0 && !h.streaming {
+		for _, b := range h.req {
+			if b != nil {
+				cs.statsOut(b) // the call's stats count its requests once
+			}
+		}
+	}
+	if commit {
+		h.perform(p)
+	}
 	a.event() // what happened before the stream was recorded
+}
+
+// sendRacing sends a streaming call's framed request (nil with last for
+// the half-close alone) while the race runs: it is kept for the attempts
+// to come and queued on every attempt on the wire (Enqueue: the retry
+// buffer's limit bounds what waits). A request that takes the kept bytes
+// past retryBufferLimit commits the call to the attempt on which the most
+// was sent (the least still queued), or, with none on the wire yet, to
+// the first to open. Once an attempt is committed it returns false and
+// that attempt's stream (nil if it has none, or the call is over) for the
+// caller to write on.
+func (h *hedger) sendRacing(frame []byte, last bool) (*transport.Stream, bool) {
+	h.mu.Lock()
+	if h.winner != nil || h.over {
+		var s *transport.Stream
+		if h.winner != nil {
+			s = h.winner.stream
+		}
+		h.mu.Unlock()
+		return s, false
+	}
+	if frame != nil {
+		h.req = append(h.req, frame)
+		h.reqBytes += len(frame)
+	}
+	if last {
+		h.closed = true
+	}
+	for _, a := range h.atts {
+		if a.stream != nil && !a.ended {
+			_ = a.stream.Enqueue(frame, last)
+		}
+	}
+	var p hedgePlan
+	commit := false
+	if h.reqBytes > retryBufferLimit && !h.overflow {
+		h.overflow = true
+		if w := h.fullestLocked(); w != nil {
+			p, commit = h.core.overflow(w.n), true
+		}
+	}
+	h.mu.Unlock()
+	if commit {
+		h.perform(p)
+	}
+	return nil, true
+}
+
+// fullestLocked is the attempt on the wire on which the most of the
+// requests was sent (the fewest bytes still queued; the oldest of equals),
+// or nil (h.mu held).
+func (h *hedger) fullestLocked() *hedgeAttempt {
+	var best *hedgeAttempt
+	var least int64
+	for _, a := range h.atts {
+		if a.stream == nil || a.ended {
+			continue
+		}
+		if q := a.stream.Queued(); best == nil || q < least {
+			best, least = a, q
+		}
+	}
+	return best
+}
+
+// awaitStreamingHedge waits, for a blocking streaming call racing hedged
+// attempts, until one is committed: nil, or the error that ended the
+// call (or the committed attempt, which could not open a stream).
+func (cs *callState) awaitStreamingHedge() error {
+	h := cs.hedge
+	if h == nil || !h.streaming {
+		return nil
+	}
+	select {
+	case <-h.decided:
+	case <-cs.ctx.Done():
+		return status.FromContext(cs.ctx)
+	}
+	h.mu.Lock()
+	w := h.winner
+	h.mu.Unlock()
+	if w.stream == nil {
+		return w.err
+	}
+	return nil
 }
 
 // failed ends an attempt that could not open a stream with err.
@@ -414,6 +535,9 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	cs := h.cs
 	h.mu.Lock()
 	losers := h.losersLocked(w)
+	if h.streaming {
+		h.req = nil // sent on w, which alone goes on
+	}
 	attempts := h.core.sent + h.core.reopens
 	done := w.pickDone // the call's from now on
 	w.pickDone = nil
@@ -502,4 +626,34 @@ func (h *hedger) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return "hedged call: " + strconv.Itoa(h.core.sent) + " of " + strconv.Itoa(h.core.max) + " attempts sent"
+}
+
+// sendHedged is sendMsg (frame) and closeSend (nil, last) of a blocking
+// streaming call under a hedging policy: to every attempt while the race
+// runs, then to the committed one. An io.EOF means the call has ended;
+// its status comes from recvMsg.
+func (cs *callState) sendHedged(frame []byte, last bool) error {
+	cs.mu.Lock()
+	if frame == nil && cs.closedSend {
+		cs.mu.Unlock()
+		return nil
+	}
+	if last {
+		cs.closedSend = true
+	}
+	cs.mu.Unlock()
+	s, racing := cs.hedge.sendRacing(frame, last)
+	if racing {
+		if frame != nil {
+			cs.statsOut(frame)
+		}
+		return nil
+	}
+	if s == nil || s.Write(frame, last) != nil {
+		return io.EOF
+	}
+	if frame != nil {
+		cs.statsOut(frame)
+	}
+	return nil
 }
