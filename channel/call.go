@@ -469,7 +469,7 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
-	if h := cs.hedge; h != nil && h.streaming {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
 		return cs.sendHedged(frame, last)
 	}
 	cs.attemptMu.Lock()
@@ -517,7 +517,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 }
 
 func (cs *callState) closeSend() error {
-	if h := cs.hedge; h != nil && h.streaming {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
 		return cs.sendHedged(nil, true)
 	}
 	cs.attemptMu.Lock()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcactor/grpcactor/balancer"
@@ -29,16 +30,17 @@ import (
 // attempt that opens later is sent req first, all under mu so that a
 // replay and a new request cannot interleave. Once req passes the retry
 // buffer's limit the call commits to the attempt on which the most was
-// sent (gRFC A6). A started client- or bidirectional-streaming call runs
-// one attempt, without hedging (see hedgeable).
+// sent (gRFC A6). A started streaming call does the same (sendAsync),
+// its send credit granted during the race until the buffer's limit
+// (sendReady).
 type hedger struct {
 	cs        *callState
 	policy    *serviceconfig.HedgingPolicy
 	throttle  *serviceconfig.Throttling
-	req       [][]byte // the call's framed requests, sent on every attempt (h.mu once streaming)
-	begun     bool     // hedgeable ran (callState.mu)
-	racing    bool     // hedgeable said yes: the race runs (callState.mu)
-	streaming bool     // the requests arrive during the race (set by hedgeable, before any)
+	req       [][]byte    // the call's framed requests, sent on every attempt (h.mu once streaming)
+	begun     bool        // hedgeable ran (callState.mu)
+	racing    bool        // hedgeable said yes: the race runs (callState.mu)
+	streaming atomic.Bool // the requests arrive during the race (set by hedgeable, before any)
 
 	// Guarded by mu, for a streaming call.
 	closed   bool // the call half-closed (always, for a call that is not streaming)
@@ -75,8 +77,10 @@ func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
 	return &hedger{cs: cs, policy: p, core: hedgeCore{max: p.MaxAttempts, delay: p.HedgingDelay}, decided: make(chan struct{})}
 }
 
-// hedgeable reports whether the call is hedged: it has a hedging policy,
-// its requests are all sent (half-closed), and they fit the retry buffer.
+// hedgeable reports whether the call is hedged: it has a hedging policy
+// and its requests so far fit the retry buffer. A call not yet
+// half-closed (client- or bidi-streaming) races while it sends
+// (streaming).
 // Otherwise the call runs one attempt (with transparent retries), as a
 // call without a policy. Only the call's first start asks.
 func (cs *callState) hedgeable() bool {
@@ -98,10 +102,8 @@ func (cs *callState) hedgeable() bool {
 		return false
 	}
 	if !cs.closedSend {
-		if cs.async || len(cs.sent) > 0 {
-			return false // a started client- or bidi-streaming call: one attempt
-		}
-		h.streaming = true
+		h.streaming.Store(true)
+		h.reqBytes = n
 	}
 	h.req, h.racing, h.closed = cs.sent, true, cs.closedSend
 	cs.attempts = 1
@@ -122,7 +124,7 @@ func (cs *callState) startHedged() error {
 		}
 	}
 	h.begin()
-	if h.streaming {
+	if h.streaming.Load() {
 		return nil // the caller sends its requests during the race (sendRacing)
 	}
 	select {
@@ -160,6 +162,9 @@ func (cs *callState) startHedgedAsync() {
 		}
 	}
 	cs.hedge.begin()
+	if cs.hedge.streaming.Load() {
+		cs.hdr.Notify() // the pump grants send credit for the race (sendReady)
+	}
 }
 
 // awaitHedge waits, if the call is racing hedged attempts, until one is
@@ -360,7 +365,7 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 		p = h.core.overflow(a.n) // the first attempt on the wire after the buffer overflowed
 	}
 	h.mu.Unlock()
-	if a.n == 0 && !h.streaming {
+	if a.n == 0 && !h.streaming.Load() {
 		for _, b := range h.req {
 			if b != nil {
 				cs.statsOut(b) // the call's stats count its requests once
@@ -441,7 +446,7 @@ func (h *hedger) fullestLocked() *hedgeAttempt {
 // call (or the committed attempt, which could not open a stream).
 func (cs *callState) awaitStreamingHedge() error {
 	h := cs.hedge
-	if h == nil || !h.streaming {
+	if h == nil || !h.streaming.Load() {
 		return nil
 	}
 	select {
@@ -535,7 +540,7 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	cs := h.cs
 	h.mu.Lock()
 	losers := h.losersLocked(w)
-	if h.streaming {
+	if h.streaming.Load() {
 		h.req = nil // sent on w, which alone goes on
 	}
 	attempts := h.core.sent + h.core.reopens
@@ -626,6 +631,41 @@ func (h *hedger) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return "hedged call: " + strconv.Itoa(h.core.sent) + " of " + strconv.Itoa(h.core.max) + " attempts sent"
+}
+
+// raceSendReady reports, for a streaming call racing hedged attempts,
+// whether it may be given send credit: until its requests pass the retry
+// buffer's limit (what is queued is bounded by that limit). racing is
+// false once an attempt is committed (its stream then says).
+func (h *hedger) raceSendReady() (ready, racing bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.winner != nil || h.over {
+		return false, false
+	}
+	return !h.overflow && !h.closed, true
+}
+
+// sendHedgedAsync is sendAsync of a started streaming call under a
+// hedging policy: sendHedged without waiting for the committed attempt's
+// write quota (the caller's send credit bounds what it queues).
+func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
+	cs.mu.Lock()
+	if last {
+		cs.closedSend = true
+	}
+	cs.mu.Unlock()
+	if frame != nil {
+		cs.statsOut(frame) // before it is queued (see sendAsync)
+	}
+	s, racing := cs.hedge.sendRacing(frame, last)
+	if racing {
+		return nil
+	}
+	if s == nil || s.Enqueue(frame, last) != nil {
+		return io.EOF
+	}
+	return nil
 }
 
 // sendHedged is sendMsg (frame) and closeSend (nil, last) of a blocking

@@ -257,3 +257,106 @@ func TestHedgeStreamBufferLimitCommits(t *testing.T) {
 	}
 	hgWantAttempts(t, s.hgServer, 1, 2, 3)
 }
+
+// hsStarted is a started streaming call's events, on buffered channels
+// (the callbacks must not block).
+type hsStarted struct {
+	credit chan int
+	msgs   chan string
+	end    chan error
+}
+
+func newHSStarted() *hsStarted {
+	return &hsStarted{credit: make(chan int, 64), msgs: make(chan string, 64), end: make(chan error, 1)}
+}
+
+func (h *hsStarted) handler() channel.StreamHandler[*wrapperspb.StringValue] {
+	return channel.StreamHandler[*wrapperspb.StringValue]{
+		OnSendCredit: func(n int) { h.credit <- n },
+		OnMessage:    func(r *wrapperspb.StringValue) { h.msgs <- r.GetValue() },
+		OnEnd:        func(_ *channel.Call, err error) { h.end <- err },
+	}
+}
+
+// awaitCredit waits for the first send credit (bounded by the test's
+// timeout); the tests send fewer requests than DefaultSendCredit.
+func (h *hsStarted) awaitCredit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.credit:
+	case <-tctx(t).Done():
+		t.Fatal("no send credit")
+	}
+}
+
+// The started forms (Start, with send credit) of the two tests above.
+func TestHedgeStartedStreams(t *testing.T) {
+	t.Run("ClientStream", func(t *testing.T) {
+		s := hsStart(t, 0, func(n int) bool { return n == 1 })
+		ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.02s"}`)))
+		ev := newHSStarted()
+		call := channel.StreamUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Client").Start(tctx(t), ev.handler())
+		ev.awaitCredit(t)
+		if err := call.Send(wrapperspb.String("a")); err != nil {
+			t.Fatal(err)
+		}
+		hsAwait(t, s, 2)
+		for _, v := range []string{"bb", "ccc"} {
+			if err := call.Send(wrapperspb.String(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := call.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-ev.end; err != nil {
+			t.Fatal(err)
+		}
+		if got, want := <-ev.msgs, "attempt 2: 3 messages, 6 bytes"; got != want {
+			t.Fatalf("response %q; want %q", got, want)
+		}
+		hgWaitCancelled(t, s.hgServer, 1)
+		hgWantAttempts(t, s.hgServer, 1, 2)
+	})
+	t.Run("Bidi", func(t *testing.T) {
+		s := hsStart(t, 2, func(n int) bool { return n == 1 })
+		ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0.02s"}`)))
+		ev := newHSStarted()
+		call := channel.StreamStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Bidi").Start(tctx(t), ev.handler())
+		ev.awaitCredit(t)
+		if err := call.Send(wrapperspb.String("a")); err != nil {
+			t.Fatal(err)
+		}
+		hsAwait(t, s, 2)
+		if err := call.Send(wrapperspb.String("b")); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for len(got) < 2 {
+			select {
+			case m := <-ev.msgs:
+				got = append(got, m)
+			case err := <-ev.end:
+				t.Fatalf("call ended %v after %v", err, got)
+			}
+		}
+		hgWaitCancelled(t, s.hgServer, 1)
+		if err := call.Send(wrapperspb.String("c")); err != nil {
+			t.Fatal(err)
+		}
+		if err := call.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-ev.end; err != nil {
+			t.Fatal(err)
+		}
+		close(ev.msgs)
+		for m := range ev.msgs {
+			got = append(got, m)
+		}
+		if want := "2:a 2:b 2:c"; strings.Join(got, " ") != want {
+			t.Fatalf("responses %v; want %s", got, want)
+		}
+		hgWantAttempts(t, s.hgServer, 1, 2)
+	})
+}
