@@ -201,12 +201,42 @@ func TestHedgeBidiStalledFirst(t *testing.T) {
 // cancelled, no hedge follows, and the winner gets every request, those
 // after the commit too.
 func TestHedgeStreamBufferLimitCommits(t *testing.T) {
+	t.Run("Open", func(t *testing.T) {
+		hsBufferLimit(t, func(ch *channel.Channel) (func(string) error, func() (string, error)) {
+			st, err := channel.StreamUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Client").Open(tctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(v string) error { return st.Send(wrapperspb.String(v)) }, func() (string, error) {
+				r, err := st.CloseAndRecv()
+				return r.GetValue(), err
+			}
+		})
+	})
+	t.Run("Start", func(t *testing.T) {
+		hsBufferLimit(t, func(ch *channel.Channel) (func(string) error, func() (string, error)) {
+			ev := newHSStarted()
+			call := channel.StreamUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Client").Start(tctx(t), ev.handler())
+			ev.awaitCredit(t)
+			return func(v string) error { return call.Send(wrapperspb.String(v)) }, func() (string, error) {
+				if err := call.CloseSend(); err != nil {
+					return "", err
+				}
+				if err := <-ev.end; err != nil {
+					return "", err
+				}
+				return <-ev.msgs, nil
+			}
+		})
+	})
+}
+
+// hsBufferLimit is TestHedgeStreamBufferLimitCommits with a call that
+// open makes: its send and its half-close that returns the response.
+func hsBufferLimit(t *testing.T, open func(*channel.Channel) (func(string) error, func() (string, error))) {
 	s := hsStart(t, 0, func(int) bool { return false })
 	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s"}`)))
-	st, err := channel.StreamUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Client").Open(tctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	send, finish := open(ch)
 	big := strings.Repeat("x", 100<<10)
 	arrived := map[int]bool{}
 	for len(arrived) < 3 { // every attempt on the wire
@@ -218,7 +248,7 @@ func TestHedgeStreamBufferLimitCommits(t *testing.T) {
 		}
 	}
 	for range 3 { // the third passes the limit
-		if err := st.Send(wrapperspb.String(big)); err != nil {
+		if err := send(big); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -239,10 +269,10 @@ func TestHedgeStreamBufferLimitCommits(t *testing.T) {
 		}
 		cancelled[ns[i-1]] = true
 	}
-	if err := st.Send(wrapperspb.String(big)); err != nil { // after the commit
+	if err := send(big); err != nil { // after the commit
 		t.Fatal(err)
 	}
-	r, err := st.CloseAndRecv()
+	r, err := finish()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,8 +282,8 @@ func TestHedgeStreamBufferLimitCommits(t *testing.T) {
 			w = n
 		}
 	}
-	if want := fmt.Sprintf("attempt %d: 4 messages, %d bytes", w, 4*len(big)); r.GetValue() != want {
-		t.Fatalf("response %q; want %q (attempts cancelled: %v)", r.GetValue(), want, cancelled)
+	if want := fmt.Sprintf("attempt %d: 4 messages, %d bytes", w, 4*len(big)); r != want {
+		t.Fatalf("response %q; want %q (attempts cancelled: %v)", r, want, cancelled)
 	}
 	hgWantAttempts(t, s.hgServer, 1, 2, 3)
 }
