@@ -8,6 +8,7 @@ package system_test
 // for the server's events, not for time.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/codes"
 )
 
 // hsServer is a grpc-go server for streaming hedged calls. Each attempt
@@ -389,4 +391,32 @@ func TestHedgeStartedStreams(t *testing.T) {
 		}
 		hgWantAttempts(t, s.hgServer, 1, 2)
 	})
+}
+
+// Cancelling a blocking bidi call during the race cancels every attempt
+// on the wire, and Recv ends CANCELLED.
+func TestHedgeStreamCancelled(t *testing.T) {
+	s := hsStart(t, 1, func(int) bool { return true })
+	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0s"}`)))
+	ctx, cancel := context.WithCancel(tctx(t))
+	defer cancel()
+	st, err := channel.StreamStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Bidi").Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(wrapperspb.String("a")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // both attempts on the wire, in either order
+		select {
+		case <-s.arrived:
+		case <-tctx(t).Done():
+			t.Fatalf("server saw attempts %v; want 2", s.seen())
+		}
+	}
+	cancel()
+	_, err = st.Recv()
+	hgWantCode(t, err, codes.Canceled)
+	hgWaitCancelled(t, s.hgServer, 1)
+	hgWaitCancelled(t, s.hgServer, 2)
 }
