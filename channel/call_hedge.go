@@ -386,16 +386,22 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 // was sent (the least still queued), or, with none on the wire yet, to
 // the first to open. Once an attempt is committed it returns false and
 // that attempt's stream (nil if it has none, or the call is over) for the
-// caller to write on.
-func (h *hedger) sendRacing(frame []byte, last bool) (*transport.Stream, bool) {
+// caller to write on. A blocking caller (wait) is told to wait for the
+// commit instead while the buffer has overflowed with no attempt on the
+// wire (gRFC A6: the request stays pending, not buffered); a started
+// call's requests are bounded by its send credit, which stops then.
+func (h *hedger) sendRacing(frame []byte, last, wait bool) (s *transport.Stream, racing, waitCommit bool) {
 	h.mu.Lock()
 	if h.winner != nil || h.over {
-		var s *transport.Stream
 		if h.winner != nil {
 			s = h.winner.stream
 		}
 		h.mu.Unlock()
-		return s, false
+		return s, false, false
+	}
+	if wait && h.overflow {
+		h.mu.Unlock()
+		return nil, true, true
 	}
 	if frame != nil {
 		h.req = append(h.req, frame)
@@ -421,7 +427,7 @@ func (h *hedger) sendRacing(frame []byte, last bool) (*transport.Stream, bool) {
 	if commit {
 		h.perform(p)
 	}
-	return nil, true
+	return nil, true, false
 }
 
 // fullestLocked is the attempt on the wire on which the most of the
@@ -658,7 +664,7 @@ func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
 	if frame != nil {
 		cs.statsOut(frame) // before it is queued (see sendAsync)
 	}
-	s, racing := cs.hedge.sendRacing(frame, last)
+	s, racing, _ := cs.hedge.sendRacing(frame, last, false)
 	if racing {
 		return nil
 	}
@@ -682,7 +688,16 @@ func (cs *callState) sendHedged(frame []byte, last bool) error {
 		cs.closedSend = true
 	}
 	cs.mu.Unlock()
-	s, racing := cs.hedge.sendRacing(frame, last)
+	h := cs.hedge
+	s, racing, wait := h.sendRacing(frame, last, true)
+	for wait {
+		select {
+		case <-h.decided:
+		case <-cs.ctx.Done():
+			return io.EOF // the call is over: recvMsg says how
+		}
+		s, racing, wait = h.sendRacing(frame, last, true)
+	}
 	if racing {
 		if frame != nil {
 			cs.statsOut(frame)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/resolver"
 )
 
 // hsServer is a grpc-go server for streaming hedged calls. Each attempt
@@ -419,4 +420,42 @@ func TestHedgeStreamCancelled(t *testing.T) {
 	hgWantCode(t, err, codes.Canceled)
 	hgWaitCancelled(t, s.hgServer, 1)
 	hgWaitCancelled(t, s.hgServer, 2)
+}
+
+// Requests past the buffer's limit before any attempt is on the wire (a
+// wait-for-ready call with no address yet): the request that passed it is
+// kept, the next Send waits; the first attempt to open is committed with
+// the whole buffer, and every request reaches it.
+func TestHedgeStreamBufferLimitBeforeWire(t *testing.T) {
+	s := hsStart(t, 0, func(int) bool { return false })
+	r := resolver.NewManual()
+	ch := dial(t, "manual:///hedge", channel.WithResolver(r),
+		channel.WithServiceConfig(hgConfig(`{"maxAttempts":2,"hedgingDelay":"0s"}`)))
+	st, err := channel.StreamUnary[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Client").Open(tctx(t), channel.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 100<<10)
+	for range 3 { // the third passes the limit: kept, as nothing is on the wire
+		if err := st.Send(wrapperspb.String(big)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- st.Send(wrapperspb.String(big)) }() // waits for the commit
+	r.Update(resolver.Update{Addresses: []resolver.Address{{Addr: s.addr}}})
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	resp, err := st.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w int
+	if _, err := fmt.Sscanf(resp.GetValue(), "attempt %d:", &w); err != nil {
+		t.Fatalf("response %q", resp.GetValue())
+	}
+	if want := fmt.Sprintf("attempt %d: 4 messages, %d bytes", w, 4*len(big)); resp.GetValue() != want {
+		t.Fatalf("response %q; want %q", resp.GetValue(), want)
+	}
 }
