@@ -217,6 +217,9 @@ func (cs *callState) tryRecv() (data []byte, ok bool, err error) {
 // attempt opens, the message waits in the retry buffer and is replayed.
 // An io.EOF means the call is over.
 func (cs *callState) sendAsync(frame []byte, last bool) error {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
+		return cs.sendHedgedAsync(frame, last)
+	}
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
 	if !cs.committed || cs.restarting {
@@ -265,6 +268,11 @@ func (cs *callState) closeSendAsync() error {
 // sendReady reports whether the call has an open attempt that holds
 // fewer than quota queued request bytes.
 func (cs *callState) sendReady(quota int64) bool {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
+		if ready, racing := h.raceSendReady(); racing {
+			return ready
+		}
+	}
 	cs.mu.Lock()
 	s, restarting, closed := cs.stream, cs.restarting, cs.closedSend
 	cs.mu.Unlock()

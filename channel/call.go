@@ -50,7 +50,9 @@ const (
 //
 // Lock order: attemptMu before mu. Neither is held while user code or the
 // channel's actor runs; mu is never held across a call into the
-// transport.
+// transport. The hedger's mu is taken with neither held; it is held
+// across a stream's Enqueue (which never blocks nor calls back), so that
+// a hedged streaming call's replay and new requests cannot interleave.
 type callState struct {
 	callConfig
 
@@ -467,6 +469,9 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
+		return cs.sendHedged(frame, last)
+	}
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
 	if !cs.committed {
@@ -512,6 +517,9 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 }
 
 func (cs *callState) closeSend() error {
+	if h := cs.hedge; h != nil && h.streaming.Load() {
+		return cs.sendHedged(nil, true)
+	}
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
 	if cs.closedSend {
@@ -604,6 +612,7 @@ func (cs *callState) headerMD() metadata.MD {
 		<-cs.done
 		return cs.header
 	}
+	_ = cs.awaitStreamingHedge()
 	s := cs.cur()
 	if s == nil {
 		<-cs.done

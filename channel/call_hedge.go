@@ -1,8 +1,10 @@
 package channel
 
 import (
+	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcactor/grpcactor/balancer"
@@ -22,16 +24,28 @@ import (
 // waits for the race: a blocking call's caller waits for decided, as it
 // waits for its stream.
 //
-// Only calls whose requests are all known when they start (unary and
-// server-streaming) are hedged: a client- or bidirectional-streaming call
-// runs one attempt, without hedging (see hedgeable).
+// A blocking client- or bidirectional-streaming call (streaming) races
+// while its requests arrive: each request (and the half-close) is kept in
+// req and queued on every attempt on the wire (sendRacing), and an
+// attempt that opens later is sent req first, all under mu so that a
+// replay and a new request cannot interleave. Once req passes the retry
+// buffer's limit the call commits to the attempt on which the most was
+// sent (gRFC A6). A started streaming call does the same (sendAsync),
+// its send credit granted during the race until the buffer's limit
+// (sendReady).
 type hedger struct {
-	cs       *callState
-	policy   *serviceconfig.HedgingPolicy
-	throttle *serviceconfig.Throttling
-	req      [][]byte // the call's framed requests, sent on every attempt
-	begun    bool     // hedgeable ran (callState.mu)
-	racing   bool     // hedgeable said yes: the race runs (callState.mu)
+	cs        *callState
+	policy    *serviceconfig.HedgingPolicy
+	throttle  *serviceconfig.Throttling
+	req       [][]byte    // the call's framed requests, sent on every attempt (h.mu once streaming)
+	begun     bool        // hedgeable ran (callState.mu)
+	racing    bool        // hedgeable said yes: the race runs (callState.mu)
+	streaming atomic.Bool // the requests arrive during the race (set by hedgeable, before any)
+
+	// Guarded by mu, for a streaming call.
+	closed   bool // the call half-closed (always, for a call that is not streaming)
+	reqBytes int  // the bytes in req
+	overflow bool // req passed retryBufferLimit: commit to an attempt on the wire
 
 	mu       sync.Mutex
 	core     hedgeCore
@@ -63,8 +77,10 @@ func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
 	return &hedger{cs: cs, policy: p, core: hedgeCore{max: p.MaxAttempts, delay: p.HedgingDelay}, decided: make(chan struct{})}
 }
 
-// hedgeable reports whether the call is hedged: it has a hedging policy,
-// its requests are all sent (half-closed), and they fit the retry buffer.
+// hedgeable reports whether the call is hedged: it has a hedging policy
+// and its requests so far fit the retry buffer. A call not yet
+// half-closed (client- or bidi-streaming) races while it sends
+// (streaming).
 // Otherwise the call runs one attempt (with transparent retries), as a
 // call without a policy. Only the call's first start asks.
 func (cs *callState) hedgeable() bool {
@@ -82,10 +98,14 @@ func (cs *callState) hedgeable() bool {
 	for _, b := range cs.sent {
 		n += len(b)
 	}
-	if !cs.closedSend || cs.committed || n > retryBufferLimit {
+	if cs.committed || n > retryBufferLimit {
 		return false
 	}
-	h.req, h.racing = cs.sent, true
+	if !cs.closedSend {
+		h.streaming.Store(true)
+		h.reqBytes = n
+	}
+	h.req, h.racing, h.closed = cs.sent, true, cs.closedSend
 	cs.attempts = 1
 	return true
 }
@@ -104,6 +124,9 @@ func (cs *callState) startHedged() error {
 		}
 	}
 	h.begin()
+	if h.streaming.Load() {
+		return nil // the caller sends its requests during the race (sendRacing)
+	}
 	select {
 	case <-h.decided:
 	case <-cs.ctx.Done():
@@ -139,6 +162,9 @@ func (cs *callState) startHedgedAsync() {
 		}
 	}
 	cs.hedge.begin()
+	if cs.hedge.streaming.Load() {
+		cs.hdr.Notify() // the pump grants send credit for the race (sendReady)
+	}
 }
 
 // awaitHedge waits, if the call is racing hedged attempts, until one is
@@ -318,23 +344,129 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 	h.mu.Lock()
 	a.stream, a.peer = s, conn.Address()
 	lost = h.over || (h.winner != nil && h.winner != a)
-	h.mu.Unlock()
 	if lost {
+		h.mu.Unlock()
 		s.Cancel(errHedgeLost)
 		return
 	}
+	// The requests so far, under mu: a streaming call's new request
+	// (sendRacing) comes after them.
 	for i, b := range h.req {
-		if a.n == 0 && b != nil {
-			cs.statsOut(b) // the call's stats count its requests once
-		}
-		if s.Enqueue(b, i == len(h.req)-1) != nil {
+		if s.Enqueue(b, h.closed && i == len(h.req)-1) != nil {
 			break
 		}
 	}
-	if len(h.req) == 0 {
+	if len(h.req) == 0 && h.closed {
 		_ = s.Enqueue(nil, true)
 	}
+	commit := h.overflow && h.winner == nil
+	var p hedgePlan
+	if commit {
+		p = h.core.overflow(a.n) // the first attempt on the wire after the buffer overflowed
+	}
+	h.mu.Unlock()
+	if a.n == 0 && !h.streaming.Load() {
+		for _, b := range h.req {
+			if b != nil {
+				cs.statsOut(b) // the call's stats count its requests once
+			}
+		}
+	}
+	if commit {
+		h.perform(p)
+	}
 	a.event() // what happened before the stream was recorded
+}
+
+// sendRacing sends a streaming call's framed request (nil with last for
+// the half-close alone) while the race runs: it is kept for the attempts
+// to come and queued on every attempt on the wire (Enqueue: the retry
+// buffer's limit bounds what waits). A request that takes the kept bytes
+// past retryBufferLimit commits the call to the attempt on which the most
+// was sent (the least still queued), or, with none on the wire yet, to
+// the first to open. Once an attempt is committed it returns false and
+// that attempt's stream (nil if it has none, or the call is over) for the
+// caller to write on. A blocking caller (wait) is told to wait for the
+// commit instead while the buffer has overflowed with no attempt on the
+// wire (gRFC A6: the request stays pending, not buffered); a started
+// call's requests are bounded by its send credit, which stops then.
+func (h *hedger) sendRacing(frame []byte, last, wait bool) (s *transport.Stream, racing, waitCommit bool) {
+	h.mu.Lock()
+	if h.winner != nil || h.over {
+		if h.winner != nil {
+			s = h.winner.stream
+		}
+		h.mu.Unlock()
+		return s, false, false
+	}
+	if wait && h.overflow {
+		h.mu.Unlock()
+		return nil, true, true
+	}
+	if frame != nil {
+		h.req = append(h.req, frame)
+		h.reqBytes += len(frame)
+	}
+	if last {
+		h.closed = true
+	}
+	for _, a := range h.atts {
+		if a.stream != nil && !a.ended {
+			_ = a.stream.Enqueue(frame, last)
+		}
+	}
+	var p hedgePlan
+	commit := false
+	if h.reqBytes > retryBufferLimit && !h.overflow {
+		h.overflow = true
+		if w := h.fullestLocked(); w != nil {
+			p, commit = h.core.overflow(w.n), true
+		}
+	}
+	h.mu.Unlock()
+	if commit {
+		h.perform(p)
+	}
+	return nil, true, false
+}
+
+// fullestLocked is the attempt on the wire on which the most of the
+// requests was sent (the fewest bytes still queued; the oldest of equals),
+// or nil (h.mu held).
+func (h *hedger) fullestLocked() *hedgeAttempt {
+	var best *hedgeAttempt
+	var least int64
+	for _, a := range h.atts {
+		if a.stream == nil || a.ended {
+			continue
+		}
+		if q := a.stream.Queued(); best == nil || q < least {
+			best, least = a, q
+		}
+	}
+	return best
+}
+
+// awaitStreamingHedge waits, for a blocking streaming call racing hedged
+// attempts, until one is committed: nil, or the error that ended the
+// call (or the committed attempt, which could not open a stream).
+func (cs *callState) awaitStreamingHedge() error {
+	h := cs.hedge
+	if h == nil || !h.streaming.Load() {
+		return nil
+	}
+	select {
+	case <-h.decided:
+	case <-cs.ctx.Done():
+		return status.FromContext(cs.ctx)
+	}
+	h.mu.Lock()
+	w := h.winner
+	h.mu.Unlock()
+	if w.stream == nil {
+		return w.err
+	}
+	return nil
 }
 
 // failed ends an attempt that could not open a stream with err.
@@ -414,6 +546,9 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	cs := h.cs
 	h.mu.Lock()
 	losers := h.losersLocked(w)
+	if h.streaming.Load() {
+		h.req = nil // sent on w, which alone goes on
+	}
 	attempts := h.core.sent + h.core.reopens
 	done := w.pickDone // the call's from now on
 	w.pickDone = nil
@@ -502,4 +637,78 @@ func (h *hedger) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return "hedged call: " + strconv.Itoa(h.core.sent) + " of " + strconv.Itoa(h.core.max) + " attempts sent"
+}
+
+// raceSendReady reports, for a streaming call racing hedged attempts,
+// whether it may be given send credit: until its requests pass the retry
+// buffer's limit (what is queued is bounded by that limit). racing is
+// false once an attempt is committed (its stream then says).
+func (h *hedger) raceSendReady() (ready, racing bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.winner != nil || h.over {
+		return false, false
+	}
+	return !h.overflow && !h.closed, true
+}
+
+// sendHedgedAsync is sendAsync of a started streaming call under a
+// hedging policy: sendHedged without waiting for the committed attempt's
+// write quota (the caller's send credit bounds what it queues).
+func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
+	cs.mu.Lock()
+	if last {
+		cs.closedSend = true
+	}
+	cs.mu.Unlock()
+	if frame != nil {
+		cs.statsOut(frame) // before it is queued (see sendAsync)
+	}
+	s, racing, _ := cs.hedge.sendRacing(frame, last, false)
+	if racing {
+		return nil
+	}
+	if s == nil || s.Enqueue(frame, last) != nil {
+		return io.EOF
+	}
+	return nil
+}
+
+// sendHedged is sendMsg (frame) and closeSend (nil, last) of a blocking
+// streaming call under a hedging policy: to every attempt while the race
+// runs, then to the committed one. An io.EOF means the call has ended;
+// its status comes from recvMsg.
+func (cs *callState) sendHedged(frame []byte, last bool) error {
+	cs.mu.Lock()
+	if frame == nil && cs.closedSend {
+		cs.mu.Unlock()
+		return nil
+	}
+	if last {
+		cs.closedSend = true
+	}
+	cs.mu.Unlock()
+	h := cs.hedge
+	s, racing, wait := h.sendRacing(frame, last, true)
+	for wait {
+		select {
+		case <-h.decided:
+		case <-cs.ctx.Done():
+			return io.EOF // the call is over: recvMsg says how
+		}
+		s, racing, wait = h.sendRacing(frame, last, true)
+	}
+	if racing {
+		if frame != nil {
+			cs.statsOut(frame)
+		}
+		return nil
+	}
+	if s == nil || s.Write(frame, last) != nil {
+		return io.EOF
+	}
+	if frame != nil {
+		cs.statsOut(frame)
+	}
+	return nil
 }

@@ -21,6 +21,11 @@ import (
 // against the receive limit. At the end it returns io.EOF for OK or the
 // status error, and finishes the call.
 func (cs *callState) recvMsg() ([]byte, error) {
+	if err := cs.awaitStreamingHedge(); err != nil {
+		st := failStatus(err)
+		cs.finish(st)
+		return nil, st
+	}
 	for {
 		s := cs.cur()
 		m, err := s.RecvMsg()

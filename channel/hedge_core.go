@@ -185,6 +185,20 @@ func (c *hedgeCore) ended(i int, o hedgeOutcome, t throttler) hedgePlan {
 	return p
 }
 
+// overflow is the call's requests passing the retry buffer's limit
+// (gRFC A6: a client- or bidirectional-streaming call commits to the
+// attempt i on which the most messages were sent; the others are
+// cancelled and no hedge follows).
+func (c *hedgeCore) overflow(i int) hedgePlan {
+	p := noPlan()
+	if c.done {
+		return p
+	}
+	c.done = true
+	p.commit, p.stop = i, true
+	return p
+}
+
 // commitIfOver commits the last attempt to end once none is running and
 // none may follow.
 func (c *hedgeCore) commitIfOver(p *hedgePlan) {

@@ -19,7 +19,7 @@ func (f *fakeThrottle) Allow() bool { return f.allow }
 
 // hedgeStep is one input to the core and the plan it must produce.
 type hedgeStep struct {
-	do   string // "begin", "timer", "headers", "ended"
+	do   string // "begin", "timer", "headers", "ended", "overflow"
 	i    int
 	o    hedgeOutcome
 	deny bool // the throttle refuses from this step on
@@ -133,6 +133,19 @@ func TestHedgeCore(t *testing.T) {
 			{do: "ended", i: 0, o: hedgeOutcome{code: codes.Unavailable, unprocessed: true}, want: "open 0, reopen 0"},
 			{do: "headers", i: 0, want: "open 0, stop, commit 0"},
 		}, 0},
+		{"buffer overflow commits the fullest attempt", 3, d, []hedgeStep{
+			{do: "begin", want: "open 1, arm 100ms"},
+			{do: "timer", want: "open 1, arm 100ms"},
+			{do: "overflow", i: 1, want: "open 0, stop, commit 1"},
+			{do: "timer", want: "open 0"}, // a late fire: moot
+			{do: "headers", i: 0, want: "open 0"},
+			{do: "ended", i: 1, o: nonFatal, want: "open 0"},
+		}, 0},
+		{"overflow after the race is decided", 2, d, []hedgeStep{
+			{do: "begin", want: "open 1, arm 100ms"},
+			{do: "headers", i: 0, want: "open 0, stop, commit 0"},
+			{do: "overflow", i: 0, want: "open 0"},
+		}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &hedgeCore{max: tt.max, delay: tt.delay}
@@ -151,6 +164,8 @@ func TestHedgeCore(t *testing.T) {
 					p = c.headers(s.i)
 				case "ended":
 					p = c.ended(s.i, s.o, th)
+				case "overflow":
+					p = c.overflow(s.i)
 				}
 				if got := p.String(); got != s.want {
 					t.Errorf("step %d (%s %d): plan %q; want %q", n, s.do, s.i, got, s.want)

@@ -376,31 +376,6 @@ func TestHedgeCancelled(t *testing.T) {
 	hgWaitCancelled(t, s, 2)
 }
 
-// A bidirectional-streaming call under a hedging policy runs one attempt,
-// unhedged (its requests are not all known when it starts).
-func TestHedgeStreamingRequestsNotHedged(t *testing.T) {
-	s := hgStart(t, func(int) hgAct { return hgAct{} })
-	ch := dial(t, s.addr, channel.WithServiceConfig(hgConfig(`{"maxAttempts":3,"hedgingDelay":"0s"}`)))
-	st, err := channel.StreamStream[*wrapperspb.StringValue, *wrapperspb.StringValue](ch, "/hedge.Test/Bidi").Open(tctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Send(wrapperspb.String("req")); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := st.Recv()
-	if err != nil || r.GetValue() != "attempt 1" {
-		t.Fatalf("Recv = %v, %v; want attempt 1's answer", r, err)
-	}
-	if _, err := st.Recv(); err != io.EOF {
-		t.Fatalf("Recv at the end = %v; want io.EOF", err)
-	}
-	hgWantAttempts(t, s, 1)
-}
-
 // grpc.enable_retries=0 turns hedging off: a non-fatal code ends the call.
 func TestHedgeDisabledWithRetries(t *testing.T) {
 	s := hgStart(t, func(int) hgAct { return hgAct{code: grpccodes.Unavailable} })
