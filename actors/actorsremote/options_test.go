@@ -169,7 +169,22 @@ func TestHashKeyTravels(t *testing.T) {
 		}
 		return got
 	}
-	servers() // connects the ring's subchannels
+	// Wait until both servers are READY: ring_hash gives a key whose
+	// server is not READY (yet) to the next READY one along the ring, so
+	// until then a key may move. With 20 keys on a ring of two, both
+	// servers answer once both are READY (all on one: odds 2^-19).
+	for try := 0; ; try++ {
+		seen := map[string]bool{}
+		for _, s := range servers() {
+			seen[s] = true
+		}
+		if len(seen) == 2 {
+			break
+		}
+		if try == 200 {
+			t.Fatalf("after %d rounds of %d keys only %v answered", try+1, keys, seen)
+		}
+	}
 	first, second := servers(), servers()
 	for k := range keys {
 		if first[k] != second[k] {
