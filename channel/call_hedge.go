@@ -127,18 +127,7 @@ func (cs *callState) startHedged() error {
 	if h.streaming.Load() {
 		return nil // the caller sends its requests during the race (sendRacing)
 	}
-	select {
-	case <-h.decided:
-	case <-cs.ctx.Done():
-		return status.FromContext(cs.ctx)
-	}
-	h.mu.Lock()
-	w := h.winner
-	h.mu.Unlock()
-	if w.stream == nil {
-		return w.err
-	}
-	return nil
+	return cs.awaitCommit(h)
 }
 
 // startHedgedAsync starts a started call's race; the call's pump is
@@ -455,6 +444,13 @@ func (cs *callState) awaitStreamingHedge() error {
 	if h == nil || !h.streaming.Load() {
 		return nil
 	}
+	return cs.awaitCommit(h)
+}
+
+// awaitCommit waits until h commits an attempt or the call's context
+// ends: nil, or the error that ended the call (or the committed attempt,
+// which could not open a stream).
+func (cs *callState) awaitCommit(h *hedger) error {
 	select {
 	case <-h.decided:
 	case <-cs.ctx.Done():

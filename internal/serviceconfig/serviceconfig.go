@@ -471,26 +471,33 @@ func messageBytes(path string, o object, name string) (*int, error) {
 	return &n, nil
 }
 
+// maxAttempts reads a retry or hedging policy's maxAttempts: required,
+// an integer above 1, capped at maxAttemptsLimit.
+func maxAttempts(p string, o map[string]any) (int, error) {
+	path := p + ".maxAttempts"
+	av, ok := field(o, "maxAttempts")
+	if !ok {
+		return 0, missing(path)
+	}
+	n, err := integer(path, av)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 1 {
+		return 0, errf(path, "%s is invalid (must be > 1)", show(av))
+	}
+	return int(min(n, maxAttemptsLimit)), nil
+}
+
 func parseRetry(p string, v any) (*RetryPolicy, error) {
 	o, err := obj(p, v)
 	if err != nil {
 		return nil, err
 	}
 	rp := &RetryPolicy{}
-
-	path := p + ".maxAttempts"
-	av, ok := field(o, "maxAttempts")
-	if !ok {
-		return nil, missing(path)
-	}
-	n, err := integer(path, av)
-	if err != nil {
+	if rp.MaxAttempts, err = maxAttempts(p, o); err != nil {
 		return nil, err
 	}
-	if n <= 1 {
-		return nil, errf(path, "%s is invalid (must be > 1)", show(av))
-	}
-	rp.MaxAttempts = int(min(n, maxAttemptsLimit))
 
 	for _, d := range []struct {
 		name string
@@ -506,7 +513,7 @@ func parseRetry(p string, v any) (*RetryPolicy, error) {
 		}
 	}
 
-	path = p + ".backoffMultiplier"
+	path := p + ".backoffMultiplier"
 	mv, ok := field(o, "backoffMultiplier")
 	if !ok {
 		return nil, missing(path)
@@ -548,19 +555,9 @@ func parseHedging(p string, v any) (*HedgingPolicy, error) {
 		return nil, err
 	}
 	hp := &HedgingPolicy{}
-	path := p + ".maxAttempts"
-	av, ok := field(o, "maxAttempts")
-	if !ok {
-		return nil, missing(path)
-	}
-	n, err := integer(path, av)
-	if err != nil {
+	if hp.MaxAttempts, err = maxAttempts(p, o); err != nil {
 		return nil, err
 	}
-	if n <= 1 {
-		return nil, errf(path, "%s is invalid (must be > 1)", show(av))
-	}
-	hp.MaxAttempts = int(min(n, maxAttemptsLimit))
 	if dv, ok := field(o, "hedgingDelay"); ok {
 		if hp.HedgingDelay, err = duration(p+".hedgingDelay", dv, false); err != nil {
 			return nil, err
