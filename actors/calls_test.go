@@ -10,6 +10,7 @@ import (
 	"github.com/grpcactor/grpcactor/actors"
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actortest"
 	"github.com/grpcactor/grpcactor/status"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -21,28 +22,8 @@ type (
 
 // collector gathers what a test's actors report, for the test goroutine.
 type collector struct {
-	mu   sync.Mutex
-	errs []string
-	wg   sync.WaitGroup
-}
-
-func (c *collector) errorf(format string, args ...any) {
-	c.mu.Lock()
-	c.errs = append(c.errs, fmt.Sprintf(format, args...))
-	c.mu.Unlock()
-}
-
-func (c *collector) check(t *testing.T) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, e := range c.errs {
-		if i == 10 {
-			t.Errorf("... and %d more", len(c.errs)-10)
-			break
-		}
-		t.Error(e)
-	}
+	actortest.Errors
+	wg sync.WaitGroup
 }
 
 func newChannel(t *testing.T, addr string) *channel.Channel {
@@ -96,20 +77,20 @@ func TestUnaryManyActors(t *testing.T) {
 						defer c.wg.Done()
 						code, ok := want[m.Ref]
 						if !ok {
-							c.errorf("actor %d: a Reply for a call it did not make or a second one (%v)", i, m.Err)
+							c.Errorf("actor %d: a Reply for a call it did not make or a second one (%v)", i, m.Err)
 							return
 						}
 						delete(want, m.Ref)
 						if m.Code != code || status.Code(m.Err) != code {
-							c.errorf("actor %d: Reply code %v (err %v), want %v", i, m.Code, m.Err, code)
+							c.Errorf("actor %d: Reply code %v (err %v), want %v", i, m.Code, m.Err, code)
 							return
 						}
 						if code == codes.OK {
 							if got := len(m.Value.GetPayload().GetBody()); got != size[m.Ref] {
-								c.errorf("actor %d: response of %d bytes, want %d", i, got, size[m.Ref])
+								c.Errorf("actor %d: response of %d bytes, want %d", i, got, size[m.Ref])
 							}
 						} else if m.Err == nil {
-							c.errorf("actor %d: code %v without Err", i, code)
+							c.Errorf("actor %d: code %v without Err", i, code)
 						}
 					}
 				}))
@@ -118,7 +99,7 @@ func TestUnaryManyActors(t *testing.T) {
 			for _, pid := range pids {
 				_ = sys.Root.StopFuture(pid).Wait()
 			}
-			c.check(t)
+			c.Check(t)
 			_ = srv
 		})
 	}

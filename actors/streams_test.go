@@ -12,6 +12,7 @@ import (
 	"github.com/grpcactor/grpcactor/actors/actorspb"
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/internal/actortest"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -25,28 +26,7 @@ type (
 )
 
 // messageCounter counts the *actors.Message waiting in a mailbox.
-type messageCounter struct {
-	pending, max atomic.Int64
-}
-
-func (c *messageCounter) MailboxStarted() {}
-func (c *messageCounter) MailboxEmpty()   {}
-func (c *messageCounter) MessagePosted(m any) {
-	if _, ok := m.(*actors.Message[*outResp]); ok {
-		n := c.pending.Add(1)
-		for {
-			old := c.max.Load()
-			if n <= old || c.max.CompareAndSwap(old, n) {
-				break
-			}
-		}
-	}
-}
-func (c *messageCounter) MessageReceived(m any) {
-	if _, ok := m.(*actors.Message[*outResp]); ok {
-		c.pending.Add(-1)
-	}
-}
+type messageCounter = actortest.MessageCounter[*actors.Message[*outResp]]
 
 // A server stream of 10,000 messages to an actor that grants 10 at a
 // time and is slow: its mailbox never holds more than 10 messages, the
@@ -68,11 +48,11 @@ func TestDemandBackPressures(t *testing.T) {
 			stream.Send(ctx, &outReq{Payload: &testgrpc.Payload{Body: []byte("bulk")}}, actors.Demand(10), channel.Timeout(5*time.Minute))
 		case *actors.Message[*outResp]:
 			if idx := int(binary.BigEndian.Uint32(m.Value.GetPayload().GetBody())); idx != next {
-				c.errorf("message %d arrived as number %d", idx, next)
+				c.Errorf("message %d arrived as number %d", idx, next)
 			}
 			next++
 			if next > granted {
-				c.errorf("message %d delivered with a demand of %d", next, granted)
+				c.Errorf("message %d delivered with a demand of %d", next, granted)
 			}
 			if ahead := srv.sent.Load() - int64(next); ahead > maxAhead {
 				maxAhead = ahead
@@ -88,14 +68,14 @@ func TestDemandBackPressures(t *testing.T) {
 	}, actor.WithMailbox(actor.Unbounded(&mw))))
 	defer func() { _ = sys.Root.StopFuture(pid).Wait() }()
 	end := <-ends
-	c.check(t)
+	c.Check(t)
 	if end.Err != nil || next != bulkCount {
 		t.Fatalf("stream ended with %v after %d messages, want OK after %d", end.Err, next, bulkCount)
 	}
 	// The counter includes the message being processed (protoactor
 	// reports it received after Receive returns), in which the actor
 	// grants the next 10.
-	if n := mw.max.Load() - 1; n > 10 {
+	if n := mw.Max.Load() - 1; n > 10 {
 		t.Errorf("up to %d messages waited in the mailbox, want at most the demand, 10", n)
 	}
 	// The stream's window is 4 MiB: the server can be at most that far
@@ -131,7 +111,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 			have += m.N
 			for ; have > 0; have-- {
 				if err := m.Ref.Send(&outReq{Payload: &testgrpc.Payload{Body: make([]byte, msgSize)}}); err != nil {
-					c.errorf("Send with credit: %v", err)
+					c.Errorf("Send with credit: %v", err)
 				}
 				sent.Add(1)
 			}
@@ -149,7 +129,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 			case status.Code(err) == codes.ResourceExhausted:
 				lastRefused.Store(true)
 			default:
-				c.errorf("Send without credit: %v, want RESOURCE_EXHAUSTED or a top-up", err)
+				c.Errorf("Send without credit: %v, want RESOURCE_EXHAUSTED or a top-up", err)
 			}
 		case *actors.End:
 			ends <- m
@@ -183,7 +163,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 	if !lastRefused.Load() {
 		t.Errorf("a Send beyond the last credit was not refused")
 	}
-	c.check(t)
+	c.Check(t)
 }
 
 // Client- and bidirectional-streaming calls by message.
@@ -205,15 +185,15 @@ func TestClientAndBidiStreams(t *testing.T) {
 		case *actors.SendCredit:
 			if m.Ref.Method() == streamingInputCall {
 				if m.N < 3 {
-					c.errorf("client stream: first credit %d", m.N)
+					c.Errorf("client stream: first credit %d", m.N)
 				}
 				for _, n := range []int{10, 20, 30} {
 					if err := m.Ref.Send(&testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: make([]byte, n)}}); err != nil {
-						c.errorf("client stream Send: %v", err)
+						c.Errorf("client stream Send: %v", err)
 					}
 				}
 				if err := m.Ref.Send(&outReq{}); status.Code(err) != codes.InvalidArgument {
-					c.errorf("Send of the wrong type: %v, want INVALID_ARGUMENT", err)
+					c.Errorf("Send of the wrong type: %v, want INVALID_ARGUMENT", err)
 				}
 				_ = m.Ref.CloseSend()
 				_ = m.Ref.CloseSend() // twice is fine
@@ -221,7 +201,7 @@ func TestClientAndBidiStreams(t *testing.T) {
 			}
 			for _, n := range []int32{1, 2, 3} {
 				if err := m.Ref.Send(&outReq{ResponseParameters: []*testgrpc.ResponseParameters{{Size: n}}}); err != nil {
-					c.errorf("bidi Send: %v", err)
+					c.Errorf("bidi Send: %v", err)
 				}
 			}
 			_ = m.Ref.CloseSend()
@@ -243,7 +223,7 @@ func TestClientAndBidiStreams(t *testing.T) {
 	if end.Err != nil || len(sizes) != 3 || sizes[0] != 1 || sizes[2] != 3 {
 		t.Errorf("bidi: %v after %v, want OK after [1 2 3]", end.Err, sizes)
 	}
-	c.check(t)
+	c.Check(t)
 }
 
 // The untyped protocol: a UnaryRequest sent with ctx.Request to the

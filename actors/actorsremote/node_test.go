@@ -15,6 +15,7 @@ import (
 	"github.com/grpcactor/grpcactor/actors/actorsremote"
 	"github.com/grpcactor/grpcactor/channel"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/actortest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -291,27 +292,7 @@ func newSetupOn(t testing.TB, gw, cl *node, opts ...actorsremote.GatewayOption) 
 
 // collector gathers what a test's actors report, for the test goroutine.
 type collector struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (c *collector) errorf(format string, args ...any) {
-	c.mu.Lock()
-	c.errs = append(c.errs, fmt.Sprintf(format, args...))
-	c.mu.Unlock()
-}
-
-func (c *collector) check(t *testing.T) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, e := range c.errs {
-		if i == 10 {
-			t.Errorf("... and %d more", len(c.errs)-10)
-			break
-		}
-		t.Error(e)
-	}
+	actortest.Errors
 }
 
 func mustMarshal(m proto.Message) []byte {

@@ -1,7 +1,6 @@
 package actorsremote_test
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,32 +8,12 @@ import (
 	"github.com/grpcactor/grpcactor/actors"
 	"github.com/grpcactor/grpcactor/actors/actorsremote"
 	"github.com/grpcactor/grpcactor/channel"
+	"github.com/grpcactor/grpcactor/internal/actortest"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
 
 // messageCounter counts the *actors.Message waiting in a mailbox.
-type messageCounter struct {
-	pending, max atomic.Int64
-}
-
-func (c *messageCounter) MailboxStarted() {}
-func (c *messageCounter) MailboxEmpty()   {}
-func (c *messageCounter) MessagePosted(m any) {
-	if _, ok := m.(*actors.Message[*outResp]); ok {
-		n := c.pending.Add(1)
-		for {
-			old := c.max.Load()
-			if n <= old || c.max.CompareAndSwap(old, n) {
-				break
-			}
-		}
-	}
-}
-func (c *messageCounter) MessageReceived(m any) {
-	if _, ok := m.(*actors.Message[*outResp]); ok {
-		c.pending.Add(-1)
-	}
-}
+type messageCounter = actortest.MessageCounter[*actors.Message[*outResp]]
 
 // A server stream of 600 messages of 16 KiB (9.4 MiB, twice the
 // stream's 4 MiB window) to an actor on the caller node that grants 10 at
@@ -56,11 +35,11 @@ func TestServerStreamDemandAcrossNodes(t *testing.T) {
 			stream.Send(ctx, bulk(count, size), actors.Demand(10), channel.Timeout(5*time.Minute))
 		case *actors.Message[*outResp]:
 			if idx := indexOf(m.Value.GetPayload().GetBody()); idx != next {
-				c.errorf("message %d arrived as number %d", idx, next)
+				c.Errorf("message %d arrived as number %d", idx, next)
 			}
 			next++
 			if next > granted {
-				c.errorf("message %d delivered with a demand of %d", next, granted)
+				c.Errorf("message %d delivered with a demand of %d", next, granted)
 			}
 			if ahead := s.srv.sent.Load() - int64(next); ahead > maxAhead {
 				maxAhead = ahead
@@ -75,11 +54,11 @@ func TestServerStreamDemandAcrossNodes(t *testing.T) {
 	}, actor.WithMailbox(actor.Unbounded(&mw))))
 	defer func() { _ = s.cl.sys.Root.StopFuture(pid).Wait() }()
 	end := <-ends
-	c.check(t)
+	c.Check(t)
 	if end.Err != nil || next != count {
 		t.Fatalf("stream ended with %v after %d messages, want OK after %d", end.Err, next, count)
 	}
-	if n := mw.max.Load() - 1; n > 10 {
+	if n := mw.Max.Load() - 1; n > 10 {
 		t.Errorf("up to %d messages waited in the mailbox, want at most the demand, 10", n)
 	}
 	const bound = (4<<20 + 1<<20) / size
@@ -105,27 +84,27 @@ func TestBidiAcrossNodes(t *testing.T) {
 		case *actor.Started:
 			ref := bidi.Open(ctx, channel.Timeout(time.Minute))
 			if err := ref.Send(&outReq{}); err == nil {
-				c.errorf("Send before any credit succeeded")
+				c.Errorf("Send before any credit succeeded")
 			}
 		case *actors.SendCredit:
 			credit += m.N
 			for ; credit > 0 && sent < n; credit-- {
 				req := &outReq{ResponseParameters: []*testgrpc.ResponseParameters{{Size: int32(sent + 1)}}}
 				if err := m.Ref.Send(req); err != nil {
-					c.errorf("Send %d with credit: %v", sent, err)
+					c.Errorf("Send %d with credit: %v", sent, err)
 				}
 				sent++
 			}
 			if sent == n {
 				if err := m.Ref.CloseSend(); err != nil {
-					c.errorf("CloseSend: %v", err)
+					c.Errorf("CloseSend: %v", err)
 				}
 				sent++ // closed
 			}
 		case *actors.Message[*outResp]:
 			got++
 			if l := len(m.Value.GetPayload().GetBody()); l != got {
-				c.errorf("response %d has %d bytes", got, l)
+				c.Errorf("response %d has %d bytes", got, l)
 			}
 		case *actors.End:
 			ends <- m
@@ -133,7 +112,7 @@ func TestBidiAcrossNodes(t *testing.T) {
 	}))
 	defer func() { _ = s.cl.sys.Root.StopFuture(pid).Wait() }()
 	end := <-ends
-	c.check(t)
+	c.Check(t)
 	if end.Err != nil || got != n {
 		t.Fatalf("stream ended with %v after %d responses, want OK after %d", end.Err, got, n)
 	}
@@ -155,7 +134,7 @@ func TestClientStreamAcrossNodes(t *testing.T) {
 		case *actors.SendCredit:
 			for i := 0; i < m.N && sent < n; i++ {
 				if err := m.Ref.Send(&inReq{Payload: &testgrpc.Payload{Body: make([]byte, 10)}}); err != nil {
-					c.errorf("Send: %v", err)
+					c.Errorf("Send: %v", err)
 				}
 				sent++
 			}
@@ -169,7 +148,7 @@ func TestClientStreamAcrossNodes(t *testing.T) {
 	}))
 	defer func() { _ = s.cl.sys.Root.StopFuture(pid).Wait() }()
 	r := <-replies
-	c.check(t)
+	c.Check(t)
 	if r.Err != nil || r.Value.GetAggregatedPayloadSize() != 10*n {
 		t.Fatalf("Reply %v, aggregate %d; want OK, %d", r.Err, r.Value.GetAggregatedPayloadSize(), 10*n)
 	}

@@ -33,17 +33,17 @@ func (a *unaryCaller) Receive(ctx actor.Context) {
 	case *actors.Reply[*simpleResp]:
 		i, ok := a.want[m.Ref]
 		if !ok {
-			a.c.errorf("a Reply for a call this actor did not make, or a second one: %v", m.Ref)
+			a.c.Errorf("a Reply for a call this actor did not make, or a second one: %v", m.Ref)
 			return
 		}
 		delete(a.want, m.Ref)
 		a.got++
 		if m.Err != nil {
-			a.c.errorf("call %d: %v", i, m.Err)
+			a.c.Errorf("call %d: %v", i, m.Err)
 		} else if n := len(m.Value.GetPayload().GetBody()); n != i+1 {
-			a.c.errorf("call %d: a response of %d bytes, want %d", i, n, i+1)
+			a.c.Errorf("call %d: a response of %d bytes, want %d", i, n, i+1)
 		} else if h := m.Header.Get("x-echo-bin"); len(h) != 1 || h[0] != string([]byte{0, byte(i), 0xff}) {
-			a.c.errorf("call %d: header x-echo-bin %q", i, h)
+			a.c.Errorf("call %d: header x-echo-bin %q", i, h)
 		}
 		if a.got == a.n {
 			a.done <- a.got
@@ -74,7 +74,7 @@ func TestThousandUnaryCallsAcrossNodes(t *testing.T) {
 	for _, p := range pids {
 		_ = s.cl.sys.Root.StopFuture(p).Wait()
 	}
-	c.check(t)
+	c.Check(t)
 	if total != actorsN*perActor {
 		t.Errorf("%d replies, want %d", total, actorsN*perActor)
 	}
