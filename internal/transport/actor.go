@@ -37,6 +37,10 @@ type connActor struct {
 	fr       *http2.Framer
 	hbuf     bytes.Buffer
 	henc     *hpack.Encoder
+	// hgen is the generation of henc's dynamic table: it moves on every
+	// change of the table (an entry added, its size changed), which
+	// invalidates the encoded blocks of reqHeaders.
+	hgen uint64
 	dialCtx  context.CancelFunc
 	timers   *actorsys.Timers[timerKind] // by timerKind.slot
 	stopping bool
@@ -155,6 +159,7 @@ func (a *connActor) perform(e effect) {
 		}
 	case *effHeaderTableSize:
 		a.henc.SetMaxDynamicTableSizeLimit(e.n)
+		a.hgen++ // the table may shrink, and the next block starts with the new size
 	case *effFinish:
 		if e.unsent {
 			e.s.finishUnsentInActor(e.st)
@@ -348,13 +353,7 @@ func (a *connActor) onDialed(m *dialResult) {
 // writeHeaders HPACK-encodes s's request headers and writes them as
 // HEADERS and CONTINUATION frames of at most the server's frame size.
 func (a *connActor) writeHeaders(s *Stream) {
-	a.hbuf.Reset()
-	for _, f := range s.fields {
-		a.henc.WriteField(f)
-	}
-	if s.timeout != "" {
-		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeout})
-	}
+	a.headerBlock(s)
 	block := a.hbuf.Bytes()
 	max := int(a.core.peerMaxFrame)
 	first := true
@@ -375,6 +374,61 @@ func (a *connActor) writeHeaders(s *Stream) {
 			return
 		}
 	}
+}
+
+// headerBlock HPACK-encodes s's request headers into a.hbuf. A shared
+// list (reqHeaders) whose encoding in the table's current generation is
+// all indexed is written from that encoding: encoding it again would give
+// the same bytes and leave the table as it is. grpc-timeout, whose value
+// differs from call to call, goes last as a never-indexed literal, so
+// that it neither fills the table with values used once nor moves its
+// generation.
+func (a *connActor) headerBlock(s *Stream) {
+	a.hbuf.Reset()
+	if rh := s.rh; rh != nil && rh.block != nil && rh.gen == a.hgen {
+		a.hbuf.Write(rh.block)
+	} else {
+		for _, f := range s.fields {
+			a.henc.WriteField(f)
+		}
+		switch b := a.hbuf.Bytes(); {
+		case !allIndexed(b):
+			a.hgen++
+		case rh != nil:
+			rh.block = append(rh.block[:0], b...)
+			rh.gen = a.hgen
+		}
+	}
+	if s.timeout != "" {
+		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeout, Sensitive: true})
+	}
+}
+
+// allIndexed reports whether an HPACK block holds only indexed header
+// field representations (RFC 7541, 6.1): those leave the dynamic table
+// unchanged. Any other representation (a literal, which may add an
+// entry, or a table size update) makes it false.
+func allIndexed(b []byte) bool {
+	for len(b) > 0 {
+		if b[0]&0x80 == 0 {
+			return false
+		}
+		if b[0]&0x7f != 0x7f { // the index fits the 7-bit prefix
+			b = b[1:]
+			continue
+		}
+		// A longer index: continuation bytes with the top bit set, then
+		// the last one without it.
+		i := 1
+		for i < len(b) && b[i]&0x80 != 0 {
+			i++
+		}
+		if i == len(b) {
+			return false // truncated; never produced by the encoder
+		}
+		b = b[i+1:]
+	}
+	return true
 }
 
 // release gives n bytes of write quota back to s's writer (and runs its

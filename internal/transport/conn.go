@@ -80,7 +80,7 @@ type Conn struct {
 	state atomic.Int32
 
 	fieldsMu    sync.RWMutex // guards fieldsCache
-	fieldsCache map[fieldsKey][]hpack.HeaderField
+	fieldsCache map[fieldsKey]*reqHeaders
 
 	mu       sync.RWMutex // guards the fields below
 	closed   bool
@@ -219,7 +219,7 @@ func (c *Conn) NewStreamWith(ctx context.Context, hdr *CallHdr, buf []byte, end 
 // newStream makes the stream and sends the actor its newStream, or with
 // data its first dataReq, which opens it.
 func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, data bool) (*Stream, error) {
-	fields, err := c.requestFields(hdr)
+	rh, fields, err := c.requestFields(hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +228,7 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		ctx:    ctx,
 		hdr:    hdr,
 		fields: fields,
+		rh:     rh,
 		done:   make(chan struct{}),
 	}
 	s.newMsg.s, s.endMsg.s = s, s
@@ -237,8 +238,10 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		// Write's quota and Header are made when first waited on.)
 		s.sig = make(chan struct{}, 1)
 	}
-	for _, f := range fields {
-		s.fieldsSize += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
+	if rh != nil {
+		s.fieldsSize = rh.size
+	} else {
+		s.fieldsSize = fieldsSize(fields)
 	}
 	s.recvFlow = newInFlow(c.recvWin.Load())
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
@@ -280,39 +283,73 @@ var reservedHeaders = map[string]bool{
 
 // requestFields builds the request header list (without grpc-timeout,
 // which the actor adds when it writes the frame) in the order grpc-go
-// sends them.
-func (c *Conn) requestFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
+// sends them. A call without metadata gets its method's shared list, rh
+// (fields is then rh.fields).
+func (c *Conn) requestFields(hdr *CallHdr) (rh *reqHeaders, fields []hpack.HeaderField, err error) {
 	// Calls without metadata share their method's header list (read only),
-	// a few hundred bytes less per call in flight.
+	// a few hundred bytes less per call in flight, and its encoded block
+	// (see reqHeaders).
 	var key fieldsKey
 	cacheable := len(hdr.Metadata) == 0 && hdr.PreviousAttempts == 0
 	if cacheable {
 		key = fieldsKey{hdr.Method, hdr.Authority, hdr.SendCompress, hdr.AcceptEncoding, hdr.ContentSubtype}
 		c.fieldsMu.RLock()
-		f, ok := c.fieldsCache[key] // a map, not a sync.Map: no boxed key per call
+		rh, ok := c.fieldsCache[key] // a map, not a sync.Map: no boxed key per call
 		c.fieldsMu.RUnlock()
 		if ok {
-			return f, nil
+			return rh, rh.fields, nil
 		}
 	}
 	f, err := c.buildFields(hdr)
-	if err == nil && cacheable {
-		c.fieldsMu.Lock()
-		if c.fieldsCache == nil {
-			c.fieldsCache = make(map[fieldsKey][]hpack.HeaderField)
-		}
-		if len(c.fieldsCache) < maxCachedFields {
-			c.fieldsCache[key] = f
-		}
-		c.fieldsMu.Unlock()
+	if err != nil || !cacheable {
+		return nil, f, err
 	}
-	return f, err
+	c.fieldsMu.Lock()
+	defer c.fieldsMu.Unlock()
+	if rh, ok := c.fieldsCache[key]; ok {
+		return rh, rh.fields, nil
+	}
+	if len(c.fieldsCache) >= maxCachedFields {
+		return nil, f, nil
+	}
+	if c.fieldsCache == nil {
+		c.fieldsCache = make(map[fieldsKey]*reqHeaders)
+	}
+	rh = &reqHeaders{fields: f, size: fieldsSize(f)}
+	c.fieldsCache[key] = rh
+	return rh, f, nil
 }
 
 // maxCachedFields bounds a connection's cache of header lists.
 const maxCachedFields = 256
 
 type fieldsKey struct{ method, authority, compress, accept, subtype string }
+
+// reqHeaders is a header list shared by the calls of one method (and
+// authority, encodings and content subtype) on one connection. Its
+// HPACK-encoded block is kept too, owned by the connection actor: once
+// every field of the list is in the encoder's dynamic table, encoding it
+// gives the same bytes for as long as that table does not change, so the
+// actor reuses them instead of searching the table for every field of
+// every call (see connActor.headerBlock).
+type reqHeaders struct {
+	fields []hpack.HeaderField
+	size   int64 // the list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+
+	// Owned by the connection actor.
+	block []byte // the encoded list, all indexed representations
+	gen   uint64 // the encoder table's generation block was encoded in
+}
+
+// fieldsSize is a header list's size as HTTP/2 counts it for
+// SETTINGS_MAX_HEADER_LIST_SIZE.
+func fieldsSize(fields []hpack.HeaderField) int64 {
+	var n int64
+	for _, f := range fields {
+		n += int64(len(f.Name) + len(f.Value) + hpackFieldOverhead)
+	}
+	return n
+}
 
 func (c *Conn) buildFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
 	authority := c.cfg.Authority

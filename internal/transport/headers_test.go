@@ -365,3 +365,110 @@ func TestServerMaxHeaderListSize(t *testing.T) {
 		t.Errorf("connection state %v, want READY", ct.conn.State())
 	}
 }
+
+// TestHeaderBlockReuse: a method's header list, once all of it is in the
+// encoder's dynamic table, is written from its kept encoding (one byte
+// per field); every block still decodes to the right fields on the peer
+// while calls with metadata, deadlines, another method and two smaller
+// table sizes change the table under it. grpc-timeout is never indexed.
+func TestHeaderBlockReuse(t *testing.T) {
+	ct := startReady(t, Config{UserAgent: "ua/1"})
+	p := ct.peer
+	type step struct {
+		method    string
+		md        metadata.MD
+		deadline  bool
+		tableSize int // not 0: the peer sends SETTINGS_HEADER_TABLE_SIZE first (-1 for 0 bytes)
+		indexed   bool
+	}
+	steps := []step{
+		{method: "/a.B/C"},
+		{method: "/a.B/C", indexed: true},
+		{method: "/a.B/C", indexed: true},
+		{method: "/a.B/C", md: metadata.Pairs("x-k", "v1")},
+		{method: "/a.B/C", indexed: true},
+		{method: "/a.B/C", deadline: true},
+		{method: "/a.B/C", deadline: true},
+		{method: "/a.B/D"},
+		{method: "/a.B/D", indexed: true},
+		{method: "/a.B/C", indexed: true},
+		{method: "/a.B/C", md: metadata.Pairs("x-k", "v2")},
+		{method: "/a.B/C", tableSize: 100},
+		{method: "/a.B/C"},
+		{method: "/a.B/D"},
+		{method: "/a.B/C"},
+		{method: "/a.B/C", tableSize: 4096},
+		{method: "/a.B/C"}, // x/net's encoder keeps its smaller table: fields still evict each other
+		{method: "/a.B/C", tableSize: -1}, // 0 bytes: nothing indexed any more
+		{method: "/a.B/C"},
+		{method: "/a.B/C", deadline: true},
+	}
+	for i, st := range steps {
+		if st.tableSize != 0 {
+			p.writeSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: uint32(max(st.tableSize, 0))})
+		}
+		hdr := &CallHdr{Method: st.method, Metadata: st.md}
+		if st.deadline {
+			hdr.Deadline = time.Now().Add(time.Hour)
+		}
+		s := ct.newStream(context.Background(), hdr)
+		hf := p.wantHeadersFrame()
+		want := map[string]string{":method": "POST", ":path": st.method, "content-type": "application/grpc", "te": "trailers", "user-agent": "ua/1"}
+		for k, v := range st.md {
+			want[k] = v[0]
+		}
+		for k, v := range want {
+			if got := hf.field(k); len(got) != 1 || got[0] != v {
+				t.Fatalf("step %d: %s = %q, want %q (fields %v)", i, k, got, v, hf.Fields)
+			}
+		}
+		if got := hf.field("x-k"); st.md == nil && got != nil {
+			t.Fatalf("step %d: x-k = %q from an earlier call", i, got)
+		}
+		timeouts := 0
+		for _, f := range hf.Fields {
+			if f.Name == "grpc-timeout" {
+				timeouts++
+				if !f.Sensitive {
+					t.Errorf("step %d: grpc-timeout sent as an indexable field", i)
+				}
+			}
+		}
+		if want := map[bool]int{true: 1}[st.deadline]; timeouts != want {
+			t.Fatalf("step %d: %d grpc-timeout fields, want %d", i, timeouts, want)
+		}
+		if st.indexed && int(hf.Length) != len(hf.Fields) {
+			t.Errorf("step %d: %d-byte block for %d fields, want one indexed byte each", i, hf.Length, len(hf.Fields))
+		}
+		if err := s.Write(grpcFrame(nil), true); err != nil {
+			t.Fatal(err)
+		}
+		p.serveUnary(hf.StreamID, []byte("ok"))
+		if r := startRecv(s).wait(t); r.err != nil || len(r.msgs) != 1 {
+			t.Fatalf("step %d: msgs %q err %v", i, r.msgs, r.err)
+		}
+	}
+}
+
+// TestAllIndexed is a table test of the check that decides whether an
+// encoded header block may be reused.
+func TestAllIndexed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block []byte
+		want  bool
+	}{
+		{"empty", nil, true},
+		{"static indexes", []byte{0x83, 0x86, 0xbe}, true},
+		{"index 127 and over", []byte{0xff, 0x00, 0xff, 0x81, 0x01, 0x82}, true},
+		{"literal with indexing", []byte{0x83, 0x44, 0x01, 'x'}, false},
+		{"literal without indexing", []byte{0x04, 0x01, 'x'}, false},
+		{"never indexed", []byte{0x10, 0x01, 'k', 0x01, 'v'}, false},
+		{"table size update", []byte{0x20, 0x83}, false},
+		{"truncated long index", []byte{0xff, 0x81}, false},
+	} {
+		if got := allIndexed(tc.block); got != tc.want {
+			t.Errorf("%s: allIndexed(% x) = %v, want %v", tc.name, tc.block, got, tc.want)
+		}
+	}
+}

@@ -81,6 +81,7 @@ type Stream struct {
 	conn   *Conn
 	ctx    context.Context
 	fields []hpack.HeaderField // request headers except grpc-timeout
+	rh     *reqHeaders         // the shared list fields is, if it is one
 	hdr    *CallHdr
 
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
@@ -364,10 +365,17 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 				return m, err
 			}
 		}
+		ctxDone := s.ctx.Done()
+		if s.sig == nil && ctxDone == nil {
+			// Only the end can come (OneResponse, under a context that
+			// never ends): a plain receive, cheaper than a select.
+			<-s.done
+			continue
+		}
 		select {
 		case <-s.sig:
 		case <-s.done:
-		case <-s.ctx.Done():
+		case <-ctxDone:
 			s.Cancel(status.FromContext(s.ctx))
 		}
 	}
