@@ -32,15 +32,15 @@ type connActor struct {
 	mailbox actor.Mailbox
 	ctx     actor.Context
 
-	nc       net.Conn
-	bw       *bufWriter
-	fr       *http2.Framer
-	hbuf     bytes.Buffer
-	henc     *hpack.Encoder
+	nc   net.Conn
+	bw   *bufWriter
+	fr   *http2.Framer
+	hbuf bytes.Buffer
+	henc *hpack.Encoder
 	// hgen is the generation of henc's dynamic table: it moves on every
 	// change of the table (an entry added, its size changed), which
 	// invalidates the encoded blocks of reqHeaders.
-	hgen uint64
+	hgen     uint64
 	dialCtx  context.CancelFunc
 	timers   *actorsys.Timers[timerKind] // by timerKind.slot
 	stopping bool

@@ -398,7 +398,7 @@ func TestHeaderBlockReuse(t *testing.T) {
 		{method: "/a.B/D"},
 		{method: "/a.B/C"},
 		{method: "/a.B/C", tableSize: 4096},
-		{method: "/a.B/C"}, // x/net's encoder keeps its smaller table: fields still evict each other
+		{method: "/a.B/C"},                // x/net's encoder keeps its smaller table: fields still evict each other
 		{method: "/a.B/C", tableSize: -1}, // 0 bytes: nothing indexed any more
 		{method: "/a.B/C"},
 		{method: "/a.B/C", deadline: true},
