@@ -5,7 +5,7 @@ import "time"
 // BDP estimation: with Config.BDP the receive windows start small and grow
 // to what the link needs, as grpc-go's BDP estimator does (the behaviour,
 // not its code). The first DATA frame of a measurement cycle makes the
-// client send a PING (payload bdpPing); the bytes received from that frame
+// client send a PING (payload bdpPing), at most one per bdpMinInterval; the bytes received from that frame
 // until the PING's ack are a sample of the bandwidth-delay product. When a
 // sample reaches two thirds of the current window while the bandwidth it
 // shows (sample / (1.5 × rtt)) is the highest seen, the stream and
@@ -30,6 +30,9 @@ const (
 	bdpBeta = 0.66
 	// bdpGamma is the window's size as a multiple of the sample.
 	bdpGamma = 2
+	// bdpMinInterval is the least time between two BDP PINGs (see
+	// reader.bdpDue).
+	bdpMinInterval = time.Millisecond
 )
 
 // bdpPing is the payload of BDP PINGs, to tell their acks from keepalive's.

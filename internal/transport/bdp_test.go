@@ -159,3 +159,26 @@ func TestInFlowFlush(t *testing.T) {
 		t.Fatalf("after the flush: received %d, want the window to hold 80 more and no more", f.received)
 	}
 }
+
+// TestBDPMinInterval: BDP PINGs are asked for at most once per
+// bdpMinInterval; the first one at once.
+func TestBDPMinInterval(t *testing.T) {
+	var r reader
+	t0 := time.Unix(1000, 0)
+	for i, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true},
+		{bdpMinInterval / 2, false},
+		{bdpMinInterval - 1, false},
+		{bdpMinInterval, true},
+		{bdpMinInterval + bdpMinInterval/5, false},
+		{3 * bdpMinInterval, true},
+		{3*bdpMinInterval + 1, false},
+	} {
+		if got := r.bdpDue(t0.Add(tc.at)); got != tc.want {
+			t.Errorf("step %d: bdpDue at +%v = %v, want %v", i, tc.at, got, tc.want)
+		}
+	}
+}

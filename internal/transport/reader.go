@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/wire"
@@ -41,6 +42,7 @@ type reader struct {
 	// ack comes back).
 	total    uint64
 	bdpArmed bool
+	bdpLast  time.Time // when the last BDP PING was asked for
 
 	// Header blocks are decoded here rather than by the Framer's
 	// ReadMetaHeaders, which allocates a frame, a closure and its
@@ -354,7 +356,7 @@ func (r *reader) data(f *http2.DataFrame) {
 				r.flow.window = w // grown by BDP estimation
 			}
 			r.total += uint64(n)
-			if r.bdpArmed {
+			if r.bdpArmed && r.bdpDue(timeNow()) {
 				r.bdpArmed = false
 				// As grpc-go: the connection credit held back for a
 				// batch goes out with the BDP PING.
@@ -425,6 +427,20 @@ func (r *reader) data(f *http2.DataFrame) {
 		var ib wire.HeaderBlock
 		r.end(s, wire.ResponseStatus(initialBlock(s, &ib), nil, nil), nil)
 	}
+}
+
+// bdpDue reports whether a BDP PING may go out at now: at most one per
+// bdpMinInterval. Without the bound a connection of short calls sends one
+// PING per round trip (a call at a time: one per call), and the server
+// one ack, for samples of a few hundred bytes that cannot grow a 64 KiB
+// window; with it a bulk transfer still doubles its window every
+// millisecond, a 16 MiB window within 10 ms.
+func (r *reader) bdpDue(now time.Time) bool {
+	if !r.bdpLast.IsZero() && now.Sub(r.bdpLast) < bdpMinInterval {
+		return false
+	}
+	r.bdpLast = now
+	return true
 }
 
 // initialBlock returns what ResponseStatus reads of s's response headers,
