@@ -463,13 +463,8 @@ func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
 	if s.partial() && st == nil {
 		st = status.New(codes.Internal, "server ended the stream in the middle of a message")
 	}
-	// The actor hears of the end first, the caller last: the goroutine
-	// woken last runs next on this processor (Go's scheduler), so the
-	// caller is not kept waiting behind the connection actor's run.
-	// The actor's handling of the end does not touch what finish
-	// records (it forgets s, which the reader no longer looks up).
-	r.c.send(&s.endMsg)
 	s.finish(st, trailer, false, false)
+	r.c.send(&s.endMsg)
 }
 
 func (r *reader) headers(f *http2.MetaHeadersFrame) {
