@@ -416,6 +416,12 @@ func (c *connCore) writeStream(s *Stream) {
 		if whole {
 			s.outq[0] = nil
 			s.outq = s.outq[1:]
+			if len(s.outq) == 0 {
+				// Emptied: the next message takes outq0 again, where
+				// appending to the drained slice (no room left in
+				// front) would allocate one per message.
+				s.outq = nil
+			}
 			s.outHead = 0
 			d.free()
 		}
