@@ -132,7 +132,9 @@ func (a *connActor) perform(e effect) {
 		a.release(e.s, len(e.p))
 		a.recycle(e.recycle)
 	case *effRelease:
-		a.release(e.s, e.n)
+		if e.n > 0 {
+			a.release(e.s, e.n)
+		}
 		a.recycle(e.recycle)
 	case *effWindowUpdate:
 		if a.writable() {
