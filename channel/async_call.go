@@ -233,13 +233,14 @@ func (cs *callState) sendAsync(frame []byte, last bool) error {
 		cs.closedSend = true
 	}
 	s, restarting := cs.stream, cs.restarting
+	pooled := cs.committed && !restarting // not in the retry buffer (see sendMsg)
 	cs.mu.Unlock()
 	var err error
 	if !restarting && s != nil {
 		if frame != nil {
 			cs.statsOut(frame) // before it is queued, as above
 		}
-		err = s.Enqueue(frame, last)
+		err = enqueueFrame(s, frame, last, pooled && frame != nil)
 	}
 	cs.attemptMu.Unlock()
 	if err == nil {

@@ -452,7 +452,10 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 	payload := buf[wire.MsgHeaderLen:]
 	compressed := false
 	if c := cs.opts.compressor; c != nil && len(payload) > 0 {
-		out, err := c.Compress(make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+len(payload)/2+16), payload)
+		// Room for incompressible data (deflate adds a few bytes per
+		// block), so that the output stays in the pooled buffer.
+		dst := bufpool.Get(wire.MsgHeaderLen + len(payload) + len(payload)/64 + 64)[:wire.MsgHeaderLen]
+		out, err := c.Compress(dst, payload)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "compressing request with %s: %v", c.Name(), err)
 		}
@@ -485,8 +488,11 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 		cs.closedSend = true
 	}
 	s := cs.stream
+	// Committed, the call keeps no copy: the transport alone holds the
+	// frame and recycles it once written.
+	pooled := cs.committed
 	cs.mu.Unlock()
-	err := s.Write(frame, last)
+	err := writeFrame(s, frame, last, pooled)
 	if err == nil {
 		cs.statsOut(frame)
 	}
@@ -496,6 +502,24 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 	}
 	// A retry replays the buffer, this frame included.
 	return cs.sendFailed(s)
+}
+
+// writeFrame writes frame on s; with pooled, frame is the caller's alone
+// (encode and frame made it and no retry buffer keeps it): the transport
+// recycles it once written.
+func writeFrame(s *transport.Stream, frame []byte, last, pooled bool) error {
+	if pooled {
+		return s.WritePooled(frame, last)
+	}
+	return s.Write(frame, last)
+}
+
+// enqueueFrame is writeFrame with Enqueue.
+func enqueueFrame(s *transport.Stream, frame []byte, last, pooled bool) error {
+	if pooled {
+		return s.EnqueuePooled(frame, last)
+	}
+	return s.Enqueue(frame, last)
 }
 
 // sendFailed handles a send on a stream that has ended: a transparent

@@ -664,7 +664,8 @@ func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
 	if racing {
 		return nil
 	}
-	if s == nil || s.Enqueue(frame, last) != nil {
+	// Committed: the frame was kept for no other attempt.
+	if s == nil || enqueueFrame(s, frame, last, frame != nil) != nil {
 		return io.EOF
 	}
 	return nil
@@ -700,7 +701,7 @@ func (cs *callState) sendHedged(frame []byte, last bool) error {
 		}
 		return nil
 	}
-	if s == nil || s.Write(frame, last) != nil {
+	if s == nil || writeFrame(s, frame, last, frame != nil) != nil {
 		return io.EOF
 	}
 	if frame != nil {

@@ -432,7 +432,7 @@ func openStream(ch *Channel, ctx context.Context, method string, opts []CallOpti
 
 // sendReq serializes and sends one request on a streaming call.
 func sendReq[Req, Resp any](cs *callState, c *codec[Req, Resp], req Req) error {
-	buf, err := c.encode(req, false)
+	buf, err := c.encode(req, true)
 	if err == nil {
 		buf, err = cs.frame(buf)
 	}

@@ -120,9 +120,12 @@ func staticMessageType(m proto.Message) (typ protoreflect.MessageType, ok bool) 
 }
 
 // encode serializes r into a frame with the message prefix reserved.
-// With recycled, the buffer comes from bufpool for a caller that gives it
-// back when the call is over (unary calls); streamed requests, which the
-// transport keeps until written, get buffers of their own.
+// With recycled, a protobuf request's buffer comes from bufpool, for a
+// caller that gives it back once nothing reads it any more: a unary call
+// when it is over (recycle), a stream's send through the transport once
+// written (Stream.WritePooled) when no retry buffer keeps it. Without,
+// the buffer is the garbage collector's (a server-streaming call's one
+// request, which the retry buffer keeps).
 func (c *codec[Req, Resp]) encode(r Req, recycled bool) ([]byte, error) {
 	if c.err != nil {
 		return nil, c.err

@@ -333,7 +333,7 @@ func (a *asyncCall[Req, Resp]) send(req Req) error {
 	if err := a.f.takeCredit(a.cs.isDone(), nil); err != nil {
 		return err
 	}
-	buf, err := a.codec.encode(req, false)
+	buf, err := a.codec.encode(req, true)
 	if err == nil {
 		buf, err = a.cs.frame(buf)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/internal/actorsys"
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 	"github.com/grpcactor/grpcactor/status"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -128,13 +129,17 @@ func (a *connActor) perform(e effect) {
 			if ref {
 				// Written by the next flush, straight from the
 				// stream's buffer: released after it.
-				a.held = append(a.held, heldData{e.s, len(e.p)})
+				a.held = append(a.held, heldData{e.s, len(e.p), e.recycle})
 				return
 			}
 		}
 		a.release(e.s, len(e.p))
+		a.recycle(e.recycle)
 	case *effRelease:
-		a.release(e.s, e.n)
+		if e.n > 0 {
+			a.release(e.s, e.n)
+		}
+		a.recycle(e.recycle)
 	case *effWindowUpdate:
 		if a.writable() {
 			a.check(a.fr.WriteWindowUpdate(e.id, e.n))
@@ -246,21 +251,48 @@ func (a *connActor) maybeFlush() {
 	a.closeIfWriteFailed()
 }
 
-// heldData is a DATA payload written by reference, not yet released.
+// heldData is a DATA payload written by reference, not yet released
+// (s nil: none), and a pooled buffer to recycle after it (or alone).
 type heldData struct {
-	s *Stream
-	n int
+	s       *Stream
+	n       int
+	recycle []byte
 }
 
-// releaseHeld releases the payloads written by reference: the write
-// buffer has flushed them, or the connection has closed.
+// releaseHeld releases the payloads written by reference and recycles
+// the pooled buffers that waited for them: the write buffer has flushed
+// them, or the connection has closed.
 func (a *connActor) releaseHeld() {
 	for i, h := range a.held {
-		a.release(h.s, h.n)
+		if h.s != nil {
+			a.release(h.s, h.n)
+		}
+		if h.recycle != nil {
+			recycleSendBuf(h.recycle)
+		}
 		a.held[i] = heldData{}
 	}
 	a.held = a.held[:0]
 }
+
+// recycle gives a pooled request buffer, whose bytes are all written or
+// dropped, back to bufpool. While payloads written by reference wait for
+// the next flush (some of them may be earlier frames of this buffer), it
+// waits with them.
+func (a *connActor) recycle(b []byte) {
+	if b == nil {
+		return
+	}
+	if len(a.held) > 0 {
+		a.held = append(a.held, heldData{recycle: b})
+		return
+	}
+	recycleSendBuf(b)
+}
+
+// recycleSendBuf gives a pooled request buffer back (a variable, so that
+// tests can poison recycled buffers to catch an early release).
+var recycleSendBuf = bufpool.Put
 
 func (a *connActor) event(ev any) {
 	if p := a.ctx.Parent(); p != nil {

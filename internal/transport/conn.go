@@ -264,7 +264,7 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	c.mu.Unlock()
 	if data {
 		s.queued.Add(int64(len(buf)))
-		m := s.dataReq(buf, end)
+		m := s.dataReq(buf, end, false)
 		m.open = true
 		c.send(m)
 		return s, nil

@@ -339,16 +339,14 @@ func (c *connCore) startWaiting() {
 func (c *connCore) onData(m *dataReq) {
 	s := m.s
 	if s.endQueued || s.finishedFast() && !s.started {
-		c.release(s, len(m.buf))
-		m.free()
+		c.drop(m, len(m.buf))
 		return
 	}
 	if s.started {
 		if _, ok := c.streams[s.id]; !ok {
 			// The stream was reset or ended: writing would be a DATA frame
 			// on a closed stream, a protocol error for the server.
-			c.release(s, len(m.buf))
-			m.free()
+			c.drop(m, len(m.buf))
 			return
 		}
 	}
@@ -375,6 +373,17 @@ func (c *connCore) release(s *Stream, n int) {
 	}
 }
 
+// drop releases the n bytes of m not yet written (and m's buffer, if
+// pooled) and frees m.
+func (c *connCore) drop(m *dataReq, n int) {
+	if m.pooled {
+		c.emit(&effRelease{s: m.s, n: n, recycle: m.buf})
+	} else {
+		c.release(m.s, n)
+	}
+	m.free()
+}
+
 // writeStream writes as much of s's queued data as the flow-control windows
 // allow.
 func (c *connCore) writeStream(s *Stream) {
@@ -393,15 +402,26 @@ func (c *connCore) writeStream(s *Stream) {
 			}
 			return
 		}
-		last := int(n) == len(rest) && len(s.outq) == 1 && s.endQueued
-		c.emit(c.data.put(effData{s: s, end: last, p: rest[:n]}))
+		whole := int(n) == len(rest) // d's last frame
+		last := whole && len(s.outq) == 1 && s.endQueued
+		e := effData{s: s, end: last, p: rest[:n]}
+		if whole && d.pooled {
+			e.recycle = d.buf
+		}
+		c.emit(c.data.put(e))
 		s.sendFlow.take(n)
 		c.sendFlow.take(n)
 		c.keepaliveWake()
 		s.outHead += int(n)
-		if s.outHead == len(d.buf) {
+		if whole {
 			s.outq[0] = nil
 			s.outq = s.outq[1:]
+			if len(s.outq) == 0 {
+				// Emptied: the next message takes outq0 again, where
+				// appending to the drained slice (no room left in
+				// front) would allocate one per message.
+				s.outq = nil
+			}
 			s.outHead = 0
 			d.free()
 		}
@@ -424,9 +444,8 @@ func (c *connCore) dropQueued(s *Stream) {
 		if i == 0 {
 			n -= s.outHead
 		}
-		c.release(s, n)
 		s.outq[i] = nil
-		d.free()
+		c.drop(d, n)
 	}
 	s.outq, s.outHead = nil, 0
 }

@@ -614,6 +614,21 @@ func TestCoreHotPathAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per unary call opened with its request in the core, want 0", allocs)
 	}
+	// Message after message on one long-lived stream (a bidirectional
+	// call's sends), each written before the next comes.
+	long := coreStream("/s")
+	sc.c.step(&newStream{s: long})
+	for j := range datas {
+		datas[j] = &dataReq{s: long, buf: msg(100)}
+	}
+	i = 0
+	allocs = testing.AllocsPerRun(runs, func() {
+		sc.c.step(datas[i])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per message on a stream in the core, want 0", allocs)
+	}
 	ping := &pingFrame{data: [8]byte{1}}
 	if a := testing.AllocsPerRun(runs, func() { sc.c.step(ping) }); a != 0 {
 		t.Errorf("%v allocations per PING answered, want 0", a)

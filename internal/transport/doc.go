@@ -49,7 +49,10 @@
 // whole messages. NewStreamWith starts a stream with its first messages in
 // one message to the actor (a unary call's whole request); with
 // CallHdr.OneResponse, RecvMsg hands over the one response at the end of
-// the stream. A call that holds no goroutine sets CallHdr.Notify
+// the stream. Stream.WritePooled and Stream.EnqueuePooled take a buffer
+// from bufpool that the caller gives up: the actor gives it back to
+// bufpool once its last byte is written (after the flush, for a payload
+// written by reference) or dropped. A call that holds no goroutine sets CallHdr.Notify
 // instead of waiting: the stream runs it where the reader delivers
 // headers, messages and the end, where the actor performs an effFinish,
 // and where it performs the effData or effRelease that frees queued

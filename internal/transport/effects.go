@@ -54,11 +54,14 @@ type (
 	// is set.
 	effHeaders struct{ s *Stream }
 	// effData: a DATA frame on s with p (which may be empty); afterwards
-	// len(p) bytes of s's write quota are free.
+	// len(p) bytes of s's write quota are free, and recycle (the pooled
+	// buffer p ends, set on its last frame) goes back to bufpool once
+	// no byte of it waits to be written.
 	effData struct {
-		s   *Stream
-		end bool
-		p   []byte
+		s       *Stream
+		end     bool
+		p       []byte
+		recycle []byte
 	}
 	effWindowUpdate struct{ id, n uint32 }
 	effRST          struct {
@@ -79,10 +82,13 @@ type (
 	// HPACK encoder.
 	effHeaderTableSize struct{ n uint32 }
 	// effRelease: n bytes of s's queued data were dropped (not written);
-	// they no longer count against its write quota.
+	// they no longer count against its write quota. recycle, if set, is
+	// the pooled buffer they were in: back to bufpool once no byte of it
+	// waits to be written (frames of it may have gone out before).
 	effRelease struct {
-		s *Stream
-		n int
+		s       *Stream
+		n       int
+		recycle []byte
 	}
 	// effFinish ends s (Stream.finish): unprocessed lets the call retry
 	// transparently, local drops the messages not yet read, unsent marks

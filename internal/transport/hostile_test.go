@@ -336,3 +336,51 @@ func TestHeaderListSizeTrailers(t *testing.T) {
 	}
 	ct.callWorks("call after the oversized trailers")
 }
+
+// TestMalformedPingAndWindowUpdate: the reader parses PING and
+// WINDOW_UPDATE itself (no frame allocated for each), with the Framer's
+// verdicts: a payload of the wrong length is a FRAME_SIZE_ERROR, a PING
+// on a stream and a zero increment on the connection PROTOCOL_ERRORs of
+// the connection (GOAWAY), a zero increment on a stream a PROTOCOL_ERROR
+// of that stream alone (RST_STREAM), after which the connection works.
+func TestMalformedPingAndWindowUpdate(t *testing.T) {
+	raw := func(typ http2.FrameType, id uint32, payload ...byte) []byte {
+		n := len(payload)
+		h := []byte{byte(n >> 16), byte(n >> 8), byte(n), byte(typ), 0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+		return append(h, payload...)
+	}
+	for _, tc := range []struct {
+		name string
+		// frame is written on the stream of an open call (id).
+		frame func(id uint32) []byte
+		conn  http2.ErrCode // the GOAWAY's code; 0: the stream alone is reset
+	}{
+		{"PingShort", func(uint32) []byte { return raw(http2.FramePing, 0, 1, 2, 3, 4, 5, 6, 7) }, http2.ErrCodeFrameSize},
+		{"PingOnStream", func(id uint32) []byte { return raw(http2.FramePing, id, 1, 2, 3, 4, 5, 6, 7, 8) }, http2.ErrCodeProtocol},
+		{"WindowUpdateLong", func(uint32) []byte { return raw(http2.FrameWindowUpdate, 0, 0, 0, 0, 1, 0) }, http2.ErrCodeFrameSize},
+		{"WindowUpdateZeroConn", func(uint32) []byte { return raw(http2.FrameWindowUpdate, 0, 0x80, 0, 0, 0) }, http2.ErrCodeProtocol},
+		{"WindowUpdateZeroStream", func(id uint32) []byte { return raw(http2.FrameWindowUpdate, id, 0, 0, 0, 0) }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ct := startReady(t, Config{})
+			p := ct.peer
+			s, id := ct.openCall()
+			if err := p.writeRaw(tc.frame(id)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.RecvMsg()
+			wantCode(t, "call", err, codes.Internal)
+			if tc.conn == 0 {
+				if c := p.wantRST(id); c != http2.ErrCodeProtocol {
+					t.Errorf("RST_STREAM %v, want PROTOCOL_ERROR", c)
+				}
+				ct.callWorks("call after the stream's error")
+				return
+			}
+			if f := p.wantGoAway(); f.Code != tc.conn {
+				t.Errorf("GOAWAY %v, want %v", f.Code, tc.conn)
+			}
+			ct.closedEvent()
+		})
+	}
+}

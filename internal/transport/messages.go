@@ -25,11 +25,14 @@ type (
 	// half-closes the stream after it. With open, it is also s's
 	// newStream (NewStreamWith): a unary call opens its stream and sends
 	// its request in one message.
+	// With pooled, buf came from bufpool and the transport is its only
+	// holder: it goes back to bufpool once written or dropped.
 	dataReq struct {
-		s    *Stream
-		buf  []byte
-		end  bool
-		open bool
+		s      *Stream
+		buf    []byte
+		end    bool
+		open   bool
+		pooled bool
 	}
 	// cancelStream: s was ended locally (Cancel); RST_STREAM(CANCEL).
 	cancelStream struct{ s *Stream }

@@ -54,9 +54,14 @@ type reader struct {
 	// A HEADERS frame that holds a whole header block is read here too,
 	// into hf and payload (the Framer allocates a HeadersFrame for each,
 	// two per call); src is what the Framer reads from.
-	src            io.Reader
-	hf             http2.HeadersFrame
-	payload        []byte
+	src     io.Reader
+	hf      http2.HeadersFrame
+	payload []byte
+	// PING and WINDOW_UPDATE frames are parsed here too, into ping and
+	// wu (the Framer allocates a frame for each: about one of each per
+	// round trip on a busy stream, with a server's BDP PINGs).
+	ping           http2.PingFrame
+	wu             http2.WindowUpdateFrame
 	maxList        uint32 // the header list limit (SETTINGS_MAX_HEADER_LIST_SIZE)
 	headersRemain  uint32
 	trailersRemain uint32
@@ -160,14 +165,56 @@ func (r *reader) readFrame(fr *http2.Framer) (http2.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fh.Type == http2.FrameHeaders && fh.Flags.Has(http2.FlagHeadersEndHeaders) {
+	switch {
+	case fh.Type == http2.FrameHeaders && fh.Flags.Has(http2.FlagHeadersEndHeaders):
 		return r.readWholeHeaders(fr, fh)
+	case fh.Type == http2.FramePing || fh.Type == http2.FrameWindowUpdate:
+		return r.readControl(fh)
 	}
 	f, err := fr.ReadFrameForHeader(fh)
 	if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
 		return r.readHeaders(fr, hf, hf.HeaderBlockFragment())
 	}
 	return f, err
+}
+
+// readControl reads the payload of a PING or WINDOW_UPDATE frame into
+// the reader's own frame, with the checks and errors of the Framer's
+// parsing: a payload of the wrong length is a FRAME_SIZE_ERROR, a PING on
+// a stream or a zero increment on the connection a PROTOCOL_ERROR
+// connection error, a zero increment on a stream a PROTOCOL_ERROR stream
+// error. (ReadFrameHeader has made the frame order checks.)
+func (r *reader) readControl(fh http2.FrameHeader) (http2.Frame, error) {
+	if cap(r.payload) < int(fh.Length) {
+		r.payload = make([]byte, fh.Length) // up to the frame size limit
+	}
+	p := r.payload[:fh.Length]
+	if _, err := io.ReadFull(r.src, p); err != nil {
+		return nil, err
+	}
+	if fh.Type == http2.FramePing {
+		if len(p) != 8 {
+			return nil, http2.ConnectionError(http2.ErrCodeFrameSize)
+		}
+		if fh.StreamID != 0 {
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		r.ping = http2.PingFrame{FrameHeader: fh}
+		copy(r.ping.Data[:], p)
+		return &r.ping, nil
+	}
+	if len(p) != 4 {
+		return nil, http2.ConnectionError(http2.ErrCodeFrameSize)
+	}
+	inc := binary.BigEndian.Uint32(p) & 0x7fffffff // the reserved bit masked off
+	if inc == 0 {
+		if fh.StreamID == 0 {
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil, http2.StreamError{StreamID: fh.StreamID, Code: http2.ErrCodeProtocol}
+	}
+	r.wu = http2.WindowUpdateFrame{FrameHeader: fh, Increment: inc}
+	return &r.wu, nil
 }
 
 // readWholeHeaders reads the payload of a HEADERS frame with END_HEADERS

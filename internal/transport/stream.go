@@ -224,18 +224,33 @@ func (s *Stream) Queued() int64 { return s.queued.Load() }
 // already wait. The caller bounds what it queues (with Queued and the
 // Notify hook).
 func (s *Stream) Enqueue(buf []byte, end bool) error {
+	return s.enqueue(buf, end, false)
+}
+
+// EnqueuePooled is Enqueue for a buffer taken from bufpool that the
+// caller gives up: the transport is its only holder and gives it back to
+// bufpool once all its bytes are written or dropped. The caller must not
+// touch buf after the call, whatever it returns.
+func (s *Stream) EnqueuePooled(buf []byte, end bool) error {
+	return s.enqueue(buf, end, true)
+}
+
+func (s *Stream) enqueue(buf []byte, end, pooled bool) error {
 	if err := s.endErr(); err != nil {
+		if pooled {
+			recycleSendBuf(buf)
+		}
 		return err
 	}
 	s.queued.Add(int64(len(buf)))
-	s.conn.send(s.dataReq(buf, end))
+	s.conn.send(s.dataReq(buf, end, pooled))
 	return nil
 }
 
 // dataReq returns the message that queues buf, from dataReqs.
-func (s *Stream) dataReq(buf []byte, end bool) *dataReq {
+func (s *Stream) dataReq(buf []byte, end, pooled bool) *dataReq {
 	m := dataReqs.Get().(*dataReq)
-	*m = dataReq{s: s, buf: buf, end: end}
+	*m = dataReq{s: s, buf: buf, end: end, pooled: pooled}
 	return m
 }
 
@@ -275,11 +290,26 @@ func (s *Stream) Done() <-chan struct{} { return s.done }
 // if the stream has ended (io.EOF if it ended OK), as the status of a
 // call comes from RecvMsg.
 func (s *Stream) Write(buf []byte, end bool) error {
+	return s.write(buf, end, false)
+}
+
+// WritePooled is Write for a buffer taken from bufpool that the caller
+// gives up: the transport is its only holder and gives it back to
+// bufpool once all its bytes are written or dropped. The caller must not
+// touch buf after the call, whatever it returns.
+func (s *Stream) WritePooled(buf []byte, end bool) error {
+	return s.write(buf, end, true)
+}
+
+func (s *Stream) write(buf []byte, end, pooled bool) error {
 	if err := s.endErr(); err != nil {
+		if pooled {
+			recycleSendBuf(buf)
+		}
 		return err
 	}
 	q := s.queued.Add(int64(len(buf)))
-	s.conn.send(s.dataReq(buf, end))
+	s.conn.send(s.dataReq(buf, end, pooled))
 	quota := int64(s.conn.cfg.WriteQuota)
 	var wake chan struct{}
 	if q > quota {
