@@ -430,6 +430,10 @@ func (rep *report) writeText(w io.Writer) {
 		rep.mainTable(90).writeText(w)
 		fmt.Fprintln(w)
 	}
+	if g := rep.goalsTable(); g != nil {
+		g.writeText(w)
+		fmt.Fprintln(w)
+	}
 	if rep.idle != nil {
 		rep.idleTable(90).writeText(w)
 		fmt.Fprintln(w)
@@ -462,6 +466,10 @@ func (rep *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintln(w)
 	if len(rep.rows) > 0 {
 		rep.mainTable(200).writeMarkdown(w)
+		fmt.Fprintln(w)
+	}
+	if g := rep.goalsTable(); g != nil {
+		g.writeMarkdown(w)
 		fmt.Fprintln(w)
 	}
 	if rep.idle != nil {
