@@ -279,15 +279,6 @@ func (cs *callState) sendReady(quota int64) bool {
 	return s != nil && !restarting && !closed && s.Queued() < quota
 }
 
-func (cs *callState) isDone() bool {
-	select {
-	case <-cs.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // finalErr is the call's error once it is done: nil for OK.
 func (cs *callState) finalErr() error {
 	if cs.final == nil {

@@ -133,14 +133,19 @@ type lifetime struct {
 	stopWatch func() bool
 	timer     *time.Timer // the call's own deadline (ownDeadline)
 
+	// done is closed when the call has finished (finish has run: over).
+	// It is made by the first who waits on it (doneCh): a unary caller
+	// waits on its stream instead, so most calls make none. Both under
+	// mu.
 	done     chan struct{}
 	doneOnce sync.Once
 	// The flags follow doneOnce (12 bytes), in its padding: 8 bytes less
-	// per call (a call's state stays in the 576-byte size class).
+	// per call.
 	released bool // release ran: no timer may be armed any more
 	// pickEnded says the call has finished: final is set (under mu, by
 	// endPick), for a pick's Done that comes after (pick.go).
 	pickEnded bool
+	over      bool          // finish has run: done is closed, or need not be made
 	final     *status.Error // valid after done
 	header    metadata.MD
 	trailer   metadata.MD
@@ -160,7 +165,6 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	cs := &callState{}
 	cs.ch, cs.async = ch, notify != nil
-	cs.done = make(chan struct{})
 	for _, o := range opts {
 		if o != nil {
 			o.applyCall(&cs.opts)
@@ -588,11 +592,43 @@ func (cs *callState) finish(st *status.Error) {
 		}
 		cs.ch.removeCall(cs)
 		cs.release()
-		close(cs.done)
+		cs.closeDone()
 	})
 	if cs.hdr.Notify != nil {
 		cs.hdr.Notify()
 	}
+}
+
+// doneCh returns the channel closed when the call has finished, made on
+// first use (closedDone once the call is over).
+func (cs *callState) doneCh() <-chan struct{} {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.done == nil {
+		if cs.over {
+			return closedDone
+		}
+		cs.done = make(chan struct{})
+	}
+	return cs.done
+}
+
+// closeDone marks the call over and closes its done, if made (finish).
+func (cs *callState) closeDone() {
+	cs.mu.Lock()
+	cs.over = true
+	d := cs.done
+	cs.mu.Unlock()
+	if d != nil {
+		close(d)
+	}
+}
+
+// isDone reports whether the call has finished.
+func (cs *callState) isDone() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.over
 }
 
 // headerMD waits for the response headers (or the end of the call).
@@ -603,19 +639,19 @@ func (cs *callState) headerMD() metadata.MD {
 		if s := cs.cur(); s != nil {
 			select {
 			case <-s.Done():
-			case <-cs.done:
+			case <-cs.doneCh():
 			}
 			if md, ok := s.HeaderIfReady(); ok && s.HeadersReceived() {
 				return md
 			}
 		}
-		<-cs.done
+		<-cs.doneCh()
 		return cs.header
 	}
 	_ = cs.awaitStreamingHedge()
 	s := cs.cur()
 	if s == nil {
-		<-cs.done
+		<-cs.doneCh()
 		return cs.header
 	}
 	for {

@@ -169,7 +169,7 @@ func (cs *callState) awaitHedge() {
 	if racing {
 		select {
 		case <-h.decided:
-		case <-cs.done:
+		case <-cs.doneCh():
 		}
 	}
 }

@@ -228,7 +228,6 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		ctx:    ctx,
 		hdr:    hdr,
 		fields: fields,
-		done:   make(chan struct{}),
 	}
 	s.newMsg.s, s.endMsg.s = s, s
 	if hdr.Notify == nil && !hdr.OneResponse {

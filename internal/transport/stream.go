@@ -99,6 +99,9 @@ type Stream struct {
 
 	// Owned by the reader goroutine.
 	gotHeaders bool
+	// ended is set, under mu, when the stream ends (finished): a check
+	// that needs no lock and no channel.
+	ended atomic.Bool
 	// initialOK: the response headers were a valid gRPC response (HTTP
 	// 200, a gRPC content-type, nothing malformed), with metadata
 	// initialMD. That is all the end of the stream needs of them
@@ -138,9 +141,13 @@ type Stream struct {
 	finished    bool
 	unprocessed bool
 	neverSent   bool
-	sig         chan struct{} // a message, the headers or the end arrived
-	headerCh    chan struct{} // closed when headers arrive or the stream ends
-	done        chan struct{} // closed when the stream ends
+	// sig wakes RecvMsg: a message or the end arrived. A streaming
+	// stream's is made with it; a OneResponse stream's is a channel from
+	// wakers, set only while RecvMsg waits for the end; a polled stream
+	// (Notify) has none.
+	sig      chan struct{}
+	headerCh chan struct{} // closed when headers arrive or the stream ends; made by the first Header that waits
+	done     chan struct{} // closed when the stream ends; made by the first Done before that
 }
 
 // closedCh is a closed channel.
@@ -172,14 +179,7 @@ func (s *Stream) RecvCompress() string {
 	return ""
 }
 
-func (s *Stream) finishedFast() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Stream) finishedFast() bool { return s.ended.Load() }
 
 // notify runs the call's Notify hook, if any.
 func (s *Stream) notify() {
@@ -264,8 +264,20 @@ func (s *Stream) writeWait() chan struct{} {
 	return *s.writeCh.Load()
 }
 
-// Done is closed when the stream has ended, successfully or not.
-func (s *Stream) Done() <-chan struct{} { return s.done }
+// Done is closed when the stream has ended, successfully or not. The
+// channel is made by the first Done before the end (a unary call never
+// asks for it: its RecvMsg waits on a pooled channel, see waitEnd).
+func (s *Stream) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return closedCh
+	}
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
 
 // Write queues buf, one or more whole gRPC messages (prefix included), to be
 // sent on the stream; end half-closes the stream after it. Ownership of buf
@@ -280,17 +292,17 @@ func (s *Stream) Write(buf []byte, end bool) error {
 	q := s.queued.Add(int64(len(buf)))
 	s.conn.send(s.dataReq(buf, end))
 	quota := int64(s.conn.cfg.WriteQuota)
-	var wake chan struct{}
+	var wake, done <-chan struct{}
 	if q > quota {
 		// Published before queued is read again: the actor's wrote
 		// either sees the channel or has already lowered queued.
-		wake = s.writeWait()
+		wake, done = s.writeWait(), s.Done()
 		q = s.queued.Load()
 	}
 	for q > quota {
 		select {
 		case <-wake:
-		case <-s.done:
+		case <-done:
 			return s.endErr()
 		case <-s.ctx.Done():
 			s.Cancel(status.FromContext(s.ctx))
@@ -339,9 +351,7 @@ func (s *Stream) Drained() bool { return s.queued.Load() == 0 }
 func (s *Stream) CloseSend() error { return s.Write(nil, true) }
 
 func (s *Stream) endErr() error {
-	select {
-	case <-s.done:
-	default:
+	if !s.ended.Load() {
 		return nil
 	}
 	s.mu.Lock()
@@ -364,14 +374,53 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 				return m, err
 			}
 		}
+		if s.hdr.OneResponse {
+			s.waitEnd()
+			continue
+		}
+		var wake <-chan struct{} = s.sig // the end sends on it too
+		if s.sig == nil {
+			wake = s.Done() // a polled stream's RecvMsg waits for the end
+		}
 		select {
-		case <-s.sig:
-		case <-s.done:
+		case <-wake:
 		case <-s.ctx.Done():
 			s.Cancel(status.FromContext(s.ctx))
 		}
 	}
 }
+
+// waitEnd waits for the end of a OneResponse stream (or its context's)
+// on a channel from wakers, published in sig while it waits: end sends
+// on it under mu, so once waitEnd has taken it back under mu nobody can
+// send on it any more, and, drained, it goes back to the pool. A unary
+// call so makes no wake-up channel of its own.
+func (s *Stream) waitEnd() {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	w := wakers.Get().(chan struct{})
+	s.sig = w
+	s.mu.Unlock()
+	select {
+	case <-w:
+	case <-s.ctx.Done():
+		s.Cancel(status.FromContext(s.ctx))
+	}
+	s.mu.Lock()
+	s.sig = nil
+	s.mu.Unlock()
+	select {
+	case <-w:
+	default:
+	}
+	wakers.Put(w)
+}
+
+// wakers recycles the channels OneResponse streams wait on (waitEnd).
+var wakers = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // TryRecvMsg is RecvMsg that never waits: ok is false when no message has
 // arrived and the stream has not ended.
@@ -419,8 +468,10 @@ func (s *Stream) creditLocked() int64 {
 // trailers-only response it returns empty metadata once the stream ended;
 // it returns an error only if the stream failed before any headers.
 func (s *Stream) Header() (metadata.MD, error) {
-	hc := s.done // a polled stream (Notify)
-	if s.hdr.Notify == nil {
+	var hc <-chan struct{}
+	if s.hdr.Notify != nil {
+		hc = s.Done() // a polled stream
+	} else {
 		// headerCh is made by the first Header that waits.
 		s.mu.Lock()
 		if s.headerDone {
@@ -536,7 +587,14 @@ func (s *Stream) end(st *status.Error, trailer metadata.MD, unprocessed, local b
 			close(s.headerCh)
 		}
 	}
-	close(s.done)
+	s.ended.Store(true)
+	if s.done != nil {
+		close(s.done)
+	}
+	select {
+	case s.sig <- struct{}{}: // nil for a polled stream, and a OneResponse one whose RecvMsg is not waiting
+	default:
+	}
 	s.mu.Unlock()
 	return true
 }
@@ -594,9 +652,11 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		if s.hdr.OneResponse && len(s.msgs)-s.msgHead > 1 {
 			return 0, false, ErrManyResponses
 		}
-		select {
-		case s.sig <- struct{}{}: // nil for OneResponse and Notify
-		default:
+		if !s.hdr.OneResponse { // a OneResponse stream wakes at the end only
+			select {
+			case s.sig <- struct{}{}: // nil for Notify
+			default:
+			}
 		}
 		got = true
 	}
