@@ -73,19 +73,27 @@ type callState struct {
 // (hdr aside, see callState).
 type callConfig struct {
 	ch *Channel
-	// ctx is the call's context, the call itself as a callCtx
-	// (callctx.go) over parent, the caller's context with the call's
-	// timeout; cause and std are its state. The method's name is
+	// parent is the caller's context with the call's timeout; the call's
+	// own context (ctx) is the call itself as a callCtx (callctx.go)
+	// over it, whose state cause and std are. The method's name is
 	// hdr.Method.
-	ctx       context.Context
 	parent    context.Context
 	cause     atomic.Pointer[status.Error]
 	std       atomic.Pointer[stdCtx]
 	stopTimer context.CancelFunc
-	opts      callOptions
 	hdr       transport.CallHdr
-	maxSend   int
-	maxRecv   int
+	// maxSend is the request size limit; the response's is maxRecv().
+	maxSend int
+	// What the call keeps of its options (callOptions, which only
+	// newCallState sees whole): md is its metadata option (without the
+	// call credentials' metadata, which hdr gets: a pick's PickInfo),
+	// creds its own call credentials (nil for none), hashKey its
+	// HashKey.
+	md           metadata.MD
+	compressor   compression.Compressor
+	creds        *[]credentials.CallCredentials
+	hashKey      *string
+	waitForReady bool
 	// async is set for a call started with Start (its pump in
 	// hdr.Notify); ownDeadline means hdr.Deadline is enforced by timer,
 	// not by ctx; ctxEnds that the caller's context can end.
@@ -94,20 +102,41 @@ type callConfig struct {
 	ctxEnds     bool
 }
 
+// callOptionsPool holds the callOptions newCallState applies a call's
+// options to (applyCallOptions): on the heap, as an option is an
+// interface, but one per call only for as long as it takes to read it.
+var callOptionsPool = sync.Pool{New: func() any { return new(callOptions) }}
+
+// applyCallOptions returns the call options opts make.
+func applyCallOptions(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{}
+	}
+	p := callOptionsPool.Get().(*callOptions)
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyCall(p)
+		}
+	}
+	o := *p
+	*p = callOptions{}
+	callOptionsPool.Put(p)
+	return o
+}
+
 // attempt is the call's current attempt (guarded by callState.mu).
 type attempt struct {
-	stream *transport.Stream
-	peer   string       // the address of the attempt's connection
-	att    AttemptStats // the attempt's stats (WithStatsHandler)
-	nAtt   int32        // attempts begun (WithStatsHandler)
+	stream *transport.Stream // its connection is the call's peer
+	// stats is the attempts' stats, made by the first attempt under a
+	// WithStatsHandler (nil without).
+	stats *attemptsStats
 	// restarting is set while a started call's next attempt is being
 	// opened (or waits for its backoff); pickReq is that attempt's
 	// pending pick, if any.
 	restarting bool
 	// credsDone: the call credentials were asked (once per call, by
 	// whoever opens the first attempt: under attemptMu, or a started
-	// call's opening attempt). Beside restarting, so that the part stays
-	// 64 bytes (a call in flight's heap, see actors' inflight test).
+	// call's opening attempt). Beside restarting, in one word.
 	credsDone bool
 	pickReq   *pickReq
 	// pickDone is the policy's Done for the current attempt's pick
@@ -151,6 +180,18 @@ type lifetime struct {
 	trailer   metadata.MD
 }
 
+// maxRecv returns the call's response size limit (-1 for none): its own
+// in hdr, or else the channel's.
+func (cs *callState) maxRecv() int {
+	if cs.hdr.OwnMaxReceive {
+		return cs.hdr.MaxReceiveMessageSize
+	}
+	return cs.ch.opts.maxRecv
+}
+
+// ctx returns the call's context: the call itself, as a callCtx.
+func (cs *callState) ctx() context.Context { return (*callCtx)(cs) }
+
 // newCall prepares a call; watch makes a streaming call watch its context
 // (a unary caller always waits on it itself).
 func (ch *Channel) newCall(ctx context.Context, method string, opts []CallOption, watch bool) (*callState, error) {
@@ -165,23 +206,20 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	cs := &callState{}
 	cs.ch, cs.async = ch, notify != nil
-	for _, o := range opts {
-		if o != nil {
-			o.applyCall(&cs.opts)
-		}
-	}
+	o := applyCallOptions(opts)
 	if err := checkMethod(method); err != nil {
 		return nil, status.New(codes.Internal, err.Error())
 	}
-	if err := metadata.Validate(cs.opts.md); err != nil {
+	if err := metadata.Validate(o.md); err != nil {
 		// Refused before anything is sent, naming the key (grpc-go and
 		// grpcio fail such a call INTERNAL too).
 		return nil, status.Errorf(codes.Internal, "call to %s: invalid metadata: %v", method, err)
 	}
-	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
-	if w := cs.opts.wire; w.maxRecvSet || w.maxSendSet {
+	maxRecv := ch.opts.maxRecv
+	cs.maxSend = ch.opts.maxSend
+	if w := o.wire; w.maxRecvSet || w.maxSendSet {
 		if w.maxRecvSet {
-			cs.maxRecv = max(w.maxRecv, -1)
+			maxRecv = max(w.maxRecv, -1)
 		}
 		if w.maxSendSet {
 			cs.maxSend = max(w.maxSend, -1)
@@ -189,17 +227,17 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	if sc := ch.serviceConfig(); sc != nil {
 		if mc, ok := sc.Method(method); ok {
-			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
-				cs.opts.timeout = mc.Timeout
+			if mc.Timeout > 0 && (!o.timeoutSet || mc.Timeout < o.timeout) {
+				o.timeout = mc.Timeout
 			}
-			if mc.WaitForReady != nil && !cs.opts.wfrSet {
-				cs.opts.waitForReady = *mc.WaitForReady
+			if mc.WaitForReady != nil && !o.wfrSet {
+				o.waitForReady = *mc.WaitForReady
 			}
 			if mc.MaxRequestBytes != nil {
 				cs.maxSend = minLimit(cs.maxSend, *mc.MaxRequestBytes)
 			}
 			if mc.MaxResponseBytes != nil {
-				cs.maxRecv = minLimit(cs.maxRecv, *mc.MaxResponseBytes)
+				maxRecv = minLimit(maxRecv, *mc.MaxResponseBytes)
 			}
 			if ch.opts.enableRetries && mc.Retry != nil {
 				cs.retry = mc.Retry
@@ -211,7 +249,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			}
 		}
 	}
-	if cs.opts.timeoutSet || cs.opts.timeout > 0 {
+	if o.timeoutSet || o.timeout > 0 {
 		// A zero or negative timeout expires at once, as grpcio's
 		// timeout=0 does.
 		if cs.async && ctx.Done() == nil {
@@ -220,19 +258,23 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			// needs a watcher, a few hundred bytes less per call.
 			cs.ownDeadline = true
 		} else {
-			ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
+			ctx, cs.stopTimer = context.WithTimeout(ctx, o.timeout)
 		}
 	}
 	cs.ctxEnds = ctx.Done() != nil
-	cs.parent, cs.ctx = ctx, (*callCtx)(cs)
+	cs.parent = ctx
 	comp := ch.opts.compressor
-	if cs.opts.compressionSet {
-		comp = cs.opts.compressor
+	if o.compressionSet {
+		comp = o.compressor
 	}
-	cs.opts.compressor = comp
+	cs.compressor, cs.md, cs.waitForReady, cs.hashKey = comp, o.md, o.waitForReady, o.wire.hashKey
+	if len(o.creds) > 0 {
+		creds := o.creds
+		cs.creds = &creds
+	}
 	cs.hdr = transport.CallHdr{
 		Method:         method,
-		Metadata:       cs.opts.md,
+		Metadata:       o.md,
 		AcceptEncoding: compression.AcceptEncoding(),
 	}
 	if comp != nil {
@@ -241,16 +283,16 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	if cs.async {
 		cs.hdr.Notify = notify
 	}
-	if d, ok := cs.ctx.Deadline(); ok {
+	if d, ok := cs.ctx().Deadline(); ok {
 		cs.hdr.Deadline = d
 	} else if cs.ownDeadline {
-		cs.hdr.Deadline = time.Now().Add(cs.opts.timeout)
+		cs.hdr.Deadline = time.Now().Add(o.timeout)
 	}
-	cs.hdr.ContentSubtype = cs.opts.wire.subtype
-	if cs.maxRecv != ch.opts.maxRecv || cs.maxRecv == 0 { // the connection reads 0 as its default
-		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = cs.maxRecv, true
+	cs.hdr.ContentSubtype = o.wire.subtype
+	if maxRecv != ch.opts.maxRecv || maxRecv == 0 { // the connection reads 0 as its default
+		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = maxRecv, true
 	}
-	if (len(cs.opts.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
+	if (cs.creds != nil || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
 		// Fail before waiting for a connection the credentials could
 		// never be sent over.
 		cs.release()
@@ -348,8 +390,8 @@ func (cs *callState) restart(failed *transport.Stream) error {
 // held, so no send interleaves with the replay.
 func (cs *callState) startLocked() error {
 	for {
-		if err := cs.ctx.Err(); err != nil {
-			return status.FromContext(cs.ctx)
+		if err := cs.ctx().Err(); err != nil {
+			return status.FromContext(cs.ctx())
 		}
 		cs.beginAttempt()
 		conn, err := cs.pick()
@@ -384,12 +426,11 @@ func (cs *callState) startLocked() error {
 		}
 		cs.mu.Lock()
 		cs.stream = s
-		cs.peer = conn.Address()
 		cs.mu.Unlock()
-		if cs.ctx.Err() != nil {
+		if cs.ctx().Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
 			// must not outlive the call.
-			s.Cancel(status.FromContext(cs.ctx))
+			s.Cancel(status.FromContext(cs.ctx()))
 			return nil
 		}
 		ok := true
@@ -423,14 +464,18 @@ func (cs *callState) startLocked() error {
 // channel credentials.
 func (cs *callState) addCallCredentials() error {
 	ch := cs.ch
-	creds := slices.Concat(ch.creds.CallCredentials(), cs.opts.creds) // never append to the shared slice
+	var own []credentials.CallCredentials
+	if cs.creds != nil {
+		own = *cs.creds
+	}
+	creds := slices.Concat(ch.creds.CallCredentials(), own) // never append to the shared slice
 	if len(creds) == 0 {
 		return nil
 	}
 	if !ch.creds.SendsCallCredentials() {
 		return errPlaintextCallCreds(ch)
 	}
-	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.hdr.Method), creds...)
+	md, err := credentials.RequestMetadata(cs.ctx(), credentials.NewRequestInfo(ch.authority(), cs.hdr.Method), creds...)
 	if err != nil {
 		return err
 	}
@@ -455,7 +500,7 @@ func (cs *callState) cur() *transport.Stream {
 func (cs *callState) frame(buf []byte) ([]byte, error) {
 	payload := buf[wire.MsgHeaderLen:]
 	compressed := false
-	if c := cs.opts.compressor; c != nil && len(payload) > 0 {
+	if c := cs.compressor; c != nil && len(payload) > 0 {
 		out, err := c.Compress(make([]byte, wire.MsgHeaderLen, wire.MsgHeaderLen+len(payload)/2+16), payload)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "compressing request with %s: %v", c.Name(), err)
@@ -674,7 +719,7 @@ func (cs *callState) headerMD() metadata.MD {
 
 // timeRemaining returns the time left before the deadline.
 func (cs *callState) timeRemaining() (time.Duration, bool) {
-	d, ok := cs.ctx.Deadline()
+	d, ok := cs.ctx().Deadline()
 	if !ok {
 		d, ok = cs.hdr.Deadline, cs.ownDeadline
 	}

@@ -65,7 +65,6 @@ type hedgeAttempt struct {
 
 	// Guarded by h.mu.
 	stream   *transport.Stream
-	peer     string
 	err      error // the attempt could not open a stream
 	ended    bool  // its end was given to the core
 	pickReq  *pickReq
@@ -139,7 +138,7 @@ func (cs *callState) startHedgedAsync() {
 	cs.beginAttempt()
 	if !cs.credsDone {
 		cs.credsDone = true
-		if len(cs.opts.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
+		if cs.creds != nil || len(cs.ch.creds.CallCredentials()) > 0 {
 			go func() { // call credentials may block
 				if err := cs.addCallCredentials(); err != nil {
 					cs.endAsync(err)
@@ -239,7 +238,7 @@ func (h *hedger) perform(p hedgePlan) {
 
 func (h *hedger) newAttemptLocked(n int) *hedgeAttempt {
 	a := &hedgeAttempt{h: h, n: n, hdr: h.cs.hdr}
-	a.hdr.PreviousAttempts = n
+	a.hdr.PreviousAttempts = int32(n)
 	if h.cs.async {
 		a.hdr.Notify = a.event
 	} else {
@@ -274,7 +273,7 @@ func (a *hedgeAttempt) open() {
 		a.failed(errChannelClosed)
 		return
 	}
-	req := &pickReq{waitForReady: cs.opts.waitForReady, info: cs.pickInfo()}
+	req := &pickReq{waitForReady: cs.waitForReady, info: cs.pickInfo()}
 	req.notify = func(r pickResult) {
 		a.h.mu.Lock()
 		a.pickReq = nil
@@ -325,13 +324,13 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 		}
 		return
 	}
-	s, err := conn.NewStream(cs.ctx, &a.hdr)
+	s, err := conn.NewStream(cs.ctx(), &a.hdr)
 	if err != nil {
 		a.failed(err)
 		return
 	}
 	h.mu.Lock()
-	a.stream, a.peer = s, conn.Address()
+	a.stream = s
 	lost = h.over || (h.winner != nil && h.winner != a)
 	if lost {
 		h.mu.Unlock()
@@ -453,8 +452,8 @@ func (cs *callState) awaitStreamingHedge() error {
 func (cs *callState) awaitCommit(h *hedger) error {
 	select {
 	case <-h.decided:
-	case <-cs.ctx.Done():
-		return status.FromContext(cs.ctx)
+	case <-cs.ctx().Done():
+		return status.FromContext(cs.ctx())
 	}
 	h.mu.Lock()
 	w := h.winner
@@ -554,7 +553,7 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	}
 	if w.stream != nil {
 		cs.mu.Lock()
-		cs.stream, cs.peer = w.stream, w.peer
+		cs.stream = w.stream
 		cs.attempts = int32(attempts) // more than one: no buffer is recycled
 		cs.commitLocked()
 		cs.restarting = false
@@ -689,7 +688,7 @@ func (cs *callState) sendHedged(frame []byte, last bool) error {
 	for wait {
 		select {
 		case <-h.decided:
-		case <-cs.ctx.Done():
+		case <-cs.ctx().Done():
 			return io.EOF // the call is over: recvMsg says how
 		}
 		s, racing, wait = h.sendRacing(frame, last, true)

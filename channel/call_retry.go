@@ -91,7 +91,7 @@ func (cs *callState) transparentRetry(s *transport.Stream) bool {
 // nextPolicyAttempt counts the attempt a policy retry is about to open
 // (attemptMu held, or a started call's attempt restarting).
 func (cs *callState) nextPolicyAttempt() {
-	cs.hdr.PreviousAttempts = int(cs.attempts)
+	cs.hdr.PreviousAttempts = cs.attempts
 	cs.attempts++
 }
 
@@ -104,9 +104,9 @@ func (cs *callState) retryAfter(s *transport.Stream, delay time.Duration) error 
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-cs.ctx.Done():
+		case <-cs.ctx().Done():
 			t.Stop()
-			return status.FromContext(cs.ctx)
+			return status.FromContext(cs.ctx())
 		}
 	}
 	cs.attemptMu.Lock()

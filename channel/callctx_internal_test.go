@@ -15,8 +15,8 @@ import (
 // newCallState makes them.
 func testCallCtx(parent context.Context) (*callState, context.Context) {
 	cs := &callState{}
-	cs.parent, cs.ctx = parent, (*callCtx)(cs)
-	return cs, cs.ctx
+	cs.parent = parent
+	return cs, cs.ctx()
 }
 
 // finishCtx ends the call's context as finish does (release, then done).

@@ -128,9 +128,10 @@ func (p plainCall) TimeRemaining() (time.Duration, bool) { return p.cs.timeRemai
 func (p plainCall) method() string                       { return p.cs.hdr.Method }
 
 func (p plainCall) peer() string {
-	p.cs.mu.Lock()
-	defer p.cs.mu.Unlock()
-	return p.cs.peer
+	if s := p.cs.cur(); s != nil {
+		return s.Peer()
+	}
+	return ""
 }
 
 // interceptedCall is the Call of what an interceptor chain returned that
