@@ -87,32 +87,42 @@ type Stream struct {
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
 
 	// Owned by the connection core (the actor's goroutine).
-	timeout     string // grpc-timeout value, set when HEADERS are written
-	sendFlow    outFlow
-	outq        []*dataReq
-	outHead     int // bytes of outq[0] already written
-	id          uint32
-	started     bool // HEADERS written
-	endQueued   bool
-	endSent     bool
-	remoteEnded bool
-	blocked     bool // waiting for send window
+	timeout  string // grpc-timeout value, set when HEADERS are written
+	sendFlow outFlow
+	outq     []*dataReq
+	outHead  int // bytes of outq[0] already written
 
-	// Owned by the reader goroutine.
-	gotHeaders bool
+	// The stream's small fields, whatever their owner, in one place: no
+	// padding between them (a stream's size class is part of every
+	// call's heap).
+	id uint32 // core
 	// ended is set, under mu, when the stream ends (finished): a check
 	// that needs no lock and no channel.
-	ended atomic.Bool
-	// initialOK: the response headers were a valid gRPC response (HTTP
-	// 200, a gRPC content-type, nothing malformed), with metadata
-	// initialMD. That is all the end of the stream needs of them
-	// (initialBlock), so their decoded block is not kept.
-	initialOK bool
-	deframer  wire.Deframer
-	nonGRPC   *nonGRPCResponse // set when the response is not gRPC
-	initialMD metadata.MD
+	ended       atomic.Bool
+	msgHead     int32 // mu: msgs taken
+	started     bool  // core: HEADERS written
+	endQueued   bool  // core
+	endSent     bool  // core
+	remoteEnded bool  // core
+	blocked     bool  // core: waiting for send window
+	gotHeaders  bool  // reader
+	// initialOK (reader): the response headers were a valid gRPC
+	// response (HTTP 200, a gRPC content-type, nothing malformed), with
+	// the metadata in header. That is all the end of the stream needs of
+	// them (initialBlock), so their decoded block is not kept.
+	initialOK   bool
+	headerDone  bool // mu
+	headersRecv bool // mu: response headers arrived (not a trailers-only response)
+	finished    bool // mu
+	unprocessed bool // mu
+	neverSent   bool // mu
 
-	recvCompress atomic.Pointer[string] // grpc-encoding of the response
+	// Owned by the reader goroutine.
+	deframer wire.Deframer
+	// resp is what a few responses' headers bring (set by the reader):
+	// the grpc-encoding of a gRPC response's messages, or a non-gRPC
+	// response.
+	resp atomic.Pointer[respExtra]
 
 	// Write quota, shared between the writer and the actor.
 	queued atomic.Int64
@@ -130,18 +140,12 @@ type Stream struct {
 	endMsg remoteEnded
 	outq0  [1]*dataReq // outq's first backing array
 
-	mu          sync.Mutex // guards the fields below
-	msgs        []wire.Message
-	msgHead     int
-	recvFlow    inFlow // the stream's receive window
-	header      metadata.MD
-	trailer     metadata.MD
-	st          *status.Error
-	headerDone  bool
-	headersRecv bool // response headers arrived (not a trailers-only response)
-	finished    bool
-	unprocessed bool
-	neverSent   bool
+	mu       sync.Mutex // guards the fields below (and those marked mu)
+	msgs     []wire.Message
+	recvFlow inFlow // the stream's receive window
+	header   metadata.MD
+	trailer  metadata.MD
+	st       *status.Error
 	// sig wakes RecvMsg: a message or the end arrived. A streaming
 	// stream's is made with it; a OneResponse stream's is a channel from
 	// wakers, set only while RecvMsg waits for the end; a polled stream
@@ -154,12 +158,28 @@ type Stream struct {
 // closedCh is a closed channel.
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// nonGRPCResponse is a response that is not gRPC (an HTTP status other
-// than 200 or another content-type): its headers, and the start of its
-// body for the call's error message.
+// respExtra is what a stream keeps of response headers that most
+// responses lack: the grpc-encoding of a gRPC response (enc, read by the
+// caller), or a response that is not gRPC (an HTTP status other than 200
+// or another content-type: nonGRPC, the reader's alone).
+type respExtra struct {
+	enc     string
+	nonGRPC *nonGRPCResponse
+}
+
+// nonGRPCResponse is a response that is not gRPC: its headers, and the
+// start of its body for the call's error message.
 type nonGRPCResponse struct {
 	headers *wire.HeaderBlock
 	body    []byte
+}
+
+// nonGRPC returns the stream's non-gRPC response, if it is one (reader).
+func (s *Stream) nonGRPC() *nonGRPCResponse {
+	if r := s.resp.Load(); r != nil {
+		return r.nonGRPC
+	}
+	return nil
 }
 
 // Peer returns the address of the stream's connection.
@@ -177,8 +197,8 @@ func (s *Stream) Unprocessed() bool {
 // RecvCompress returns the response's grpc-encoding ("" before the headers
 // or when the server sent none).
 func (s *Stream) RecvCompress() string {
-	if p := s.recvCompress.Load(); p != nil {
-		return *p
+	if r := s.resp.Load(); r != nil {
+		return r.enc
 	}
 	return ""
 }
@@ -430,12 +450,12 @@ var wakers = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 // arrived and the stream has not ended.
 func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
 	s.mu.Lock()
-	if s.msgHead < len(s.msgs) {
+	if int(s.msgHead) < len(s.msgs) {
 		msg := s.msgs[s.msgHead]
 		s.msgs[s.msgHead] = wire.Message{}
 		s.msgHead++
 		var credit int64
-		if s.msgHead == len(s.msgs) {
+		if int(s.msgHead) == len(s.msgs) {
 			s.emptyMsgsLocked()
 			credit = s.creditLocked()
 		}
@@ -653,7 +673,7 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		return 0, false, err
 	}
 	if len(s.msgs) > before {
-		if s.hdr.OneResponse && len(s.msgs)-s.msgHead > 1 {
+		if s.hdr.OneResponse && len(s.msgs)-int(s.msgHead) > 1 {
 			return 0, false, ErrManyResponses
 		}
 		if !s.hdr.OneResponse { // a OneResponse stream wakes at the end only
@@ -664,7 +684,7 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		}
 		got = true
 	}
-	if s.msgHead == len(s.msgs) || s.hdr.OneResponse {
+	if int(s.msgHead) == len(s.msgs) || s.hdr.OneResponse {
 		return s.creditLocked(), got, nil
 	}
 	return 0, got, nil
