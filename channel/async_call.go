@@ -90,7 +90,7 @@ func (cs *callState) openAsync(conn *transport.Conn) {
 	cs.mu.Unlock()
 	if !cs.credsDone {
 		cs.credsDone = true
-		if cs.creds != nil || len(cs.ch.creds.CallCredentials()) > 0 {
+		if cs.ext != nil && len(cs.ext.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
 			go func() {
 				if err := cs.addCallCredentials(); err != nil {
 					cs.endAsync(err)
@@ -216,7 +216,7 @@ func (cs *callState) tryRecv() (data []byte, ok bool, err error) {
 // attempt opens, the message waits in the retry buffer and is replayed.
 // An io.EOF means the call is over.
 func (cs *callState) sendAsync(frame []byte, last bool) error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedgedAsync(frame, last)
 	}
 	cs.attemptMu.Lock()
@@ -245,7 +245,7 @@ func (cs *callState) sendAsync(frame []byte, last bool) error {
 		return nil
 	}
 	cs.mu.Lock()
-	pending := !cs.committed && !cs.recvSeen && (cs.retry != nil || s.Unprocessed())
+	pending := !cs.committed && !cs.recvSeen && (cs.retryPolicy() != nil || s.Unprocessed())
 	cs.mu.Unlock()
 	if pending {
 		return nil // the pump decides on a retry, which replays the message
@@ -267,7 +267,7 @@ func (cs *callState) closeSendAsync() error {
 // sendReady reports whether the call has an open attempt that holds
 // fewer than quota queued request bytes.
 func (cs *callState) sendReady(quota int64) bool {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		if ready, racing := h.raceSendReady(); racing {
 			return ready
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
@@ -62,6 +63,11 @@ type callState struct {
 	// mu guards attempt, replay, the retry counts and the lifetime's
 	// watch and timers.
 	mu sync.Mutex
+	// The flags of callConfig, replay and attempt, after the mutexes (4
+	// bytes each), in one word.
+	callFlags
+	replayFlags
+	attemptFlags
 
 	attempt
 	replay
@@ -86,20 +92,67 @@ type callConfig struct {
 	maxSend int
 	// What the call keeps of its options (callOptions, which only
 	// newCallState sees whole): md is its metadata option (without the
-	// call credentials' metadata, which hdr gets: a pick's PickInfo),
-	// creds its own call credentials (nil for none), hashKey its
-	// HashKey.
-	md           metadata.MD
-	compressor   compression.Compressor
-	creds        *[]credentials.CallCredentials
-	hashKey      *string
+	// call credentials' metadata, which hdr gets: a pick's PickInfo).
+	// The rarer ones are in ext, with the call's retry policy.
+	md         metadata.MD
+	compressor compression.Compressor
+	ext        *callExtras // nil for most calls
+}
+
+// callFlags are the flags of callConfig: async is set for a call started
+// with Start (its pump in hdr.Notify); ownDeadline means hdr.Deadline is
+// enforced by timer, not by ctx.
+type callFlags struct {
 	waitForReady bool
-	// async is set for a call started with Start (its pump in
-	// hdr.Notify); ownDeadline means hdr.Deadline is enforced by timer,
-	// not by ctx; ctxEnds that the caller's context can end.
-	async       bool
-	ownDeadline bool
-	ctxEnds     bool
+	async        bool
+	ownDeadline  bool
+}
+
+// callExtras is what few calls need, made by newCallState for a call with
+// a retry or hedging policy, call credentials of its own, a hash key or a
+// deadline timer of its own; the pointer is fixed once newCallState
+// returns, backoff and timer are guarded by callState.mu.
+type callExtras struct {
+	creds    []credentials.CallCredentials // the call's own call credentials
+	hashKey  *string                       // HashKey
+	retry    *serviceconfig.RetryPolicy    // nil: no policy retries
+	throttle *serviceconfig.Throttling
+	backoff  *time.Timer // a started call's wait before its next attempt
+	timer    *time.Timer // the call's own deadline (ownDeadline)
+	hedge    *hedger     // nil: not hedged (call_hedge.go)
+}
+
+// hedged returns the hedger of a hedged call, or nil.
+func (cs *callState) hedged() *hedger {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.hedge
+}
+
+// extras returns the call's callExtras, made on first use (newCallState).
+func (cs *callState) extras() *callExtras {
+	if cs.ext == nil {
+		cs.ext = new(callExtras)
+	}
+	return cs.ext
+}
+
+// retryPolicy returns the call's retry policy, or nil.
+func (cs *callState) retryPolicy() *serviceconfig.RetryPolicy {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.retry
+}
+
+// throttling returns the retry throttling of the call's service config
+// (for a call with a retry or hedging policy), or nil.
+func (cs *callState) throttling() *serviceconfig.Throttling {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.throttle
 }
 
 // callOptionsPool holds the callOptions newCallState applies a call's
@@ -130,15 +183,9 @@ type attempt struct {
 	// stats is the attempts' stats, made by the first attempt under a
 	// WithStatsHandler (nil without).
 	stats *attemptsStats
-	// restarting is set while a started call's next attempt is being
-	// opened (or waits for its backoff); pickReq is that attempt's
-	// pending pick, if any.
-	restarting bool
-	// credsDone: the call credentials were asked (once per call, by
-	// whoever opens the first attempt: under attemptMu, or a started
-	// call's opening attempt). Beside restarting, in one word.
-	credsDone bool
-	pickReq   *pickReq
+	// pickReq is the pending pick of a started call's next attempt
+	// (attemptFlags.restarting), if any.
+	pickReq *pickReq
 	// pickDone is the policy's Done for the current attempt's pick
 	// (pick.go).
 	pickDone func(balancer.DoneInfo)
@@ -148,8 +195,23 @@ type attempt struct {
 // replayed on a new attempt until the call commits (a response arrived,
 // or the buffer passed retryBufferLimit). Guarded by callState.mu.
 type replay struct {
-	sent       [][]byte
-	sentBytes  int
+	sent      [][]byte
+	sentBytes int
+}
+
+// attemptFlags are attempt's flags (guarded by callState.mu).
+type attemptFlags struct {
+	// restarting is set while a started call's next attempt is being
+	// opened (or waits for its backoff).
+	restarting bool
+	// credsDone: the call credentials were asked (once per call, by
+	// whoever opens the first attempt: under attemptMu, or a started
+	// call's opening attempt).
+	credsDone bool
+}
+
+// replayFlags are replay's flags (guarded by callState.mu).
+type replayFlags struct {
 	closedSend bool
 	committed  bool
 	recvSeen   bool
@@ -160,7 +222,6 @@ type replay struct {
 // before done closes.
 type lifetime struct {
 	stopWatch func() bool
-	timer     *time.Timer // the call's own deadline (ownDeadline)
 
 	// done is closed when the call has finished (finish has run: over).
 	// It is made by the first who waits on it (doneCh): a unary caller
@@ -240,12 +301,13 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 				maxRecv = minLimit(maxRecv, *mc.MaxResponseBytes)
 			}
 			if ch.opts.enableRetries && mc.Retry != nil {
-				cs.retry = mc.Retry
-				cs.throttle = sc.Throttling
+				cs.extras().retry = mc.Retry
+				cs.extras().throttle = sc.Throttling
 			} else if ch.opts.enableRetries && mc.Hedging != nil {
-				cs.hedge = newHedger(cs, mc.Hedging)
-				cs.throttle = sc.Throttling
-				cs.hedge.throttle = sc.Throttling
+				h := newHedger(cs, mc.Hedging)
+				h.throttle = sc.Throttling
+				cs.extras().throttle = sc.Throttling
+				cs.extras().hedge = h
 			}
 		}
 	}
@@ -261,16 +323,20 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			ctx, cs.stopTimer = context.WithTimeout(ctx, o.timeout)
 		}
 	}
-	cs.ctxEnds = ctx.Done() != nil
 	cs.parent = ctx
 	comp := ch.opts.compressor
 	if o.compressionSet {
 		comp = o.compressor
 	}
-	cs.compressor, cs.md, cs.waitForReady, cs.hashKey = comp, o.md, o.waitForReady, o.wire.hashKey
+	cs.compressor, cs.md, cs.waitForReady = comp, o.md, o.waitForReady
 	if len(o.creds) > 0 {
-		creds := o.creds
-		cs.creds = &creds
+		cs.extras().creds = o.creds
+	}
+	if o.wire.hashKey != nil {
+		cs.extras().hashKey = o.wire.hashKey
+	}
+	if cs.ownDeadline {
+		cs.extras() // for its timer (watch)
 	}
 	cs.hdr = transport.CallHdr{
 		Method:         method,
@@ -292,7 +358,7 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	if maxRecv != ch.opts.maxRecv || maxRecv == 0 { // the connection reads 0 as its default
 		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = maxRecv, true
 	}
-	if (cs.creds != nil || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
+	if (cs.ext != nil && len(cs.ext.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
 		// Fail before waiting for a connection the credentials could
 		// never be sent over.
 		cs.release()
@@ -316,10 +382,10 @@ func (cs *callState) watch() {
 			cs.cancel(status.FromContextError(context.DeadlineExceeded))
 		})
 		cs.mu.Lock()
-		cs.timer = t
+		cs.ext.timer = t
 		cs.mu.Unlock()
 	}
-	if !cs.ctxEnds {
+	if cs.parent.Done() == nil {
 		return // only Cancel or the deadline ends it
 	}
 	// The callback may run before AfterFunc returns (a context that is
@@ -334,9 +400,13 @@ func (cs *callState) watch() {
 // own deadline, a started call's retry backoff).
 func (cs *callState) release() {
 	cs.mu.Lock()
-	stop, timer, backoff := cs.stopWatch, cs.timer, cs.backoff
+	stop := cs.stopWatch
+	var timer, backoff *time.Timer
+	if e := cs.ext; e != nil {
+		timer, backoff = e.timer, e.backoff
+		e.backoff = nil
+	}
 	cs.released = true
-	cs.backoff = nil
 	cs.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -347,8 +417,8 @@ func (cs *callState) release() {
 	if backoff != nil {
 		backoff.Stop()
 	}
-	if cs.hedge != nil {
-		cs.hedge.abort()
+	if h := cs.hedged(); h != nil {
+		h.abort()
 	}
 	cs.endCtx(nil)
 	if cs.stopTimer != nil {
@@ -465,8 +535,8 @@ func (cs *callState) startLocked() error {
 func (cs *callState) addCallCredentials() error {
 	ch := cs.ch
 	var own []credentials.CallCredentials
-	if cs.creds != nil {
-		own = *cs.creds
+	if cs.ext != nil {
+		own = cs.ext.creds
 	}
 	creds := slices.Concat(ch.creds.CallCredentials(), own) // never append to the shared slice
 	if len(creds) == 0 {
@@ -518,7 +588,7 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(frame, last)
 	}
 	cs.attemptMu.Lock()
@@ -557,7 +627,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 		return nil
 	}
 	cs.mu.Lock()
-	pending := cs.retry != nil && !cs.committed && !cs.recvSeen
+	pending := cs.retryPolicy() != nil && !cs.committed && !cs.recvSeen
 	cs.mu.Unlock()
 	if pending {
 		return nil
@@ -566,7 +636,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 }
 
 func (cs *callState) closeSend() error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(nil, true)
 	}
 	cs.attemptMu.Lock()

@@ -83,7 +83,7 @@ func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
 // Otherwise the call runs one attempt (with transparent retries), as a
 // call without a policy. Only the call's first start asks.
 func (cs *callState) hedgeable() bool {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil {
 		return false
 	}
@@ -114,7 +114,7 @@ func (cs *callState) hedgeable() bool {
 // the call before that. The call credentials are asked once, before the
 // first attempt's pick (every attempt sends the same headers).
 func (cs *callState) startHedged() error {
-	h := cs.hedge
+	h := cs.hedged()
 	cs.beginAttempt()
 	if !cs.credsDone {
 		cs.credsDone = true
@@ -138,19 +138,19 @@ func (cs *callState) startHedgedAsync() {
 	cs.beginAttempt()
 	if !cs.credsDone {
 		cs.credsDone = true
-		if cs.creds != nil || len(cs.ch.creds.CallCredentials()) > 0 {
+		if cs.ext != nil && len(cs.ext.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
 			go func() { // call credentials may block
 				if err := cs.addCallCredentials(); err != nil {
 					cs.endAsync(err)
 					return
 				}
-				cs.hedge.begin()
+				cs.hedged().begin()
 			}()
 			return
 		}
 	}
-	cs.hedge.begin()
-	if cs.hedge.streaming.Load() {
+	cs.hedged().begin()
+	if cs.hedged().streaming.Load() {
 		cs.hdr.Notify() // the pump grants send credit for the race (sendReady)
 	}
 }
@@ -158,7 +158,7 @@ func (cs *callState) startHedgedAsync() {
 // awaitHedge waits, if the call is racing hedged attempts, until one is
 // committed or the call ends.
 func (cs *callState) awaitHedge() {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil {
 		return
 	}
@@ -439,7 +439,7 @@ func (h *hedger) fullestLocked() *hedgeAttempt {
 // attempts, until one is committed: nil, or the error that ended the
 // call (or the committed attempt, which could not open a stream).
 func (cs *callState) awaitStreamingHedge() error {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil || !h.streaming.Load() {
 		return nil
 	}
@@ -659,7 +659,7 @@ func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
 	if frame != nil {
 		cs.statsOut(frame) // before it is queued (see sendAsync)
 	}
-	s, racing, _ := cs.hedge.sendRacing(frame, last, false)
+	s, racing, _ := cs.hedged().sendRacing(frame, last, false)
 	if racing {
 		return nil
 	}
@@ -683,7 +683,7 @@ func (cs *callState) sendHedged(frame []byte, last bool) error {
 		cs.closedSend = true
 	}
 	cs.mu.Unlock()
-	h := cs.hedge
+	h := cs.hedged()
 	s, racing, wait := h.sendRacing(frame, last, true)
 	for wait {
 		select {

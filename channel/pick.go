@@ -26,8 +26,8 @@ func HashKey(b []byte) CallOption {
 // pickInfo is what the policy's picker sees of the call.
 func (cs *callState) pickInfo() balancer.PickInfo {
 	info := balancer.PickInfo{Ctx: cs.ctx(), Method: cs.hdr.Method, Metadata: cs.md}
-	if k := cs.hashKey; k != nil {
-		info.HashKey = *k
+	if e := cs.ext; e != nil && e.hashKey != nil {
+		info.HashKey = *e.hashKey
 	}
 	return info
 }
