@@ -352,8 +352,8 @@ func (a *connActor) writeHeaders(s *Stream) {
 	for _, f := range s.fields {
 		a.henc.WriteField(f)
 	}
-	if s.timeout != "" {
-		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeout})
+	if s.timeout > 0 {
+		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeoutValue()})
 	}
 	block := a.hbuf.Bytes()
 	max := int(a.core.peerMaxFrame)

@@ -229,7 +229,7 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		hdr:    hdr,
 		fields: fields,
 	}
-	s.newMsg.s, s.endMsg.s = s, s
+	s.endMsg.s = s
 	if hdr.Notify == nil && !hdr.OneResponse {
 		// A stream with Notify is polled: it needs no wake-up channels,
 		// nor does one whose RecvMsg waits for the end. (Those for
@@ -265,7 +265,9 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		c.send(m)
 		return s, nil
 	}
-	c.send(&s.newMsg)
+	m := newStreams.Get().(*newStream)
+	m.s = s
+	c.send(m)
 	return s, nil
 }
 

@@ -87,7 +87,7 @@ type Stream struct {
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
 
 	// Owned by the connection core (the actor's goroutine).
-	timeout  string // grpc-timeout value, set when HEADERS are written
+	timeout  time.Duration // time left, sent as grpc-timeout, set when HEADERS are written (0: none)
 	sendFlow outFlow
 	outq     []*dataReq
 	outHead  int // bytes of outq[0] already written
@@ -129,14 +129,14 @@ type Stream struct {
 	// writeCh wakes a Write waiting for quota; the first Write that
 	// waits makes it (most streams never wait).
 	writeCh atomic.Pointer[chan struct{}]
-	// The first message of each kind a stream sends to the actor lives
-	// here, so that a unary call allocates none (the actor only reads
-	// them, and each is sent by one goroutine at a time). The request
+	// The end message the reader sends the actor lives here, so that a
+	// call allocates none (the actor only reads it); a newStream message
+	// comes from a pool (newStreams), a unary call's opening is its
+	// request's dataReq. The request
 	// data, the response headers and messages are not kept here: they
 	// would stay allocated for as long as a call waits on its server
 	// (issue 9 bounds a call in flight at 2 KiB of heap), while a
 	// separate allocation of each is short-lived or needed anyway.
-	newMsg newStream
 	endMsg remoteEnded
 	outq0  [1]*dataReq // outq's first backing array
 
@@ -181,6 +181,10 @@ func (s *Stream) nonGRPC() *nonGRPCResponse {
 	}
 	return nil
 }
+
+// timeoutValue is the grpc-timeout value of the stream's HEADERS (the
+// connection actor; timeout is positive).
+func (s *Stream) timeoutValue() string { return wire.EncodeTimeout(s.timeout) }
 
 // Peer returns the address of the stream's connection.
 func (s *Stream) Peer() string { return s.conn.Address() }
