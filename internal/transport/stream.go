@@ -132,11 +132,11 @@ type Stream struct {
 	// The end message the reader sends the actor lives here, so that a
 	// call allocates none (the actor only reads it); a newStream message
 	// comes from a pool (newStreams), a unary call's opening is its
-	// request's dataReq. The request
-	// data, the response headers and messages are not kept here: they
-	// would stay allocated for as long as a call waits on its server
-	// (issue 9 bounds a call in flight at 2 KiB of heap), while a
-	// separate allocation of each is short-lived or needed anyway.
+	// request's dataReq. The request data, the response headers and
+	// messages are not kept here: they would stay allocated for as long
+	// as a call waits on its server (issue 9 bounds a call in flight at
+	// 2 KiB of heap), while a separate allocation of each is short-lived
+	// or needed anyway.
 	endMsg remoteEnded
 	outq0  [1]*dataReq // outq's first backing array
 
