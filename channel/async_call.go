@@ -23,8 +23,8 @@ func (cs *callState) startAsync() {
 	cs.mu.Lock()
 	cs.restarting = true
 	cs.mu.Unlock()
-	if cs.ctx.Err() != nil {
-		cs.endAsync(status.FromContext(cs.ctx))
+	if cs.ctx().Err() != nil {
+		cs.endAsync(status.FromContext(cs.ctx()))
 		return
 	}
 	cs.beginAttempt()
@@ -36,7 +36,7 @@ func (cs *callState) startAsync() {
 		cs.endAsync(errChannelClosed)
 		return
 	}
-	req := &pickReq{waitForReady: cs.opts.waitForReady, info: cs.pickInfo()}
+	req := &pickReq{waitForReady: cs.waitForReady, info: cs.pickInfo()}
 	req.notify = func(r pickResult) {
 		if r.err != nil {
 			cs.endAsync(r.err)
@@ -55,7 +55,7 @@ func (cs *callState) startAsync() {
 		cs.endAsync(errChannelClosed)
 		return
 	}
-	if cs.ctx.Err() != nil {
+	if cs.ctx().Err() != nil {
 		cs.abandonPick() // cancel ran before the pick was recorded
 	}
 }
@@ -75,8 +75,8 @@ func (cs *callState) abandonPick() {
 func (cs *callState) endAsync(err error) {
 	st := failStatus(err)
 	if st.Code() == codes.DeadlineExceeded || st.Code() == codes.Canceled {
-		if cs.ctx.Err() != nil {
-			st = status.FromContext(cs.ctx)
+		if cs.ctx().Err() != nil {
+			st = status.FromContext(cs.ctx())
 		}
 	}
 	cs.finish(st)
@@ -90,7 +90,7 @@ func (cs *callState) openAsync(conn *transport.Conn) {
 	cs.mu.Unlock()
 	if !cs.credsDone {
 		cs.credsDone = true
-		if len(cs.opts.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
+		if cs.ext != nil && len(cs.ext.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
 			go func() {
 				if err := cs.addCallCredentials(); err != nil {
 					cs.endAsync(err)
@@ -107,8 +107,8 @@ func (cs *callState) openAsync(conn *transport.Conn) {
 // openStreamAsync opens the attempt's stream on conn and replays what the
 // call has sent so far.
 func (cs *callState) openStreamAsync(conn *transport.Conn) {
-	if cs.ctx.Err() != nil {
-		cs.endAsync(status.FromContext(cs.ctx))
+	if cs.ctx().Err() != nil {
+		cs.endAsync(status.FromContext(cs.ctx()))
 		return
 	}
 	// A request already whole (a unary call's, the call half-closed
@@ -139,16 +139,15 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
 	cs.stream = s
-	cs.peer = conn.Address()
 	cs.restarting = false
 	sent, closed := cs.sent, cs.closedSend
 	cs.mu.Unlock()
 	if whole {
 		sent = sent[min(1, len(sent)):] // the first went with the opening
 	}
-	if cs.ctx.Err() != nil {
+	if cs.ctx().Err() != nil {
 		// cancel ran meanwhile and saw the previous stream.
-		s.Cancel(status.FromContext(cs.ctx))
+		s.Cancel(status.FromContext(cs.ctx()))
 	} else if !whole || len(sent) > 0 {
 		ok := true
 		for i, b := range sent {
@@ -217,7 +216,7 @@ func (cs *callState) tryRecv() (data []byte, ok bool, err error) {
 // attempt opens, the message waits in the retry buffer and is replayed.
 // An io.EOF means the call is over.
 func (cs *callState) sendAsync(frame []byte, last bool) error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedgedAsync(frame, last)
 	}
 	cs.attemptMu.Lock()
@@ -247,7 +246,7 @@ func (cs *callState) sendAsync(frame []byte, last bool) error {
 		return nil
 	}
 	cs.mu.Lock()
-	pending := !cs.committed && !cs.recvSeen && (cs.retry != nil || s.Unprocessed())
+	pending := !cs.committed && !cs.recvSeen && (cs.retryPolicy() != nil || s.Unprocessed())
 	cs.mu.Unlock()
 	if pending {
 		return nil // the pump decides on a retry, which replays the message
@@ -269,7 +268,7 @@ func (cs *callState) closeSendAsync() error {
 // sendReady reports whether the call has an open attempt that holds
 // fewer than quota queued request bytes.
 func (cs *callState) sendReady(quota int64) bool {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		if ready, racing := h.raceSendReady(); racing {
 			return ready
 		}
@@ -278,15 +277,6 @@ func (cs *callState) sendReady(quota int64) bool {
 	s, restarting, closed := cs.stream, cs.restarting, cs.closedSend
 	cs.mu.Unlock()
 	return s != nil && !restarting && !closed && s.Queued() < quota
-}
-
-func (cs *callState) isDone() bool {
-	select {
-	case <-cs.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // finalErr is the call's error once it is done: nil for OK.

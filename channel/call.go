@@ -14,6 +14,7 @@ import (
 	"github.com/grpcactor/grpcactor/compression"
 	"github.com/grpcactor/grpcactor/credentials"
 	"github.com/grpcactor/grpcactor/internal/bufpool"
+	"github.com/grpcactor/grpcactor/internal/serviceconfig"
 	"github.com/grpcactor/grpcactor/internal/transport"
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
@@ -62,6 +63,11 @@ type callState struct {
 	// mu guards attempt, replay, the retry counts and the lifetime's
 	// watch and timers.
 	mu sync.Mutex
+	// The flags of callConfig, replay and attempt, after the mutexes (4
+	// bytes each), in one word.
+	callFlags
+	replayFlags
+	attemptFlags
 
 	attempt
 	replay
@@ -73,43 +79,113 @@ type callState struct {
 // (hdr aside, see callState).
 type callConfig struct {
 	ch *Channel
-	// ctx is the call's context, the call itself as a callCtx
-	// (callctx.go) over parent, the caller's context with the call's
-	// timeout; cause and std are its state. The method's name is
+	// parent is the caller's context with the call's timeout; the call's
+	// own context (ctx) is the call itself as a callCtx (callctx.go)
+	// over it, whose state cause and std are. The method's name is
 	// hdr.Method.
-	ctx       context.Context
 	parent    context.Context
 	cause     atomic.Pointer[status.Error]
 	std       atomic.Pointer[stdCtx]
 	stopTimer context.CancelFunc
-	opts      callOptions
 	hdr       transport.CallHdr
-	maxSend   int
-	maxRecv   int
-	// async is set for a call started with Start (its pump in
-	// hdr.Notify); ownDeadline means hdr.Deadline is enforced by timer,
-	// not by ctx; ctxEnds that the caller's context can end.
-	async       bool
-	ownDeadline bool
-	ctxEnds     bool
+	// maxSend is the request size limit; the response's is maxRecv().
+	maxSend int
+	// What the call keeps of its options (callOptions, which only
+	// newCallState sees whole): md is its metadata option (without the
+	// call credentials' metadata, which hdr gets: a pick's PickInfo).
+	// The rarer ones are in ext, with the call's retry policy.
+	md         metadata.MD
+	compressor compression.Compressor
+	ext        *callExtras // nil for most calls
+}
+
+// callFlags are the flags of callConfig: async is set for a call started
+// with Start (its pump in hdr.Notify); ownDeadline means hdr.Deadline is
+// enforced by timer, not by ctx.
+type callFlags struct {
+	waitForReady bool
+	async        bool
+	ownDeadline  bool
+}
+
+// callExtras is what few calls need, made by newCallState for a call with
+// a retry or hedging policy, call credentials of its own, a hash key or a
+// deadline timer of its own; the pointer is fixed once newCallState
+// returns, backoff and timer are guarded by callState.mu.
+type callExtras struct {
+	creds    []credentials.CallCredentials // the call's own call credentials
+	hashKey  *string                       // HashKey
+	retry    *serviceconfig.RetryPolicy    // nil: no policy retries
+	throttle *serviceconfig.Throttling
+	backoff  *time.Timer // a started call's wait before its next attempt
+	timer    *time.Timer // the call's own deadline (ownDeadline)
+	hedge    *hedger     // nil: not hedged (call_hedge.go)
+}
+
+// hedged returns the hedger of a hedged call, or nil.
+func (cs *callState) hedged() *hedger {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.hedge
+}
+
+// extras returns the call's callExtras, made on first use (newCallState).
+func (cs *callState) extras() *callExtras {
+	if cs.ext == nil {
+		cs.ext = new(callExtras)
+	}
+	return cs.ext
+}
+
+// retryPolicy returns the call's retry policy, or nil.
+func (cs *callState) retryPolicy() *serviceconfig.RetryPolicy {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.retry
+}
+
+// throttling returns the retry throttling of the call's service config
+// (for a call with a retry or hedging policy), or nil.
+func (cs *callState) throttling() *serviceconfig.Throttling {
+	if cs.ext == nil {
+		return nil
+	}
+	return cs.ext.throttle
+}
+
+// callOptionsPool holds the callOptions newCallState applies a call's
+// options to (applyCallOptions): on the heap, as an option is an
+// interface, but one per call only for as long as it takes to read it.
+var callOptionsPool = sync.Pool{New: func() any { return new(callOptions) }}
+
+// applyCallOptions returns the call options opts make.
+func applyCallOptions(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{}
+	}
+	p := callOptionsPool.Get().(*callOptions)
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyCall(p)
+		}
+	}
+	o := *p
+	*p = callOptions{}
+	callOptionsPool.Put(p)
+	return o
 }
 
 // attempt is the call's current attempt (guarded by callState.mu).
 type attempt struct {
-	stream *transport.Stream
-	peer   string       // the address of the attempt's connection
-	att    AttemptStats // the attempt's stats (WithStatsHandler)
-	nAtt   int32        // attempts begun (WithStatsHandler)
-	// restarting is set while a started call's next attempt is being
-	// opened (or waits for its backoff); pickReq is that attempt's
-	// pending pick, if any.
-	restarting bool
-	// credsDone: the call credentials were asked (once per call, by
-	// whoever opens the first attempt: under attemptMu, or a started
-	// call's opening attempt). Beside restarting, so that the part stays
-	// 64 bytes (a call in flight's heap, see actors' inflight test).
-	credsDone bool
-	pickReq   *pickReq
+	stream *transport.Stream // its connection is the call's peer
+	// stats is the attempts' stats, made by the first attempt under a
+	// WithStatsHandler (nil without).
+	stats *attemptsStats
+	// pickReq is the pending pick of a started call's next attempt
+	// (attemptFlags.restarting), if any.
+	pickReq *pickReq
 	// pickDone is the policy's Done for the current attempt's pick
 	// (pick.go).
 	pickDone func(balancer.DoneInfo)
@@ -119,8 +195,23 @@ type attempt struct {
 // replayed on a new attempt until the call commits (a response arrived,
 // or the buffer passed retryBufferLimit). Guarded by callState.mu.
 type replay struct {
-	sent       [][]byte
-	sentBytes  int
+	sent      [][]byte
+	sentBytes int
+}
+
+// attemptFlags are attempt's flags (guarded by callState.mu).
+type attemptFlags struct {
+	// restarting is set while a started call's next attempt is being
+	// opened (or waits for its backoff).
+	restarting bool
+	// credsDone: the call credentials were asked (once per call, by
+	// whoever opens the first attempt: under attemptMu, or a started
+	// call's opening attempt).
+	credsDone bool
+}
+
+// replayFlags are replay's flags (guarded by callState.mu).
+type replayFlags struct {
 	closedSend bool
 	committed  bool
 	recvSeen   bool
@@ -131,20 +222,36 @@ type replay struct {
 // before done closes.
 type lifetime struct {
 	stopWatch func() bool
-	timer     *time.Timer // the call's own deadline (ownDeadline)
 
+	// done is closed when the call has finished (finish has run: over).
+	// It is made by the first who waits on it (doneCh): a unary caller
+	// waits on its stream instead, so most calls make none. Both under
+	// mu.
 	done     chan struct{}
 	doneOnce sync.Once
 	// The flags follow doneOnce (12 bytes), in its padding: 8 bytes less
-	// per call (a call's state stays in the 576-byte size class).
+	// per call.
 	released bool // release ran: no timer may be armed any more
 	// pickEnded says the call has finished: final is set (under mu, by
 	// endPick), for a pick's Done that comes after (pick.go).
 	pickEnded bool
+	over      bool          // finish has run: done is closed, or need not be made
 	final     *status.Error // valid after done
 	header    metadata.MD
 	trailer   metadata.MD
 }
+
+// maxRecv returns the call's response size limit (-1 for none): its own
+// in hdr, or else the channel's.
+func (cs *callState) maxRecv() int {
+	if cs.hdr.OwnMaxReceive {
+		return cs.hdr.MaxReceiveMessageSize
+	}
+	return cs.ch.opts.maxRecv
+}
+
+// ctx returns the call's context: the call itself, as a callCtx.
+func (cs *callState) ctx() context.Context { return (*callCtx)(cs) }
 
 // newCall prepares a call; watch makes a streaming call watch its context
 // (a unary caller always waits on it itself).
@@ -160,24 +267,20 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	cs := &callState{}
 	cs.ch, cs.async = ch, notify != nil
-	cs.done = make(chan struct{})
-	for _, o := range opts {
-		if o != nil {
-			o.applyCall(&cs.opts)
-		}
-	}
+	o := applyCallOptions(opts)
 	if err := checkMethod(method); err != nil {
 		return nil, status.New(codes.Internal, err.Error())
 	}
-	if err := metadata.Validate(cs.opts.md); err != nil {
+	if err := metadata.Validate(o.md); err != nil {
 		// Refused before anything is sent, naming the key (grpc-go and
 		// grpcio fail such a call INTERNAL too).
 		return nil, status.Errorf(codes.Internal, "call to %s: invalid metadata: %v", method, err)
 	}
-	cs.maxSend, cs.maxRecv = ch.opts.maxSend, ch.opts.maxRecv
-	if w := cs.opts.wire; w.maxRecvSet || w.maxSendSet {
+	maxRecv := ch.opts.maxRecv
+	cs.maxSend = ch.opts.maxSend
+	if w := o.wire; w.maxRecvSet || w.maxSendSet {
 		if w.maxRecvSet {
-			cs.maxRecv = max(w.maxRecv, -1)
+			maxRecv = max(w.maxRecv, -1)
 		}
 		if w.maxSendSet {
 			cs.maxSend = max(w.maxSend, -1)
@@ -185,29 +288,30 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	}
 	if sc := ch.serviceConfig(); sc != nil {
 		if mc, ok := sc.Method(method); ok {
-			if mc.Timeout > 0 && (!cs.opts.timeoutSet || mc.Timeout < cs.opts.timeout) {
-				cs.opts.timeout = mc.Timeout
+			if mc.Timeout > 0 && (!o.timeoutSet || mc.Timeout < o.timeout) {
+				o.timeout = mc.Timeout
 			}
-			if mc.WaitForReady != nil && !cs.opts.wfrSet {
-				cs.opts.waitForReady = *mc.WaitForReady
+			if mc.WaitForReady != nil && !o.wfrSet {
+				o.waitForReady = *mc.WaitForReady
 			}
 			if mc.MaxRequestBytes != nil {
 				cs.maxSend = minLimit(cs.maxSend, *mc.MaxRequestBytes)
 			}
 			if mc.MaxResponseBytes != nil {
-				cs.maxRecv = minLimit(cs.maxRecv, *mc.MaxResponseBytes)
+				maxRecv = minLimit(maxRecv, *mc.MaxResponseBytes)
 			}
 			if ch.opts.enableRetries && mc.Retry != nil {
-				cs.retry = mc.Retry
-				cs.throttle = sc.Throttling
+				cs.extras().retry = mc.Retry
+				cs.extras().throttle = sc.Throttling
 			} else if ch.opts.enableRetries && mc.Hedging != nil {
-				cs.hedge = newHedger(cs, mc.Hedging)
-				cs.throttle = sc.Throttling
-				cs.hedge.throttle = sc.Throttling
+				h := newHedger(cs, mc.Hedging)
+				h.throttle = sc.Throttling
+				cs.extras().throttle = sc.Throttling
+				cs.extras().hedge = h
 			}
 		}
 	}
-	if cs.opts.timeoutSet || cs.opts.timeout > 0 {
+	if o.timeoutSet || o.timeout > 0 {
 		// A zero or negative timeout expires at once, as grpcio's
 		// timeout=0 does.
 		if cs.async && ctx.Done() == nil {
@@ -216,19 +320,27 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 			// needs a watcher, a few hundred bytes less per call.
 			cs.ownDeadline = true
 		} else {
-			ctx, cs.stopTimer = context.WithTimeout(ctx, cs.opts.timeout)
+			ctx, cs.stopTimer = context.WithTimeout(ctx, o.timeout)
 		}
 	}
-	cs.ctxEnds = ctx.Done() != nil
-	cs.parent, cs.ctx = ctx, (*callCtx)(cs)
+	cs.parent = ctx
 	comp := ch.opts.compressor
-	if cs.opts.compressionSet {
-		comp = cs.opts.compressor
+	if o.compressionSet {
+		comp = o.compressor
 	}
-	cs.opts.compressor = comp
+	cs.compressor, cs.md, cs.waitForReady = comp, o.md, o.waitForReady
+	if len(o.creds) > 0 {
+		cs.extras().creds = o.creds
+	}
+	if o.wire.hashKey != nil {
+		cs.extras().hashKey = o.wire.hashKey
+	}
+	if cs.ownDeadline {
+		cs.extras() // for its timer (watch)
+	}
 	cs.hdr = transport.CallHdr{
 		Method:         method,
-		Metadata:       cs.opts.md,
+		Metadata:       o.md,
 		AcceptEncoding: compression.AcceptEncoding(),
 	}
 	if comp != nil {
@@ -237,16 +349,16 @@ func (ch *Channel) newCallState(ctx context.Context, method string, opts []CallO
 	if cs.async {
 		cs.hdr.Notify = notify
 	}
-	if d, ok := cs.ctx.Deadline(); ok {
+	if d, ok := cs.ctx().Deadline(); ok {
 		cs.hdr.Deadline = d
 	} else if cs.ownDeadline {
-		cs.hdr.Deadline = time.Now().Add(cs.opts.timeout)
+		cs.hdr.Deadline = time.Now().Add(o.timeout)
 	}
-	cs.hdr.ContentSubtype = cs.opts.wire.subtype
-	if cs.maxRecv != ch.opts.maxRecv || cs.maxRecv == 0 { // the connection reads 0 as its default
-		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = cs.maxRecv, true
+	cs.hdr.ContentSubtype = o.wire.subtype
+	if maxRecv != ch.opts.maxRecv || maxRecv == 0 { // the connection reads 0 as its default
+		cs.hdr.MaxReceiveMessageSize, cs.hdr.OwnMaxReceive = maxRecv, true
 	}
-	if (len(cs.opts.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
+	if (cs.ext != nil && len(cs.ext.creds) > 0 || len(ch.creds.CallCredentials()) > 0) && !ch.creds.SendsCallCredentials() {
 		// Fail before waiting for a connection the credentials could
 		// never be sent over.
 		cs.release()
@@ -270,10 +382,10 @@ func (cs *callState) watch() {
 			cs.cancel(status.FromContextError(context.DeadlineExceeded))
 		})
 		cs.mu.Lock()
-		cs.timer = t
+		cs.ext.timer = t
 		cs.mu.Unlock()
 	}
-	if !cs.ctxEnds {
+	if cs.parent.Done() == nil {
 		return // only Cancel or the deadline ends it
 	}
 	// The callback may run before AfterFunc returns (a context that is
@@ -288,9 +400,13 @@ func (cs *callState) watch() {
 // own deadline, a started call's retry backoff).
 func (cs *callState) release() {
 	cs.mu.Lock()
-	stop, timer, backoff := cs.stopWatch, cs.timer, cs.backoff
+	stop := cs.stopWatch
+	var timer, backoff *time.Timer
+	if e := cs.ext; e != nil {
+		timer, backoff = e.timer, e.backoff
+		e.backoff = nil
+	}
 	cs.released = true
-	cs.backoff = nil
 	cs.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -301,8 +417,8 @@ func (cs *callState) release() {
 	if backoff != nil {
 		backoff.Stop()
 	}
-	if cs.hedge != nil {
-		cs.hedge.abort()
+	if h := cs.hedged(); h != nil {
+		h.abort()
 	}
 	cs.endCtx(nil)
 	if cs.stopTimer != nil {
@@ -344,8 +460,8 @@ func (cs *callState) restart(failed *transport.Stream) error {
 // held, so no send interleaves with the replay.
 func (cs *callState) startLocked() error {
 	for {
-		if err := cs.ctx.Err(); err != nil {
-			return status.FromContext(cs.ctx)
+		if err := cs.ctx().Err(); err != nil {
+			return status.FromContext(cs.ctx())
 		}
 		cs.beginAttempt()
 		conn, err := cs.pick()
@@ -380,12 +496,11 @@ func (cs *callState) startLocked() error {
 		}
 		cs.mu.Lock()
 		cs.stream = s
-		cs.peer = conn.Address()
 		cs.mu.Unlock()
-		if cs.ctx.Err() != nil {
+		if cs.ctx().Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
 			// must not outlive the call.
-			s.Cancel(status.FromContext(cs.ctx))
+			s.Cancel(status.FromContext(cs.ctx()))
 			return nil
 		}
 		ok := true
@@ -419,14 +534,18 @@ func (cs *callState) startLocked() error {
 // channel credentials.
 func (cs *callState) addCallCredentials() error {
 	ch := cs.ch
-	creds := slices.Concat(ch.creds.CallCredentials(), cs.opts.creds) // never append to the shared slice
+	var own []credentials.CallCredentials
+	if cs.ext != nil {
+		own = cs.ext.creds
+	}
+	creds := slices.Concat(ch.creds.CallCredentials(), own) // never append to the shared slice
 	if len(creds) == 0 {
 		return nil
 	}
 	if !ch.creds.SendsCallCredentials() {
 		return errPlaintextCallCreds(ch)
 	}
-	md, err := credentials.RequestMetadata(cs.ctx, credentials.NewRequestInfo(ch.authority(), cs.hdr.Method), creds...)
+	md, err := credentials.RequestMetadata(cs.ctx(), credentials.NewRequestInfo(ch.authority(), cs.hdr.Method), creds...)
 	if err != nil {
 		return err
 	}
@@ -451,7 +570,7 @@ func (cs *callState) cur() *transport.Stream {
 func (cs *callState) frame(buf []byte) ([]byte, error) {
 	payload := buf[wire.MsgHeaderLen:]
 	compressed := false
-	if c := cs.opts.compressor; c != nil && len(payload) > 0 {
+	if c := cs.compressor; c != nil && len(payload) > 0 {
 		// Room for incompressible data (deflate adds a few bytes per
 		// block), so that the output stays in the pooled buffer.
 		dst := bufpool.Get(wire.MsgHeaderLen + len(payload) + len(payload)/64 + 64)[:wire.MsgHeaderLen]
@@ -472,7 +591,7 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(frame, last)
 	}
 	cs.attemptMu.Lock()
@@ -532,7 +651,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 		return nil
 	}
 	cs.mu.Lock()
-	pending := cs.retry != nil && !cs.committed && !cs.recvSeen
+	pending := cs.retryPolicy() != nil && !cs.committed && !cs.recvSeen
 	cs.mu.Unlock()
 	if pending {
 		return nil
@@ -541,7 +660,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 }
 
 func (cs *callState) closeSend() error {
-	if h := cs.hedge; h != nil && h.streaming.Load() {
+	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(nil, true)
 	}
 	cs.attemptMu.Lock()
@@ -612,11 +731,43 @@ func (cs *callState) finish(st *status.Error) {
 		}
 		cs.ch.removeCall(cs)
 		cs.release()
-		close(cs.done)
+		cs.closeDone()
 	})
 	if cs.hdr.Notify != nil {
 		cs.hdr.Notify()
 	}
+}
+
+// doneCh returns the channel closed when the call has finished, made on
+// first use (closedDone once the call is over).
+func (cs *callState) doneCh() <-chan struct{} {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.done == nil {
+		if cs.over {
+			return closedDone
+		}
+		cs.done = make(chan struct{})
+	}
+	return cs.done
+}
+
+// closeDone marks the call over and closes its done, if made (finish).
+func (cs *callState) closeDone() {
+	cs.mu.Lock()
+	cs.over = true
+	d := cs.done
+	cs.mu.Unlock()
+	if d != nil {
+		close(d)
+	}
+}
+
+// isDone reports whether the call has finished.
+func (cs *callState) isDone() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.over
 }
 
 // headerMD waits for the response headers (or the end of the call).
@@ -627,19 +778,19 @@ func (cs *callState) headerMD() metadata.MD {
 		if s := cs.cur(); s != nil {
 			select {
 			case <-s.Done():
-			case <-cs.done:
+			case <-cs.doneCh():
 			}
 			if md, ok := s.HeaderIfReady(); ok && s.HeadersReceived() {
 				return md
 			}
 		}
-		<-cs.done
+		<-cs.doneCh()
 		return cs.header
 	}
 	_ = cs.awaitStreamingHedge()
 	s := cs.cur()
 	if s == nil {
-		<-cs.done
+		<-cs.doneCh()
 		return cs.header
 	}
 	for {
@@ -662,7 +813,7 @@ func (cs *callState) headerMD() metadata.MD {
 
 // timeRemaining returns the time left before the deadline.
 func (cs *callState) timeRemaining() (time.Duration, bool) {
-	d, ok := cs.ctx.Deadline()
+	d, ok := cs.ctx().Deadline()
 	if !ok {
 		d, ok = cs.hdr.Deadline, cs.ownDeadline
 	}

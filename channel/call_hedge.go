@@ -65,7 +65,6 @@ type hedgeAttempt struct {
 
 	// Guarded by h.mu.
 	stream   *transport.Stream
-	peer     string
 	err      error // the attempt could not open a stream
 	ended    bool  // its end was given to the core
 	pickReq  *pickReq
@@ -84,7 +83,7 @@ func newHedger(cs *callState, p *serviceconfig.HedgingPolicy) *hedger {
 // Otherwise the call runs one attempt (with transparent retries), as a
 // call without a policy. Only the call's first start asks.
 func (cs *callState) hedgeable() bool {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil {
 		return false
 	}
@@ -115,7 +114,7 @@ func (cs *callState) hedgeable() bool {
 // the call before that. The call credentials are asked once, before the
 // first attempt's pick (every attempt sends the same headers).
 func (cs *callState) startHedged() error {
-	h := cs.hedge
+	h := cs.hedged()
 	cs.beginAttempt()
 	if !cs.credsDone {
 		cs.credsDone = true
@@ -139,19 +138,19 @@ func (cs *callState) startHedgedAsync() {
 	cs.beginAttempt()
 	if !cs.credsDone {
 		cs.credsDone = true
-		if len(cs.opts.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
+		if cs.ext != nil && len(cs.ext.creds) > 0 || len(cs.ch.creds.CallCredentials()) > 0 {
 			go func() { // call credentials may block
 				if err := cs.addCallCredentials(); err != nil {
 					cs.endAsync(err)
 					return
 				}
-				cs.hedge.begin()
+				cs.hedged().begin()
 			}()
 			return
 		}
 	}
-	cs.hedge.begin()
-	if cs.hedge.streaming.Load() {
+	cs.hedged().begin()
+	if cs.hedged().streaming.Load() {
 		cs.hdr.Notify() // the pump grants send credit for the race (sendReady)
 	}
 }
@@ -159,7 +158,7 @@ func (cs *callState) startHedgedAsync() {
 // awaitHedge waits, if the call is racing hedged attempts, until one is
 // committed or the call ends.
 func (cs *callState) awaitHedge() {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil {
 		return
 	}
@@ -169,7 +168,7 @@ func (cs *callState) awaitHedge() {
 	if racing {
 		select {
 		case <-h.decided:
-		case <-cs.done:
+		case <-cs.doneCh():
 		}
 	}
 }
@@ -239,7 +238,7 @@ func (h *hedger) perform(p hedgePlan) {
 
 func (h *hedger) newAttemptLocked(n int) *hedgeAttempt {
 	a := &hedgeAttempt{h: h, n: n, hdr: h.cs.hdr}
-	a.hdr.PreviousAttempts = n
+	a.hdr.PreviousAttempts = int32(n)
 	if h.cs.async {
 		a.hdr.Notify = a.event
 	} else {
@@ -274,7 +273,7 @@ func (a *hedgeAttempt) open() {
 		a.failed(errChannelClosed)
 		return
 	}
-	req := &pickReq{waitForReady: cs.opts.waitForReady, info: cs.pickInfo()}
+	req := &pickReq{waitForReady: cs.waitForReady, info: cs.pickInfo()}
 	req.notify = func(r pickResult) {
 		a.h.mu.Lock()
 		a.pickReq = nil
@@ -325,13 +324,13 @@ func (a *hedgeAttempt) openOn(conn *transport.Conn, done func(balancer.DoneInfo)
 		}
 		return
 	}
-	s, err := conn.NewStream(cs.ctx, &a.hdr)
+	s, err := conn.NewStream(cs.ctx(), &a.hdr)
 	if err != nil {
 		a.failed(err)
 		return
 	}
 	h.mu.Lock()
-	a.stream, a.peer = s, conn.Address()
+	a.stream = s
 	lost = h.over || (h.winner != nil && h.winner != a)
 	if lost {
 		h.mu.Unlock()
@@ -440,7 +439,7 @@ func (h *hedger) fullestLocked() *hedgeAttempt {
 // attempts, until one is committed: nil, or the error that ended the
 // call (or the committed attempt, which could not open a stream).
 func (cs *callState) awaitStreamingHedge() error {
-	h := cs.hedge
+	h := cs.hedged()
 	if h == nil || !h.streaming.Load() {
 		return nil
 	}
@@ -453,8 +452,8 @@ func (cs *callState) awaitStreamingHedge() error {
 func (cs *callState) awaitCommit(h *hedger) error {
 	select {
 	case <-h.decided:
-	case <-cs.ctx.Done():
-		return status.FromContext(cs.ctx)
+	case <-cs.ctx().Done():
+		return status.FromContext(cs.ctx())
 	}
 	h.mu.Lock()
 	w := h.winner
@@ -554,7 +553,7 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	}
 	if w.stream != nil {
 		cs.mu.Lock()
-		cs.stream, cs.peer = w.stream, w.peer
+		cs.stream = w.stream
 		cs.attempts = int32(attempts) // more than one: no buffer is recycled
 		cs.commitLocked()
 		cs.restarting = false
@@ -660,7 +659,7 @@ func (cs *callState) sendHedgedAsync(frame []byte, last bool) error {
 	if frame != nil {
 		cs.statsOut(frame) // before it is queued (see sendAsync)
 	}
-	s, racing, _ := cs.hedge.sendRacing(frame, last, false)
+	s, racing, _ := cs.hedged().sendRacing(frame, last, false)
 	if racing {
 		return nil
 	}
@@ -685,12 +684,12 @@ func (cs *callState) sendHedged(frame []byte, last bool) error {
 		cs.closedSend = true
 	}
 	cs.mu.Unlock()
-	h := cs.hedge
+	h := cs.hedged()
 	s, racing, wait := h.sendRacing(frame, last, true)
 	for wait {
 		select {
 		case <-h.decided:
-		case <-cs.ctx.Done():
+		case <-cs.ctx().Done():
 			return io.EOF // the call is over: recvMsg says how
 		}
 		s, racing, wait = h.sendRacing(frame, last, true)

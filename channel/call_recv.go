@@ -77,7 +77,7 @@ func (cs *callState) received(s *transport.Stream, m wire.Message) ([]byte, erro
 	if !m.Compressed {
 		return m.Data, nil
 	}
-	data, st := decompress(m.Data, s.RecvCompress(), cs.maxRecv)
+	data, st := decompress(m.Data, s.RecvCompress(), cs.maxRecv())
 	if st != nil {
 		return nil, cs.fail(st)
 	}

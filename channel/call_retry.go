@@ -19,12 +19,10 @@ import (
 // once, here, for the blocking calls (recvMsg, restart) and the started
 // ones (tryRecv) alike; each only waits its own way.
 type retryState struct {
-	retries  int32                      // transparent retries of streams the server refused (callState.mu)
-	attempts int32                      // attempts made under the retry policy, the first included (receive side); int32 beside retries keeps callState in the 576-byte size class
-	retry    *serviceconfig.RetryPolicy // nil: no policy retries
-	throttle *serviceconfig.Throttling
-	backoff  *time.Timer // a started call's wait before its next attempt (callState.mu)
-	hedge    *hedger     // nil: not hedged (call_hedge.go)
+	retries  int32 // transparent retries of streams the server refused (callState.mu)
+	attempts int32 // attempts made under the retry policy, the first included (receive side); int32 beside retries: 8 bytes less per call
+	// The retry policy, the throttling, a started call's backoff timer
+	// and a hedged call's hedger are in callState.ext.
 }
 
 // retryNext is what follows an attempt whose receive side ended.
@@ -53,16 +51,16 @@ func (cs *callState) attemptEnded(s *transport.Stream, err error) (retryNext, ti
 // ended), or retryNone (the throttle told of a success, if it was one).
 func (cs *callState) policyOrEnd(s *transport.Stream, st *status.Error) (retryNext, time.Duration) {
 	if st == nil {
-		if cs.throttle != nil {
-			cs.throttle.OnSuccess()
+		if t := cs.throttling(); t != nil {
+			t.OnSuccess()
 		}
 		return retryNone, 0
 	}
-	if cs.retry == nil || !cs.retry.Retryable(st.Code()) {
+	if p := cs.retryPolicy(); p == nil || !p.Retryable(st.Code()) {
 		return retryNone, 0
 	}
-	if cs.throttle != nil {
-		cs.throttle.OnFailure()
+	if t := cs.throttling(); t != nil {
+		t.OnFailure()
 	}
 	delay, retry := cs.retryDelay(s, st)
 	if !retry {
@@ -91,7 +89,7 @@ func (cs *callState) transparentRetry(s *transport.Stream) bool {
 // nextPolicyAttempt counts the attempt a policy retry is about to open
 // (attemptMu held, or a started call's attempt restarting).
 func (cs *callState) nextPolicyAttempt() {
-	cs.hdr.PreviousAttempts = int(cs.attempts)
+	cs.hdr.PreviousAttempts = cs.attempts
 	cs.attempts++
 }
 
@@ -104,9 +102,9 @@ func (cs *callState) retryAfter(s *transport.Stream, delay time.Duration) error 
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-cs.ctx.Done():
+		case <-cs.ctx().Done():
 			t.Stop()
-			return status.FromContext(cs.ctx)
+			return status.FromContext(cs.ctx())
 		}
 	}
 	cs.attemptMu.Lock()
@@ -127,9 +125,10 @@ func (cs *callState) armRetry(delay time.Duration) {
 	if cs.released {
 		return // the call is over
 	}
-	cs.backoff = time.AfterFunc(delay, func() {
+	// Only under a retry policy, so ext is set.
+	cs.ext.backoff = time.AfterFunc(delay, func() {
 		cs.mu.Lock()
-		cs.backoff = nil
+		cs.ext.backoff = nil
 		cs.mu.Unlock()
 		cs.startAsync()
 	})
@@ -192,8 +191,9 @@ func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Dur
 	if cs.attempts == 0 {
 		cs.attempts = 1
 	}
-	allow := cs.throttle == nil || cs.throttle.Allow()
-	retry, delay := retryDecision(cs.retry, st.Code(), committed, int(cs.attempts), st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
+	t := cs.throttling()
+	allow := t == nil || t.Allow()
+	retry, delay := retryDecision(cs.retryPolicy(), st.Code(), committed, int(cs.attempts), st.TrailingMetadata().Get("grpc-retry-pushback-ms"), allow, rand.Float64())
 	return delay, retry
 }
 

@@ -38,7 +38,7 @@ func (c *callCtx) Value(key any) any           { return c.parent.Value(key) }
 
 func (c *callCtx) Done() <-chan struct{} {
 	if c.parent.Done() == nil {
-		return c.done // closed by finish, after endCtx
+		return (*callState)(c).doneCh() // closed by finish, after endCtx
 	}
 	return c.stdCtx().Done()
 }

@@ -15,15 +15,14 @@ import (
 // newCallState makes them.
 func testCallCtx(parent context.Context) (*callState, context.Context) {
 	cs := &callState{}
-	cs.done = make(chan struct{})
-	cs.parent, cs.ctx = parent, (*callCtx)(cs)
-	return cs, cs.ctx
+	cs.parent = parent
+	return cs, cs.ctx()
 }
 
 // finishCtx ends the call's context as finish does (release, then done).
 func finishCtx(cs *callState) {
 	cs.endCtx(nil)
-	close(cs.done)
+	cs.closeDone()
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -135,7 +134,7 @@ func TestCallCtxDoneRacesEnd(t *testing.T) {
 func TestCallCtxAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		cs, ctx := testCallCtx(context.Background())
-		if ctx.Done() != cs.done || ctx.Err() != nil {
+		if ctx.Done() != cs.doneCh() || ctx.Err() != nil {
 			t.Fatal("Done is not the call's done")
 		}
 	})
@@ -187,7 +186,7 @@ func TestCallCtxDerivedNoGoroutine(t *testing.T) {
 			case <-time.After(10 * time.Second): // a failure bound only
 				t.Fatalf("cancellable=%v: a derived context is not done once the call's context ended", cancellable)
 			}
-			close(cs.done)
+			cs.closeDone()
 		}
 	}
 }

@@ -88,12 +88,12 @@ func newCall(cs *callState) Call { return Call{plainCall{cs}} }
 func (p plainCall) InitialMetadata() metadata.MD { return p.cs.headerMD() }
 
 func (p plainCall) TrailingMetadata() metadata.MD {
-	<-p.cs.done
+	<-p.cs.doneCh()
 	return p.cs.trailer
 }
 
 func (p plainCall) Code() codes.Code {
-	<-p.cs.done
+	<-p.cs.doneCh()
 	if p.cs.final == nil {
 		return codes.OK
 	}
@@ -101,7 +101,7 @@ func (p plainCall) Code() codes.Code {
 }
 
 func (p plainCall) Details() string {
-	<-p.cs.done
+	<-p.cs.doneCh()
 	if p.cs.final == nil {
 		return ""
 	}
@@ -109,7 +109,7 @@ func (p plainCall) Details() string {
 }
 
 func (p plainCall) err() error {
-	<-p.cs.done
+	<-p.cs.doneCh()
 	return p.cs.finalErr()
 }
 
@@ -123,14 +123,15 @@ func (p plainCall) Cancel() bool {
 
 func (p plainCall) cancelWith(st *status.Error)          { p.cs.cancel(st) }
 func (p plainCall) IsActive() bool                       { return !p.cs.isDone() }
-func (p plainCall) Done() <-chan struct{}                { return p.cs.done }
+func (p plainCall) Done() <-chan struct{}                { return p.cs.doneCh() }
 func (p plainCall) TimeRemaining() (time.Duration, bool) { return p.cs.timeRemaining() }
 func (p plainCall) method() string                       { return p.cs.hdr.Method }
 
 func (p plainCall) peer() string {
-	p.cs.mu.Lock()
-	defer p.cs.mu.Unlock()
-	return p.cs.peer
+	if s := p.cs.cur(); s != nil {
+		return s.Peer()
+	}
+	return ""
 }
 
 // interceptedCall is the Call of what an interceptor chain returned that
@@ -477,14 +478,7 @@ func pumpRequests[Req, Resp any](cs *callState, c *codec[Req, Resp], reqs iter.S
 	}
 }
 
-func (cs *callState) activeSend() bool {
-	select {
-	case <-cs.done:
-		return false
-	default:
-		return true
-	}
-}
+func (cs *callState) activeSend() bool { return !cs.isDone() }
 
 // ClientStream is the interactive form of a client-streaming call.
 type ClientStream[Req, Resp any] struct {

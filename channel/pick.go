@@ -25,9 +25,9 @@ func HashKey(b []byte) CallOption {
 
 // pickInfo is what the policy's picker sees of the call.
 func (cs *callState) pickInfo() balancer.PickInfo {
-	info := balancer.PickInfo{Ctx: cs.ctx, Method: cs.hdr.Method, Metadata: cs.opts.md}
-	if k := cs.opts.wire.hashKey; k != nil {
-		info.HashKey = *k
+	info := balancer.PickInfo{Ctx: cs.ctx(), Method: cs.hdr.Method, Metadata: cs.md}
+	if e := cs.ext; e != nil && e.hashKey != nil {
+		info.HashKey = *e.hashKey
 	}
 	return info
 }
@@ -35,7 +35,7 @@ func (cs *callState) pickInfo() balancer.PickInfo {
 // pick returns a connection for the call's next attempt (waiting for one
 // as the call's options say).
 func (cs *callState) pick() (*transport.Conn, error) {
-	conn, done, err := cs.ch.pick(cs.ctx, cs.pickInfo(), cs.opts.waitForReady)
+	conn, done, err := cs.ch.pick(cs.ctx(), cs.pickInfo(), cs.waitForReady)
 	if err == nil {
 		cs.setPickDone(done)
 	}

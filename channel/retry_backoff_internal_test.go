@@ -63,7 +63,7 @@ func TestStartCancelStopsRetryBackoff(t *testing.T) {
 			t.Fatal("the retry backoff timer was never armed")
 		}
 		cs.mu.Lock()
-		backoff = cs.backoff
+		backoff = cs.ext.backoff
 		cs.mu.Unlock()
 		if backoff == nil {
 			time.Sleep(time.Millisecond)
@@ -79,7 +79,7 @@ func TestStartCancelStopsRetryBackoff(t *testing.T) {
 		t.Fatal("the retry backoff timer was still armed after Cancel")
 	}
 	cs.mu.Lock()
-	left := cs.backoff
+	left := cs.ext.backoff
 	cs.mu.Unlock()
 	if left != nil {
 		t.Fatal("the call still holds its backoff timer")

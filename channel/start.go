@@ -374,7 +374,7 @@ func (a *asyncCall[Req, Resp]) sendAll(reqs iter.Seq[Req]) {
 	}()
 	if reqs != nil {
 		for req := range reqs {
-			if !a.f.awaitCredit(a.cs.done) || a.send(req) != nil {
+			if !a.f.awaitCredit(a.cs.doneCh()) || a.send(req) != nil {
 				finished = true
 				return
 			}
@@ -460,7 +460,7 @@ func failedStream[Req, Resp any](method string, h StreamHandler[Resp], err error
 		h.OnEnd(c, err)
 	}
 	cs := &callState{}
-	cs.done = closedDone
+	cs.over = true
 	a := &asyncCall[Req, Resp]{ended: true, cs: cs}
 	a.f.closed = true
 	return &StreamCall[Req, Resp]{Call: *c, s: a}

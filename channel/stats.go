@@ -68,10 +68,14 @@ func (cs *callState) beginAttempt() {
 		return
 	}
 	cs.mu.Lock()
-	prev, s := cs.att, cs.stream
-	cs.att = nil
-	cs.nAtt++
-	n := cs.nAtt
+	if cs.stats == nil {
+		cs.stats = new(attemptsStats)
+	}
+	st := cs.stats
+	prev, s := st.att, cs.stream
+	st.att = nil
+	st.n++
+	n := st.n
 	cs.mu.Unlock()
 	if prev != nil {
 		var st *status.Error
@@ -80,10 +84,18 @@ func (cs *callState) beginAttempt() {
 		}
 		prev.End(retriedStatus(st))
 	}
-	a := h.AttemptStarted(cs.ctx, AttemptInfo{Target: cs.ch.target, CanonicalTarget: cs.ch.canonical, Method: cs.hdr.Method, Attempt: int(n)})
+	a := h.AttemptStarted(cs.ctx(), AttemptInfo{Target: cs.ch.target, CanonicalTarget: cs.ch.canonical, Method: cs.hdr.Method, Attempt: int(n)})
 	cs.mu.Lock()
-	cs.att = a
+	st.att = a
 	cs.mu.Unlock()
+}
+
+// attemptsStats is a call's attempts' stats state (guarded by
+// callState.mu), apart from the call's state, which most calls (those
+// without a stats handler) do not need.
+type attemptsStats struct {
+	att AttemptStats // the current attempt's
+	n   int32        // attempts begun
 }
 
 // attemptStats returns the current attempt's stats, or nil.
@@ -93,7 +105,10 @@ func (cs *callState) attemptStats() AttemptStats {
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.att
+	if cs.stats == nil {
+		return nil
+	}
+	return cs.stats.att
 }
 
 // statsOut reports a framed request message written on the current attempt.
@@ -109,8 +124,10 @@ func (cs *callState) endAttempt(st *status.Error) {
 		return
 	}
 	cs.mu.Lock()
-	a := cs.att
-	cs.att = nil
+	var a AttemptStats
+	if cs.stats != nil {
+		a, cs.stats.att = cs.stats.att, nil
+	}
 	cs.mu.Unlock()
 	if a != nil {
 		a.End(st)

@@ -421,22 +421,23 @@ func (a *connActor) writeHeaders(s *Stream) {
 // generation.
 func (a *connActor) headerBlock(s *Stream) {
 	a.hbuf.Reset()
-	if rh := s.rh; rh != nil && rh.block != nil && rh.gen == a.hgen {
+	rh := s.rh
+	if rh.block != nil && rh.gen == a.hgen {
 		a.hbuf.Write(rh.block)
 	} else {
-		for _, f := range s.fields {
+		for _, f := range rh.fields {
 			a.henc.WriteField(f)
 		}
 		switch b := a.hbuf.Bytes(); {
 		case !allIndexed(b):
 			a.hgen++
-		case rh != nil:
+		case rh.shared:
 			rh.block = append(rh.block[:0], b...)
 			rh.gen = a.hgen
 		}
 	}
-	if s.timeout != "" {
-		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeout, Sensitive: true})
+	if s.timeout > 0 {
+		a.henc.WriteField(hpack.HeaderField{Name: "grpc-timeout", Value: s.timeoutValue(), Sensitive: true})
 	}
 }
 

@@ -219,30 +219,24 @@ func (c *Conn) NewStreamWith(ctx context.Context, hdr *CallHdr, buf []byte, end 
 // newStream makes the stream and sends the actor its newStream, or with
 // data its first dataReq, which opens it.
 func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, data bool) (*Stream, error) {
-	rh, fields, err := c.requestFields(hdr)
+	rh, err := c.requestFields(hdr)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stream{
-		conn:   c,
-		ctx:    ctx,
-		hdr:    hdr,
-		fields: fields,
-		rh:     rh,
-		done:   make(chan struct{}),
+		conn: c,
+		ctx:  ctx,
+		hdr:  hdr,
+		rh:   rh,
 	}
-	s.newMsg.s, s.endMsg.s = s, s
+	s.endMsg.s = s
 	if hdr.Notify == nil && !hdr.OneResponse {
 		// A stream with Notify is polled: it needs no wake-up channels,
 		// nor does one whose RecvMsg waits for the end. (Those for
 		// Write's quota and Header are made when first waited on.)
 		s.sig = make(chan struct{}, 1)
 	}
-	if rh != nil {
-		s.fieldsSize = rh.size
-	} else {
-		s.fieldsSize = fieldsSize(fields)
-	}
+	s.fieldsSize = rh.size
 	s.recvFlow = newInFlow(c.recvWin.Load())
 	s.deframer.MaxSize = c.cfg.MaxReceiveMessageSize
 	s.deframer.Alloc = bufpool.Get
@@ -269,7 +263,9 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 		c.send(m)
 		return s, nil
 	}
-	c.send(&s.newMsg)
+	m := newStreams.Get().(*newStream)
+	m.s = s
+	c.send(m)
 	return s, nil
 }
 
@@ -283,9 +279,9 @@ var reservedHeaders = map[string]bool{
 
 // requestFields builds the request header list (without grpc-timeout,
 // which the actor adds when it writes the frame) in the order grpc-go
-// sends them. A call without metadata gets its method's shared list, rh
-// (fields is then rh.fields).
-func (c *Conn) requestFields(hdr *CallHdr) (rh *reqHeaders, fields []hpack.HeaderField, err error) {
+// sends them. A call without metadata gets its method's shared list;
+// others a list of their own.
+func (c *Conn) requestFields(hdr *CallHdr) (*reqHeaders, error) {
 	// Calls without metadata share their method's header list (read only),
 	// a few hundred bytes less per call in flight, and its encoded block
 	// (see reqHeaders).
@@ -297,27 +293,31 @@ func (c *Conn) requestFields(hdr *CallHdr) (rh *reqHeaders, fields []hpack.Heade
 		rh, ok := c.fieldsCache[key] // a map, not a sync.Map: no boxed key per call
 		c.fieldsMu.RUnlock()
 		if ok {
-			return rh, rh.fields, nil
+			return rh, nil
 		}
 	}
 	f, err := c.buildFields(hdr)
-	if err != nil || !cacheable {
-		return nil, f, err
+	if err != nil {
+		return nil, err
+	}
+	own := &reqHeaders{fields: f, size: fieldsSize(f)}
+	if !cacheable {
+		return own, nil
 	}
 	c.fieldsMu.Lock()
 	defer c.fieldsMu.Unlock()
 	if rh, ok := c.fieldsCache[key]; ok {
-		return rh, rh.fields, nil
+		return rh, nil
 	}
 	if len(c.fieldsCache) >= maxCachedFields {
-		return nil, f, nil
+		return own, nil
 	}
 	if c.fieldsCache == nil {
 		c.fieldsCache = make(map[fieldsKey]*reqHeaders)
 	}
-	rh = &reqHeaders{fields: f, size: fieldsSize(f)}
-	c.fieldsCache[key] = rh
-	return rh, f, nil
+	own.shared = true
+	c.fieldsCache[key] = own
+	return own, nil
 }
 
 // maxCachedFields bounds a connection's cache of header lists.
@@ -335,6 +335,7 @@ type fieldsKey struct{ method, authority, compress, accept, subtype string }
 type reqHeaders struct {
 	fields []hpack.HeaderField
 	size   int64 // the list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+	shared bool  // in the connection's cache (its block is worth keeping)
 
 	// Owned by the connection actor.
 	block []byte // the encoded list, all indexed representations

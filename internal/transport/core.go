@@ -112,7 +112,9 @@ func (c *connCore) step(msg coreMsg) []effect {
 	c.pings.reset()
 	switch m := msg.(type) {
 	case *newStream:
-		c.onNewStream(m.s)
+		s := m.s
+		m.free()
+		c.onNewStream(s)
 	case *dataReq:
 		s, open := m.s, m.open
 		c.onData(m) // m is freed there or later
@@ -278,8 +280,9 @@ func (c *connCore) refuse(s *Stream) {
 // it: name, value and 32 bytes for each field.
 func headerListSize(s *Stream) int64 {
 	n := s.fieldsSize
-	if s.timeout != "" {
-		n += int64(len("grpc-timeout") + len(s.timeout) + hpackFieldOverhead)
+	if s.timeout > 0 {
+		var b [wire.MaxTimeoutLen]byte
+		n += int64(len("grpc-timeout") + len(wire.AppendTimeout(b[:0], s.timeout)) + hpackFieldOverhead)
 	}
 	return n
 }
@@ -297,7 +300,7 @@ func (c *connCore) startStream(s *Stream) {
 			c.emit(effForget{s})
 			return
 		}
-		s.timeout = wire.EncodeTimeout(left)
+		s.timeout = left
 	}
 	if n := headerListSize(s); n > int64(c.peerMaxHeader) {
 		// grpc-go's words; the call fails, the connection goes on.

@@ -150,8 +150,8 @@ func (*effClose) effect()           {}
 
 func (e effHeaders) String() string {
 	s := "HEADERS " + e.s.name()
-	if e.s.timeout != "" {
-		s += " grpc-timeout=" + e.s.timeout
+	if e.s.timeout > 0 {
+		s += " grpc-timeout=" + e.s.timeoutValue()
 	}
 	return s
 }

@@ -112,7 +112,17 @@ type (
 	}
 )
 
-func (*newStream) coreMsg()         {}
+func (*newStream) coreMsg() {}
+
+// newStreams recycles newStream messages: NewStream takes one, the core
+// gives it back as it reads it (free).
+var newStreams = sync.Pool{New: func() any { return new(newStream) }}
+
+// free gives m back to newStreams (the core, done with it).
+func (m *newStream) free() {
+	m.s = nil
+	newStreams.Put(m)
+}
 func (*dataReq) coreMsg()           {}
 func (*cancelStream) coreMsg()      {}
 func (*windowUpdate) coreMsg()      {}

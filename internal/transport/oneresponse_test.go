@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/grpcactor/grpcactor/codes"
@@ -77,4 +78,61 @@ func TestOneResponseSecondMessage(t *testing.T) {
 			ct.callWorks("after a cardinality violation")
 		})
 	}
+}
+
+// A OneResponse RecvMsg waits on a pooled channel (waitEnd): whether the
+// stream ends with its response or by its context, each RecvMsg returns
+// its own stream's outcome and the channel goes back to the pool empty;
+// Done, made only when asked for, is closed at the end.
+func TestOneResponseWaitRecycled(t *testing.T) {
+	ct := startReady(t, Config{})
+	p := ct.peer
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := ct.conn.NewStreamWith(ctx, &CallHdr{Method: "/grpc.testing.TestService/UnaryCall", OneResponse: true}, grpcFrame([]byte("req")), true)
+		if err != nil {
+			t.Fatalf("NewStreamWith: %v", err)
+		}
+		id, _ := p.wantHeaders()
+		p.wantMsg(id)
+		done := s.Done()
+		r := startRecv(s)
+		want := fmt.Sprintf("resp %d", i)
+		answered := i%2 == 0
+		if answered {
+			p.writeResponseHeaders(id)
+			p.writeMsg(id, []byte(want), false)
+			p.writeTrailers(id, codes.OK, "")
+		} else {
+			cancel()
+		}
+		r.wait(t)
+		cancel()
+		if answered {
+			if r.err != nil || len(r.msgs) != 1 || string(r.msgs[0]) != want {
+				t.Fatalf("call %d: msgs %q err %v, want %q and OK", i, r.msgs, r.err, want)
+			}
+		} else {
+			wantCode(t, fmt.Sprintf("call %d", i), r.err, codes.Canceled)
+			if c := p.wantRST(id); c != http2.ErrCodeCancel {
+				t.Fatalf("call %d: RST_STREAM %v, want CANCEL", i, c)
+			}
+		}
+		select {
+		case <-done:
+		default:
+			t.Fatalf("call %d: the Done asked for before the end is not closed after it", i)
+		}
+		select {
+		case <-s.Done():
+		default:
+			t.Fatalf("call %d: Done asked for after the end is not closed", i)
+		}
+		w := wakers.Get().(chan struct{})
+		if len(w) != 0 {
+			t.Fatalf("call %d: a wake-up channel went back to the pool with a wake-up in it", i)
+		}
+		wakers.Put(w)
+	}
+	ct.callWorks("after OneResponse calls answered and cancelled")
 }

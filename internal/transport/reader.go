@@ -431,7 +431,7 @@ func (r *reader) data(f *http2.DataFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: server sent DATA before HEADERS", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if ng := s.nonGRPC; ng != nil {
+	if ng := s.nonGRPC(); ng != nil {
 		if room := nonGRPCBodyMax - len(ng.body); room > 0 {
 			d := f.Data()
 			if len(d) > room {
@@ -498,7 +498,10 @@ func initialBlock(s *Stream, hb *wire.HeaderBlock) *wire.HeaderBlock {
 	if !s.initialOK {
 		return nil
 	}
-	*hb = wire.HeaderBlock{HTTPStatus: 200, ContentType: "application/grpc", Metadata: s.initialMD}
+	// The metadata delivered with them (deliverHeaders), unless the
+	// stream had ended before: then the end this is for changes nothing.
+	md, _ := s.HeaderIfReady()
+	*hb = wire.HeaderBlock{HTTPStatus: 200, ContentType: "application/grpc", Metadata: md}
 	return hb
 }
 
@@ -542,17 +545,16 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		if block.HTTPStatus != 200 || !wire.IsGRPCContentType(block.ContentType) {
 			ib := new(wire.HeaderBlock)
 			*ib = block
-			s.nonGRPC = &nonGRPCResponse{headers: ib}
+			s.resp.Store(&respExtra{nonGRPC: &nonGRPCResponse{headers: ib}})
 			return
 		}
 		if block.Malformed != "" {
 			r.failStream(s, status.Errorf(codes.Internal, "stream %d: malformed response headers: %s", f.StreamID, block.Malformed), http2.ErrCodeProtocol)
 			return
 		}
-		s.initialOK, s.initialMD = true, block.Metadata
+		s.initialOK = true
 		if block.Encoding != "" {
-			enc := block.Encoding
-			s.recvCompress.Store(&enc)
+			s.resp.Store(&respExtra{enc: block.Encoding})
 		}
 		s.deliverHeaders(block.Metadata)
 		return
@@ -561,7 +563,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: a HEADERS frame cannot appear in the middle of a stream", f.StreamID), http2.ErrCodeProtocol)
 		return
 	}
-	if ng := s.nonGRPC; ng != nil {
+	if ng := s.nonGRPC(); ng != nil {
 		r.end(s, wire.ResponseStatus(ng.headers, &block, ng.body), nil)
 		return
 	}

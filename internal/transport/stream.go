@@ -11,7 +11,6 @@ import (
 	"github.com/grpcactor/grpcactor/internal/wire"
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
-	"golang.org/x/net/http2/hpack"
 )
 
 // CallHdr is what a stream's request HEADERS carry.
@@ -34,9 +33,6 @@ type CallHdr struct {
 	// ContentSubtype, when set, makes content-type
 	// "application/grpc+<subtype>".
 	ContentSubtype string
-	// PreviousAttempts, when positive, is sent as
-	// grpc-previous-rpc-attempts.
-	PreviousAttempts int
 	// MaxReceiveMessageSize overrides the connection's receive limit for
 	// this stream when OwnMaxReceive is set (negative: unlimited; zero:
 	// only empty messages).
@@ -68,6 +64,10 @@ type CallHdr struct {
 	OneResponse bool
 	// OwnMaxReceive says MaxReceiveMessageSize is this stream's limit.
 	OwnMaxReceive bool
+	// PreviousAttempts, when positive, is sent as
+	// grpc-previous-rpc-attempts (beside the flags: 8 bytes less per
+	// call).
+	PreviousAttempts int32
 }
 
 // ErrManyResponses ends a OneResponse stream whose server sent a second
@@ -78,82 +78,115 @@ var ErrManyResponses = status.New(codes.Internal, "cardinality violation: the se
 // from one goroutine at a time, RecvMsg from one goroutine at a time (not
 // necessarily the same); Header, Trailer, Status, Done and Cancel from any.
 type Stream struct {
-	conn   *Conn
-	ctx    context.Context
-	fields []hpack.HeaderField // request headers except grpc-timeout
-	rh     *reqHeaders         // the shared list fields is, if it is one
-	hdr    *CallHdr
+	conn *Conn
+	ctx  context.Context
+	rh   *reqHeaders // the request headers except grpc-timeout
+	hdr  *CallHdr
 
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
 
 	// Owned by the connection core (the actor's goroutine).
-	timeout     string // grpc-timeout value, set when HEADERS are written
-	sendFlow    outFlow
-	outq        []*dataReq
-	outHead     int // bytes of outq[0] already written
-	id          uint32
-	started     bool // HEADERS written
-	endQueued   bool
-	endSent     bool
-	remoteEnded bool
-	blocked     bool // waiting for send window
+	timeout  time.Duration // time left, sent as grpc-timeout, set when HEADERS are written (0: none)
+	sendFlow outFlow
+	outq     []*dataReq
+	outHead  int // bytes of outq[0] already written
+
+	// The stream's small fields, whatever their owner, in one place: no
+	// padding between them (a stream's size class is part of every
+	// call's heap).
+	id uint32 // core
+	// ended is set, under mu, when the stream ends (finished): a check
+	// that needs no lock and no channel.
+	ended       atomic.Bool
+	msgHead     int32 // mu: msgs taken
+	started     bool  // core: HEADERS written
+	endQueued   bool  // core
+	endSent     bool  // core
+	remoteEnded bool  // core
+	blocked     bool  // core: waiting for send window
+	gotHeaders  bool  // reader
+	// initialOK (reader): the response headers were a valid gRPC
+	// response (HTTP 200, a gRPC content-type, nothing malformed), with
+	// the metadata in header. That is all the end of the stream needs of
+	// them (initialBlock), so their decoded block is not kept.
+	initialOK   bool
+	headerDone  bool // mu
+	headersRecv bool // mu: response headers arrived (not a trailers-only response)
+	finished    bool // mu
+	unprocessed bool // mu
+	neverSent   bool // mu
 
 	// Owned by the reader goroutine.
-	gotHeaders bool
-	// initialOK: the response headers were a valid gRPC response (HTTP
-	// 200, a gRPC content-type, nothing malformed), with metadata
-	// initialMD. That is all the end of the stream needs of them
-	// (initialBlock), so their decoded block is not kept.
-	initialOK bool
-	deframer  wire.Deframer
-	nonGRPC   *nonGRPCResponse // set when the response is not gRPC
-	initialMD metadata.MD
-
-	recvCompress atomic.Pointer[string] // grpc-encoding of the response
+	deframer wire.Deframer
+	// resp is what a few responses' headers bring (set by the reader):
+	// the grpc-encoding of a gRPC response's messages, or a non-gRPC
+	// response.
+	resp atomic.Pointer[respExtra]
 
 	// Write quota, shared between the writer and the actor.
 	queued atomic.Int64
 	// writeCh wakes a Write waiting for quota; the first Write that
 	// waits makes it (most streams never wait).
 	writeCh atomic.Pointer[chan struct{}]
-	// The first message of each kind a stream sends to the actor lives
-	// here, so that a unary call allocates none (the actor only reads
-	// them, and each is sent by one goroutine at a time). The request
-	// data, the response headers and messages are not kept here: they
-	// would stay allocated for as long as a call waits on its server
-	// (issue 9 bounds a call in flight at 2 KiB of heap), while a
-	// separate allocation of each is short-lived or needed anyway.
-	newMsg newStream
+	// The end message the reader sends the actor lives here, so that a
+	// call allocates none (the actor only reads it); a newStream message
+	// comes from a pool (newStreams), a unary call's opening is its
+	// request's dataReq. The request data, the response headers and
+	// messages are not kept here: they would stay allocated for as long
+	// as a call waits on its server (issue 9 bounds a call in flight at
+	// 2 KiB of heap), while a separate allocation of each is short-lived
+	// or needed anyway.
 	endMsg remoteEnded
 	outq0  [1]*dataReq // outq's first backing array
 
-	mu          sync.Mutex // guards the fields below
-	msgs        []wire.Message
-	msgHead     int
-	recvFlow    inFlow // the stream's receive window
-	header      metadata.MD
-	trailer     metadata.MD
-	st          *status.Error
-	headerDone  bool
-	headersRecv bool // response headers arrived (not a trailers-only response)
-	finished    bool
-	unprocessed bool
-	neverSent   bool
-	sig         chan struct{} // a message, the headers or the end arrived
-	headerCh    chan struct{} // closed when headers arrive or the stream ends
-	done        chan struct{} // closed when the stream ends
+	mu       sync.Mutex // guards the fields below (and those marked mu)
+	msgs     []wire.Message
+	recvFlow inFlow // the stream's receive window
+	header   metadata.MD
+	trailer  metadata.MD
+	st       *status.Error
+	// sig wakes RecvMsg: a message or the end arrived. A streaming
+	// stream's is made with it; a OneResponse stream's is a channel from
+	// wakers, set only while RecvMsg waits for the end; a polled stream
+	// (Notify) has none.
+	sig      chan struct{}
+	headerCh chan struct{} // closed when headers arrive or the stream ends; made by the first Header that waits
+	done     chan struct{} // closed when the stream ends; made by the first Done before that
 }
 
 // closedCh is a closed channel.
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// nonGRPCResponse is a response that is not gRPC (an HTTP status other
-// than 200 or another content-type): its headers, and the start of its
-// body for the call's error message.
+// respExtra is what a stream keeps of response headers that most
+// responses lack: the grpc-encoding of a gRPC response (enc, read by the
+// caller), or a response that is not gRPC (an HTTP status other than 200
+// or another content-type: nonGRPC, the reader's alone).
+type respExtra struct {
+	enc     string
+	nonGRPC *nonGRPCResponse
+}
+
+// nonGRPCResponse is a response that is not gRPC: its headers, and the
+// start of its body for the call's error message.
 type nonGRPCResponse struct {
 	headers *wire.HeaderBlock
 	body    []byte
 }
+
+// nonGRPC returns the stream's non-gRPC response, if it is one (reader).
+func (s *Stream) nonGRPC() *nonGRPCResponse {
+	if r := s.resp.Load(); r != nil {
+		return r.nonGRPC
+	}
+	return nil
+}
+
+// timeoutValue is the grpc-timeout value of the stream's HEADERS (the
+// connection actor; timeout is positive).
+func (s *Stream) timeoutValue() string { return wire.EncodeTimeout(s.timeout) }
+
+// Peer returns the address of the stream's connection.
+func (s *Stream) Peer() string { return s.conn.Address() }
 
 // Unprocessed reports whether the stream ended without the server having
 // processed it (never sent, refused with REFUSED_STREAM, or above a
@@ -167,20 +200,13 @@ func (s *Stream) Unprocessed() bool {
 // RecvCompress returns the response's grpc-encoding ("" before the headers
 // or when the server sent none).
 func (s *Stream) RecvCompress() string {
-	if p := s.recvCompress.Load(); p != nil {
-		return *p
+	if r := s.resp.Load(); r != nil {
+		return r.enc
 	}
 	return ""
 }
 
-func (s *Stream) finishedFast() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Stream) finishedFast() bool { return s.ended.Load() }
 
 // notify runs the call's Notify hook, if any.
 func (s *Stream) notify() {
@@ -280,8 +306,20 @@ func (s *Stream) writeWait() chan struct{} {
 	return *s.writeCh.Load()
 }
 
-// Done is closed when the stream has ended, successfully or not.
-func (s *Stream) Done() <-chan struct{} { return s.done }
+// Done is closed when the stream has ended, successfully or not. The
+// channel is made by the first Done before the end (a unary call never
+// asks for it: its RecvMsg waits on a pooled channel, see waitEnd).
+func (s *Stream) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return closedCh
+	}
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
 
 // Write queues buf, one or more whole gRPC messages (prefix included), to be
 // sent on the stream; end half-closes the stream after it. Ownership of buf
@@ -311,17 +349,17 @@ func (s *Stream) write(buf []byte, end, pooled bool) error {
 	q := s.queued.Add(int64(len(buf)))
 	s.conn.send(s.dataReq(buf, end, pooled))
 	quota := int64(s.conn.cfg.WriteQuota)
-	var wake chan struct{}
+	var wake, done <-chan struct{}
 	if q > quota {
 		// Published before queued is read again: the actor's wrote
 		// either sees the channel or has already lowered queued.
-		wake = s.writeWait()
+		wake, done = s.writeWait(), s.Done()
 		q = s.queued.Load()
 	}
 	for q > quota {
 		select {
 		case <-wake:
-		case <-s.done:
+		case <-done:
 			return s.endErr()
 		case <-s.ctx.Done():
 			s.Cancel(status.FromContext(s.ctx))
@@ -370,9 +408,7 @@ func (s *Stream) Drained() bool { return s.queued.Load() == 0 }
 func (s *Stream) CloseSend() error { return s.Write(nil, true) }
 
 func (s *Stream) endErr() error {
-	select {
-	case <-s.done:
-	default:
+	if !s.ended.Load() {
 		return nil
 	}
 	s.mu.Lock()
@@ -395,32 +431,68 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 				return m, err
 			}
 		}
-		ctxDone := s.ctx.Done()
-		if s.sig == nil && ctxDone == nil {
-			// Only the end can come (OneResponse, under a context that
-			// never ends): a plain receive, cheaper than a select.
-			<-s.done
+		if s.hdr.OneResponse {
+			s.waitEnd()
 			continue
 		}
+		var wake <-chan struct{} = s.sig // the end sends on it too
+		if s.sig == nil {
+			wake = s.Done() // a polled stream's RecvMsg waits for the end
+		}
 		select {
-		case <-s.sig:
-		case <-s.done:
-		case <-ctxDone:
+		case <-wake:
+		case <-s.ctx.Done():
 			s.Cancel(status.FromContext(s.ctx))
 		}
 	}
 }
 
+// waitEnd waits for the end of a OneResponse stream (or its context's)
+// on a channel from wakers, published in sig while it waits: end sends
+// on it under mu, so once waitEnd has taken it back under mu nobody can
+// send on it any more, and, drained, it goes back to the pool. A unary
+// call so makes no wake-up channel of its own.
+func (s *Stream) waitEnd() {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	w := wakers.Get().(chan struct{})
+	s.sig = w
+	s.mu.Unlock()
+	if ctxDone := s.ctx.Done(); ctxDone == nil {
+		<-w // under a context that never ends: a plain receive, cheaper than a select
+	} else {
+		select {
+		case <-w:
+		case <-ctxDone:
+			s.Cancel(status.FromContext(s.ctx))
+		}
+	}
+	s.mu.Lock()
+	s.sig = nil
+	s.mu.Unlock()
+	select {
+	case <-w:
+	default:
+	}
+	wakers.Put(w)
+}
+
+// wakers recycles the channels OneResponse streams wait on (waitEnd).
+var wakers = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
 // TryRecvMsg is RecvMsg that never waits: ok is false when no message has
 // arrived and the stream has not ended.
 func (s *Stream) TryRecvMsg() (m wire.Message, ok bool, err error) {
 	s.mu.Lock()
-	if s.msgHead < len(s.msgs) {
+	if int(s.msgHead) < len(s.msgs) {
 		msg := s.msgs[s.msgHead]
 		s.msgs[s.msgHead] = wire.Message{}
 		s.msgHead++
 		var credit int64
-		if s.msgHead == len(s.msgs) {
+		if int(s.msgHead) == len(s.msgs) {
 			s.emptyMsgsLocked()
 			credit = s.creditLocked()
 		}
@@ -457,8 +529,10 @@ func (s *Stream) creditLocked() int64 {
 // trailers-only response it returns empty metadata once the stream ended;
 // it returns an error only if the stream failed before any headers.
 func (s *Stream) Header() (metadata.MD, error) {
-	hc := s.done // a polled stream (Notify)
-	if s.hdr.Notify == nil {
+	var hc <-chan struct{}
+	if s.hdr.Notify != nil {
+		hc = s.Done() // a polled stream
+	} else {
 		// headerCh is made by the first Header that waits.
 		s.mu.Lock()
 		if s.headerDone {
@@ -574,7 +648,14 @@ func (s *Stream) end(st *status.Error, trailer metadata.MD, unprocessed, local b
 			close(s.headerCh)
 		}
 	}
-	close(s.done)
+	s.ended.Store(true)
+	if s.done != nil {
+		close(s.done)
+	}
+	select {
+	case s.sig <- struct{}{}: // nil for a polled stream, and a OneResponse one whose RecvMsg is not waiting
+	default:
+	}
 	s.mu.Unlock()
 	return true
 }
@@ -629,16 +710,18 @@ func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got 
 		return 0, false, err
 	}
 	if len(s.msgs) > before {
-		if s.hdr.OneResponse && len(s.msgs)-s.msgHead > 1 {
+		if s.hdr.OneResponse && len(s.msgs)-int(s.msgHead) > 1 {
 			return 0, false, ErrManyResponses
 		}
-		select {
-		case s.sig <- struct{}{}: // nil for OneResponse and Notify
-		default:
+		if !s.hdr.OneResponse { // a OneResponse stream wakes at the end only
+			select {
+			case s.sig <- struct{}{}: // nil for Notify
+			default:
+			}
 		}
 		got = true
 	}
-	if s.msgHead == len(s.msgs) || s.hdr.OneResponse {
+	if int(s.msgHead) == len(s.msgs) || s.hdr.OneResponse {
 		return s.creditLocked(), got, nil
 	}
 	return 0, got, nil

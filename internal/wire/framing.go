@@ -66,8 +66,10 @@ type Deframer struct {
 	// make.
 	Alloc func(n int) []byte
 
+	// hdr, nhdr and compressed share a word (a Deframer is part of every
+	// stream's state).
 	hdr        [MsgHeaderLen]byte
-	nhdr       int    // bytes of hdr filled; MsgHeaderLen while reading a body
+	nhdr       uint8  // bytes of hdr filled; MsgHeaderLen while reading a body
 	compressed bool   // flag of the body being read
 	size       int    // announced length of the body being read
 	body       []byte // the body being read, len = bytes received so far
@@ -91,7 +93,7 @@ func (d *Deframer) Feed(p []byte, emit func(Message)) error {
 				hdr, p = p[:MsgHeaderLen], p[MsgHeaderLen:]
 			} else {
 				n := copy(d.hdr[d.nhdr:], p)
-				d.nhdr += n
+				d.nhdr += uint8(n)
 				p = p[n:]
 				if d.nhdr < MsgHeaderLen {
 					return nil

@@ -28,18 +28,25 @@ var timeoutUnits = [...]struct {
 // server never sees a deadline earlier than the client's. A d of zero or
 // less gives "0n", as grpc-go sends for an expired deadline.
 func EncodeTimeout(d time.Duration) string {
+	var buf [MaxTimeoutLen]byte
+	return string(AppendTimeout(buf[:0], d))
+}
+
+// MaxTimeoutLen is the longest grpc-timeout value: 8 digits and a unit.
+const MaxTimeoutLen = 9
+
+// AppendTimeout appends EncodeTimeout(d) to dst.
+func AppendTimeout(dst []byte, d time.Duration) []byte {
 	if d <= 0 {
-		return "0n"
+		return append(dst, "0n"...)
 	}
-	var buf [9]byte
 	for _, u := range timeoutUnits {
 		v := d / u.d
 		if d%u.d != 0 {
 			v++
 		}
 		if v <= maxTimeoutValue {
-			b := strconv.AppendInt(buf[:0], int64(v), 10)
-			return string(append(b, u.unit))
+			return append(strconv.AppendInt(dst, int64(v), 10), u.unit)
 		}
 	}
 	// Unreachable: math.MaxInt64 nanoseconds is about 2.6 million hours.
