@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -41,14 +40,7 @@ type hsServer struct {
 func hsStart(t *testing.T, want int, stall func(int) bool) *hsServer {
 	t.Helper()
 	s := &hsServer{hgServer: &hgServer{cancelled: map[int]chan struct{}{}, arrived: make(chan int, 16)}, stall: stall, want: want}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = lis.Addr().String()
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(s.handle))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
+	s.addr = serveUnknown(t, s.handle)
 	return s
 }
 

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,14 +49,7 @@ type hgServer struct {
 func hgStart(t *testing.T, script func(attempt int) hgAct) *hgServer {
 	t.Helper()
 	s := &hgServer{script: script, cancelled: map[int]chan struct{}{}, arrived: make(chan int, 16)}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = lis.Addr().String()
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(s.handle))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
+	s.addr = serveUnknown(t, s.handle)
 	return s
 }
 

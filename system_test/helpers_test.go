@@ -712,3 +712,18 @@ func (d *dialRecorder) WaitCount(t testing.TB, n int, dur time.Duration) {
 		}
 	}
 }
+
+// serveUnknown starts a grpc-go server on loopback whose every method goes
+// to handler (a raw stream handler for tests that script their own
+// server), stopped when the test ends, and returns its address.
+func serveUnknown(t testing.TB, handler grpc.StreamHandler, opts ...grpc.ServerOption) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(handler))...)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -37,14 +36,7 @@ import (
 // x-fail-after: k ends the call ABORTED after k echoes.
 func peServer(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(8<<20), grpc.MaxSendMsgSize(8<<20), grpc.UnknownServiceHandler(peHandle))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return serveUnknown(t, peHandle, grpc.MaxRecvMsgSize(8<<20), grpc.MaxSendMsgSize(8<<20))
 }
 
 func peHandle(_ any, stream grpc.ServerStream) error {
