@@ -132,7 +132,11 @@ func (c *hedgeCore) timer(t throttler) hedgePlan {
 }
 
 // headers is attempt i receiving response headers: it wins.
-func (c *hedgeCore) headers(i int) hedgePlan {
+func (c *hedgeCore) headers(i int) hedgePlan { return c.commitTo(i) }
+
+// commitTo ends the race with attempt i the winner: the others are
+// cancelled and no hedge follows. Once the race is over it does nothing.
+func (c *hedgeCore) commitTo(i int) hedgePlan {
 	p := noPlan()
 	if c.done {
 		return p
@@ -189,15 +193,7 @@ func (c *hedgeCore) ended(i int, o hedgeOutcome, t throttler) hedgePlan {
 // (gRFC A6: a client- or bidirectional-streaming call commits to the
 // attempt i on which the most messages were sent; the others are
 // cancelled and no hedge follows).
-func (c *hedgeCore) overflow(i int) hedgePlan {
-	p := noPlan()
-	if c.done {
-		return p
-	}
-	c.done = true
-	p.commit, p.stop = i, true
-	return p
-}
+func (c *hedgeCore) overflow(i int) hedgePlan { return c.commitTo(i) }
 
 // commitIfOver commits the last attempt to end once none is running and
 // none may follow.
