@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -38,6 +39,14 @@ type pooledReader struct {
 	dst    []byte // nil: read into a pooled buffer
 	n      int
 	rerr   error
+
+	// yieldNext is set by the frame reader when it has just ended a
+	// stream, which readied the goroutine waiting for it (a unary
+	// caller). The next read from the socket then yields the processor
+	// first: the readied goroutine, next in line on this processor, runs
+	// at once instead of after a read that finds nothing and the wait
+	// for readability, and what arrives meanwhile comes in one read.
+	yieldNext bool
 }
 
 func newPooledReader(raw syscall.RawConn) *pooledReader {
@@ -48,6 +57,10 @@ func newPooledReader(raw syscall.RawConn) *pooledReader {
 
 func (p *pooledReader) Read(dst []byte) (int, error) {
 	if p.buf == nil {
+		if p.yieldNext {
+			p.yieldNext = false
+			runtime.Gosched()
+		}
 		if len(dst) >= defaultBufferSize {
 			p.dst = dst
 			n, err := p.read()

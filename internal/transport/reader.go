@@ -43,6 +43,9 @@ type reader struct {
 	total    uint64
 	bdpArmed bool
 	bdpLast  time.Time // when the last BDP PING was asked for
+	// pr is the socket reader under src when it is a pooledReader (nil
+	// for TLS and net.Pipe): end asks it to yield before its next read.
+	pr *pooledReader
 
 	// Header blocks are decoded here rather than by the Framer's
 	// ReadMetaHeaders, which allocates a frame, a closure and its
@@ -72,7 +75,9 @@ type reader struct {
 func (r *reader) run() {
 	c := r.c
 	defer close(c.readerDone)
-	r.src = newBlockGuard(newConnReader(r.conn, c.cfg.BufferSize), c.cfg.Address, c.cfg.MaxHeaderListSize)
+	cr := newConnReader(r.conn, c.cfg.BufferSize)
+	r.pr, _ = cr.(*pooledReader)
+	r.src = newBlockGuard(cr, c.cfg.Address, c.cfg.MaxHeaderListSize)
 	fr := http2.NewFramer(nil, r.src)
 	r.maxList = c.cfg.MaxHeaderListSize
 	if r.maxList == 0 {
@@ -513,8 +518,15 @@ func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
 	if s.partial() && st == nil {
 		st = status.New(codes.Internal, "server ended the stream in the middle of a message")
 	}
-	s.finish(st, trailer, false, false)
+	// The actor hears of the end before the caller wakes: the caller,
+	// readied last, runs next on this processor (the reader yields before
+	// its next read), and its next call finds the actor already
+	// scheduled. Nothing depends on the order: the actor ends no stream
+	// it forgets, and the reader still holds s.
 	r.c.send(&s.endMsg)
+	if s.finish(st, trailer, false, false) && r.pr != nil {
+		r.pr.yieldNext = true
+	}
 }
 
 func (r *reader) headers(f *http2.MetaHeadersFrame) {
