@@ -243,19 +243,10 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	if hdr.OwnMaxReceive {
 		s.deframer.MaxSize = hdr.MaxReceiveMessageSize
 	}
-	c.mu.Lock()
-	if c.closed || State(c.state.Load()) != Ready {
-		st := c.closeErr
-		state := State(c.state.Load())
-		c.mu.Unlock()
-		if st == nil {
-			st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
-		}
-		s.finishUnsent(st)
+	if state, ok := c.admit(s); !ok {
+		s.finishUnsent(c.refusal(state))
 		return s, nil
 	}
-	c.live[s] = struct{}{}
-	c.mu.Unlock()
 	if data {
 		s.queued.Add(int64(len(buf)))
 		m := s.dataReq(buf, end, false)
@@ -267,6 +258,31 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	m.s = s
 	c.send(m)
 	return s, nil
+}
+
+// admit adds s to the streams closing ends, if the connection is ready
+// (and not closed): NewStream then hands it to the actor. It returns the
+// state it saw.
+func (c *Conn) admit(s *Stream) (State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	state := State(c.state.Load())
+	if c.closed || state != Ready {
+		return state, false
+	}
+	c.live[s] = struct{}{}
+	return state, true
+}
+
+// refusal is the status of a stream that admit refused in state.
+func (c *Conn) refusal(state State) *status.Error {
+	c.mu.RLock()
+	st := c.closeErr
+	c.mu.RUnlock()
+	if st == nil {
+		st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
+	}
+	return st
 }
 
 var reservedHeaders = map[string]bool{
