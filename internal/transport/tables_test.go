@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/grpcactor/grpcactor/codes"
 )
 
 // nopProcess is an actor process that drops what it is sent: the
@@ -25,8 +27,6 @@ func newTableConn(tb testing.TB) *Conn {
 		sys: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(slog.DiscardHandler)
 		})),
-		byID:       make(map[uint32]*Stream),
-		live:       make(map[*Stream]struct{}),
 		ctrlSig:    make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
@@ -171,5 +171,270 @@ func BenchmarkStreamTablesSerial(b *testing.B) {
 		}
 		c.send(&s.endMsg)
 		c.forget(s)
+	}
+}
+
+// TestIDTable: ids map to their streams whether in the ring or spilled
+// (a slot an older stream holds), removal frees the slot or the spill
+// entry, ids never added (even, zero, another stream's slot) find
+// nothing, and clear empties both.
+func TestIDTable(t *testing.T) {
+	type op struct {
+		add, remove []uint32 // ids
+		want        []uint32 // ids get must find
+		wantNone    []uint32 // ids get must not find
+		wantSpill   int32
+	}
+	slotMate := func(id uint32) uint32 { return id + 2*idRing } // the same slot, a later id
+	for _, tc := range []struct {
+		name string
+		ops  []op
+	}{
+		{"ring", []op{
+			{add: []uint32{1, 3, 5}, want: []uint32{1, 3, 5}, wantNone: []uint32{0, 2, 7, slotMate(1)}},
+			{remove: []uint32{3}, want: []uint32{1, 5}, wantNone: []uint32{3}},
+			{remove: []uint32{1, 5}, wantNone: []uint32{1, 3, 5}},
+		}},
+		{"spill", []op{
+			{add: []uint32{1, slotMate(1), slotMate(slotMate(1))}, want: []uint32{1, slotMate(1), slotMate(slotMate(1))}, wantSpill: 2},
+			// The ring's stream goes: the spilled ones are still found.
+			{remove: []uint32{1}, want: []uint32{slotMate(1), slotMate(slotMate(1))}, wantNone: []uint32{1}, wantSpill: 2},
+			// A newer stream takes the free slot; the spill stays.
+			{add: []uint32{slotMate(slotMate(slotMate(1)))}, want: []uint32{slotMate(1), slotMate(slotMate(slotMate(1)))}, wantSpill: 2},
+			{remove: []uint32{slotMate(1), slotMate(slotMate(1))}, want: []uint32{slotMate(slotMate(slotMate(1)))}, wantNone: []uint32{slotMate(1), slotMate(slotMate(1))}, wantSpill: 0},
+		}},
+		{"remove twice or never added", []op{
+			{add: []uint32{9}, remove: []uint32{9, 9, 11}, wantNone: []uint32{9, 11}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tab idTable
+			streams := map[uint32]*Stream{}
+			stream := func(id uint32) *Stream {
+				if streams[id] == nil {
+					streams[id] = &Stream{id: id}
+				}
+				return streams[id]
+			}
+			for i, o := range tc.ops {
+				for _, id := range o.add {
+					tab.add(stream(id))
+				}
+				for _, id := range o.remove {
+					tab.remove(stream(id))
+				}
+				for _, id := range o.want {
+					if got := tab.get(id); got != stream(id) {
+						t.Errorf("op %d: get(%d) = %v, want its stream", i, id, got)
+					}
+				}
+				for _, id := range o.wantNone {
+					if got := tab.get(id); got != nil {
+						t.Errorf("op %d: get(%d) = stream %d, want none", i, id, got.id)
+					}
+				}
+				if n := tab.spillN.Load(); n != o.wantSpill {
+					t.Errorf("op %d: %d spilled, want %d", i, n, o.wantSpill)
+				}
+			}
+			tab.clear()
+			for id := range streams {
+				if got := tab.get(id); got != nil {
+					t.Errorf("after clear: get(%d) found its stream", id)
+				}
+			}
+		})
+	}
+}
+
+// TestLiveSet: a stream is in the set from add until remove, whether the
+// actor took it from the pending stack before or takes it on remove;
+// removing twice, or a stream never added, changes nothing; close
+// returns the streams in the set, pending and known, and no add succeeds
+// after it.
+func TestLiveSet(t *testing.T) {
+	var l liveSet
+	ss := make([]*Stream, 6)
+	for i := range ss {
+		ss[i] = new(Stream)
+	}
+	for _, s := range ss[:4] {
+		if !l.add(s) {
+			t.Fatal("add refused before close")
+		}
+	}
+	l.remove(ss[1]) // takes the four, removes one
+	if len(l.known) != 3 || l.pending.Load() != nil {
+		t.Fatalf("after the first remove: %d known, pending %v; want 3 known, none pending", len(l.known), l.pending.Load())
+	}
+	l.remove(ss[1])
+	l.remove(new(Stream)) // never added
+	if !l.add(ss[4]) {
+		t.Fatal("add refused before close")
+	}
+	l.remove(ss[0]) // known: ss[4] stays pending
+	if l.has(ss[0]) || l.has(ss[1]) || !l.has(ss[2]) || !l.has(ss[4]) {
+		t.Errorf("has: %v %v %v %v, want false false true true", l.has(ss[0]), l.has(ss[1]), l.has(ss[2]), l.has(ss[4]))
+	}
+	for i, s := range l.known {
+		if int(s.liveIdx) != i+1 {
+			t.Errorf("known[%d].liveIdx = %d", i, s.liveIdx)
+		}
+	}
+	got := map[*Stream]bool{}
+	for _, s := range l.close() {
+		if got[s] {
+			t.Errorf("close returned a stream twice")
+		}
+		got[s] = true
+	}
+	if len(got) != 3 || !got[ss[2]] || !got[ss[3]] || !got[ss[4]] {
+		t.Errorf("close returned %d streams, want ss[2], ss[3], ss[4]", len(got))
+	}
+	if l.add(ss[5]) {
+		t.Error("add succeeded after close")
+	}
+	if l.has(ss[2]) {
+		t.Error("has after close")
+	}
+	l.remove(ss[2]) // after close: nothing to do
+	if l.close() != nil {
+		t.Error("a second close returned streams")
+	}
+}
+
+// TestLiveSetShrinks: after a burst of streams, known gives its large
+// backing array back.
+func TestLiveSetShrinks(t *testing.T) {
+	var l liveSet
+	ss := make([]*Stream, 4096)
+	for i := range ss {
+		ss[i] = new(Stream)
+		l.add(ss[i])
+	}
+	l.take()
+	for _, s := range ss[:len(ss)-10] {
+		l.remove(s)
+	}
+	if c := cap(l.known); c > 1024 {
+		t.Errorf("known has a capacity of %d for %d streams", c, len(l.known))
+	}
+	for _, s := range ss[len(ss)-10:] {
+		if !l.has(s) || l.known[s.liveIdx-1] != s {
+			t.Fatal("a stream left the set when it shrank")
+		}
+	}
+}
+
+// TestLiveSetConcurrentClose: streams added from many goroutines while
+// the actor's goroutine removes those whose messages it received, and
+// then closes the set, are each either removed or returned by close,
+// once; those in the mailbox when it closes are among them; no add
+// succeeds after close returns.
+func TestLiveSetConcurrentClose(t *testing.T) {
+	var l liveSet
+	const adders, each = 8, 2000
+	mailbox := make(chan *Stream, adders*each)
+	var added sync.Map
+	var wg sync.WaitGroup
+	closed := make(chan struct{})
+	var afterClose atomic.Int32
+	for range adders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				s := new(Stream)
+				select {
+				case <-closed:
+					if l.add(s) {
+						afterClose.Add(1)
+					}
+					return
+				default:
+				}
+				if l.add(s) {
+					added.Store(s, true)
+					mailbox <- s
+				}
+			}
+		}()
+	}
+	ended := map[*Stream]int{}
+	for range adders * each / 4 {
+		s := <-mailbox
+		l.remove(s)
+		ended[s]++
+	}
+	for _, s := range l.close() {
+		ended[s]++
+	}
+	close(closed)
+	wg.Wait()
+	if n := afterClose.Load(); n > 0 {
+		t.Errorf("%d adds succeeded after close", n)
+	}
+	n := 0
+	added.Range(func(k, _ any) bool {
+		n++
+		if c := ended[k.(*Stream)]; c != 1 {
+			t.Errorf("a stream added before close was removed or closed %d times, want once", c)
+		}
+		return true
+	})
+	if n != len(ended) {
+		t.Errorf("%d streams added, %d removed or closed", n, len(ended))
+	}
+}
+
+// TestCloseEndsConcurrentStreams: streams that callers start while the
+// connection closes all end, those that the closed connection refused as
+// never sent; once closed, a new stream is refused at once.
+func TestCloseEndsConcurrentStreams(t *testing.T) {
+	ct := startReady(t, Config{})
+	const callers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var streams []*Stream
+	started := make(chan struct{}, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first := true
+			for {
+				s, err := ct.conn.NewStreamWith(context.Background(), &CallHdr{Method: "/grpc.testing.TestService/UnaryCall", OneResponse: true}, grpcFrame([]byte("req")), true)
+				if err != nil {
+					t.Errorf("NewStreamWith: %v", err)
+					return
+				}
+				mu.Lock()
+				streams = append(streams, s)
+				mu.Unlock()
+				if first {
+					started <- struct{}{}
+					first = false
+				}
+				if s.NeverSent() {
+					return // refused: the connection has closed, or is closing
+				}
+			}
+		}()
+	}
+	for range callers {
+		<-started
+	}
+	ct.conn.Close("closing under the callers")
+	wg.Wait()
+	<-ct.conn.Closed()
+	for _, s := range streams {
+		waitDone(t, s)
+		if st, _ := s.Status(); st.Code() != codes.Unavailable {
+			t.Fatalf("a stream ended with %v, want UNAVAILABLE", st)
+		}
+	}
+	s := ct.newStream(context.Background(), nil)
+	if st, done := s.Status(); !done || !s.NeverSent() || st.Code() != codes.Unavailable {
+		t.Errorf("a stream after close: status %v, ended %v, never sent %v; want UNAVAILABLE, ended, never sent", st, done, s.NeverSent())
 	}
 }
