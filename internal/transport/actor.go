@@ -326,7 +326,7 @@ func (a *connActor) start() {
 		}
 		if err == nil {
 			c.mu.Lock()
-			if c.closed {
+			if c.closed.Load() {
 				c.mu.Unlock()
 				nc.Close()
 				return
@@ -523,22 +523,22 @@ func (a *connActor) closeConn(e *effClose) {
 	}
 	c.state.Store(int32(Closed))
 	c.mu.Lock()
-	c.closed = true
+	c.closed.Store(true)
 	c.closeErr = e.err
 	if c.closeErr == nil {
 		c.closeErr = status.Errorf(codes.Unavailable, "connection to %s closed", c.cfg.Address)
 	}
 	nc := c.netConn
-	live := c.live
-	c.live = map[*Stream]struct{}{}
-	c.byID = map[uint32]*Stream{}
 	c.mu.Unlock()
+	// After closeErr: a NewStream that the closed set refuses reads it.
+	live := c.live.close()
+	c.ids.clear()
 	close(c.closedC)
 	if nc != nil {
 		nc.Close()
 	}
 	ferr := c.closeErr
-	for s := range live {
+	for _, s := range live {
 		if s.started {
 			// Messages that arrived before the connection died are still
 			// delivered, then the error (as grpc-go does).

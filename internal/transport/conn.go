@@ -82,19 +82,24 @@ type Conn struct {
 	fieldsMu    sync.RWMutex // guards fieldsCache
 	fieldsCache map[fieldsKey]*reqHeaders
 
-	mu       sync.RWMutex // guards the fields below
-	closed   bool
+	// mu guards closeErr and netConn, and orders closed with them (the
+	// dial goroutine, Close, closeConn); the per-call paths do not take it.
+	mu sync.RWMutex
+	// closed is set, under mu, when the connection closes: send reads it
+	// without the lock.
+	closed   atomic.Bool
 	closeErr *status.Error
-	// byID mirrors the core's stream set (connCore.streams) for the
+	netConn  net.Conn
+
+	// ids mirrors the core's stream set (connCore.streams) for the
 	// reader goroutine, which looks up every frame's stream and cannot
 	// read the core; the actor writes it (effHeaders, effForget).
-	byID map[uint32]*Stream
+	ids idTable
 	// live holds every stream NewStream handed out and the actor has not
 	// forgotten, including those still in the mailbox, which the core has
-	// not seen: closing ends them all, and NewStream adds to it under mu
-	// only while the connection is open, so none is missed.
-	live    map[*Stream]struct{}
-	netConn net.Conn
+	// not seen: closing ends them all, and NewStream adds to it only
+	// while it is open (closing closes it), so none is missed.
+	live liveSet
 
 	lastRead atomic.Int64 // unix nanos of the last frame read (reader)
 	// recvWin and connRecvWin are the stream and connection receive
@@ -129,8 +134,6 @@ func Spawn(spawner actor.SpawnerContext, cfg Config) (*Conn, error) {
 	c := &Conn{
 		cfg:        cfg.withDefaults(),
 		sys:        spawner.ActorSystem(),
-		byID:       make(map[uint32]*Stream),
-		live:       make(map[*Stream]struct{}),
 		ctrlSig:    make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		closedC:    make(chan struct{}),
@@ -187,12 +190,13 @@ func (c *Conn) Drain() { c.send(&drainReq{}) }
 
 // send posts msg to the actor, unless the connection has closed (the
 // actor is then stopping or gone, and the message would be a dead letter).
-// The read lock makes the check and the send one step for closeConn, which
-// sets closed under the write lock before the actor stops itself.
+// A message sent while closeConn runs may still reach the stopping actor,
+// which steps its closed core with it, or become a dead letter: nothing
+// is lost either way, as closeConn ends every stream NewStream handed out
+// (live), and the messages carry nothing else that must reach the actor
+// (a dialResult's socket is closeConn's to close, see start).
 func (c *Conn) send(msg any) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
+	if c.closed.Load() {
 		return
 	}
 	c.sys.Root.Send(c.pid.Load(), msg)
@@ -243,19 +247,10 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	if hdr.OwnMaxReceive {
 		s.deframer.MaxSize = hdr.MaxReceiveMessageSize
 	}
-	c.mu.Lock()
-	if c.closed || State(c.state.Load()) != Ready {
-		st := c.closeErr
-		state := State(c.state.Load())
-		c.mu.Unlock()
-		if st == nil {
-			st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
-		}
-		s.finishUnsent(st)
+	if state, ok := c.admit(s); !ok {
+		s.finishUnsent(c.refusal(state))
 		return s, nil
 	}
-	c.live[s] = struct{}{}
-	c.mu.Unlock()
 	if data {
 		s.queued.Add(int64(len(buf)))
 		m := s.dataReq(buf, end, false)
@@ -267,6 +262,31 @@ func (c *Conn) newStream(ctx context.Context, hdr *CallHdr, buf []byte, end, dat
 	m.s = s
 	c.send(m)
 	return s, nil
+}
+
+// admit adds s to the streams closing ends, if the connection is ready
+// and not closed: NewStream then hands it to the actor. It returns the
+// state it saw.
+func (c *Conn) admit(s *Stream) (State, bool) {
+	state := State(c.state.Load())
+	if state != Ready {
+		return state, false
+	}
+	if !c.live.add(s) {
+		return Closed, false
+	}
+	return state, true
+}
+
+// refusal is the status of a stream that admit refused in state.
+func (c *Conn) refusal(state State) *status.Error {
+	c.mu.RLock()
+	st := c.closeErr
+	c.mu.RUnlock()
+	if st == nil {
+		st = status.Errorf(codes.Unavailable, "connection to %s is %s", c.cfg.Address, state)
+	}
+	return st
 }
 
 var reservedHeaders = map[string]bool{
@@ -400,33 +420,26 @@ func (c *Conn) buildFields(hdr *CallHdr) ([]hpack.HeaderField, error) {
 	return f, nil
 }
 
-// register assigns a stream its id in the shared table (actor).
+// register enters a stream under its id in the reader's table, unless it
+// is no longer live (the connection closed) (actor).
 func (c *Conn) register(s *Stream) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.live[s]; !ok {
+	if !c.live.has(s) {
 		return false
 	}
-	c.byID[s.id] = s
+	c.ids.add(s)
 	return true
 }
 
 // forget removes a stream from the tables (actor).
 func (c *Conn) forget(s *Stream) {
-	c.mu.Lock()
-	delete(c.live, s)
-	if s.id != 0 {
-		delete(c.byID, s.id)
+	if s.id != 0 && c.live.has(s) {
+		c.ids.remove(s)
 	}
-	c.mu.Unlock()
+	c.live.remove(s)
 }
 
-func (c *Conn) lookup(id uint32) *Stream {
-	c.mu.RLock()
-	s := c.byID[id]
-	c.mu.RUnlock()
-	return s
-}
+// lookup returns the stream with id, or nil (reader).
+func (c *Conn) lookup(id uint32) *Stream { return c.ids.get(id) }
 
 // ctrl sends a control frame's message to the actor (reader goroutine),
 // waiting while maxControlBacklog of them are unhandled: a flood of PINGs

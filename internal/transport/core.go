@@ -45,7 +45,7 @@ type connCore struct {
 	nextID uint32
 	// streams is the stream set: every stream whose HEADERS went out and
 	// that has not been closed, by id. It is the one owner; the reader's
-	// lookup table (Conn.byID) mirrors it through effHeaders and
+	// lookup table (Conn.ids) mirrors it through effHeaders and
 	// effForget, because the reader goroutine cannot read the core.
 	streams       map[uint32]*Stream
 	waiting       []*Stream // streams waiting for a free slot, in arrival order

@@ -84,6 +84,10 @@ type Stream struct {
 	hdr  *CallHdr
 
 	fieldsSize int64 // header list size of fields (HTTP/2's count)
+	// nextLive links the streams admitted and not yet taken by the actor
+	// (liveSet.pending); written before the stream is pushed, then the
+	// actor's.
+	nextLive *Stream
 
 	// Owned by the connection core (the actor's goroutine).
 	timeout  time.Duration // time left, sent as grpc-timeout, set when HEADERS are written (0: none)
@@ -95,6 +99,9 @@ type Stream struct {
 	// padding between them (a stream's size class is part of every
 	// call's heap).
 	id uint32 // core
+	// liveIdx (actor) is the stream's index + 1 in its connection's
+	// liveSet.known, 0 before the actor takes it, -1 once forgotten.
+	liveIdx int32
 	// ended is set, under mu, when the stream ends (finished): a check
 	// that needs no lock and no channel.
 	ended       atomic.Bool
