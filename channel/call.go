@@ -72,6 +72,9 @@ type callState struct {
 	attempt
 	replay
 	retryState
+	// slot is the call's place in its channel's registry, guarded by
+	// its shard's lock (registry.go).
+	slot uint32
 	lifetime
 }
 
