@@ -182,7 +182,9 @@ func applyCallOptions(opts []CallOption) callOptions {
 
 // attempt is the call's current attempt (guarded by callState.mu).
 type attempt struct {
-	stream *transport.Stream // its connection is the call's peer
+	// stream is the attempt's stream (its connection is the call's
+	// peer): replaced under mu, read by cur without it.
+	stream atomic.Pointer[transport.Stream]
 	// stats is the attempts' stats, made by the first attempt under a
 	// WithStatsHandler (nil without).
 	stats *attemptsStats
@@ -498,7 +500,7 @@ func (cs *callState) startLocked() error {
 			return err
 		}
 		cs.mu.Lock()
-		cs.stream = s
+		cs.stream.Store(s)
 		cs.mu.Unlock()
 		if cs.ctx().Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
@@ -562,11 +564,9 @@ func errPlaintextCallCreds(ch *Channel) *status.Error {
 	return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
 }
 
-func (cs *callState) cur() *transport.Stream {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.stream
-}
+// cur returns the stream of the call's current attempt (nil before one):
+// an atomic load, no lock.
+func (cs *callState) cur() *transport.Stream { return cs.stream.Load() }
 
 // frame prefixes (and compresses) a serialized message; buf has
 // wire.MsgHeaderLen bytes reserved in front of the payload.
@@ -609,7 +609,7 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 	if last {
 		cs.closedSend = true
 	}
-	s := cs.stream
+	s := cs.stream.Load()
 	// Committed, the call keeps no copy: the transport alone holds the
 	// frame and recycles it once written.
 	pooled := cs.committed
@@ -674,7 +674,7 @@ func (cs *callState) closeSend() error {
 		return nil
 	}
 	cs.closedSend = true
-	s := cs.stream
+	s := cs.stream.Load()
 	cs.mu.Unlock()
 	err := s.CloseSend()
 	cs.attemptMu.Unlock()

@@ -202,7 +202,7 @@ func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Dur
 // and the stream drained.
 func (cs *callState) recycle(buf []byte) {
 	cs.mu.Lock()
-	s, single := cs.stream, cs.retries == 0 && cs.attempts <= 1
+	s, single := cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1
 	cs.mu.Unlock()
 	if single && s != nil && s.Drained() {
 		bufpool.Put(buf)
