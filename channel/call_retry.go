@@ -202,8 +202,20 @@ func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Dur
 // and the stream drained.
 func (cs *callState) recycle(buf []byte) {
 	cs.mu.Lock()
-	s, single := cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1
+	s, single := cs.singleAttempt()
 	cs.mu.Unlock()
+	recycleIf(buf, s, single)
+}
+
+// singleAttempt returns the current stream and whether it is the call's
+// only attempt (mu held).
+func (cs *callState) singleAttempt() (*transport.Stream, bool) {
+	return cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1
+}
+
+// recycleIf gives buf back to the pool if s, the only attempt, is
+// drained (recycle).
+func recycleIf(buf []byte, s *transport.Stream, single bool) {
 	if single && s != nil && s.Drained() {
 		bufpool.Put(buf)
 	}
