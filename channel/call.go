@@ -72,8 +72,8 @@ type callState struct {
 	attempt
 	replay
 	retryState
-	// slot is the call's place in its channel's registry, guarded by
-	// its shard's lock (registry.go).
+	// slot is the call's index (plus one) in its shard of its channel's
+	// registry, guarded by the shard's lock (registry.go).
 	slot uint32
 	lifetime
 }
@@ -240,10 +240,13 @@ type lifetime struct {
 	// pickEnded says the call has finished: final is set (under mu, by
 	// endPick), for a pick's Done that comes after (pick.go).
 	pickEnded bool
-	over      bool          // finish has run: done is closed, or need not be made
-	final     *status.Error // valid after done
-	header    metadata.MD
-	trailer   metadata.MD
+	over      bool // finish has run: done is closed, or need not be made
+	// shard is the call's shard in its channel's registry (registry.go),
+	// set once, when it is added; in the flags' padding.
+	shard   uint8
+	final   *status.Error // valid after done
+	header  metadata.MD
+	trailer metadata.MD
 }
 
 // maxRecv returns the call's response size limit (-1 for none): its own

@@ -21,9 +21,9 @@ const shardPad = 128
 
 // callRegistry is a channel's active calls, so that Close can cancel
 // them, CloseGrace can wait for them to end and the idle check can count
-// them. A call is in one shard, fixed by its address (the heap does not
-// move objects), at index slot-1 of the shard's slice (callState.slot, 0
-// when it is in none); removal moves the shard's last call into its
+// them. A call is in one shard (callState.shard), chosen from its address
+// when it is added, at index slot-1 of the shard's slice (callState.slot,
+// 0 when it is in none); removal moves the shard's last call into its
 // place. Nothing is hashed, and calls on different shards take different
 // locks.
 //
@@ -72,16 +72,18 @@ func (g *graceWait) release() {
 	}
 }
 
-// shard returns the shard of c: its address, multiplied by 2^64/φ, gives
-// neighbouring calls distant shards.
-func (r *callRegistry) shard(c *callState) *shardState {
-	h := uint64(uintptr(unsafe.Pointer(c))) * 0x9e3779b97f4a7c15
-	return &r.shards[h>>(64-registryBits)].shardState
+// shardOf returns the shard a new call goes to: its address, multiplied
+// by 2^64/φ, gives neighbouring calls distant shards, with no state
+// shared between callers.
+func shardOf(c *callState) int {
+	return int(uint64(uintptr(unsafe.Pointer(c))) * 0x9e3779b97f4a7c15 >> (64 - registryBits))
 }
 
 // add registers c, unless the registry is closed (then it reports false).
 func (r *callRegistry) add(c *callState) bool {
-	s := r.shard(c)
+	n := shardOf(c)
+	c.shard = uint8(n) // before c is shared: remove reads it without a lock
+	s := &r.shards[n].shardState
 	s.mu.Lock()
 	if r.closed.Load() {
 		s.mu.Unlock()
@@ -97,7 +99,7 @@ func (r *callRegistry) add(c *callState) bool {
 // remove unregisters c; a call not registered (or taken by take) is left
 // alone.
 func (r *callRegistry) remove(c *callState) {
-	s := r.shard(c)
+	s := &r.shards[c.shard].shardState
 	s.mu.Lock()
 	if i := c.slot; i != 0 {
 		last := len(s.calls) - 1

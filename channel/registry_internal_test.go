@@ -16,7 +16,7 @@ func checkRegistry(t *testing.T, r *callRegistry, want []*callState) {
 	for i := range r.shards {
 		s := &r.shards[i].shardState
 		for j, c := range s.calls {
-			if r.shard(c) != s {
+			if int(c.shard) != i {
 				t.Fatalf("call %p in shard %d, not its own", c, i)
 			}
 			if c.slot != uint32(j+1) {
