@@ -115,7 +115,7 @@ func (a *chanActor) Receive(ctx actor.Context) {
 		msg = msgClose{}
 		defer a.closed()
 	case msgIdleCheck:
-		m.active, m.starts = a.ch.activeCalls(), a.ch.callStarts.Load()
+		m.active, m.starts = a.ch.activeCalls(), a.ch.calls.starts()
 		msg = m
 	case *actor.Stopping:
 		if !a.ch.closed.Load() {
@@ -198,7 +198,7 @@ func (a *chanActor) perform(e effect) {
 	case effResolveLater:
 		a.timers.Arm("resolve", e.d, msgDoResolve{})
 	case effIdleTimer:
-		a.timers.Arm("idle", e.d, msgIdleCheck{gen: e.gen, armedStarts: a.ch.callStarts.Load()})
+		a.timers.Arm("idle", e.d, msgIdleCheck{gen: e.gen, armedStarts: a.ch.calls.starts()})
 	case effNewSub:
 		a.newSub(e.id, e.addr)
 	case effConnectSub:

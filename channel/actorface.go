@@ -59,17 +59,14 @@ var errParentStopped = status.New(codes.Canceled, "channel closed: the actor it 
 // started calls end CANCELLED too, then Close finishes the rest (it waits
 // for the actor to stop).
 func (ch *Channel) parentStopped() {
-	ch.callsMu.Lock()
 	ch.closed.Store(true)
-	calls := ch.calls
-	ch.calls = map[*callState]struct{}{}
-	ch.callsMu.Unlock()
+	calls := ch.calls.take()
 	// Blocking calls end here, before the child actors stop (their end
 	// would be "connection actor stopped"); a started call's cancel runs
 	// its callbacks, which never run inside an actor: those end on the
 	// goroutine that then finishes Close.
 	var started []*callState
-	for c := range calls {
+	for _, c := range calls {
 		if c.async {
 			started = append(started, c)
 			continue

@@ -138,7 +138,7 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 	}
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
-	cs.stream = s
+	cs.stream.Store(s)
 	cs.restarting = false
 	sent, closed := cs.sent, cs.closedSend
 	cs.mu.Unlock()
@@ -179,7 +179,7 @@ func (cs *callState) openStreamAsync(conn *transport.Conn) {
 // returns io.EOF for OK or the status error; the pump finishes the call.
 func (cs *callState) tryRecv() (data []byte, ok bool, err error) {
 	cs.mu.Lock()
-	s, restarting := cs.stream, cs.restarting
+	s, restarting := cs.stream.Load(), cs.restarting
 	cs.mu.Unlock()
 	if restarting || s == nil {
 		return nil, false, nil
@@ -231,7 +231,7 @@ func (cs *callState) sendAsync(frame []byte, last bool) error {
 	if last {
 		cs.closedSend = true
 	}
-	s, restarting := cs.stream, cs.restarting
+	s, restarting := cs.stream.Load(), cs.restarting
 	pooled := cs.committed && !restarting // not in the retry buffer (see sendMsg)
 	cs.mu.Unlock()
 	var err error
@@ -274,7 +274,7 @@ func (cs *callState) sendReady(quota int64) bool {
 		}
 	}
 	cs.mu.Lock()
-	s, restarting, closed := cs.stream, cs.restarting, cs.closedSend
+	s, restarting, closed := cs.stream.Load(), cs.restarting, cs.closedSend
 	cs.mu.Unlock()
 	return s != nil && !restarting && !closed && s.Queued() < quota
 }

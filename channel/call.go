@@ -72,6 +72,9 @@ type callState struct {
 	attempt
 	replay
 	retryState
+	// slot is the call's index (plus one) in its shard of its channel's
+	// registry, guarded by the shard's lock (registry.go).
+	slot uint32
 	lifetime
 }
 
@@ -179,7 +182,9 @@ func applyCallOptions(opts []CallOption) callOptions {
 
 // attempt is the call's current attempt (guarded by callState.mu).
 type attempt struct {
-	stream *transport.Stream // its connection is the call's peer
+	// stream is the attempt's stream (its connection is the call's
+	// peer): replaced under mu, read by cur without it.
+	stream atomic.Pointer[transport.Stream]
 	// stats is the attempts' stats, made by the first attempt under a
 	// WithStatsHandler (nil without).
 	stats *attemptsStats
@@ -235,10 +240,13 @@ type lifetime struct {
 	// pickEnded says the call has finished: final is set (under mu, by
 	// endPick), for a pick's Done that comes after (pick.go).
 	pickEnded bool
-	over      bool          // finish has run: done is closed, or need not be made
-	final     *status.Error // valid after done
-	header    metadata.MD
-	trailer   metadata.MD
+	over      bool // finish has run: done is closed, or need not be made
+	// shard is the call's shard in its channel's registry (registry.go),
+	// set once, when it is added; in the flags' padding.
+	shard   uint8
+	final   *status.Error // valid after done
+	header  metadata.MD
+	trailer metadata.MD
 }
 
 // maxRecv returns the call's response size limit (-1 for none): its own
@@ -495,7 +503,7 @@ func (cs *callState) startLocked() error {
 			return err
 		}
 		cs.mu.Lock()
-		cs.stream = s
+		cs.stream.Store(s)
 		cs.mu.Unlock()
 		if cs.ctx().Err() != nil {
 			// cancel ran meanwhile and saw the previous stream: this one
@@ -559,11 +567,9 @@ func errPlaintextCallCreds(ch *Channel) *status.Error {
 	return status.Errorf(codes.Unauthenticated, "call credentials need a channel opened with Secure (TLS or local credentials); %s is plaintext, so they were not sent", ch.target)
 }
 
-func (cs *callState) cur() *transport.Stream {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.stream
-}
+// cur returns the stream of the call's current attempt (nil before one):
+// an atomic load, no lock.
+func (cs *callState) cur() *transport.Stream { return cs.stream.Load() }
 
 // frame prefixes (and compresses) a serialized message; buf has
 // wire.MsgHeaderLen bytes reserved in front of the payload.
@@ -606,7 +612,7 @@ func (cs *callState) sendMsg(frame []byte, last bool) error {
 	if last {
 		cs.closedSend = true
 	}
-	s := cs.stream
+	s := cs.stream.Load()
 	// Committed, the call keeps no copy: the transport alone holds the
 	// frame and recycles it once written.
 	pooled := cs.committed
@@ -671,7 +677,7 @@ func (cs *callState) closeSend() error {
 		return nil
 	}
 	cs.closedSend = true
-	s := cs.stream
+	s := cs.stream.Load()
 	cs.mu.Unlock()
 	err := s.CloseSend()
 	cs.attemptMu.Unlock()

@@ -553,8 +553,8 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	}
 	if w.stream != nil {
 		cs.mu.Lock()
-		cs.stream = w.stream
-		cs.attempts = int32(attempts) // more than one: no buffer is recycled
+		cs.stream.Store(w.stream)
+		cs.attempts = int16(attempts) // more than one: no buffer is recycled
 		cs.commitLocked()
 		cs.restarting = false
 		cs.mu.Unlock()

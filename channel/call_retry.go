@@ -19,8 +19,8 @@ import (
 // once, here, for the blocking calls (recvMsg, restart) and the started
 // ones (tryRecv) alike; each only waits its own way.
 type retryState struct {
-	retries  int32 // transparent retries of streams the server refused (callState.mu)
-	attempts int32 // attempts made under the retry policy, the first included (receive side); int32 beside retries: 8 bytes less per call
+	retries  int16 // transparent retries of streams the server refused, at most maxTransparentRetries (callState.mu)
+	attempts int16 // attempts made under the retry policy, the first included, at most 5 (receive side); int16s: room for callState.slot
 	// The retry policy, the throttling, a started call's backoff timer
 	// and a hedged call's hedger are in callState.ext.
 }
@@ -89,7 +89,7 @@ func (cs *callState) transparentRetry(s *transport.Stream) bool {
 // nextPolicyAttempt counts the attempt a policy retry is about to open
 // (attemptMu held, or a started call's attempt restarting).
 func (cs *callState) nextPolicyAttempt() {
-	cs.hdr.PreviousAttempts = cs.attempts
+	cs.hdr.PreviousAttempts = int32(cs.attempts)
 	cs.attempts++
 }
 
@@ -202,8 +202,20 @@ func (cs *callState) retryDelay(s *transport.Stream, st *status.Error) (time.Dur
 // and the stream drained.
 func (cs *callState) recycle(buf []byte) {
 	cs.mu.Lock()
-	s, single := cs.stream, cs.retries == 0 && cs.attempts <= 1
+	s, single := cs.singleAttempt()
 	cs.mu.Unlock()
+	recycleIf(buf, s, single)
+}
+
+// singleAttempt returns the current stream and whether it is the call's
+// only attempt (mu held).
+func (cs *callState) singleAttempt() (*transport.Stream, bool) {
+	return cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1
+}
+
+// recycleIf gives buf back to the pool if s, the only attempt, is
+// drained (recycle).
+func recycleIf(buf []byte, s *transport.Stream, single bool) {
 	if single && s != nil && s.Drained() {
 		bufpool.Put(buf)
 	}

@@ -250,8 +250,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 	cs.sent = slot[:]
 	cs.closedSend = true
 	cs.hdr.OneResponse = true // recvOne takes the response at the end
-	defer cs.recycle(buf)
-	defer cs.dropSent(slot)
+	defer cs.dropSent(slot, buf)
 	if err := cs.start(); err != nil {
 		st := failStatus(err)
 		cs.finish(st)
@@ -265,15 +264,19 @@ var sentSlots = sync.Pool{New: func() any { return new([1][]byte) }}
 
 // dropSent takes the call's retry buffer, a slot from sentSlots, back for
 // the pool once the call is over: no attempt can be opening then
-// (attemptMu), nor start later (the call's context has ended).
-func (cs *callState) dropSent(slot *[1][]byte) {
+// (attemptMu), nor start later (the call's context has ended). Then it
+// recycles the request frame buf as recycle does, with what recycle
+// reads taken in the same hold of mu.
+func (cs *callState) dropSent(slot *[1][]byte, buf []byte) {
 	cs.attemptMu.Lock()
 	cs.mu.Lock()
 	cs.sent = nil
+	s, single := cs.singleAttempt()
 	cs.mu.Unlock()
 	cs.attemptMu.Unlock()
 	slot[0] = nil
 	sentSlots.Put(slot)
+	recycleIf(buf, s, single)
 }
 
 // CallFuture is a call started with Future: a futures.Future of the

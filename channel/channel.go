@@ -95,10 +95,7 @@ type chanState struct {
 	// before one), which replaces opts.serviceConfig (resolve.go).
 	resolverSC atomic.Pointer[serviceconfig.Config]
 
-	callsMu    sync.Mutex
-	calls      map[*callState]struct{}
-	callsEmpty chan struct{} // closed when calls empties during CloseGrace
-	callStarts atomic.Uint64
+	calls callRegistry // the active calls (registry.go)
 
 	closeOnce sync.Once
 	stopped   chan struct{}
@@ -212,7 +209,6 @@ func open(target string, creds *credentials.ChannelCredentials, opts []Option) (
 		opts:    o,
 		pt:      pt,
 		sys:     o.sys,
-		calls:   map[*callState]struct{}{},
 		stopped: make(chan struct{}),
 		drained: make(chan struct{}),
 		conns:   map[*transport.Conn]struct{}{},
@@ -343,11 +339,7 @@ func (ch *Channel) ResetConnectBackoff() {
 func (ch *Channel) Close() error {
 	ch.closeOnce.Do(func() {
 		ch.closed.Store(true)
-		ch.callsMu.Lock()
-		calls := ch.calls
-		ch.calls = map[*callState]struct{}{}
-		ch.callsMu.Unlock()
-		for c := range calls {
+		for _, c := range ch.calls.take() {
 			c.cancel(errChannelClosed)
 		}
 		// Only Close stops the actor, so it is there to take this.
@@ -401,16 +393,8 @@ func (ch *Channel) tell(msg any) bool {
 // (cancelling what is left). It returns ctx's error if calls had to be
 // cancelled, nil otherwise.
 func (ch *Channel) CloseGrace(ctx context.Context) error {
-	ch.callsMu.Lock()
 	ch.closed.Store(true)
-	var wait chan struct{}
-	if len(ch.calls) > 0 {
-		if ch.callsEmpty == nil {
-			ch.callsEmpty = make(chan struct{})
-		}
-		wait = ch.callsEmpty
-	}
-	ch.callsMu.Unlock()
+	wait := ch.calls.closeWait()
 	var err error
 	if wait != nil {
 		select {
@@ -423,32 +407,15 @@ func (ch *Channel) CloseGrace(ctx context.Context) error {
 	return err
 }
 
-func (ch *Channel) addCall(c *callState) bool {
-	ch.callsMu.Lock()
-	defer ch.callsMu.Unlock()
-	if ch.closed.Load() {
-		return false
-	}
-	ch.calls[c] = struct{}{}
-	ch.callStarts.Add(1)
-	return true
-}
+// addCall registers a new call, unless the channel is closed (then it
+// reports false): Close cancels every call registered.
+func (ch *Channel) addCall(c *callState) bool { return ch.calls.add(c) }
 
-func (ch *Channel) removeCall(c *callState) {
-	ch.callsMu.Lock()
-	delete(ch.calls, c)
-	if len(ch.calls) == 0 && ch.callsEmpty != nil {
-		close(ch.callsEmpty)
-		ch.callsEmpty = nil
-	}
-	ch.callsMu.Unlock()
-}
+// removeCall unregisters a call that has finished.
+func (ch *Channel) removeCall(c *callState) { ch.calls.remove(c) }
 
-func (ch *Channel) activeCalls() int {
-	ch.callsMu.Lock()
-	defer ch.callsMu.Unlock()
-	return len(ch.calls)
-}
+// activeCalls returns the number of calls registered.
+func (ch *Channel) activeCalls() int { return ch.calls.len() }
 
 // pick returns a ready connection for the call info describes: at once
 // from the picker of the published snapshot when the channel is READY,

@@ -191,7 +191,7 @@ func (a *asyncCall[Req, Resp]) step() {
 	cs := a.cs
 	if !a.hdrSent && a.h.OnHeader != nil {
 		cs.mu.Lock()
-		s, restarting := cs.stream, cs.restarting
+		s, restarting := cs.stream.Load(), cs.restarting
 		cs.mu.Unlock()
 		if s != nil && !restarting && s.HeadersReceived() {
 			a.hdrSent = true

@@ -72,7 +72,7 @@ func (cs *callState) beginAttempt() {
 		cs.stats = new(attemptsStats)
 	}
 	st := cs.stats
-	prev, s := st.att, cs.stream
+	prev, s := st.att, cs.stream.Load()
 	st.att = nil
 	st.n++
 	n := st.n
