@@ -451,7 +451,7 @@ func (r *reader) data(f *http2.DataFrame) {
 		}
 		return
 	}
-	credit, err := s.deliverData(f.Data(), int(f.Length))
+	credit, got, err := s.deliverData(f.Data(), int(f.Length))
 	if err != nil {
 		var se *wire.SizeError
 		var st *status.Error
@@ -471,6 +471,9 @@ func (r *reader) data(f *http2.DataFrame) {
 		}
 		r.failStream(s, st, code)
 		return
+	}
+	if got && !s.hdr.OneResponse && r.pr != nil {
+		r.pr.yieldNext = true // a RecvMsg may be waiting for it
 	}
 	if credit > 0 {
 		c.send(newWindowUpdate(s, uint32(credit)))

@@ -686,12 +686,12 @@ func (s *Stream) deliverHeaders(md metadata.MD) {
 // complete messages (reader goroutine). flowLen is the frame's
 // flow-controlled length, padding included. It returns the bytes to
 // credit back now and an error that ends the stream.
-func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, err error) {
-	credit, got, err := s.deliverDataLocked(data, flowLen)
+func (s *Stream) deliverData(data []byte, flowLen int) (credit int64, got bool, err error) {
+	credit, got, err = s.deliverDataLocked(data, flowLen)
 	if got {
 		s.notify()
 	}
-	return credit, err
+	return credit, got, err
 }
 
 func (s *Stream) deliverDataLocked(data []byte, flowLen int) (credit int64, got bool, err error) {
