@@ -47,7 +47,7 @@ type connActor struct {
 	stopping bool
 	closed   bool  // effClose performed
 	werr     error // a failed write of the current batch of effects
-	yielded  bool  // maybeFlush yielded once since the last flush
+	yielded  int8  // times maybeFlush yielded since the last flush
 	// held are DATA payloads the write buffer holds by reference
 	// (bufWriter.WriteRef): their bytes are released to the streams'
 	// writers only once flushed (or the connection closed).
@@ -213,7 +213,7 @@ func (a *connActor) arm(e *effArm) {
 }
 
 // flushYieldBelow: with fewer bytes than this buffered and other streams
-// in flight, the actor yields once before it flushes (see maybeFlush).
+// in flight, the actor yields before it flushes (see maybeFlush).
 // grpc-go's writer yields below 1,000 bytes, which a single 1 KiB request
 // already passes: at 64 callers each then went out in a write of its own
 // more often than not. 4 KiB lets a few such calls share a write; larger
@@ -223,10 +223,10 @@ const flushYieldBelow = 4 << 10
 // maybeFlush writes out buffered frames when no other message waits in
 // the mailbox, so the frames of several calls leave in one write. With
 // other streams in flight and only a few bytes buffered, it first yields
-// the processor once (as grpc-go's writer does): callers that the reader
-// has just woken, whose next calls are a few microseconds away, then get
-// to queue them, and their frames share the write. A lone call (one
-// stream in flight, as at concurrency 1) is flushed at once.
+// the processor (as grpc-go's writer does; see flushYields): callers that
+// the reader has just woken, whose next calls are a few microseconds
+// away, then get to queue them, and their frames share the write. A lone
+// call (one stream in flight, as at concurrency 1) is flushed at once.
 func (a *connActor) maybeFlush() {
 	if a.bw == nil || a.closed {
 		return
@@ -238,17 +238,33 @@ func (a *connActor) maybeFlush() {
 	if a.mailbox != nil && a.mailbox.UserMessageCount() > 0 {
 		return
 	}
-	if !a.yielded && a.mailbox != nil && a.bw.Buffered() < flushYieldBelow && len(a.core.streams) > 1 {
-		a.yielded = true
+	for a.mailbox != nil && a.yielded < a.flushYields() && a.bw.Buffered() < flushYieldBelow {
+		a.yielded++
 		runtime.Gosched()
 		if a.mailbox.UserMessageCount() > 0 {
 			return // flushed after those messages
 		}
 	}
-	a.yielded = false
+	a.yielded = 0
 	a.check(a.bw.Flush())
 	a.releaseHeld()
 	a.closeIfWriteFailed()
+}
+
+// flushYields is how many times maybeFlush may yield before it flushes:
+// none with one stream, once with up to 8, twice with more. The reader
+// yields to the callers it wakes, and with many of them a single yield
+// found the mailbox empty while more calls were on their way: at 64
+// callers a second yield took writes per call from 0.10 to 0.09 (grpc-go's
+// ratio 0.95-0.98 -> 0.88-0.91) for the same ops/s.
+func (a *connActor) flushYields() int8 {
+	switch n := len(a.core.streams); {
+	case n <= 1:
+		return 0
+	case n <= 8:
+		return 1
+	}
+	return 2
 }
 
 // heldData is a DATA payload written by reference, not yet released
