@@ -48,6 +48,16 @@ func newCalls(n int) []*callState {
 	return calls
 }
 
+// filled returns a registry holding n new calls, and the calls.
+func filled(n int) (*callRegistry, []*callState) {
+	r := new(callRegistry)
+	calls := newCalls(n)
+	for _, c := range calls {
+		r.add(c)
+	}
+	return r, calls
+}
+
 func TestRegistryAddRemove(t *testing.T) {
 	const n = 200
 	shuffled := func(calls []*callState) []*callState {
@@ -104,20 +114,16 @@ func TestRegistryAddRemove(t *testing.T) {
 // Removing a call twice, or one never added, changes nothing; a call
 // removed can be added again.
 func TestRegistryRemoveIdempotent(t *testing.T) {
-	var r callRegistry
-	calls := newCalls(100)
-	for _, c := range calls {
-		r.add(c)
-	}
+	r, calls := filled(100)
 	stranger := &callState{}
 	r.remove(stranger)
 	r.remove(calls[10])
 	r.remove(calls[10])
 	r.remove(calls[50])
 	want := slices.Concat(calls[:10], calls[11:50], calls[51:])
-	checkRegistry(t, &r, want)
+	checkRegistry(t, r, want)
 	r.add(calls[10])
-	checkRegistry(t, &r, append(want, calls[10]))
+	checkRegistry(t, r, append(want, calls[10]))
 }
 
 // Interleaved adds and removes keep every index right.
@@ -211,11 +217,7 @@ func TestRegistryCloseWait(t *testing.T) {
 		}
 	})
 	t.Run("removals", func(t *testing.T) {
-		var r callRegistry
-		calls := newCalls(100)
-		for _, c := range calls {
-			r.add(c)
-		}
+		r, calls := filled(100)
 		w := r.closeWait()
 		if w == nil {
 			t.Fatal("closeWait with calls returned nil")
@@ -240,11 +242,7 @@ func TestRegistryCloseWait(t *testing.T) {
 		}
 	})
 	t.Run("take", func(t *testing.T) {
-		var r callRegistry
-		calls := newCalls(100)
-		for _, c := range calls {
-			r.add(c)
-		}
+		r, calls := filled(100)
 		w := r.closeWait()
 		r.remove(calls[3])
 		if closed(w) {
@@ -259,7 +257,7 @@ func TestRegistryCloseWait(t *testing.T) {
 		for _, c := range calls {
 			r.remove(c) // the calls' own ends, after Close's cancel
 		}
-		checkRegistry(t, &r, nil)
+		checkRegistry(t, r, nil)
 	})
 }
 
