@@ -82,11 +82,11 @@ type Conn struct {
 	fieldsMu    sync.RWMutex // guards fieldsCache
 	fieldsCache map[fieldsKey]*reqHeaders
 
-	// mu guards closeErr and netConn, and orders closed with them (the
-	// dial goroutine, Close, closeConn); the per-call paths do not take it.
+	// mu guards closeErr and netConn, and orders closed with them and
+	// with send's posts: the dial goroutine, Close and closeConn take it
+	// to write; send, on the per-call paths, only to read.
 	mu sync.RWMutex
-	// closed is set, under mu, when the connection closes: send reads it
-	// without the lock.
+	// closed is set, under mu, when the connection closes.
 	closed   atomic.Bool
 	closeErr *status.Error
 	netConn  net.Conn
@@ -190,16 +190,19 @@ func (c *Conn) Drain() { c.send(&drainReq{}) }
 
 // send posts msg to the actor, unless the connection has closed (the
 // actor is then stopping or gone, and the message would be a dead letter).
-// A message sent while closeConn runs may still reach the stopping actor,
-// which steps its closed core with it, or become a dead letter: nothing
-// is lost either way, as closeConn ends every stream NewStream handed out
-// (live), and the messages carry nothing else that must reach the actor
-// (a dialResult's socket is closeConn's to close, see start).
+// The post happens under mu's read lock, and closeConn sets closed under
+// its write lock: a message either is in the mailbox before the actor
+// closes, or is not sent. (With an atomic check alone, a Close racing
+// the actor's own close posted a closeReq to the stopped actor: a dead
+// letter, which TestCloseSendsNoDeadLetters caught.) Only closeConn, Close
+// and the dial goroutine take the write lock, so the read lock is not
+// contended on the per-call path.
 func (c *Conn) send(msg any) {
-	if c.closed.Load() {
-		return
+	c.mu.RLock()
+	if !c.closed.Load() {
+		c.sys.Root.Send(c.pid.Load(), msg)
 	}
-	c.sys.Root.Send(c.pid.Load(), msg)
+	c.mu.RUnlock()
 }
 
 // NewStream starts a stream for a call. It does not wait for the network:
