@@ -42,11 +42,11 @@ type pooledReader struct {
 
 	// yieldNext is set by the frame reader when it has just ended a
 	// stream or handed a streaming call a message, which readied the
-	// goroutine waiting for it (a unary caller, a RecvMsg). The next
-	// read from the socket then yields the processor
-	// first: the readied goroutine, next in line on this processor, runs
-	// at once instead of after a read that finds nothing and the wait
-	// for readability, and what arrives meanwhile comes in one read.
+	// goroutine waiting for it (a unary caller, a RecvMsg). The next read
+	// from the socket then yields the processor first: the readied
+	// goroutine, next in line on this processor, runs at once instead of
+	// after a read that finds nothing and the wait for readability, and
+	// what arrives meanwhile comes in one read.
 	yieldNext bool
 }
 
