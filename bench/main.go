@@ -372,9 +372,9 @@ func runRow(ctx context.Context, cfg *config, w workload, srv *serverProc, progr
 				fmt.Fprintf(progress, "bench: %s %s %s: FAIL %v\n", w.key, what, im.name, r.err)
 				continue
 			}
-			fmt.Fprintf(progress, "bench: %s %s %-10s %10.0f ops/s  p50 %-8s p99 %-8s CPU/op %-8s allocs/op %.1f  reads/op %.2f writes/op %.2f\n",
+			fmt.Fprintf(progress, "bench: %s %s %-10s %10.0f ops/s  p50 %-8s p99 %-8s CPU/op %-8s server %-8s allocs/op %.1f  reads/op %.2f writes/op %.2f\n",
 				w.key, what, im.name, r.opsPerSec(), fmtDur(float64(r.p50)), fmtDur(float64(r.p99)),
-				fmtDur(r.perOp(float64(r.cpu))), r.perOp(float64(r.mallocs)), r.perOp(float64(r.reads)), r.perOp(float64(r.writes)))
+				fmtDur(r.perOp(float64(r.cpu))), fmtServer(r), r.perOp(float64(r.mallocs)), r.perOp(float64(r.reads)), r.perOp(float64(r.writes)))
 		}
 	}
 	if profile && failed[0] == nil {

@@ -122,6 +122,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	runtime.ReadMemStats(&m0)
 	cpu0 := processCPU()
 	r0, w0, ioOK := ioCounts()
+	s0, sOK := serverCPU()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -145,6 +146,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	elapsed := time.Since(t0)
 	cpu1 := processCPU()
 	r1, w1, ioOK1 := ioCounts()
+	s1, sOK1 := serverCPU()
 	runtime.ReadMemStats(&m1)
 
 	var r result
@@ -161,6 +163,9 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	}
 	r.elapsed = elapsed
 	r.cpu = cpu1 - cpu0
+	if sOK && sOK1 {
+		r.serverCPU, r.serverCounted = s1-s0, true
+	}
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc
 	if ioOK && ioOK1 {

@@ -97,8 +97,8 @@ type serverProc struct {
 	stopOnce sync.Once
 }
 
-// lastServerPID is the pid of the last server process started, for the test
-// that checks it is gone after a run.
+// lastServerPID is the pid of the last server process started: serverCPU
+// reads its CPU time, and a test checks it is gone after a run.
 var lastServerPID int
 
 // listenRetry listens on addr, retrying while the port is still in use

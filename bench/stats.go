@@ -85,6 +85,10 @@ type result struct {
 	// during the run (/proc/self/io), if ioCounted.
 	reads, writes uint64
 	ioCounted     bool
+	// serverCPU is the server process's CPU (user+system) during the
+	// run, if serverCounted (serverCPU).
+	serverCPU     time.Duration
+	serverCounted bool
 	p50, p99      time.Duration
 	// err is a failure of the run as a whole (setup, hang, nothing succeeded):
 	// its figures are not used.
@@ -119,6 +123,7 @@ type summary struct {
 	bytesOp    float64
 	readsOp    float64 // read system calls per op (NaN: not measured)
 	writesOp   float64 // write system calls per op (NaN: not measured)
+	serverOp   float64 // the server's CPU per op, ns (NaN: not measured)
 	err        error   // first failure of a run as a whole, if any
 	failedRuns int
 	failedOps  uint64 // ops that failed, over every run (warm-up included)
@@ -143,7 +148,7 @@ func (s summary) failure() string {
 
 func summarize(rs []result) summary {
 	var s summary
-	var qps, p50, p99, cpu, allocs, bytes, reads, writes []float64
+	var qps, p50, p99, cpu, allocs, bytes, reads, writes, server []float64
 	for _, r := range rs {
 		s.failedOps += r.failedOps
 		s.totalOps += r.ops
@@ -167,6 +172,9 @@ func summarize(rs []result) summary {
 			reads = append(reads, r.perOp(float64(r.reads)))
 			writes = append(writes, r.perOp(float64(r.writes)))
 		}
+		if r.serverCounted {
+			server = append(server, r.perOp(float64(r.serverCPU)))
+		}
 	}
 	s.runs = len(qps)
 	s.opsPerSec = median(qps)
@@ -177,6 +185,7 @@ func summarize(rs []result) summary {
 	s.bytesOp = median(bytes)
 	s.readsOp = median(reads)
 	s.writesOp = median(writes)
+	s.serverOp = median(server)
 	return s
 }
 

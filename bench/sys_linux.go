@@ -26,6 +26,36 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// serverCPU returns the user+system CPU time the benchmark's server
+// process has used (utime and stime of /proc/PID/stat, all its threads, in
+// clock ticks of 10 ms: Linux's USER_HZ is 100). ok is false if it cannot
+// be read.
+func serverCPU() (d time.Duration, ok bool) {
+	if lastServerPID == 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(lastServerPID) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command, which is in parentheses and may hold
+	// spaces: state is the first, utime the 12th and stime the 13th.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
 // ioCounts returns this process's read and write system calls so far
 // (syscr and syscw of /proc/self/io: read, readv, pread and the like, and
 // write, writev, pwrite; sendmsg/recvmsg are not counted, and neither
