@@ -120,9 +120,11 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	// The server's CPU is read first, and at the end after this
+	// process's counts, so that its reads of /proc are not counted.
+	s0, sOK := serverCPU()
 	cpu0 := processCPU()
 	r0, w0, ioOK := ioCounts()
-	s0, sOK := serverCPU()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
