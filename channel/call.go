@@ -404,6 +404,27 @@ func (cs *callState) watch() {
 	cs.mu.Unlock()
 }
 
+// ctxEnded ends the call with its context's status if the context has
+// ended and the call has not. The watcher (watch) does the same, but on a
+// goroutine of its own: a caller that cancelled its context and then
+// sends or receives would otherwise race it, and could see the server's
+// answer instead of CANCELLED. Sends and receives of a blocking call
+// check first, as grpc-go's do (a started call's pump is not the
+// caller's goroutine, and leaves it to the watcher).
+func (cs *callState) ctxEnded() {
+	if cs.async {
+		return
+	}
+	select {
+	case <-cs.parent.Done(): // nil, never ready, for a context that cannot end
+	default:
+		return
+	}
+	if !cs.isDone() {
+		cs.cancel(status.FromContext(cs.parent))
+	}
+}
+
 // release frees the call's context resources and stops its timers (its
 // own deadline, a started call's retry backoff).
 func (cs *callState) release() {
@@ -597,6 +618,7 @@ func (cs *callState) frame(buf []byte) ([]byte, error) {
 // sendMsg sends one framed message. An io.EOF means the stream has ended;
 // the call's status then comes from recvMsg.
 func (cs *callState) sendMsg(frame []byte, last bool) error {
+	cs.ctxEnded()
 	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(frame, last)
 	}
@@ -666,6 +688,7 @@ func (cs *callState) sendFailed(s *transport.Stream) error {
 }
 
 func (cs *callState) closeSend() error {
+	cs.ctxEnded()
 	if h := cs.hedged(); h != nil && h.streaming.Load() {
 		return cs.sendHedged(nil, true)
 	}

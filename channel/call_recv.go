@@ -21,6 +21,7 @@ import (
 // against the receive limit. At the end it returns io.EOF for OK or the
 // status error, and finishes the call.
 func (cs *callState) recvMsg() ([]byte, error) {
+	cs.ctxEnded()
 	if err := cs.awaitStreamingHedge(); err != nil {
 		st := failStatus(err)
 		cs.finish(st)

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +128,81 @@ func TestRequestIteratorFailures(t *testing.T) {
 				t.Fatalf("err = %v, want UNKNOWN %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// heldCtx is a context whose AfterFunc callbacks wait for release after
+// it ends: a call's context watcher (context.AfterFunc uses the method)
+// is held back while the test goes on.
+type heldCtx struct {
+	context.Context
+	done, release chan struct{}
+	wg            sync.WaitGroup
+}
+
+func newHeldCtx() *heldCtx {
+	return &heldCtx{Context: context.Background(), done: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (c *heldCtx) Done() <-chan struct{} { return c.done }
+
+func (c *heldCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+func (c *heldCtx) AfterFunc(f func()) func() bool {
+	var stopped atomic.Bool
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		<-c.done
+		<-c.release
+		if !stopped.Swap(true) {
+			f()
+		}
+	}()
+	return func() bool { return !stopped.Swap(true) }
+}
+
+// TestCancelBeforeSendOrRecv cancels a streaming call's context and then
+// sends or receives at once, on the same goroutine, while the context's
+// watcher is held back: the call still ends CANCELLED, although the server
+// answers a client stream of no messages OK at once (interop's
+// cancel_after_begin, which failed so once in CI, when the watcher's
+// goroutine ran late).
+func TestCancelBeforeSendOrRecv(t *testing.T) {
+	addr := peers.StartGoInterop(t)
+	ch, err := channel.Insecure(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	cstream := channel.StreamUnary[*testgrpc.StreamingInputCallRequest, *testgrpc.StreamingInputCallResponse](ch, svc+"StreamingInputCall")
+	for _, send := range []bool{false, true} {
+		ctx := newHeldCtx()
+		cs, err := cstream.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(ctx.done) // cancelled; the watcher waits for release
+		if send {
+			if err := cs.Send(&testgrpc.StreamingInputCallRequest{}); err != io.EOF {
+				t.Errorf("Send after cancel: %v, want io.EOF (the status comes from the receive)", err)
+			}
+		}
+		_, err = cs.CloseAndRecv()
+		if st, _ := status.FromError(err); st == nil || st.Code() != codes.Canceled {
+			t.Errorf("send %v: CloseAndRecv after cancel: %v, want CANCELLED", send, err)
+		}
+		if c := cs.Code(); c != codes.Canceled {
+			t.Errorf("send %v: Code %v, want CANCELLED", send, c)
+		}
+		close(ctx.release)
+		ctx.wg.Wait()
 	}
 }
