@@ -43,7 +43,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	table := out.String()
-	for _, want := range append(rows, "floor: loopback TCP round trip", "grpcactor", "grpc-go", "connect-go", "limit", "ours/limit", "writes/op", "ours/grpc-go", "command: go test ./bench") {
+	for _, want := range append(rows, "floor: loopback TCP round trip", "grpcactor", "grpc-go", "connect-go", "limit", "ours/limit", "writes/op", "idle", "ours/grpc-go", "command: go test ./bench") {
 		if !strings.Contains(table, want) {
 			t.Errorf("output lacks %q", want)
 		}

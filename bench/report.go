@@ -255,6 +255,15 @@ func fmtServer(r result) string {
 	return fmtDur(r.perOp(float64(r.serverCPU)))
 }
 
+// fmtIdle formats the machine's idle share as a percentage, "-" when not
+// measured.
+func fmtIdle(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
 // fmtPerOp formats a per-op count (system calls), "-" when not measured.
 func fmtPerOp(v float64) string {
 	if math.IsNaN(v) {
@@ -264,10 +273,10 @@ func fmtPerOp(v float64) string {
 }
 
 func (rep *report) mainTable(errWidth int) *table {
-	t := &table{header: []string{"workload", "client", "ops/s", "MB/s", "p50", "p99", "CPU/op", "server CPU/op", "allocs/op", "B/op", "reads/op", "writes/op"}}
+	t := &table{header: []string{"workload", "client", "ops/s", "MB/s", "p50", "p99", "CPU/op", "server CPU/op", "idle", "allocs/op", "B/op", "reads/op", "writes/op"}}
 	ratio := func(label string, r rowResult, o, g summary) {
 		if o.runs == 0 || g.runs == 0 {
-			t.add("", label, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-")
+			t.add("", label, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-")
 			return
 		}
 		mb := "-"
@@ -275,7 +284,7 @@ func (rep *report) mainTable(errWidth int) *table {
 			mb = fmtRatio(o.opsPerSec, g.opsPerSec)
 		}
 		t.add("", label, fmtRatio(o.opsPerSec, g.opsPerSec), mb, fmtRatio(o.p50, g.p50), fmtRatio(o.p99, g.p99),
-			fmtRatio(o.cpuPerOp, g.cpuPerOp), fmtRatio(o.serverOp, g.serverOp), fmtRatio(o.allocsOp, g.allocsOp), fmtRatio(o.bytesOp, g.bytesOp),
+			fmtRatio(o.cpuPerOp, g.cpuPerOp), fmtRatio(o.serverOp, g.serverOp), "-", fmtRatio(o.allocsOp, g.allocsOp), fmtRatio(o.bytesOp, g.bytesOp),
 			fmtRatio(o.readsOp, g.readsOp), fmtRatio(o.writesOp, g.writesOp))
 	}
 	for _, r := range rep.rows {
@@ -288,7 +297,7 @@ func (rep *report) mainTable(errWidth int) *table {
 			}
 			if s.runs > 0 {
 				t.add(name, label, fmtRate(s.opsPerSec), fmtRate(mbPerSec(s.opsPerSec, r.w.respBytes)),
-					fmtDur(s.p50), fmtDur(s.p99), fmtDur(s.cpuPerOp), fmtDur(s.serverOp), fmt.Sprintf("%.1f", s.allocsOp), fmtBytes(s.bytesOp),
+					fmtDur(s.p50), fmtDur(s.p99), fmtDur(s.cpuPerOp), fmtDur(s.serverOp), fmtIdle(s.idle), fmt.Sprintf("%.1f", s.allocsOp), fmtBytes(s.bytesOp),
 					fmtPerOp(s.readsOp), fmtPerOp(s.writesOp))
 				name = ""
 			}
@@ -361,7 +370,7 @@ func (rep *report) headerLines() []string {
 		fmt.Sprintf("date: %s", e.started.UTC().Format("2006-01-02 15:04 UTC")),
 		fmt.Sprintf("server: grpc-go %s interop TestService in a separate process (pid %d) on 127.0.0.1, plaintext, shared by both clients", orUnknown(e.grpcGo), rep.serverPID),
 		fmt.Sprintf("method: per row, %v warm-up of each client, then %d × %v timed runs alternating grpcactor, grpc-go (then the peers, on the rows they support); medians over runs. Closed loop: each worker issues its next op as soon as the previous returns.", c.warmup, c.rounds, c.duration),
-		"columns: CPU/op is this process's user+system CPU (getrusage; the client only, the server is another process) / ops; server CPU/op is the server process's user+system CPU (/proc/PID/stat, in 10 ms ticks) / ops: the two processes share the machine's cores, so where the CPU is the limit, ops/s follows the sum of the two; allocs/op and B/op are runtime.MemStats Mallocs and TotalAlloc deltas / ops in this process; reads/op and writes/op are this process's read and write system calls (syscr, syscw of /proc/self/io) / ops; MB/s is response payload bytes only.",
+		"columns: CPU/op is this process's user+system CPU (getrusage; the client only, the server is another process) / ops; server CPU/op is the server process's user+system CPU (/proc/PID/stat, in 10 ms ticks) / ops: the two processes share the machine's cores, so where the CPU is the limit, ops/s follows the sum of the two; idle is the share of the machine's CPU time, all cores, that was idle during the run (/proc/stat: idle and iowait), the median over runs: well above 0 %, neither process was short of a core all the time; allocs/op and B/op are runtime.MemStats Mallocs and TotalAlloc deltas / ops in this process; reads/op and writes/op are this process's read and write system calls (syscr, syscw of /proc/self/io) / ops; MB/s is response payload bytes only.",
 		"ratio = grpcactor / grpc-go: for ops/s and MB/s higher is better (≥ 1.00× means grpcactor is faster); for p50, p99, CPU/op, server CPU/op, allocs/op and B/op lower is better (≤ 1.00× means grpcactor is better).",
 	}
 	if len(c.peers) > 0 {

@@ -123,6 +123,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	// The server's CPU is read first, and at the end after this
 	// process's counts, so that its reads of /proc are not counted.
 	s0, sOK := serverCPU()
+	i0, t0ticks, mOK := machineCPU()
 	cpu0 := processCPU()
 	r0, w0, ioOK := ioCounts()
 	t0 := time.Now()
@@ -149,6 +150,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	cpu1 := processCPU()
 	r1, w1, ioOK1 := ioCounts()
 	s1, sOK1 := serverCPU()
+	i1, t1ticks, mOK1 := machineCPU()
 	runtime.ReadMemStats(&m1)
 
 	var r result
@@ -167,6 +169,9 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	r.cpu = cpu1 - cpu0
 	if sOK && sOK1 {
 		r.serverCPU, r.serverCounted = s1-s0, true
+	}
+	if mOK && mOK1 && t1ticks > t0ticks {
+		r.idle, r.idleCounted = float64(i1-i0)/float64(t1ticks-t0ticks), true
 	}
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc

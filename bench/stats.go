@@ -89,7 +89,12 @@ type result struct {
 	// run, if serverCounted (serverCPU).
 	serverCPU     time.Duration
 	serverCounted bool
-	p50, p99      time.Duration
+	// idle is the share of the machine's CPU time (all cores) that was
+	// idle during the run, if idleCounted (machineCPU): where it is well
+	// above zero, neither process was short of a core all the time.
+	idle        float64
+	idleCounted bool
+	p50, p99    time.Duration
 	// err is a failure of the run as a whole (setup, hang, nothing succeeded):
 	// its figures are not used.
 	err error
@@ -124,6 +129,7 @@ type summary struct {
 	readsOp    float64 // read system calls per op (NaN: not measured)
 	writesOp   float64 // write system calls per op (NaN: not measured)
 	serverOp   float64 // the server's CPU per op, ns (NaN: not measured)
+	idle       float64 // the machine's idle share, 0-1 (NaN: not measured)
 	err        error   // first failure of a run as a whole, if any
 	failedRuns int
 	failedOps  uint64 // ops that failed, over every run (warm-up included)
@@ -148,7 +154,7 @@ func (s summary) failure() string {
 
 func summarize(rs []result) summary {
 	var s summary
-	var qps, p50, p99, cpu, allocs, bytes, reads, writes, server []float64
+	var qps, p50, p99, cpu, allocs, bytes, reads, writes, server, idle []float64
 	for _, r := range rs {
 		s.failedOps += r.failedOps
 		s.totalOps += r.ops
@@ -175,6 +181,9 @@ func summarize(rs []result) summary {
 		if r.serverCounted {
 			server = append(server, r.perOp(float64(r.serverCPU)))
 		}
+		if r.idleCounted {
+			idle = append(idle, r.idle)
+		}
 	}
 	s.runs = len(qps)
 	s.opsPerSec = median(qps)
@@ -186,6 +195,7 @@ func summarize(rs []result) summary {
 	s.readsOp = median(reads)
 	s.writesOp = median(writes)
 	s.serverOp = median(server)
+	s.idle = median(idle)
 	return s
 }
 

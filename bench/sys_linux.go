@@ -56,6 +56,18 @@ func serverCPU() (d time.Duration, ok bool) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
+// machineCPU returns the machine's CPU time so far, all cores, in clock
+// ticks: idle (idle and iowait) and total (every state), from the first
+// line of /proc/stat. ok is false if it cannot be read.
+func machineCPU() (idle, total uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return parseCPULine(line)
+}
+
 // ioCounts returns this process's read and write system calls so far
 // (syscr and syscw of /proc/self/io: read, readv, pread and the like, and
 // write, writev, pwrite; sendmsg/recvmsg are not counted, and neither

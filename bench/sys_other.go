@@ -19,3 +19,6 @@ func serverCPU() (time.Duration, bool) { return 0, false }
 
 // ioCounts is not measured on this system (ok is false: the columns show -).
 func ioCounts() (reads, writes uint64, ok bool) { return 0, 0, false }
+
+// machineCPU is not measured on this system (the idle column shows -).
+func machineCPU() (idle, total uint64, ok bool) { return 0, 0, false }
