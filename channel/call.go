@@ -724,8 +724,7 @@ func (cs *callState) fail(st *status.Error) *status.Error {
 		}
 		s.Cancel(st)
 	}
-	cs.finish(st)
-	return st
+	return cs.finish(st)
 }
 
 // cancel ends the call with st from any goroutine: the stream is reset
@@ -739,8 +738,11 @@ func (cs *callState) cancel(st *status.Error) {
 	cs.finish(st)
 }
 
-// finish records the final status (nil = OK) and releases the call.
-func (cs *callState) finish(st *status.Error) {
+// finish records the final status (nil = OK) and releases the call. It
+// returns the call's final status: st, or the one recorded first if the
+// call had already finished (Close or a cancel that beat the stream's
+// own end), which is what the caller must see.
+func (cs *callState) finish(st *status.Error) *status.Error {
 	cs.doneOnce.Do(func() {
 		cs.endPick(st) // sets final
 		cs.endAttempt(st)
@@ -765,6 +767,9 @@ func (cs *callState) finish(st *status.Error) {
 	if cs.hdr.Notify != nil {
 		cs.hdr.Notify()
 	}
+	// final is written once, inside doneOnce, and every Do returns after
+	// that write: no lock (a caller may hold mu).
+	return cs.final
 }
 
 // doneCh returns the channel closed when the call has finished, made on

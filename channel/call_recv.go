@@ -23,9 +23,7 @@ import (
 func (cs *callState) recvMsg() ([]byte, error) {
 	cs.ctxEnded()
 	if err := cs.awaitStreamingHedge(); err != nil {
-		st := failStatus(err)
-		cs.finish(st)
-		return nil, st
+		return nil, cs.finish(failStatus(err))
 	}
 	for {
 		s := cs.cur()
@@ -52,8 +50,9 @@ func (cs *callState) recvMsg() ([]byte, error) {
 				continue
 			}
 		}
-		st := toStatus(err)
-		cs.finish(st)
+		// The call's final status: a Close or cancel that finished the
+		// call first (while the stream ended in its own way) wins.
+		st := cs.finish(toStatus(err))
 		if st == nil {
 			return nil, io.EOF
 		}

@@ -241,9 +241,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 		buf, err = cs.frame(buf)
 	}
 	if err != nil {
-		st := failStatus(err)
-		cs.finish(st)
-		return zero, st
+		return zero, cs.finish(failStatus(err))
 	}
 	slot := sentSlots.Get().(*[1][]byte)
 	slot[0] = buf
@@ -252,9 +250,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) run(cs *callState, req Req) (Resp, error
 	cs.hdr.OneResponse = true // recvOne takes the response at the end
 	defer cs.dropSent(slot, buf)
 	if err := cs.start(); err != nil {
-		st := failStatus(err)
-		cs.finish(st)
-		return zero, st
+		return zero, cs.finish(failStatus(err))
 	}
 	return recvOne(cs, &u.codec)
 }
@@ -413,9 +409,7 @@ func (u *UnaryStreamCallable[Req, Resp]) Call(ctx context.Context, req Req, opts
 		err = cs.start()
 	}
 	if err != nil {
-		st := failStatus(err)
-		cs.finish(st)
-		return nil, st
+		return nil, cs.finish(failStatus(err))
 	}
 	return &ResponseStream[Resp]{Call: newCall(cs), decode: u.codec.decode}, nil
 }
@@ -427,9 +421,7 @@ func openStream(ch *Channel, ctx context.Context, method string, opts []CallOpti
 		return nil, err
 	}
 	if err := cs.start(); err != nil {
-		st := failStatus(err)
-		cs.finish(st)
-		return nil, st
+		return nil, cs.finish(failStatus(err))
 	}
 	return cs, nil
 }

@@ -213,17 +213,21 @@ func startStreamIntercepted[Req, Resp any](ctx context.Context, method string, h
 		}
 		var end error
 		for {
-			if !a.f.awaitDemand(ctx.Done()) {
-				_, end = rs.Recv() // cancelled: the call's status
-				if end == io.EOF {
-					end = nil
-				}
-				break
-			}
+			// The next message or the end first, then demand for the
+			// message: the end needs no demand (as in Reactive Streams),
+			// so a demand that covers exactly the stream's messages ends
+			// it. At most one message is read ahead of demand.
 			resp, err := rs.Recv()
 			if err != nil {
 				if err != io.EOF {
 					end = err
+				}
+				break
+			}
+			if !a.f.awaitDemand(ctx.Done()) {
+				_, end = rs.Recv() // cancelled: the call's status
+				if end == io.EOF {
+					end = nil
 				}
 				break
 			}

@@ -1,0 +1,66 @@
+package channel
+
+import (
+	"context"
+	"testing"
+
+	"github.com/grpcactor/grpcactor/codes"
+	"github.com/grpcactor/grpcactor/status"
+)
+
+// A call that Close (or a cancel) has finished keeps that status: a later
+// end of its attempt, such as the UNAVAILABLE of the connection Close
+// shuts, is not what its caller is told (TestCloseRacesCalls once saw
+// "UNAVAILABLE: channel closed" in CI: the stream started as Close
+// cancelled the call, and the caller returned the stream's status).
+func TestFinishKeepsFirstStatus(t *testing.T) {
+	cancelled := status.New(codes.Canceled, "channel closed")
+	unavailable := status.New(codes.Unavailable, "channel closed")
+	internal := status.New(codes.Internal, "bad response")
+	tests := []struct {
+		name  string
+		first func(cs *callState) // ends the call first
+		later *status.Error       // then the attempt's own end
+		want  *status.Error
+	}{
+		{"cancelled, then the connection closes", func(cs *callState) { cs.cancel(cancelled) }, unavailable, cancelled},
+		{"cancelled, then the stream ends OK", func(cs *callState) { cs.cancel(cancelled) }, nil, cancelled},
+		{"failed, then cancelled", func(cs *callState) { cs.fail(internal) }, cancelled, internal},
+		{"ended OK, then the connection closes", func(cs *callState) { cs.finish(nil) }, unavailable, nil},
+		{"not ended before", func(cs *callState) {}, unavailable, unavailable},
+	}
+	ch, err := Insecure("127.0.0.1:1") // calls are made, never started: nothing dials
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, end := range []struct {
+				name string
+				f    func(cs *callState, st *status.Error) *status.Error
+			}{
+				{"finish", (*callState).finish},
+				{"fail", func(cs *callState, st *status.Error) *status.Error {
+					if st == nil {
+						return cs.finish(nil) // fail takes an error only
+					}
+					return cs.fail(st)
+				}},
+			} {
+				cs, err := ch.newCall(context.Background(), "/grpc.testing.TestService/UnaryCall", nil, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.first(cs)
+				got := end.f(cs, tc.later)
+				if got.Code() != tc.want.Code() || got.Details() != tc.want.Details() {
+					t.Errorf("%s after the first end: %v, want %v", end.name, got, tc.want)
+				}
+				if again := cs.finish(unavailable); again.Code() != got.Code() {
+					t.Errorf("a third end: %v, want %v as before", again, got)
+				}
+			}
+		})
+	}
+}
