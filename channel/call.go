@@ -739,9 +739,10 @@ func (cs *callState) cancel(st *status.Error) {
 }
 
 // finish records the final status (nil = OK) and releases the call. It
-// returns the call's final status: st, or the one recorded first if the
-// call had already finished (Close or a cancel that beat the stream's
-// own end), which is what the caller must see.
+// returns the status the caller must see: the error the call had already
+// finished with, if any (a Close or cancel that beat the stream's own
+// end), else st. It is never nil for a non-nil st, so that no typed nil
+// reaches an error return.
 func (cs *callState) finish(st *status.Error) *status.Error {
 	cs.doneOnce.Do(func() {
 		cs.endPick(st) // sets final
@@ -769,7 +770,10 @@ func (cs *callState) finish(st *status.Error) *status.Error {
 	}
 	// final is written once, inside doneOnce, and every Do returns after
 	// that write: no lock (a caller may hold mu).
-	return cs.final
+	if f := cs.final; f != nil {
+		return f
+	}
+	return st
 }
 
 // doneCh returns the channel closed when the call has finished, made on

@@ -26,7 +26,10 @@ func TestFinishKeepsFirstStatus(t *testing.T) {
 		{"cancelled, then the connection closes", func(cs *callState) { cs.cancel(cancelled) }, unavailable, cancelled},
 		{"cancelled, then the stream ends OK", func(cs *callState) { cs.cancel(cancelled) }, nil, cancelled},
 		{"failed, then cancelled", func(cs *callState) { cs.fail(internal) }, cancelled, internal},
-		{"ended OK, then the connection closes", func(cs *callState) { cs.finish(nil) }, unavailable, nil},
+		// Ended OK: the later error is reported as before (never a nil
+		// *status.Error for an error: it would be a non-nil error).
+		{"ended OK, then the connection closes", func(cs *callState) { cs.finish(nil) }, unavailable, unavailable},
+		{"ended OK, then OK", func(cs *callState) { cs.finish(nil) }, nil, nil},
 		{"not ended before", func(cs *callState) {}, unavailable, unavailable},
 	}
 	ch, err := Insecure("127.0.0.1:1") // calls are made, never started: nothing dials
@@ -57,8 +60,10 @@ func TestFinishKeepsFirstStatus(t *testing.T) {
 				if got.Code() != tc.want.Code() || got.Details() != tc.want.Details() {
 					t.Errorf("%s after the first end: %v, want %v", end.name, got, tc.want)
 				}
-				if again := cs.finish(unavailable); again.Code() != got.Code() {
-					t.Errorf("a third end: %v, want %v as before", again, got)
+				if f := cs.final; f != nil {
+					if again := cs.finish(internal); again.Code() != f.Code() {
+						t.Errorf("a third end: %v, want the call's %v", again, f)
+					}
 				}
 			}
 		})
