@@ -198,7 +198,10 @@ func (p *Proxy) closeLinks(reset bool) int {
 }
 
 // Refuse closes the proxy's listener: connecting to Addr fails with
-// ECONNREFUSED until Accept. Open connections are left alone.
+// ECONNREFUSED until Accept. Connections the proxy has accepted are left
+// alone. A connection still in the listen backlog (connected as far as its
+// client knows, not yet accepted) is reset by the kernel, as it would be by
+// any server that closes its listener.
 func (p *Proxy) Refuse() {
 	p.mu.Lock()
 	lis := p.lis
