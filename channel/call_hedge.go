@@ -2,6 +2,7 @@ package channel
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -104,7 +105,10 @@ func (cs *callState) hedgeable() bool {
 		h.streaming.Store(true)
 		h.reqBytes = n
 	}
-	h.req, h.racing, h.closed = cs.sent, true, cs.closedSend
+	// A copy of the list: a unary call's is a pooled slot that the call
+	// clears and gives back when it returns (dropSent), while an attempt
+	// opening late may still read h.req (a race the detector caught once).
+	h.req, h.racing, h.closed = slices.Clone(cs.sent), true, cs.closedSend
 	cs.attempts = 1
 	return true
 }
