@@ -159,12 +159,7 @@ func measureDriven(parent context.Context, s *session, conc int, d time.Duration
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	// As in the closed loop (runner.go): the server's and the machine's
-	// CPU read around this process's count.
-	s0, sOK := serverCPU()
-	i0, t0ticks, mOK := machineCPU()
-	cpu0 := processCPU()
-	r0, w0, ioOK := ioCounts()
+	c0 := countsBefore()
 	t0 := time.Now()
 	go func() {
 		ops, errs, err := s.drive(ctx, conc, &stop, all)
@@ -181,23 +176,11 @@ func measureDriven(parent context.Context, s *session, conc int, d time.Duration
 		return result{err: fmt.Errorf("%w: calls still in progress %v after the end of the run", errHung, hangGrace)}
 	}
 	elapsed := time.Since(t0)
-	cpu1 := processCPU()
-	r1, w1, ioOK1 := ioCounts()
-	s1, sOK1 := serverCPU()
-	i1, t1ticks, mOK1 := machineCPU()
+	c1 := countsAfter()
 	runtime.ReadMemStats(&m1)
 
-	r := result{ops: o.ops, elapsed: elapsed, cpu: cpu1 - cpu0}
-	if sOK && sOK1 {
-		r.serverCPU, r.serverCounted = s1-s0, true
-	}
-	if ioOK && ioOK1 {
-		// Less the read of /proc/self/io itself at the end.
-		r.reads, r.writes, r.ioCounted = r1-r0-1, w1-w0, true
-	}
-	if mOK && mOK1 && t1ticks > t0ticks {
-		r.idle, r.idleCounted = float64(i1-i0)/float64(t1ticks-t0ticks), true
-	}
+	r := result{ops: o.ops, elapsed: elapsed}
+	r.setCounts(c0, c1)
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc
 	r.p50 = all.quantile(0.50)

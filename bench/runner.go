@@ -120,12 +120,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	// The server's CPU is read first, and at the end after this
-	// process's counts, so that its reads of /proc are not counted.
-	s0, sOK := serverCPU()
-	i0, t0ticks, mOK := machineCPU()
-	cpu0 := processCPU()
-	r0, w0, ioOK := ioCounts()
+	c0 := countsBefore()
 	t0 := time.Now()
 	close(start)
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
@@ -147,10 +142,7 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 		}
 	}
 	elapsed := time.Since(t0)
-	cpu1 := processCPU()
-	r1, w1, ioOK1 := ioCounts()
-	s1, sOK1 := serverCPU()
-	i1, t1ticks, mOK1 := machineCPU()
+	c1 := countsAfter()
 	runtime.ReadMemStats(&m1)
 
 	var r result
@@ -166,19 +158,9 @@ func measure(parent context.Context, s *session, conc int, d time.Duration) resu
 		}
 	}
 	r.elapsed = elapsed
-	r.cpu = cpu1 - cpu0
-	if sOK && sOK1 {
-		r.serverCPU, r.serverCounted = s1-s0, true
-	}
-	if mOK && mOK1 && t1ticks > t0ticks {
-		r.idle, r.idleCounted = float64(i1-i0)/float64(t1ticks-t0ticks), true
-	}
+	r.setCounts(c0, c1)
 	r.mallocs = m1.Mallocs - m0.Mallocs
 	r.allocated = m1.TotalAlloc - m0.TotalAlloc
-	if ioOK && ioOK1 {
-		// Less the read of /proc/self/io itself at the end.
-		r.reads, r.writes, r.ioCounted = r1-r0-1, w1-w0, true
-	}
 	r.p50 = all.quantile(0.50)
 	r.p99 = all.quantile(0.99)
 	if firstErr != nil {

@@ -210,3 +210,52 @@ func median(v []float64) float64 {
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
+
+// counts is what a run reads of the system before and after it: this
+// process's CPU and system calls, the server's CPU and the machine's
+// idle and total CPU time.
+type counts struct {
+	cpu           time.Duration
+	reads, writes uint64
+	ioOK          bool
+	server        time.Duration
+	serverOK      bool
+	idle, total   uint64
+	machineOK     bool
+}
+
+// countsBefore reads the counts at the start of a run: the server's and
+// the machine's first, this process's last, so that the reads of /proc
+// for the others are not counted as this process's system calls.
+func countsBefore() (c counts) {
+	c.server, c.serverOK = serverCPU()
+	c.idle, c.total, c.machineOK = machineCPU()
+	c.cpu = processCPU()
+	c.reads, c.writes, c.ioOK = ioCounts()
+	return c
+}
+
+// countsAfter reads the counts at the end of a run, in the reverse order.
+func countsAfter() (c counts) {
+	c.cpu = processCPU()
+	c.reads, c.writes, c.ioOK = ioCounts()
+	c.server, c.serverOK = serverCPU()
+	c.idle, c.total, c.machineOK = machineCPU()
+	return c
+}
+
+// setCounts fills r's CPU, system call, server and idle figures from the
+// counts before (c0) and after (c1) the run.
+func (r *result) setCounts(c0, c1 counts) {
+	r.cpu = c1.cpu - c0.cpu
+	if c0.ioOK && c1.ioOK {
+		// Less the read of /proc/self/io itself at the end.
+		r.reads, r.writes, r.ioCounted = c1.reads-c0.reads-1, c1.writes-c0.writes, true
+	}
+	if c0.serverOK && c1.serverOK {
+		r.serverCPU, r.serverCounted = c1.server-c0.server, true
+	}
+	if c0.machineOK && c1.machineOK && c1.total > c0.total {
+		r.idle, r.idleCounted = float64(c1.idle-c0.idle)/float64(c1.total-c0.total), true
+	}
+}
