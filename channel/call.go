@@ -207,7 +207,8 @@ type replay struct {
 // attemptFlags are attempt's flags (guarded by callState.mu).
 type attemptFlags struct {
 	// restarting is set while a started call's next attempt is being
-	// opened (or waits for its backoff).
+	// opened (or waits for its backoff): its request is not recycled
+	// then (singleAttempt).
 	restarting bool
 	// credsDone: the call credentials were asked (once per call, by
 	// whoever opens the first attempt: under attemptMu, or a started

@@ -548,6 +548,14 @@ func (h *hedger) commit(w *hedgeAttempt) {
 	if h.streaming.Load() {
 		h.req = nil // sent on w, which alone goes on
 	}
+	// Every attempt the race made or may still make, transparent
+	// retries included: the core counts one in the hold of mu that plans
+	// it, and plans none once it has committed (before this ran). One
+	// means that w's stream alone was ever given the request, so recycle
+	// may look at it alone; with more, an attempt still picking or
+	// opening may yet send the request (until it sees the winner, under
+	// mu), and no buffer is recycled. A winner without a stream leaves
+	// the call none: nothing is recycled either.
 	attempts := h.core.sent + h.core.reopens
 	done := w.pickDone // the call's from now on
 	w.pickDone = nil

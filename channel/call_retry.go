@@ -208,9 +208,18 @@ func (cs *callState) recycle(buf []byte) {
 }
 
 // singleAttempt returns the current stream and whether it is the call's
-// only attempt (mu held).
+// only attempt (mu held): no retry was sent (retries, attempts), and no
+// attempt of a started call is being opened (restarting). A transparent
+// retry of a stream that never left the client is not counted in
+// retries, and a started call opens it without attemptMu, which a
+// blocking call's dropSent waits for: until the new stream is stored it
+// may already hold the request for the transport, while the stream seen
+// here is the refused one, drained as it never queued anything. A call
+// that ends while an attempt opens leaves its buffer to the garbage
+// collector. A hedged call sets attempts when it commits (hedger.commit)
+// and has no stream before, so only a race of one attempt passes.
 func (cs *callState) singleAttempt() (*transport.Stream, bool) {
-	return cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1
+	return cs.stream.Load(), cs.retries == 0 && cs.attempts <= 1 && !cs.restarting
 }
 
 // recycleIf gives buf back to the pool if s, the only attempt, is
