@@ -45,6 +45,9 @@ func Get(n int) []byte {
 // b's memory. Buffers whose capacity is not exactly a class size are
 // dropped.
 func Put(b []byte) {
+	if Poisoned {
+		Poison(b)
+	}
 	c := cap(b)
 	if c < minSize || c > maxSize {
 		return
@@ -59,6 +62,18 @@ func Put(b []byte) {
 	}
 	*p = b[:0]
 	pools[idx].Put(p)
+}
+
+// PoisonByte is what Poison fills a buffer with: 0xA5, which as the first
+// byte of a gRPC message is an invalid compressed flag.
+const PoisonByte = 0xA5
+
+// Poison overwrites all of b's capacity with PoisonByte (see Poisoned).
+func Poison(b []byte) {
+	b = b[:cap(b)]
+	for i := range b {
+		b[i] = PoisonByte
+	}
 }
 
 // class returns the index and size of the smallest class that holds n

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 )
 
 // writeBufPool holds the write buffers of idle connections: a connection
@@ -146,6 +148,9 @@ func (b *bufWriter) Flush() error {
 	err := b.flushBuf()
 	if b.buf != nil {
 		if cap(*b.buf) <= 4*defaultBufferSize {
+			if bufpool.Poisoned {
+				bufpool.Poison(*b.buf)
+			}
 			writeBufPool.Put(b.buf)
 		}
 		b.buf = nil

@@ -7,12 +7,23 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/grpcactor/grpcactor/internal/bufpool"
 )
 
 // readBufPool holds read buffers. A connection's reader takes one only
 // when the socket has data, and gives it back once the data is consumed,
 // so an idle connection holds no read buffer (grpc-go reads the same way).
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, defaultBufferSize); return &b }}
+
+// putReadBuf gives a read buffer back to readBufPool (poisoned first in
+// builds that poison recycled buffers: bufpool.Poisoned).
+func putReadBuf(b *[]byte) {
+	if bufpool.Poisoned {
+		bufpool.Poison(*b)
+	}
+	readBufPool.Put(b)
+}
 
 // newConnReader returns the reader the frame reader reads from: a
 // pool-backed one for sockets the runtime can poll, a plain bufio.Reader
@@ -77,7 +88,7 @@ func (p *pooledReader) Read(dst []byte) (int, error) {
 	n := copy(dst, (*p.buf)[p.r:p.w])
 	p.r += n
 	if p.r == p.w {
-		readBufPool.Put(p.buf)
+		putReadBuf(p.buf)
 		p.buf = nil
 	}
 	return n, nil
@@ -109,11 +120,11 @@ func (p *pooledReader) readFd(fd uintptr) bool {
 	b := readBufPool.Get().(*[]byte)
 	p.n, p.rerr = rawRead(fd, *b)
 	if p.rerr == syscall.EAGAIN || p.rerr == syscall.EINTR {
-		readBufPool.Put(b)
+		putReadBuf(b)
 		return false
 	}
 	if p.rerr != nil || p.n <= 0 {
-		readBufPool.Put(b)
+		putReadBuf(b)
 		return true
 	}
 	p.buf = b
