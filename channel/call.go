@@ -161,6 +161,8 @@ func (cs *callState) throttling() *serviceconfig.Throttling {
 // callOptionsPool holds the callOptions newCallState applies a call's
 // options to (applyCallOptions): on the heap, as an option is an
 // interface, but one per call only for as long as it takes to read it.
+// No pointer to it outlives applyCallOptions: an option's applyCall only
+// stores values into it, and it is copied out and cleared before the Put.
 var callOptionsPool = sync.Pool{New: func() any { return new(callOptions) }}
 
 // applyCallOptions returns the call options opts make.

@@ -442,6 +442,9 @@ func (s *Stream) RecvMsg() (wire.Message, error) {
 			s.waitEnd()
 			continue
 		}
+		// Read without mu: only a streaming stream gets here, whose sig
+		// is made with it and never changes. A OneResponse stream's sig
+		// (a pooled waker) is read and sent on under mu only (waitEnd).
 		var wake <-chan struct{} = s.sig // the end sends on it too
 		if s.sig == nil {
 			wake = s.Done() // a polled stream's RecvMsg waits for the end
