@@ -253,6 +253,7 @@ func (c *connCore) onSettings(m *settingsFrame) {
 // it while the server's concurrent-stream limit is reached.
 func (c *connCore) onNewStream(s *Stream) {
 	if s.finishedFast() {
+		c.dropQueued(s) // data queued before it ended (Stream.outq)
 		c.emit(effForget{s})
 		return
 	}
@@ -267,12 +268,21 @@ func (c *connCore) onNewStream(s *Stream) {
 	c.startStream(s)
 }
 
+// refuse ends s, which never started, unsent.
 func (c *connCore) refuse(s *Stream) {
 	why := "draining"
 	if c.closed {
 		why = "closed"
 	}
-	c.emit(&effFinish{s: s, st: status.Errorf(codes.Unavailable, "connection to %s is %s; the call was not sent", c.addr, why), unsent: true})
+	c.fail(s, &effFinish{s: s, st: status.Errorf(codes.Unavailable, "connection to %s is %s; the call was not sent", c.addr, why), unsent: true})
+}
+
+// fail ends s, which never started, with f: its queued data (a waiting
+// stream's, or the request it opened with) is released between the
+// finish and the forget, as closeStream does for a started stream.
+func (c *connCore) fail(s *Stream, f *effFinish) {
+	c.emit(f)
+	c.dropQueued(s)
 	c.emit(effForget{s})
 }
 
@@ -296,16 +306,14 @@ func (c *connCore) startStream(s *Stream) {
 	if d := s.hdr.Deadline; !d.IsZero() {
 		left := d.Sub(c.now())
 		if left <= 0 {
-			c.emit(&effFinish{s: s, st: status.New(codes.DeadlineExceeded, "deadline exceeded before the call was sent"), local: true})
-			c.emit(effForget{s})
+			c.fail(s, &effFinish{s: s, st: status.New(codes.DeadlineExceeded, "deadline exceeded before the call was sent"), local: true})
 			return
 		}
 		s.timeout = left
 	}
 	if n := headerListSize(s); n > int64(c.peerMaxHeader) {
 		// grpc-go's words; the call fails, the connection goes on.
-		c.emit(&effFinish{s: s, st: status.Errorf(codes.Internal, "header list size to send violates the maximum size (%d bytes)", c.peerMaxHeader), local: true})
-		c.emit(effForget{s})
+		c.fail(s, &effFinish{s: s, st: status.Errorf(codes.Internal, "header list size to send violates the maximum size (%d bytes)", c.peerMaxHeader), local: true})
 		return
 	}
 	s.id = c.nextID
@@ -329,6 +337,7 @@ func (c *connCore) startWaiting() {
 		c.waiting[0] = nil
 		c.waiting = c.waiting[1:]
 		if s.finishedFast() {
+			c.dropQueued(s)
 			c.emit(effForget{s})
 			continue
 		}
@@ -441,6 +450,9 @@ func (c *connCore) writeStream(s *Stream) {
 	}
 }
 
+// dropQueued releases s's queued data, none of which will be written
+// (the first message less what of it went out), and frees its dataReqs.
+// Every path that drops a stream, started or not, calls it.
 func (c *connCore) dropQueued(s *Stream) {
 	for i, d := range s.outq {
 		n := len(d.buf)
@@ -456,6 +468,7 @@ func (c *connCore) dropQueued(s *Stream) {
 func (c *connCore) onCancel(s *Stream) {
 	if !s.started {
 		c.removeWaiting(s)
+		c.dropQueued(s)
 		c.emit(effForget{s})
 		return
 	}
@@ -619,8 +632,7 @@ func (c *connCore) onGoAway(m *goAwayFrame) {
 	// EventGoAway precedes the EventClosed that closing the last stream
 	// may cause.
 	for _, s := range c.waiting {
-		c.emit(&effFinish{s: s, st: status.New(codes.Unavailable, msg), unsent: true})
-		c.emit(effForget{s})
+		c.fail(s, &effFinish{s: s, st: status.New(codes.Unavailable, msg), unsent: true})
 	}
 	c.waiting = nil
 	first := !c.draining
@@ -719,6 +731,12 @@ func (c *connCore) closeWith(err *status.Error, code http2.ErrCode, goAway bool)
 	sortByID(c.scratch)
 	for i, s := range c.scratch {
 		c.scratch[i] = nil
+		c.dropQueued(s)
+	}
+	// The waiting streams end with the others when the actor performs
+	// effClose; their queued data is released here, before it.
+	for i, s := range c.waiting {
+		c.waiting[i] = nil
 		c.dropQueued(s)
 	}
 	c.streams = map[uint32]*Stream{}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -633,4 +634,198 @@ func TestCoreHotPathAllocations(t *testing.T) {
 	if a := testing.AllocsPerRun(runs, func() { sc.c.step(ping) }); a != 0 {
 		t.Errorf("%v allocations per PING answered, want 0", a)
 	}
+}
+
+// TestCoreDropsQueuedOfUnstartedStream: a stream dropped before its
+// HEADERS went out (waiting for a slot under MAX_CONCURRENT_STREAMS, or
+// refused or failed as it would start) releases the data queued on it in
+// the step that drops it: every byte, each pooled buffer to recycle, after
+// its finish and before its forget (or before the close that ends it), so
+// that it ends Drained and its requests and buffers go back to their pools.
+func TestCoreDropsQueuedOfUnstartedStream(t *testing.T) {
+	// waiting: a limit of one stream, /a open, s waiting with its data:
+	// a pooled message of 100 bytes that opened it (NewStreamWith), then
+	// a plain one of 30.
+	waiting := func(sc *script, s *Stream, settings ...http2.Setting) (a *Stream, q []queuedData) {
+		sc.ready(append([]http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 1}}, settings...)...)
+		a = coreStream("/a")
+		sc.step(&newStream{s: a})
+		q = append(q, queueData(sc, s, 100, true, true), queueData(sc, s, 30, false, false))
+		if s.started || len(s.outq) != 2 {
+			sc.t.Fatalf("setup: started %v, %d queued messages, want waiting with 2", s.started, len(s.outq))
+		}
+		return a, q
+	}
+	cancelled := status.New(codes.Canceled, "call cancelled")
+	tests := []struct {
+		name string
+		// setup queues data on s, returns it and the message whose step
+		// drops s.
+		setup  func(sc *script, s *Stream) ([]queuedData, coreMsg)
+		finish string // the finish the step emits for s ("": none), a prefix
+		close  bool   // effClose, not the core, ends s (no forget)
+	}{
+		{"goaway refuses a waiting stream", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			_, q := waiting(sc, s)
+			return q, &goAwayFrame{lastID: 1, code: http2.ErrCodeNo}
+		}, "finish /s UNAVAILABLE: the server sent GOAWAY", false},
+		{"drain refuses a waiting stream", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			_, q := waiting(sc, s)
+			return q, &drainReq{}
+		}, "finish /s UNAVAILABLE: connection to scripted-peer:50051 is draining", false},
+		{"close drops the waiting streams", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			_, q := waiting(sc, s)
+			return q, &readerFailed{err: io.EOF}
+		}, "", true},
+		{"close request drops the waiting streams", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			_, q := waiting(sc, s)
+			return q, &closeReq{err: status.New(codes.Unavailable, "connection closed by the client")}
+		}, "", true},
+		{"cancel of a waiting stream", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			_, q := waiting(sc, s)
+			s.finish(cancelled, nil, false, true)
+			return q, &cancelStream{s: s}
+		}, "", false},
+		{"a waiting stream ended before its turn", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			a, q := waiting(sc, s)
+			s.finish(cancelled, nil, false, true) // its cancelStream not yet stepped
+			sc.step(&dataReq{s: a, end: true})
+			return q, &remoteEnded{s: a}
+		}, "", false},
+		{"deadline passed while waiting", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			s.hdr.Deadline = t0.Add(time.Second)
+			a, q := waiting(sc, s)
+			sc.step(&dataReq{s: a, end: true})
+			sc.now = t0.Add(2 * time.Second)
+			return q, &remoteEnded{s: a}
+		}, "finish /s DEADLINE_EXCEEDED: deadline exceeded before the call was sent", false},
+		{"header list too large when it starts", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			s.fieldsSize = 1001
+			a, q := waiting(sc, s, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 1000})
+			sc.step(&dataReq{s: a, end: true})
+			return q, &remoteEnded{s: a}
+		}, "finish /s INTERNAL: header list size to send violates the maximum size", false},
+		{"opened on a draining connection", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			sc.ready()
+			sc.step(&newStream{s: coreStream("/a")})
+			sc.step(&drainReq{})
+			s.queued.Add(100)
+			buf := msg(100)
+			return []queuedData{{100, buf}}, &dataReq{s: s, buf: buf, pooled: true, end: true, open: true}
+		}, "finish /s UNAVAILABLE: connection to scripted-peer:50051 is draining", false},
+		{"opened when the stream ids ran out", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			sc.ready()
+			sc.c.nextID = maxStreamID + 2
+			s.queued.Add(100)
+			buf := msg(100)
+			return []queuedData{{100, buf}}, &dataReq{s: s, buf: buf, pooled: true, end: true, open: true}
+		}, "finish /s UNAVAILABLE: connection to scripted-peer:50051 is draining", false},
+		{"ended between its data and its opening", func(sc *script, s *Stream) ([]queuedData, coreMsg) {
+			// NewStreamWith's request is queued (onData), then the call
+			// ends on its goroutine before onNewStream reads finishedFast.
+			sc.ready()
+			buf := msg(100)
+			s.queued.Add(100)
+			s.outq = append(s.outq, &dataReq{s: s, buf: buf, pooled: true, end: true})
+			s.endQueued = true
+			s.finish(cancelled, nil, false, true)
+			return []queuedData{{100, buf}}, &newStream{s: s}
+		}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := newScript(t, nil)
+			s := coreStream("/s")
+			s.conn = &Conn{cfg: Config{WriteQuota: DefaultWriteQuota}}
+			q, m := tt.setup(sc, s)
+			effs := stepPerforming(sc, m)
+			var finish, forget, closed = -1, -1, -1
+			var releases []*effRelease
+			for i, e := range effs {
+				switch e := e.(type) {
+				case *effFinish:
+					if e.s == s {
+						finish = i
+					}
+				case effForget:
+					if e.s == s {
+						forget = i
+					}
+				case *effClose:
+					closed = i
+				case *effRelease:
+					if e.s != s {
+						continue
+					}
+					if forget >= 0 || closed >= 0 || (tt.finish != "" && finish < 0) {
+						t.Errorf("effect %d %v: want it after the finish and before the forget or close", i, e)
+					}
+					releases = append(releases, e)
+				}
+			}
+			if len(releases) != len(q) {
+				t.Fatalf("effects %v: %d releases of /s, want %d", effs, len(releases), len(q))
+			}
+			for i, r := range releases {
+				if r.n != q[i].n {
+					t.Errorf("release %d: %d bytes, want %d", i, r.n, q[i].n)
+				}
+				if (r.recycle == nil) != (q[i].pooled == nil) || r.recycle != nil && &r.recycle[0] != &q[i].pooled[0] {
+					t.Errorf("release %d: recycle %p (len %d), want the pooled buffer %p (len %d)", i, r.recycle, len(r.recycle), q[i].pooled, len(q[i].pooled))
+				}
+			}
+			if tt.finish != "" && (finish < 0 || !strings.HasPrefix(effs[finish].String(), tt.finish)) {
+				t.Errorf("effects %v: want %q", effs, tt.finish)
+			}
+			if tt.close && closed < 0 || !tt.close && forget < 0 {
+				t.Errorf("effects %v: want a close (%v), else a forget of /s", effs, tt.close)
+			}
+			if len(s.outq) != 0 || !s.Drained() || s.Queued() != 0 {
+				t.Errorf("after the step: %d messages in outq, Queued %d, Drained %v; want none, 0, true", len(s.outq), s.Queued(), s.Drained())
+			}
+			if slices.Contains(sc.c.waiting, s) {
+				t.Errorf("stream still waiting")
+			}
+		})
+	}
+}
+
+// queuedData is a message queued on a stream: its size and, if pooled,
+// its buffer.
+type queuedData struct {
+	n      int
+	pooled []byte
+}
+
+// queueData queues n bytes on s as its writer does (Write, or
+// NewStreamWith with open): counted in Queued, then stepped.
+func queueData(sc *script, s *Stream, n int, pooled, open bool) queuedData {
+	buf := msg(n)
+	s.queued.Add(int64(n))
+	sc.step(&dataReq{s: s, buf: buf, pooled: pooled, open: open})
+	q := queuedData{n: n}
+	if pooled {
+		q.pooled = buf
+	}
+	return q
+}
+
+// stepPerforming steps the core with m and performs, as the actor would,
+// the effects that the tests read back: finishes and releases. It returns
+// a copy of the effects (the core reuses its slice).
+func stepPerforming(sc *script, m coreMsg) []effect {
+	effs := slices.Clone(sc.c.step(m))
+	for _, e := range effs {
+		switch e := e.(type) {
+		case *effFinish:
+			if e.unsent {
+				e.s.finishUnsent(e.st)
+			} else {
+				e.s.finish(e.st, nil, e.unprocessed, e.local)
+			}
+		case *effRelease:
+			e.s.wrote(e.n)
+		}
+	}
+	return effs
 }
