@@ -168,3 +168,53 @@ func TestPooledWriteRecycledWhenDropped(t *testing.T) {
 		t.Fatal("a pooled buffer refused by an ended stream was not given back")
 	}
 }
+
+// TestPooledWriteRecycledWhenWaitingStreamRefused: a stream waiting for a
+// slot (SETTINGS_MAX_CONCURRENT_STREAMS reached) that GOAWAY refuses
+// gives back the pooled buffers queued on it and ends Drained, its Notify
+// hook told of the release; a Write blocked on its write quota returns.
+func TestPooledWriteRecycledWhenWaitingStreamRefused(t *testing.T) {
+	l := logRecycled(t)
+	ct := startReady(t, Config{WriteQuota: 1000}, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 1})
+	ct.newStream(context.Background(), nil)
+	ct.peer.wantHeaders()
+	notified := make(chan struct{}, 1)
+	w := ct.newStream(context.Background(), &CallHdr{Method: "/svc/Waiting", Notify: func() {
+		select {
+		case notified <- struct{}{}:
+		default:
+		}
+	}})
+	var bufs [][]byte
+	for i, n := range []int{300, 900} {
+		f, _ := pooledFrame(n, byte(i))
+		bufs = append(bufs, f)
+		if err := w.EnqueuePooled(f, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- w.Write(grpcFrame(make([]byte, 2000)), true) }() // over the quota: waits
+	ct.peer.writeGoAway(1, http2.ErrCodeNo, "max age")
+	waitDone(t, w)
+	if !w.NeverSent() {
+		t.Errorf("the waiting stream was sent")
+	}
+	select {
+	case err := <-wrote:
+		if code(err) != codes.Unavailable {
+			t.Errorf("blocked Write: %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("a Write blocked on the refused stream's quota never returned")
+	}
+	waitRecycled(t, l, bufs)
+	deadline := time.After(testTimeout)
+	for !w.Drained() {
+		select {
+		case <-notified:
+		case <-deadline:
+			t.Fatalf("the refused stream still holds %d queued bytes", w.Queued())
+		}
+	}
+}
