@@ -796,15 +796,9 @@ func (o *stressOp) pingReq(respSize int, interval time.Duration) *outReq {
 	}
 }
 
-func (o *stressOp) bidi() error {
-	rounds := o.rng.Intn(20)
-	opts, echo := o.opts()
-	ctx, cancel := o.ctx()
-	defer cancel()
-	bs, err := o.s.duplex.Open(ctx, opts...)
-	if err != nil {
-		return fmt.Errorf("Open: %v", err)
-	}
+// pingPong makes rounds round trips on bs, one request and its response
+// (of a random size, checked) at a time.
+func (o *stressOp) pingPong(bs *channel.BidiStream[*outReq, *outResp], rounds int) error {
 	for i := range rounds {
 		n := o.streamSize()
 		if err := bs.Send(o.pingReq(n, 0)); err != nil {
@@ -817,6 +811,21 @@ func (o *stressOp) bidi() error {
 		if err := checkZeros(fmt.Sprintf("response %d", i), resp.GetPayload(), n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (o *stressOp) bidi() error {
+	rounds := o.rng.Intn(20)
+	opts, echo := o.opts()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	bs, err := o.s.duplex.Open(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("Open: %v", err)
+	}
+	if err := o.pingPong(bs, rounds); err != nil {
+		return err
 	}
 	if err := bs.CloseSend(); err != nil {
 		return fmt.Errorf("CloseSend after %d rounds: %v", rounds, err)
@@ -842,18 +851,8 @@ func (o *stressOp) bidiCancel() error {
 	if err != nil {
 		return fmt.Errorf("Open: %v", err)
 	}
-	for i := range k {
-		n := o.streamSize()
-		if err := bs.Send(o.pingReq(n, 0)); err != nil {
-			return fmt.Errorf("Send %d: %v", i, err)
-		}
-		resp, err := bs.Recv()
-		if err != nil {
-			return fmt.Errorf("Recv %d: %v", i, err)
-		}
-		if err := checkZeros(fmt.Sprintf("response %d", i), resp.GetPayload(), n); err != nil {
-			return err
-		}
+	if err := o.pingPong(bs, k); err != nil {
+		return err
 	}
 	if o.rng.Intn(2) == 0 {
 		// A request in flight whose response is not awaited.
@@ -884,18 +883,8 @@ func (o *stressOp) bidiStatus() error {
 	if err != nil {
 		return fmt.Errorf("Open: %v", err)
 	}
-	for i := range k {
-		n := o.streamSize()
-		if err := bs.Send(o.pingReq(n, 0)); err != nil {
-			return fmt.Errorf("Send %d: %v", i, err)
-		}
-		resp, err := bs.Recv()
-		if err != nil {
-			return fmt.Errorf("Recv %d: %v", i, err)
-		}
-		if err := checkZeros(fmt.Sprintf("response %d", i), resp.GetPayload(), n); err != nil {
-			return err
-		}
+	if err := o.pingPong(bs, k); err != nil {
+		return err
 	}
 	req := o.pingReq(o.streamSize(), 0)
 	req.ResponseStatus = es
