@@ -118,7 +118,10 @@ func (p plainCall) Cancel() bool {
 		return false
 	}
 	p.cs.cancel(status.New(codes.Canceled, "call cancelled by the client"))
-	return true
+	// The call may have ended on its own between the check and the
+	// cancel (finish keeps the first end, and returns only once the
+	// call's final status is set): true only if it ended CANCELLED.
+	return p.cs.final.Code() == codes.Canceled
 }
 
 func (p plainCall) cancelWith(st *status.Error)          { p.cs.cancel(st) }

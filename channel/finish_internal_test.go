@@ -69,3 +69,43 @@ func TestFinishKeepsFirstStatus(t *testing.T) {
 		})
 	}
 }
+
+// Call.Cancel reports true only when the call ended CANCELLED: a call that
+// ended on its own (OK or not) between Cancel's check and its cancel
+// keeps its status, and Cancel says false (TestStressMixedTraffic asserts
+// CANCELLED after a Cancel that returned true).
+func TestCancelReportsWhetherTheCallEndedCancelled(t *testing.T) {
+	internal := status.New(codes.Internal, "bad response")
+	tests := []struct {
+		name     string
+		before   func(cs *callState) // the call's own end, if any, before the cancel
+		wantCode codes.Code
+	}{
+		{"in progress", func(*callState) {}, codes.Canceled},
+		{"ended OK first", func(cs *callState) { cs.finish(nil) }, codes.OK},
+		{"failed first", func(cs *callState) { cs.fail(internal) }, codes.Internal},
+	}
+	ch, err := Insecure("127.0.0.1:1") // calls are made, never started: nothing dials
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := ch.newCall(context.Background(), "/grpc.testing.TestService/UnaryCall", nil, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.before(cs)
+			// The end of the race, after Cancel's check found the call
+			// in progress: the cancel, then what Cancel reads.
+			cs.cancel(status.New(codes.Canceled, "call cancelled by the client"))
+			if c := cs.final.Code(); c != tc.wantCode {
+				t.Errorf("the call ended %v, want %v", c, tc.wantCode)
+			}
+			if got := (&Call{plainCall{cs}}).Cancel(); got {
+				t.Error("Call.Cancel of an ended call = true, want false")
+			}
+		})
+	}
+}

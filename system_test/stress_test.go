@@ -420,8 +420,11 @@ func (o *stressOp) unaryCancel() error {
 			}
 			if c := f.Call(); c != nil {
 				<-c.Done()
-				if c.Code() != codes.Canceled {
-					return fmt.Errorf("call code after Future.Cancel: %v", c.Code())
+				// The call itself may have ended OK just before the
+				// cancel, its response not yet handed to the future,
+				// which is cancelled all the same (README, Missing).
+				if code := c.Code(); code != codes.Canceled && code != codes.OK {
+					return fmt.Errorf("call code after Future.Cancel: %v, want CANCELLED (or OK, ended first)", code)
 				}
 			}
 			return nil
