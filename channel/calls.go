@@ -40,7 +40,8 @@ func (c *Call) Details() string { return c.m.Details() }
 func (c *Call) Err() error { return c.m.err() }
 
 // Cancel cancels the call: it ends CANCELLED and the server is told
-// (RST_STREAM). It returns false if the call had already ended.
+// (RST_STREAM). It returns false if the call had already ended, or ended
+// on its own (with its own status) as the cancel came.
 func (c *Call) Cancel() bool { return c.m.Cancel() }
 
 // cancelWith cancels the call with st (Cancel's status on an intercepted
