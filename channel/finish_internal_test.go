@@ -32,11 +32,7 @@ func TestFinishKeepsFirstStatus(t *testing.T) {
 		{"ended OK, then OK", func(cs *callState) { cs.finish(nil) }, nil, nil},
 		{"not ended before", func(cs *callState) {}, unavailable, unavailable},
 	}
-	ch, err := Insecure("127.0.0.1:1") // calls are made, never started: nothing dials
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	newCall := unstartedCalls(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, end := range []struct {
@@ -51,10 +47,7 @@ func TestFinishKeepsFirstStatus(t *testing.T) {
 					return cs.fail(st)
 				}},
 			} {
-				cs, err := ch.newCall(context.Background(), "/grpc.testing.TestService/UnaryCall", nil, true)
-				if err != nil {
-					t.Fatal(err)
-				}
+				cs := newCall(t)
 				tc.first(cs)
 				got := end.f(cs, tc.later)
 				if got.Code() != tc.want.Code() || got.Details() != tc.want.Details() {
@@ -85,17 +78,10 @@ func TestCancelReportsWhetherTheCallEndedCancelled(t *testing.T) {
 		{"ended OK first", func(cs *callState) { cs.finish(nil) }, codes.OK},
 		{"failed first", func(cs *callState) { cs.fail(internal) }, codes.Internal},
 	}
-	ch, err := Insecure("127.0.0.1:1") // calls are made, never started: nothing dials
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	newCall := unstartedCalls(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cs, err := ch.newCall(context.Background(), "/grpc.testing.TestService/UnaryCall", nil, true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := newCall(t)
 			tc.before(cs)
 			// The end of the race, after Cancel's check found the call
 			// in progress: the cancel, then what Cancel reads.
@@ -107,5 +93,22 @@ func TestCancelReportsWhetherTheCallEndedCancelled(t *testing.T) {
 				t.Error("Call.Cancel of an ended call = true, want false")
 			}
 		})
+	}
+}
+
+// unstartedCalls returns a maker of calls on a channel that never dials:
+// the calls are made, never started. The channel closes with the test.
+func unstartedCalls(t *testing.T) func(t *testing.T) *callState {
+	ch, err := Insecure("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	return func(t *testing.T) *callState {
+		cs, err := ch.newCall(context.Background(), "/grpc.testing.TestService/UnaryCall", nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
 	}
 }

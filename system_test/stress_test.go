@@ -364,14 +364,30 @@ func (o *stressOp) unaryStatus() error {
 	ctx, cancel := o.ctx()
 	defer cancel()
 	_, call, err := o.s.unary.WithCall(ctx, req, opts...)
-	if err := isStatus("WithCall", err, codes.Code(es.Code), es.Message); err != nil {
+	return endedWith("WithCall", err, call, es, echo)
+}
+
+// endedCall is what a finished call reports of its end (a *channel.Call,
+// a stream).
+type endedCall interface {
+	Code() codes.Code
+	Details() string
+	InitialMetadata() metadata.MD
+	TrailingMetadata() metadata.MD
+}
+
+// endedWith checks that a call asked to end with es did: its error err
+// and the call itself say es's code and message, and with echo its
+// metadata came back.
+func endedWith(what string, err error, call endedCall, es *testgrpc.EchoStatus, echo bool) error {
+	if err := isStatus(what, err, codes.Code(es.Code), es.Message); err != nil {
 		return err
 	}
 	if call.Code() != codes.Code(es.Code) || call.Details() != es.Message {
-		return fmt.Errorf("Call says %v %q, want %v %q", call.Code(), call.Details(), codes.Code(es.Code), es.Message)
+		return fmt.Errorf("%s: the call says %v %q, want %v %q", what, call.Code(), call.Details(), codes.Code(es.Code), es.Message)
 	}
 	if echo {
-		return checkEchoMD("WithCall", call.InitialMetadata(), call.TrailingMetadata())
+		return checkEchoMD(what, call.InitialMetadata(), call.TrailingMetadata())
 	}
 	return nil
 }
@@ -895,16 +911,7 @@ func (o *stressOp) bidiStatus() error {
 		return fmt.Errorf("Send of the status request: %v", err)
 	}
 	_, err = bs.Recv()
-	if err := isStatus(fmt.Sprintf("Recv after the status request after %d rounds", k), err, codes.Code(es.Code), es.Message); err != nil {
-		return err
-	}
-	if bs.Code() != codes.Code(es.Code) || bs.Details() != es.Message {
-		return fmt.Errorf("Call says %v %q, want %v %q", bs.Code(), bs.Details(), codes.Code(es.Code), es.Message)
-	}
-	if echo {
-		return checkEchoMD("bidi", bs.InitialMetadata(), bs.TrailingMetadata())
-	}
-	return nil
+	return endedWith(fmt.Sprintf("bidi: Recv after the status request after %d rounds", k), err, bs, es, echo)
 }
 
 // bidiDeadline: after k rounds (which may already meet the deadline on a

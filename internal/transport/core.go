@@ -253,8 +253,7 @@ func (c *connCore) onSettings(m *settingsFrame) {
 // it while the server's concurrent-stream limit is reached.
 func (c *connCore) onNewStream(s *Stream) {
 	if s.finishedFast() {
-		c.dropQueued(s) // data queued before it ended (Stream.outq)
-		c.emit(effForget{s})
+		c.forgetUnstarted(s) // with data queued before it ended (Stream.outq)
 		return
 	}
 	if c.closed || c.draining {
@@ -282,6 +281,12 @@ func (c *connCore) refuse(s *Stream) {
 // finish and the forget, as closeStream does for a started stream.
 func (c *connCore) fail(s *Stream, f *effFinish) {
 	c.emit(f)
+	c.forgetUnstarted(s)
+}
+
+// forgetUnstarted releases the queued data of s, which never started,
+// and forgets it.
+func (c *connCore) forgetUnstarted(s *Stream) {
 	c.dropQueued(s)
 	c.emit(effForget{s})
 }
@@ -337,8 +342,7 @@ func (c *connCore) startWaiting() {
 		c.waiting[0] = nil
 		c.waiting = c.waiting[1:]
 		if s.finishedFast() {
-			c.dropQueued(s)
-			c.emit(effForget{s})
+			c.forgetUnstarted(s)
 			continue
 		}
 		c.startStream(s)
@@ -468,8 +472,7 @@ func (c *connCore) dropQueued(s *Stream) {
 func (c *connCore) onCancel(s *Stream) {
 	if !s.started {
 		c.removeWaiting(s)
-		c.dropQueued(s)
-		c.emit(effForget{s})
+		c.forgetUnstarted(s)
 		return
 	}
 	if _, ok := c.streams[s.id]; !ok {
