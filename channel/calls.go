@@ -222,7 +222,7 @@ func (u *UnaryUnaryCallable[Req, Resp]) Future(ctx context.Context, req Req, opt
 	}
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](u.ch.sys), started: make(chan struct{})}
 	f.call = u.Start(ctx, req, func(resp Resp, _ *Call, err error) { f.Complete(resp, err) }, opts...)
-	f.Promise.OnCancel(func() { f.call.cancelWith(status.New(codes.Canceled, "call cancelled by the client")) })
+	f.Promise.CancelIf(f.call.Cancel) // false once the call has ended on its own
 	close(f.started)
 	return f
 }
@@ -609,7 +609,7 @@ func (u *StreamUnaryCallable[Req, Resp]) Future(ctx context.Context, reqs iter.S
 		},
 	}, opts...)
 	f.call = &sc.Call
-	f.Promise.OnCancel(func() { f.call.cancelWith(status.New(codes.Canceled, "call cancelled by the client")) })
+	f.Promise.CancelIf(f.call.Cancel) // false once the call has ended on its own
 	close(f.started)
 	if a, ok := sc.s.(*asyncCall[Req, Resp]); ok && !a.cs.isDone() {
 		// The iterator may block: it runs on a goroutine of its own until

@@ -163,6 +163,9 @@ type startChain[Req, Resp any] struct {
 	deadline    time.Time // of the hand-off: the context's or the Timeout's
 	demand      int       // granted by Request before the launch
 	closedEarly bool      // CloseSend came before the launch
+	// cancelLate is a cancel that came while the plain call was being
+	// launched (launched, call not yet set): the launch applies it.
+	cancelLate *status.Error
 }
 
 // newStartChain prepares a started call through ics; begin sends it on.
@@ -241,8 +244,13 @@ func (c *startChain[Req, Resp]) proceed(next int, d *interceptors.ClientCallDeta
 		close(c.ready)
 	}
 	c.side = side
-	demand, closeSend := c.demand, c.closedEarly
+	demand, closeSend, late := c.demand, c.closedEarly, c.cancelLate
+	c.cancelLate = nil
 	c.mu.Unlock()
+	if late != nil {
+		call.cancelWith(late)
+		return
+	}
 	if side != nil {
 		if demand > 0 {
 			side.request(demand)
@@ -382,26 +390,44 @@ func (c *startChain[Req, Resp]) IsActive() bool {
 	}
 }
 
+// Cancel ends the call CANCELLED: before the launch, here; during it, as
+// the launch returns (true: the call has reported no end, and its request
+// has at most just been handed to the connection); after it, through the
+// plain call, which says whether the cancel is what ended it.
 func (c *startChain[Req, Resp]) Cancel() bool {
-	if c.abort(status.New(codes.Canceled, "call cancelled by the client")) {
+	st := status.New(codes.Canceled, "call cancelled by the client")
+	if c.abort(st) {
 		return true
 	}
-	select {
-	case <-c.ready:
-		return c.call.Cancel()
-	default:
-		return false
+	call, launching := c.lateCancel(st)
+	if launching {
+		return true
 	}
+	return call.Cancel()
 }
 
 func (c *startChain[Req, Resp]) cancelWith(st *status.Error) {
-	if !c.abort(st) {
-		select {
-		case <-c.ready:
-			c.call.cancelWith(st)
-		default:
-		}
+	if c.abort(st) {
+		return
 	}
+	if call, launching := c.lateCancel(st); !launching {
+		call.cancelWith(st)
+	}
+}
+
+// lateCancel is a cancel with st of a call abort could not end: one being
+// launched gets st as its cancelLate (launching true); otherwise call is
+// the launched or finished call.
+func (c *startChain[Req, Resp]) lateCancel(st *status.Error) (call *Call, launching bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.call == nil { // launched, since abort refused: the launch is under way
+		if c.cancelLate == nil {
+			c.cancelLate = st
+		}
+		return nil, true
+	}
+	return c.call, false
 }
 
 func (c *startChain[Req, Resp]) TimeRemaining() (time.Duration, bool) {

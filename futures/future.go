@@ -49,8 +49,10 @@ type Future[T any] interface {
 	// Cancel cancels a future that is still running: it runs the cancel
 	// hook once (see Promise.OnCancel), on the calling goroutine, then
 	// completes the future with ErrCancelled. It returns true if this call
-	// cancelled the future and false if the future was already done or
-	// another cancellation had already won.
+	// cancelled the future and false if the future was already done,
+	// another cancellation had already won, or its producer could no
+	// longer stop (Promise.CancelIf: the RPC behind a call's future had
+	// already ended, and the future completes with its result).
 	Cancel() bool
 
 	// Cancelled reports whether the future completed through Cancel.

@@ -493,10 +493,129 @@ func TestPanickingCallbackDoesNotStopOthers(t *testing.T) {
 	p.AddDoneCallback(func(futures.Future[int]) { panic("late") })
 }
 
+// TestCancelIf is a table test of a Cancel that asks first (CancelIf):
+// what the promise ends with, what Cancel and a Complete made while it
+// decides return, and whether the OnCancel hooks run.
+func TestCancelIf(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		goAhead  bool
+		complete bool // Complete(7, errBoom) while the function decides
+		after    bool // Complete(8, nil) after Cancel returns
+
+		wantCancel    bool // Cancel's result
+		wantComplete  bool // the Complete's result while deciding
+		wantHook      bool
+		wantCancelled bool
+		wantValue     int
+		wantErr       error
+		wantRunning   bool // still running after Cancel (and before after)
+	}{
+		{name: "goes ahead", goAhead: true, wantCancel: true, wantHook: true, wantCancelled: true, wantErr: futures.ErrCancelled},
+		{name: "goes ahead over a Complete", goAhead: true, complete: true, wantCancel: true, wantHook: true, wantCancelled: true, wantErr: futures.ErrCancelled},
+		{name: "refused, then completed", after: true, wantRunning: true, wantValue: 8},
+		{name: "refused over a Complete", complete: true, wantValue: 7, wantErr: errBoom},
+		{name: "refused over a Complete, later one ignored", complete: true, after: true, wantValue: 7, wantErr: errBoom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := futures.New[int](nil)
+			hook := false
+			p.OnCancel(func() { hook = true })
+			var completed bool
+			p.CancelIf(func() bool {
+				if !p.Running() || isClosed(p.Done()) {
+					t.Error("the promise was done while CancelIf's function ran")
+				}
+				if p.Cancel() {
+					t.Error("a second Cancel won while the first decided")
+				}
+				if tc.complete {
+					completed = p.Complete(7, errBoom)
+				}
+				return tc.goAhead
+			})
+			if got := p.Cancel(); got != tc.wantCancel {
+				t.Errorf("Cancel() = %v, want %v", got, tc.wantCancel)
+			}
+			if completed != tc.wantComplete {
+				t.Errorf("Complete while deciding = %v, want %v", completed, tc.wantComplete)
+			}
+			if hook != tc.wantHook {
+				t.Errorf("OnCancel hook ran: %v, want %v", hook, tc.wantHook)
+			}
+			if p.Running() != tc.wantRunning {
+				t.Errorf("Running() after Cancel = %v, want %v", p.Running(), tc.wantRunning)
+			}
+			if tc.after {
+				if got, want := p.Complete(8, nil), tc.wantRunning; got != want {
+					t.Errorf("Complete after Cancel = %v, want %v", got, want)
+				}
+			}
+			v, err, ok := p.Value()
+			if !ok {
+				t.Fatal("the promise is still running")
+			}
+			if v != tc.wantValue || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || p.Cancelled() != tc.wantCancelled {
+				t.Errorf("ended with %d, %v (cancelled %v), want %d, %v (cancelled %v)", v, err, p.Cancelled(), tc.wantValue, tc.wantErr, tc.wantCancelled)
+			}
+		})
+	}
+	t.Run("asked once per Cancel, again after a refusal", func(t *testing.T) {
+		p := futures.New[int](nil)
+		asked := 0
+		p.CancelIf(func() bool { asked++; return asked > 1 })
+		if p.Cancel() {
+			t.Fatal("the first Cancel won although refused")
+		}
+		if !p.Cancel() || !p.Cancelled() || asked != 2 {
+			t.Errorf("second Cancel: cancelled %v after %d asks, want true after 2", p.Cancelled(), asked)
+		}
+		if p.Cancel() || asked != 2 {
+			t.Errorf("a Cancel of a done promise asked again (%d asks)", asked)
+		}
+	})
+	t.Run("a panic cancels and goes on", func(t *testing.T) {
+		p := futures.New[int](nil)
+		p.CancelIf(func() bool { panic("decide") })
+		func() {
+			defer func() {
+				if r := recover(); r != "decide" {
+					t.Errorf("recovered %v, want the function's panic", r)
+				}
+			}()
+			p.Cancel()
+		}()
+		if !p.Cancelled() {
+			t.Error("promise not cancelled after CancelIf's function panicked")
+		}
+	})
+	t.Run("a waiter sees only the final result", func(t *testing.T) {
+		p := futures.New[int](nil)
+		release := make(chan struct{})
+		p.CancelIf(func() bool { <-release; return false })
+		got := make(chan int, 1)
+		go func() {
+			v, _ := p.Result(context.Background())
+			got <- v
+		}()
+		cancelled := make(chan bool, 1)
+		go func() { cancelled <- p.Cancel() }()
+		close(release)
+		if <-cancelled {
+			t.Fatal("Cancel won although refused")
+		}
+		p.Complete(3, nil)
+		if v := <-got; v != 3 {
+			t.Errorf("Result() = %d, want 3", v)
+		}
+	})
+}
+
 func TestNilFunctionsPanic(t *testing.T) {
 	for name, fn := range map[string]func(){
 		"AddDoneCallback": func() { futures.New[int](nil).AddDoneCallback(nil) },
 		"OnCancel":        func() { futures.New[int](nil).OnCancel(nil) },
+		"CancelIf":        func() { futures.New[int](nil).CancelIf(nil) },
 		"Then":            func() { futures.Then[int, int](futures.New[int](nil), nil) },
 	} {
 		t.Run(name, func(t *testing.T) {

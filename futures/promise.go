@@ -50,7 +50,14 @@ type Promise[T any] struct {
 	done      chan struct{}     // guarded by mu until stateDone, then read-only; created by the first Done or waiting Result
 	callbacks []func(Future[T]) // guarded by mu; waiting to run on the callback goroutine
 	draining  bool              // guarded by mu; the callback goroutine is running
-	onCancel  func()            // guarded by mu; cleared when the promise leaves statePending
+	onCancel  func()            // guarded by mu; cleared when the promise is done
+	// decide, set by CancelIf, is asked by Cancel whether to go ahead
+	// (guarded by mu). While it decides, a Complete's result is held
+	// here, to be the result if the cancellation is refused.
+	decide  func() bool
+	held    bool
+	heldV   T
+	heldErr error
 }
 
 // New returns a pending promise. sys is the actor system through which
@@ -65,17 +72,26 @@ func New[T any](sys *actor.ActorSystem) *Promise[T] {
 // Complete, Fail and Cancel wins. Complete is safe to call from any goroutine,
 // including an actor's Receive: it never blocks on user code, never runs a
 // callback, and starts a goroutine only if done callbacks are waiting.
+//
+// While a Cancel is asking the function set with CancelIf, Complete returns
+// false but keeps v and err: they become the promise's result if that
+// function refuses the cancellation, and are dropped if it goes ahead.
 func (p *Promise[T]) Complete(v T, err error) bool {
-	if p.state.Load() != statePending {
+	if p.state.Load() == stateDone {
 		return false
 	}
 	p.mu.Lock()
-	if p.state.Load() != statePending {
-		p.mu.Unlock()
-		return false
+	switch p.state.Load() {
+	case statePending:
+		p.settleLocked(v, err, false)
+		return true
+	case stateCancelling:
+		if p.decide != nil && !p.held {
+			p.held, p.heldV, p.heldErr = true, v, err
+		}
 	}
-	p.settleLocked(v, err, false)
-	return true
+	p.mu.Unlock()
+	return false
 }
 
 // Fail completes the promise with the zero value and err; it is
@@ -86,11 +102,14 @@ func (p *Promise[T]) Fail(err error) bool {
 	return p.Complete(zero, err)
 }
 
-// Cancel implements [Future.Cancel]: if the promise is still pending, it runs
-// the hooks set with OnCancel on the calling goroutine, then completes the
-// promise with ErrCancelled and returns true. Waiters wake only after the
-// hooks have returned. If a hook panics, the promise is still completed with
-// ErrCancelled and the panic continues in the caller.
+// Cancel implements [Future.Cancel]: if the promise is still pending, it asks
+// the function set with CancelIf, if any, whether to go ahead; if so, it
+// runs the hooks set with OnCancel on the calling goroutine, then completes
+// the promise with ErrCancelled and returns true. Waiters wake only after the
+// hooks have returned. If that function or a hook panics, the promise is
+// still completed with ErrCancelled and the panic continues in the caller.
+// A refused Cancel runs no hook and returns false; the promise then
+// completes with what its producer gives Complete (see there).
 func (p *Promise[T]) Cancel() bool {
 	if p.state.Load() != statePending {
 		return false
@@ -101,34 +120,80 @@ func (p *Promise[T]) Cancel() bool {
 		return false
 	}
 	p.state.Store(stateCancelling)
+	decide := p.decide
+	p.mu.Unlock()
+
+	settled := false
+	defer func() {
+		if !settled { // a panic in decide or a hook
+			var zero T
+			p.mu.Lock()
+			p.settleLocked(zero, cancelledErr, true)
+		}
+	}()
+	if decide != nil && !decide() {
+		settled = true
+		p.refuse()
+		return false
+	}
+	p.mu.Lock()
 	hook := p.onCancel
 	p.onCancel = nil
 	p.mu.Unlock()
-
-	defer func() {
-		var zero T
-		p.mu.Lock()
-		p.settleLocked(zero, cancelledErr, true)
-	}()
 	if hook != nil {
 		hook()
 	}
+	settled = true
+	var zero T
+	p.mu.Lock()
+	p.settleLocked(zero, cancelledErr, true)
 	return true
+}
+
+// refuse ends a Cancel that CancelIf's function refused: the promise
+// completes with a result Complete gave meanwhile, or is pending again.
+func (p *Promise[T]) refuse() {
+	p.mu.Lock()
+	if p.held {
+		p.settleLocked(p.heldV, p.heldErr, false)
+		return
+	}
+	p.state.Store(statePending)
+	p.mu.Unlock()
+}
+
+// CancelIf sets fn as what Cancel asks, on the canceller's goroutine and
+// before any OnCancel hook runs, whether the cancellation goes ahead: a
+// producer that can no longer stop its work (an RPC that has already
+// ended, its result on the way) returns false, and the Cancel returns
+// false, as grpcio's cancel() does once the RPC has completed. fn replaces
+// an earlier one; setting it on a promise that is done does nothing. It
+// must not wait for its own promise's result. CancelIf panics if fn is nil.
+func (p *Promise[T]) CancelIf(fn func() bool) {
+	if fn == nil {
+		panic("futures: CancelIf called with a nil function")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state.Load() == stateDone {
+		return
+	}
+	p.decide = fn
 }
 
 // OnCancel sets fn to run when a Cancel call wins: once, synchronously inside
 // that Cancel, on the canceller's goroutine, before the promise completes
 // with ErrCancelled. RPCs use it to reset their stream. Several hooks may be
 // set; they run in the order they were set. Setting a hook on a promise that
-// is done (or being cancelled) does nothing. A hook must not wait for its own
-// promise's result. OnCancel panics if fn is nil.
+// is done does nothing; one set while a Cancel runs may miss it. A hook must
+// not wait for its own promise's result. OnCancel panics if fn is nil.
 func (p *Promise[T]) OnCancel(fn func()) {
 	if fn == nil {
 		panic("futures: OnCancel called with a nil function")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state.Load() != statePending {
+	if p.state.Load() == stateDone {
 		return
 	}
 	if prev := p.onCancel; prev != nil {
@@ -281,7 +346,9 @@ func (p *Promise[T]) PipeTo(pid *actor.PID, opts ...PipeOption) {
 // the state not yet stateDone; it releases mu.
 func (p *Promise[T]) settleLocked(v T, err error, cancelled bool) {
 	p.value, p.err, p.cancelled = v, err, cancelled
-	p.onCancel = nil
+	p.onCancel, p.decide = nil, nil
+	var zero T
+	p.held, p.heldV, p.heldErr = false, zero, nil
 	p.state.Store(stateDone)
 	if p.done != nil {
 		close(p.done)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -142,6 +143,46 @@ func TestCallFormsUnaryUnary(t *testing.T) {
 		waitFor(t, "call end after Future.Cancel", call.Done(), localBound)
 		if c := call.Code(); c != codes.Canceled {
 			t.Fatalf("call code after Future.Cancel: %v, want CANCELLED", c)
+		}
+	})
+
+	// Cancel after the call has ended, its response perhaps not yet handed
+	// to the future: the cancel is refused (grpcio's cancel() returns False
+	// once the RPC has completed) and the future gets the response.
+	t.Run("FutureCancelAfterEnd", func(t *testing.T) {
+		for i := range 200 {
+			f := s.unary.Future(tctx(t), okReq)
+			waitFor(t, fmt.Sprintf("iteration %d: call end", i), f.Call().Done(), localBound)
+			if f.Cancel() {
+				t.Fatalf("iteration %d: Cancel returned true for a call that had ended %v", i, f.Call().Code())
+			}
+			resp, err := f.Result(tctx(t))
+			if err != nil || f.Cancelled() {
+				t.Fatalf("iteration %d: Result after a refused Cancel: %v (cancelled %v), want the response", i, err, f.Cancelled())
+			}
+			checkPayload(t, "Future", resp.GetPayload(), 1000)
+		}
+	})
+
+	// Cancel while the response arrives: whatever Cancel returns, the
+	// future and the call behind it agree (true: both cancelled; false:
+	// the response).
+	t.Run("FutureCancelRacesResponse", func(t *testing.T) {
+		for i := range 1000 {
+			f := s.unary.Future(tctx(t), &simpleReq{})
+			for range i % 40 {
+				runtime.Gosched()
+			}
+			cancelled := f.Cancel()
+			_, err := f.Result(tctx(t))
+			waitFor(t, fmt.Sprintf("iteration %d: call end", i), f.Call().Done(), localBound)
+			code := f.Call().Code()
+			switch {
+			case cancelled && (!errors.Is(err, futures.ErrCancelled) || code != codes.Canceled):
+				t.Fatalf("iteration %d: Cancel returned true; Result %v, call code %v; want futures.ErrCancelled and CANCELLED", i, err, code)
+			case !cancelled && (err != nil || code != codes.OK || f.Cancelled()):
+				t.Fatalf("iteration %d: Cancel returned false; Result %v, call code %v, Cancelled %v; want the response", i, err, code, f.Cancelled())
+			}
 		}
 	})
 
