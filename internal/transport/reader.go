@@ -70,6 +70,12 @@ type reader struct {
 	trailersRemain uint32
 	sawRegular     bool
 	invalid        error
+	// blocks keeps decoded indexed-only header blocks (blockcache.go).
+	// For the block readHeaders last read, hit is what blocks held for
+	// it, or else key is its bytes if it may be kept once decoded.
+	blocks blockCache
+	hit    *wire.HeaderBlock
+	key    []byte
 }
 
 func (r *reader) run() {
@@ -273,8 +279,18 @@ func (r *reader) readHeaders(fr *http2.Framer, hf *http2.HeadersFrame, frag []by
 	*mh = http2.MetaHeadersFrame{HeadersFrame: hf, Fields: mh.Fields[:0]}
 	r.headersRemain, r.trailersRemain = r.maxList, r.maxList
 	r.sawRegular, r.invalid = false, nil
-	r.hdec.SetEmitEnabled(true)
 	ended := hf.HeadersEnded()
+	r.hit, r.key = nil, nil
+	switch {
+	case ended && cacheable(frag):
+		if r.hit = r.blocks.get(frag); r.hit != nil {
+			return mh, nil // decoded before, with the same table
+		}
+		r.key = frag // r.headers keeps it if it decodes cleanly
+	case !ended || !allIndexed(frag):
+		r.blocks.reset()
+	}
+	r.hdec.SetEmitEnabled(true)
 	for {
 		// A fragment over twice what the list may still hold, or one
 		// after an invalid field, closes the connection (as the Framer).
@@ -532,6 +548,20 @@ func (r *reader) end(s *Stream, st *status.Error, trailer map[string][]string) {
 	}
 }
 
+// block is what the header block readHeaders just read says: kept from
+// an earlier block of the same bytes (r.hit), or decoded from its fields
+// and kept if it may be.
+func (r *reader) block(f *http2.MetaHeadersFrame) wire.HeaderBlock {
+	if r.hit != nil {
+		return *r.hit
+	}
+	block := wire.DecodeHeaderBlock(f.Fields)
+	if r.key != nil && block.Metadata == nil && block.Malformed == "" {
+		r.blocks.put(r.key, &block)
+	}
+	return block
+}
+
 func (r *reader) headers(f *http2.MetaHeadersFrame) {
 	c := r.c
 	s := c.lookup(f.StreamID)
@@ -542,7 +572,7 @@ func (r *reader) headers(f *http2.MetaHeadersFrame) {
 		r.failStream(s, status.Errorf(codes.Internal, "stream %d: response header list larger than the limit of %d bytes", f.StreamID, c.cfg.MaxHeaderListSize), http2.ErrCodeFrameSize)
 		return
 	}
-	block := wire.DecodeHeaderBlock(f.Fields)
+	block := r.block(f)
 	end := f.StreamEnded()
 	if !s.gotHeaders {
 		if block.HTTPStatus >= 100 && block.HTTPStatus < 200 {
