@@ -43,6 +43,9 @@ func WithCodec[Req, Resp any](serialize func(Req) ([]byte, error), deserialize f
 	})
 }
 
+// mergeOpts decodes a response into the new message made for it.
+var mergeOpts = proto.UnmarshalOptions{Merge: true}
+
 // codec turns requests into bytes and bytes into responses. marshal
 // appends to dst, which has the message prefix reserved.
 type codec[Req, Resp any] struct {
@@ -83,8 +86,11 @@ func newCodec[Req, Resp any](opts []MethodOption[Req, Resp]) codec[Req, Resp] {
 	case proto.Message:
 		if typ, ok := staticMessageType(m); ok {
 			c.unmarshal = func(b []byte) (Resp, error) {
+				// A new message is empty: merging into it is decoding, less
+				// the Reset that proto.Unmarshal does first (about 50 of
+				// 290 ns for an empty SimpleResponse).
 				msg := typ.New().Interface()
-				err := proto.Unmarshal(b, msg)
+				err := mergeOpts.Unmarshal(b, msg)
 				return msg.(Resp), err
 			}
 			c.copies = true
