@@ -104,6 +104,22 @@ func TestCacheable(t *testing.T) {
 	}
 }
 
+// blockEncoder returns a function that HPACK-encodes name, value pairs
+// into one header block with an encoder of its own, as a server would.
+func blockEncoder(tb testing.TB) func(kv ...string) []byte {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	return func(kv ...string) []byte {
+		buf.Reset()
+		for _, f := range hdrs(kv...) {
+			if err := enc.WriteField(f); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		return bytes.Clone(buf.Bytes())
+	}
+}
+
 // TestResponseBlockCacheFollowsTable sends response header blocks whose
 // bytes repeat while the server's HPACK table changes under them: the
 // same one-byte trailers first mean grpc-status 0, then, after a block
@@ -113,17 +129,7 @@ func TestCacheable(t *testing.T) {
 func TestResponseBlockCacheFollowsTable(t *testing.T) {
 	ct := startReady(t, Config{})
 	p := ct.peer
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf) // the server's table, mirrored by the client's decoder
-	encode := func(kv ...string) []byte {
-		buf.Reset()
-		for _, f := range hdrs(kv...) {
-			if err := enc.WriteField(f); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return bytes.Clone(buf.Bytes())
-	}
+	encode := blockEncoder(t) // the server's table, mirrored by the client's decoder
 	send := func(id uint32, block []byte, end bool) {
 		t.Helper()
 		if end {
@@ -178,17 +184,7 @@ func TestResponseBlockCacheFollowsTable(t *testing.T) {
 // 200" and the content type, then "grpc-status: 0"): decoded each time
 // (the cache emptied before each block) or found in the cache.
 func BenchmarkResponseBlock(b *testing.B) {
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
-	encode := func(kv ...string) []byte {
-		buf.Reset()
-		for _, f := range hdrs(kv...) {
-			if err := enc.WriteField(f); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return bytes.Clone(buf.Bytes())
-	}
+	encode := blockEncoder(b)
 	headers := []string{":status", "200", "content-type", "application/grpc"}
 	trailers := []string{"grpc-status", "0"}
 	first := [][]byte{encode(headers...), encode(trailers...)}
