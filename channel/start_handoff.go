@@ -392,8 +392,10 @@ func (c *startChain[Req, Resp]) IsActive() bool {
 
 // Cancel ends the call CANCELLED: before the launch, here; during it, as
 // the launch returns (true: the call has reported no end, and its request
-// has at most just been handed to the connection); after it, through the
-// plain call, which says whether the cancel is what ended it.
+// has at most just been handed to the connection; only a launch that
+// fails the call at once, a closed channel for one, ends it otherwise);
+// after it, through the plain call, which says whether the cancel is what
+// ended it.
 func (c *startChain[Req, Resp]) Cancel() bool {
 	st := status.New(codes.Canceled, "call cancelled by the client")
 	if c.abort(st) {
