@@ -23,6 +23,11 @@
 // while there are callbacks to run, so a promise that nobody observes through
 // callbacks costs one allocation and no goroutine.
 //
+// A producer that cannot always stop its work says so with
+// [Promise.CancelIf]: Cancel asks it first, and a refused Cancel returns
+// false and leaves the promise to the producer's result (an RPC that has
+// already ended refuses, as grpcio's cancel() returns False then).
+//
 // Errors: waiting past the context's end returns an error that matches both
 // [ErrTimeout] and the context's error with [errors.Is]; a cancelled future
 // returns a *status.Error with code CANCELLED that matches [ErrCancelled].
