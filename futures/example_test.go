@@ -64,3 +64,18 @@ func ExampleFuture_PipeTo() {
 	// Output:
 	// value=42 err=<nil>
 }
+
+func ExamplePromise_CancelIf() {
+	// A producer whose work may already be over refuses to be cancelled
+	// then, and its result still arrives.
+	p := futures.New[string](nil)
+	finished := true // say the work ended just before the cancel
+	p.CancelIf(func() bool { return !finished })
+	fmt.Println("cancelled:", p.Cancel())
+	p.Complete("result", nil)
+	v, err := p.Result(context.Background())
+	fmt.Println(v, err)
+	// Output:
+	// cancelled: false
+	// result <nil>
+}
