@@ -263,6 +263,14 @@ func checkZeros(what string, p *testgrpc.Payload, n int) error {
 	return nil
 }
 
+// codeIs checks the code a call ended with.
+func codeIs(got, want codes.Code) error {
+	if got != want {
+		return fmt.Errorf("Code %v, want %v", got, want)
+	}
+	return nil
+}
+
 // isStatus checks that err is a *status.Error with code and, if msg is not
 // "", that message.
 func isStatus(what string, err error, code codes.Code, msg string) error {
@@ -548,10 +556,7 @@ func (o *stressOp) serverStream() error {
 			return fmt.Errorf("Recv after %d responses: %v, want io.EOF", len(sizes), err)
 		}
 	}
-	if c := rs.Code(); c != codes.OK {
-		return fmt.Errorf("Code %v, want OK", c)
-	}
-	return nil
+	return codeIs(rs.Code(), codes.OK)
 }
 
 // cancelNow cancels a call through its context or its Cancel.
@@ -630,10 +635,7 @@ func (o *stressOp) serverStreamDeadline() error {
 			return err
 		}
 	}
-	if c := rs.Code(); c != codes.DeadlineExceeded {
-		return fmt.Errorf("Code %v, want DEADLINE_EXCEEDED", c)
-	}
-	return nil
+	return codeIs(rs.Code(), codes.DeadlineExceeded)
 }
 
 // serverStreamStart: the callback form, with or without demand; the
@@ -708,10 +710,7 @@ func (o *stressOp) serverStreamStart() error {
 	if !header {
 		return errors.New("OnHeader not called")
 	}
-	if c := sc.Code(); c != codes.OK {
-		return fmt.Errorf("Code %v, want OK", c)
-	}
-	return nil
+	return codeIs(sc.Code(), codes.OK)
 }
 
 func (o *stressOp) inReqs(n int) ([]*inReq, int) {
@@ -799,10 +798,7 @@ func (o *stressOp) clientStreamCancel() error {
 	if err := isStatus(fmt.Sprintf("CloseAndRecv after cancel after %d requests", k), err, codes.Canceled, ""); err != nil {
 		return err
 	}
-	if c := cs.Code(); c != codes.Canceled {
-		return fmt.Errorf("Code %v, want CANCELLED", c)
-	}
-	return nil
+	return codeIs(cs.Code(), codes.Canceled)
 }
 
 func (o *stressOp) pingReq(respSize int, interval time.Duration) *outReq {
@@ -850,8 +846,8 @@ func (o *stressOp) bidi() error {
 	if _, err := bs.Recv(); err != io.EOF {
 		return fmt.Errorf("Recv after CloseSend: %v, want io.EOF", err)
 	}
-	if c := bs.Code(); c != codes.OK {
-		return fmt.Errorf("Code %v, want OK", c)
+	if err := codeIs(bs.Code(), codes.OK); err != nil {
+		return err
 	}
 	if echo {
 		return checkEchoMD("bidi", bs.InitialMetadata(), bs.TrailingMetadata())
@@ -884,10 +880,7 @@ func (o *stressOp) bidiCancel() error {
 	if err := isStatus(fmt.Sprintf("Recv after cancel after %d rounds", k), err, codes.Canceled, ""); err != nil {
 		return err
 	}
-	if c := bs.Code(); c != codes.Canceled {
-		return fmt.Errorf("Code %v, want CANCELLED", c)
-	}
-	return nil
+	return codeIs(bs.Code(), codes.Canceled)
 }
 
 func (o *stressOp) bidiStatus() error {
@@ -957,10 +950,7 @@ func (o *stressOp) bidiDeadline() error {
 	if err := isStatus("Recv of the sleeping request with "+what, err, codes.DeadlineExceeded, ""); err != nil {
 		return err
 	}
-	if c := bs.Code(); c != codes.DeadlineExceeded {
-		return fmt.Errorf("Code %v, want DEADLINE_EXCEEDED", c)
-	}
-	return nil
+	return codeIs(bs.Code(), codes.DeadlineExceeded)
 }
 
 // serverStreamBreak leaves All's loop after k responses, which cancels
@@ -1067,10 +1057,7 @@ func (o *stressOp) serverStreamStartCancel() error {
 	if err := isStatus(fmt.Sprintf("OnEnd after cancel after %d of %d responses", k, len(sizes)), endErr, codes.Canceled, ""); err != nil {
 		return err
 	}
-	if c := sc.Code(); c != codes.Canceled {
-		return fmt.Errorf("Code %v, want CANCELLED", c)
-	}
-	return nil
+	return codeIs(sc.Code(), codes.Canceled)
 }
 
 // clientStreamRacingCancel: large requests sent while another goroutine
