@@ -580,12 +580,17 @@ func (u *StreamUnaryCallable[Req, Resp]) WithCall(ctx context.Context, reqs iter
 	if err != nil {
 		return zero, nil, err
 	}
+	resp, err := u.exchange(cs, reqs)
+	return resp, &Call{plainCall{cs}}, err
+}
+
+// exchange sends reqs on the opened call cs and waits for its response.
+func (u *StreamUnaryCallable[Req, Resp]) exchange(cs *callState, reqs iter.Seq[Req]) (Resp, error) {
 	// The requests go out from a goroutine of the call's, so that a server
 	// that answers before reading them all, or an iterator that blocks,
 	// cannot hold the caller once the call has ended.
 	go pumpRequests(cs, &u.codec, reqs)
-	resp, err := recvOne(cs, &u.codec)
-	return resp, &Call{plainCall{cs}}, err
+	return recvOne(cs, &u.codec)
 }
 
 // Future starts the call and returns at once with a future of its

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"iter"
+	"sync"
 
 	"github.com/grpcactor/grpcactor/codes"
 	"github.com/grpcactor/grpcactor/futures"
@@ -21,10 +22,12 @@ func (u *UnaryUnaryCallable[Req, Resp]) terminal() interceptors.UnaryInvoker {
 			return nil, nil, err
 		}
 		p := UnaryUnaryCallable[Req, Resp]{u.plain(d.Method)}
-		resp, cs, err := p.invoke(ctx, r, detailsOptions(ctx, d))
-		if cs == nil {
+		cs, err := p.ch.newCall(ctx, p.method, detailsOptions(ctx, d), false)
+		if err != nil {
 			return nil, nil, err
 		}
+		chainCallsOf(ctx).made(cs)
+		resp, err := p.run(cs, r)
 		if err != nil {
 			return nil, &Call{plainCall{cs}}, err
 		}
@@ -67,22 +70,87 @@ func runUnaryChain[Resp any](ctx context.Context, method string, run func(contex
 }
 
 // unaryChainFuture runs intercepted on a goroutine of its own and returns
-// its future; the future's Cancel cancels the chain's context.
+// its future. The future's Cancel is decided as a plain call's is
+// (chainCalls.cancel): refused once the chain has returned or its call
+// has ended OK; else it cancels the chain's call and context.
 func unaryChainFuture[Req, Resp any](c *callable[Req, Resp], ctx context.Context, intercepted func(context.Context) (Resp, *Call, error)) *CallFuture[Resp] {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	t := new(chainCalls)
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, chainCallsKey{}, t))
 	f := &CallFuture[Resp]{Promise: futures.New[Resp](c.ch.sys), started: make(chan struct{})}
-	f.Promise.OnCancel(cancel)
+	f.Promise.CancelIf(func() bool { return t.cancel(cancel) })
 	go func() {
 		defer cancel()
 		resp, call, err := intercepted(ctx)
+		t.returned()
 		f.call = call
 		close(f.started)
 		f.Complete(resp, err)
 	}()
 	return f
+}
+
+// chainCalls is what the future of a call through a blocking interceptor
+// chain knows of the chain, for its Cancel: the last plain call the
+// chain's terminal invoker made (with the chain's context: a retrying
+// interceptor makes several), and whether the chain has returned.
+type chainCalls struct {
+	mu   sync.Mutex
+	last *callState
+	done bool
+}
+
+// chainCallsKey is the context key of a future's chainCalls.
+type chainCallsKey struct{}
+
+// chainCallsOf returns the chainCalls of the future whose chain ctx is
+// from, or nil.
+func chainCallsOf(ctx context.Context) *chainCalls {
+	t, _ := ctx.Value(chainCallsKey{}).(*chainCalls)
+	return t
+}
+
+// made records a plain call the terminal invoker made (t may be nil).
+func (t *chainCalls) made(cs *callState) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.last = cs
+	t.mu.Unlock()
+}
+
+// returned records that the chain has returned.
+func (t *chainCalls) returned() {
+	t.mu.Lock()
+	t.done = true
+	t.mu.Unlock()
+}
+
+// cancel decides a Cancel of the future, as grpcio's cancel() does for a
+// call: false once the chain has returned (the future gets its result),
+// or once its last call has ended OK (the chain is returning the
+// response); otherwise the last call, if active, is cancelled (a call
+// that ends OK just then refuses, as above) and so is the chain's
+// context (cancelCtx), and the cancel is accepted. Accepted while the
+// chain runs an interceptor (before its first call, between calls, or
+// after a call that failed), the chain may still return a response (an
+// interceptor that answers from a cache, or recovers from the error):
+// the future is cancelled all the same.
+func (t *chainCalls) cancel(cancelCtx context.CancelFunc) bool {
+	t.mu.Lock()
+	done, last := t.done, t.last
+	t.mu.Unlock()
+	if done {
+		return false
+	}
+	if last != nil && !(plainCall{last}).Cancel() && last.isDone() && last.final == nil {
+		return false
+	}
+	cancelCtx()
+	return true
 }
 
 func (u *UnaryStreamCallable[Req, Resp]) terminal() interceptors.UnaryStreamInvoker {
@@ -156,15 +224,16 @@ func interceptedStream[Resp any](s interceptors.ClientStream, method string) *Re
 func (u *StreamUnaryCallable[Req, Resp]) terminal() interceptors.StreamUnaryInvoker {
 	return func(ctx context.Context, d *interceptors.ClientCallDetails, reqs iter.Seq[any]) (any, interceptors.Call, error) {
 		p := StreamUnaryCallable[Req, Resp]{u.plain(d.Method)}
-		resp, call, err := p.WithCall(ctx, typedReqs[Req](reqs, d.Method), detailsOptions(ctx, d)...)
-		var ic interceptors.Call
-		if call != nil {
-			ic = call
-		}
+		cs, err := openStream(p.ch, ctx, p.method, detailsOptions(ctx, d))
 		if err != nil {
-			return nil, ic, err
+			return nil, nil, err
 		}
-		return resp, ic, nil
+		chainCallsOf(ctx).made(cs)
+		resp, err := p.exchange(cs, typedReqs[Req](reqs, d.Method))
+		if err != nil {
+			return nil, &Call{plainCall{cs}}, err
+		}
+		return resp, &Call{plainCall{cs}}, nil
 	}
 }
 
