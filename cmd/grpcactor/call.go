@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"github.com/grpcactor/grpcactor/metadata"
 	"github.com/grpcactor/grpcactor/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -112,23 +114,26 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		return c.fail("service %s has no method %q", svcName, mName)
 	}
 	types := e.src.Types()
-	jio := &jsonIO{
+	jio := &msgIO{
 		in:      md.Input(),
 		outDesc: md.Output(),
+		text:    c.cfg.format == "text",
 		un:      protojson.UnmarshalOptions{Resolver: types},
+		tun:     prototext.UnmarshalOptions{Resolver: types},
 		out:     c.stdout,
-		mar:     protojson.MarshalOptions{Resolver: types},
+		mar:     protojson.MarshalOptions{Resolver: types, EmitUnpopulated: c.cfg.emitDefaults},
+		tmar:    prototext.MarshalOptions{Resolver: types, Multiline: true, Indent: "  "},
 	}
-	var reqs *json.Decoder
+	var reqs requests
 	switch {
 	case c.cfg.dataSet && c.cfg.data == "@":
-		reqs = json.NewDecoder(c.stdin)
+		reqs = jio.reader(c.stdin)
 	case c.cfg.dataSet:
-		reqs = json.NewDecoder(strings.NewReader(c.cfg.data))
+		reqs = jio.reader(strings.NewReader(c.cfg.data))
 	case md.IsStreamingClient():
-		reqs = json.NewDecoder(c.stdin)
+		reqs = jio.reader(c.stdin)
 	default:
-		reqs = json.NewDecoder(strings.NewReader("{}"))
+		reqs = &oneEmpty{text: jio.text}
 	}
 	path := "/" + string(sd.FullName()) + "/" + mName
 	var hdr, trl metadata.MD
@@ -258,28 +263,114 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 	return 0
 }
 
-// jsonIO turns JSON into request messages and responses into JSON.
-type jsonIO struct {
-	in      protoreflect.MessageDescriptor
-	outDesc protoreflect.MessageDescriptor
-	un      protojson.UnmarshalOptions
-	mu      sync.Mutex
-	out     io.Writer
-	mar     protojson.MarshalOptions
+// recordSeparator separates text-format requests in the input, and
+// text-format responses after the first in the output (as grpcurl does).
+const recordSeparator = 0x1E
+
+// requests is a source of request documents: JSON values, or text-format
+// messages separated by recordSeparator.
+type requests interface {
+	// next returns the next document; ok is false at the end of the input.
+	next() (doc []byte, ok bool, err error)
 }
 
-// next reads the next request and serializes it; ok is false at the end
-// of the input.
-func (j *jsonIO) next(d *json.Decoder) (req []byte, ok bool, err error) {
+// jsonDocs reads concatenated JSON values.
+type jsonDocs struct{ d *json.Decoder }
+
+func (j jsonDocs) next() ([]byte, bool, error) {
 	var raw json.RawMessage
-	if err := d.Decode(&raw); err != nil {
+	if err := j.d.Decode(&raw); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("reading request JSON: %v", err)
 	}
+	return raw, true, nil
+}
+
+// textDocs reads text-format messages separated by recordSeparator: no
+// input is no message, and a separator at the end is followed by a last,
+// empty message (as grpcurl reads them). Each message is read as soon as
+// its separator arrives.
+type textDocs struct {
+	r    *bufio.Reader
+	sep  bool // a separator has been read
+	done bool
+}
+
+func (t *textDocs) next() ([]byte, bool, error) {
+	if t.done {
+		return nil, false, nil
+	}
+	b, err := t.r.ReadBytes(recordSeparator)
+	switch {
+	case err == nil:
+		t.sep = true
+		return b[:len(b)-1], true, nil
+	case errors.Is(err, io.EOF):
+		t.done = true
+		if len(b) == 0 && !t.sep {
+			return nil, false, nil
+		}
+		return b, true, nil
+	}
+	return nil, false, fmt.Errorf("reading request text: %v", err)
+}
+
+// oneEmpty gives one empty request: what a call without -d sends.
+type oneEmpty struct {
+	text bool
+	done bool
+}
+
+func (o *oneEmpty) next() ([]byte, bool, error) {
+	if o.done {
+		return nil, false, nil
+	}
+	o.done = true
+	if o.text {
+		return []byte{}, true, nil
+	}
+	return []byte("{}"), true, nil
+}
+
+// msgIO turns request documents into request messages and responses into
+// JSON or, with text set (-format text), the protobuf text format.
+type msgIO struct {
+	in      protoreflect.MessageDescriptor
+	outDesc protoreflect.MessageDescriptor
+	text    bool
+	un      protojson.UnmarshalOptions
+	tun     prototext.UnmarshalOptions
+	mu      sync.Mutex
+	out     io.Writer
+	mar     protojson.MarshalOptions
+	tmar    prototext.MarshalOptions
+	printed bool // a response has been printed (text: the next is separated)
+}
+
+// reader returns the request documents r holds, in j's format.
+func (j *msgIO) reader(r io.Reader) requests {
+	if j.text {
+		return &textDocs{r: bufio.NewReader(r)}
+	}
+	return jsonDocs{json.NewDecoder(r)}
+}
+
+// next reads the next request and serializes it; ok is false at the end
+// of the input.
+func (j *msgIO) next(src requests) (req []byte, ok bool, err error) {
+	doc, ok, err := src.next()
+	if !ok || err != nil {
+		return nil, false, err
+	}
 	m := dynamicpb.NewMessage(j.in)
-	if err := j.un.Unmarshal(raw, m); err != nil {
+	if j.text {
+		err = j.tun.Unmarshal(doc, m)
+	} else {
+		err = j.un.Unmarshal(doc, m)
+	}
+	if err != nil {
 		return nil, false, fmt.Errorf("request is not a valid %s: %v", j.in.FullName(), err)
 	}
 	b, err := proto.Marshal(m)
@@ -289,26 +380,43 @@ func (j *jsonIO) next(d *json.Decoder) (req []byte, ok bool, err error) {
 	return b, true, nil
 }
 
-// print writes a serialized response as JSON.
-func (j *jsonIO) print(resp []byte) error {
+// print writes a serialized response as JSON, or in the text format.
+func (j *msgIO) print(resp []byte) error {
 	m := dynamicpb.NewMessage(j.outDesc)
 	if err := proto.Unmarshal(resp, m); err != nil {
 		return status.Errorf(codes.Internal, "response is not a valid %s: %v", j.outDesc.FullName(), err)
 	}
-	b, err := j.mar.Marshal(m)
-	if err != nil {
-		return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
-	}
-	// protojson varies its whitespace on purpose; indent it ourselves so
-	// that the output is stable.
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
+	if j.text {
+		b, err := j.tmar.Marshal(m)
+		if err != nil {
+			return status.Errorf(codes.Internal, "printing response as text: %v", err)
+		}
+		out.Write(b)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			out.WriteByte('\n')
+		}
+	} else {
+		b, err := j.mar.Marshal(m)
+		if err != nil {
+			return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
+		}
+		// protojson varies its whitespace on purpose; indent it ourselves
+		// so that the output is stable.
+		if err := json.Indent(&out, b, "", "  "); err != nil {
+			return status.Errorf(codes.Internal, "printing response as JSON: %v", err)
+		}
+		out.WriteByte('\n')
 	}
-	out.WriteByte('\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_, err = j.out.Write(out.Bytes())
+	if j.text && j.printed {
+		if _, err := j.out.Write([]byte{recordSeparator}); err != nil {
+			return err
+		}
+	}
+	j.printed = true
+	_, err := j.out.Write(out.Bytes())
 	return err
 }
 

@@ -13,7 +13,10 @@
 // -protoset files (FileDescriptorSet, as protoc -o writes). The request is
 // -d's JSON; "-d @" reads requests from standard input, one JSON document a
 // line, which is also what client-streaming methods read without -d.
-// Responses print as JSON as they arrive.
+// Responses print as JSON as they arrive (-emit-defaults: with the fields
+// that hold their default values). With -format text, requests and
+// responses are in the protobuf text format, several messages separated by
+// the record separator character 0x1E, as grpcurl's are.
 //
 // A failed RPC prints its code, message and the details the server sent
 // (grpc-status-details-bin), and the command exits with 64 + the code, as
@@ -57,7 +60,7 @@ const usage = `usage: grpcactor [flags] COMMAND ADDR [ARGS]
 commands:
   list ADDR [SERVICE]           list services, or one service's methods
   describe ADDR SYMBOL          describe a service, method, message or enum
-  call ADDR pkg.Service/Method  call a method (-d JSON request; "-d @" reads stdin)
+  call ADDR pkg.Service/Method  call a method (-d request, JSON or -format text; "-d @" reads stdin)
   watch ADDR                    print connectivity changes until interrupted or -max-time
 
 flags (anywhere on the line):
@@ -71,21 +74,23 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // config is what the flags say.
 type config struct {
-	plaintext   bool
-	cacert      string
-	cert        string
-	key         string
-	servername  string
-	authority   string
-	headers     multi
-	data        string
-	dataSet     bool
-	protos      multi
-	importPaths multi
-	protosets   multi
-	maxTime     time.Duration
-	connTimeout time.Duration
-	verbose     bool
+	plaintext    bool
+	cacert       string
+	cert         string
+	key          string
+	servername   string
+	authority    string
+	headers      multi
+	data         string
+	dataSet      bool
+	protos       multi
+	importPaths  multi
+	protosets    multi
+	maxTime      time.Duration
+	connTimeout  time.Duration
+	verbose      bool
+	format       string // "json" or "text"
+	emitDefaults bool
 }
 
 // cli is one run of the command.
@@ -123,6 +128,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&maxTime, "max-time", "", "deadline of the whole operation: seconds (1.5) or a duration (1500ms)")
 	fs.StringVar(&connTimeout, "connect-timeout", "", "how long to wait for the first connection (default: until -max-time)")
 	fs.BoolVar(&c.cfg.verbose, "v", false, "print response headers and trailers to standard error")
+	fs.StringVar(&c.cfg.format, "format", "json", "format of requests and responses: json, or text (the protobuf text format; several messages are separated by the record separator 0x1E)")
+	fs.BoolVar(&c.cfg.emitDefaults, "emit-defaults", false, "print the fields of JSON responses that hold their default values")
 
 	var pos []string
 	for {
@@ -145,6 +152,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if c.cfg.connTimeout, err = parseSeconds(connTimeout); err != nil {
 		return c.usageErr("-connect-timeout: %v", err)
+	}
+	switch c.cfg.format {
+	case "json":
+	case "text":
+		if c.cfg.emitDefaults {
+			return c.usageErr("-emit-defaults applies to -format json only")
+		}
+	default:
+		return c.usageErr("-format %q: want json or text", c.cfg.format)
 	}
 	if len(pos) < 2 {
 		return c.usageErr("need a command and an address")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +28,7 @@ import (
 	v1alphagrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/grpc/testdata"
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -360,4 +363,91 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("watch output lacks SHUTDOWN:\n%s", out.String())
 	}
 	t.Logf("watch output:\n%s", out.String())
+}
+
+func TestCallFormats(t *testing.T) {
+	addr := startServer(t, reflectV1AndAlpha)
+	unary := "grpc.testing.TestService/UnaryCall"
+
+	// The text format both ways, parsed back (prototext, like protojson,
+	// varies its whitespace).
+	r := runCmd(t, "", "-plaintext", "-format", "text", "call", addr, unary, "-d", `response_size: 3 fill_username: false`)
+	r.want(t, 0)
+	var resp testgrpc.SimpleResponse
+	if err := prototext.Unmarshal([]byte(r.stdout), &resp); err != nil || len(resp.GetPayload().GetBody()) != 3 {
+		t.Fatalf("text response %q: %v, %d payload bytes, want 3", r.stdout, err, len(resp.GetPayload().GetBody()))
+	}
+
+	// Server streaming: the responses, separated by 0x1E.
+	r = runCmd(t, "", "-plaintext", "-format", "text", "call", addr, "grpc.testing.TestService/StreamingOutputCall",
+		"-d", `response_parameters {size: 1} response_parameters {size: 2} response_parameters {size: 3}`)
+	r.want(t, 0)
+	parts := strings.Split(r.stdout, "\x1e")
+	if len(parts) != 3 {
+		t.Fatalf("server streaming in text: %d parts, want 3:\n%q", len(parts), r.stdout)
+	}
+	for i, p := range parts {
+		var m testgrpc.StreamingOutputCallResponse
+		if err := prototext.Unmarshal([]byte(p), &m); err != nil || len(m.GetPayload().GetBody()) != i+1 {
+			t.Fatalf("response %d %q: %v, want %d payload bytes", i, p, err, i+1)
+		}
+	}
+
+	// Client streaming from standard input, requests separated by 0x1E.
+	runCmd(t, "payload {body: \"AAAA\"}\x1epayload {body: \"AA\"}\n", "-plaintext", "-format", "text", "call", addr,
+		"grpc.testing.TestService/StreamingInputCall").want(t, 0, "aggregated_payload_size: 6")
+
+	// Unary without -d: one empty request.
+	runCmd(t, "", "-plaintext", "-format", "text", "call", addr, "grpc.testing.TestService/EmptyCall").want(t, 0)
+
+	// A request that is not the method's message.
+	runCmd(t, "", "-plaintext", "-format", "text", "call", addr, unary, "-d", `no_such_field: 1`).want(t, 1,
+		"request is not a valid grpc.testing.SimpleRequest")
+
+	// -emit-defaults prints the fields that hold their default values.
+	r = runCmd(t, "", "-plaintext", "call", addr, unary, "-d", `{}`)
+	r.want(t, 0)
+	if strings.Contains(r.stdout, `"username"`) {
+		t.Fatalf("without -emit-defaults: %s", r.stdout)
+	}
+	runCmd(t, "", "-plaintext", "-emit-defaults", "call", addr, unary, "-d", `{}`).want(t, 0, `"username": ""`, `"oauthScope": ""`)
+
+	// Bad combinations are usage errors.
+	runCmd(t, "", "-plaintext", "-format", "xml", "call", addr, unary).want(t, 2, `-format "xml": want json or text`)
+	runCmd(t, "", "-plaintext", "-format", "text", "-emit-defaults", "call", addr, unary).want(t, 2, "-emit-defaults applies to -format json only")
+}
+
+// textDocs splits its input at record separators as grpcurl does: no input
+// is no request, and a separator at the end is followed by an empty one.
+func TestTextDocs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"a: 1", []string{"a: 1"}},
+		{"a: 1\x1eb: 2", []string{"a: 1", "b: 2"}},
+		{"a: 1\x1e", []string{"a: 1", ""}},
+		{"\x1e", []string{"", ""}},
+		{"\n", []string{"\n"}},
+	} {
+		src := &textDocs{r: bufio.NewReader(strings.NewReader(tc.in))}
+		var got []string
+		for {
+			doc, ok, err := src.next()
+			if err != nil {
+				t.Fatalf("%q: %v", tc.in, err)
+			}
+			if !ok {
+				break
+			}
+			got = append(got, string(doc))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+		if _, ok, _ := src.next(); ok {
+			t.Errorf("%q: a document after the end", tc.in)
+		}
+	}
 }
