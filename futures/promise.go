@@ -123,16 +123,18 @@ func (p *Promise[T]) Cancel() bool {
 	decide := p.decide
 	p.mu.Unlock()
 
-	settled := false
+	refused := false
 	defer func() {
-		if !settled { // a panic in decide or a hook
+		// Cancelled once the hooks have returned, or if decide or a
+		// hook panicked.
+		if !refused {
 			var zero T
 			p.mu.Lock()
 			p.settleLocked(zero, cancelledErr, true)
 		}
 	}()
 	if decide != nil && !decide() {
-		settled = true
+		refused = true
 		p.refuse()
 		return false
 	}
@@ -143,10 +145,6 @@ func (p *Promise[T]) Cancel() bool {
 	if hook != nil {
 		hook()
 	}
-	settled = true
-	var zero T
-	p.mu.Lock()
-	p.settleLocked(zero, cancelledErr, true)
 	return true
 }
 

@@ -114,7 +114,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		return c.fail("service %s has no method %q", svcName, mName)
 	}
 	types := e.src.Types()
-	jio := &msgIO{
+	mio := &msgIO{
 		in:      md.Input(),
 		outDesc: md.Output(),
 		text:    c.cfg.format == "text",
@@ -127,24 +127,24 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 	var reqs requests
 	switch {
 	case c.cfg.dataSet && c.cfg.data == "@":
-		reqs = jio.reader(c.stdin)
+		reqs = mio.reader(c.stdin)
 	case c.cfg.dataSet:
-		reqs = jio.reader(strings.NewReader(c.cfg.data))
+		reqs = mio.reader(strings.NewReader(c.cfg.data))
 	case md.IsStreamingClient():
-		reqs = jio.reader(c.stdin)
+		reqs = mio.reader(c.stdin)
 	default:
-		reqs = &oneEmpty{text: jio.text}
+		reqs = &oneEmpty{text: mio.text}
 	}
 	path := "/" + string(sd.FullName()) + "/" + mName
 	var hdr, trl metadata.MD
 	var callErr error
 	switch {
 	case !md.IsStreamingClient() && !md.IsStreamingServer():
-		req, _, err := jio.next(reqs)
+		req, _, err := mio.next(reqs)
 		if err != nil {
 			return c.fail("%v", err)
 		}
-		if _, extra, _ := jio.next(reqs); extra {
+		if _, extra, _ := mio.next(reqs); extra {
 			return c.fail("-d: %s takes one request, got more", path)
 		}
 		resp, call, err := channel.UnaryUnary[[]byte, []byte](e.ch, path).WithCall(ctx, req, e.opts...)
@@ -152,11 +152,11 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 			hdr, trl = call.InitialMetadata(), call.TrailingMetadata()
 		}
 		if err == nil {
-			err = jio.print(resp)
+			err = mio.print(resp)
 		}
 		callErr = err
 	case !md.IsStreamingClient():
-		req, _, err := jio.next(reqs)
+		req, _, err := mio.next(reqs)
 		if err != nil {
 			return c.fail("%v", err)
 		}
@@ -170,7 +170,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 				callErr = err
 				break
 			}
-			if err := jio.print(resp); err != nil {
+			if err := mio.print(resp); err != nil {
 				callErr = err
 				break
 			}
@@ -186,7 +186,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		}
 		var readErr error
 		for {
-			req, ok, err := jio.next(reqs)
+			req, ok, err := mio.next(reqs)
 			if err != nil {
 				readErr = err
 				break
@@ -202,7 +202,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		}
 		resp, err := s.CloseAndRecv()
 		if err == nil {
-			err = jio.print(resp)
+			err = mio.print(resp)
 		}
 		callErr = err
 	default:
@@ -220,7 +220,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 		readDone := make(chan error, 1)
 		go func() {
 			for {
-				req, ok, err := jio.next(reqs)
+				req, ok, err := mio.next(reqs)
 				if err != nil {
 					readDone <- err
 					cancel()
@@ -238,7 +238,7 @@ func (c *cli) call(ctx context.Context, addr, full string) int {
 				callErr = err
 				break
 			}
-			if err := jio.print(resp); err != nil {
+			if err := mio.print(resp); err != nil {
 				callErr = err
 				cancel()
 				break
