@@ -20,6 +20,7 @@ import (
 	"github.com/grpcactor/grpcactor/internal/actorsys"
 	"github.com/grpcactor/grpcactor/internal/leakcheck"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 )
 
 // protoactor's test cluster provider reports its member's TTL from a
@@ -199,7 +200,12 @@ func run(m *testing.M, n int) int {
 			// ClientConn when it stops: a writer to a member the tests
 			// killed would leave the others reconnecting for ever. One
 			// try leaves nothing behind.
-			rc := remote.Configure("127.0.0.1", 0)
+			// Stop waits for the member's endpoint readers (gRPC
+			// handlers): kill stops the endpoint supervisor next, and a
+			// reader still handing on a Terminated from a peer would ask
+			// that stopped supervisor for an endpoint and panic in
+			// protoactor (endpointLazy.connect: interface {} is nil).
+			rc := remote.Configure("127.0.0.1", 0, remote.WithServerOptions(grpc.WaitForHandlers(true)))
 			rc.MaxRetryCount = 1
 			cfg := cluster.Configure(fmt.Sprintf("test-%d", i), p, disthash.New(), rc, cluster.WithKinds(kindOf()))
 			// protoactor's gossip shares one math/rand source among the

@@ -101,7 +101,12 @@ func (p poolM) Run() int {
 		// connections reconnecting for ever, and the leak check failed
 		// (CallbackSerializer.run, addrConn.resetTransportAndUnlock).
 		// One try leaves nothing behind.
-		rc := remote.Configure("127.0.0.1", 0)
+		// Stop waits for the node's endpoint readers (gRPC handlers):
+		// kill stops the endpoint supervisor next, and a reader still
+		// handing on a Terminated from a peer would ask that stopped
+		// supervisor for an endpoint and panic in protoactor
+		// (endpointLazy.connect: interface {} is nil).
+		rc := remote.Configure("127.0.0.1", 0, remote.WithServerOptions(grpc.WaitForHandlers(true)))
 		rc.MaxRetryCount = 1
 		r := remote.NewRemote(sys, rc)
 		r.Start()

@@ -134,7 +134,11 @@ func run(w io.Writer, self string) error {
 	// The caller node first: protoactor's remote layer sets grpc-go's
 	// global logger when it starts, before any gRPC server may run.
 	sys := quietSystem()
-	r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0))
+	// Stop waits for the node's endpoint readers, which the deferred
+	// stop of the endpoint supervisor below must come after (a reader
+	// still at work would ask the stopped supervisor for an endpoint: a
+	// panic in protoactor).
+	r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0, remote.WithServerOptions(grpc.WaitForHandlers(true))))
 	r.Start()
 	defer func() {
 		r.Shutdown(false) // Shutdown(true) races on protoactor's own fields
