@@ -156,6 +156,13 @@ type TLSConfig struct {
 	// valid for, instead of the host of the channel's authority. It wins
 	// over the channel option grpc.ssl_target_name_override.
 	ServerName string
+	// SkipVerify accepts any certificate the server presents: its chain
+	// and its name are not checked, so the connection is encrypted but
+	// the server is not authenticated (anyone on the path can pose as
+	// it). For tests and tools only (grpcurl's -insecure, grpc-go's
+	// tls.Config InsecureSkipVerify); grpcio has no such argument.
+	// RootCAs is then not used; ServerName is still sent (SNI).
+	SkipVerify bool
 }
 
 // TLS returns channel credentials that secure every connection with TLS,
@@ -163,7 +170,7 @@ type TLSConfig struct {
 // PEM block, a certificate without its key (or the reverse), an unknown
 // TLS version or a minimum above the maximum is an error that says which.
 func TLS(cfg TLSConfig) (*ChannelCredentials, error) {
-	tc := &tls.Config{NextProtos: []string{"h2"}, ServerName: cfg.ServerName}
+	tc := &tls.Config{NextProtos: []string{"h2"}, ServerName: cfg.ServerName, InsecureSkipVerify: cfg.SkipVerify}
 	var err error
 	if tc.MinVersion, err = tlsVersion("MinVersion", cfg.MinVersion, TLS12); err != nil {
 		return nil, err

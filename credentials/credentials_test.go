@@ -119,6 +119,36 @@ func TestClientHandshake(t *testing.T) {
 		c.Close()
 		<-done
 	})
+	t.Run("SkipVerify accepts an unknown authority and a wrong name", func(t *testing.T) {
+		// The system's roots do not hold the test CA: without SkipVerify
+		// the handshake fails.
+		strict, err := credentials.TLS(credentials.TLSConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, done := tlsServer(t, []string{"h2"})
+		_, err = strict.ClientHandshake(context.Background(), "other.example.org", c)
+		c.Close()
+		<-done
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("ClientHandshake without SkipVerify: %v, want a certificate error", err)
+		}
+		skip, err := credentials.TLS(credentials.TLSConfig{SkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, done = tlsServer(t, []string{"h2"})
+		defer c.Close()
+		tc, err := skip.ClientHandshake(context.Background(), "other.example.org", c)
+		if err != nil {
+			t.Fatalf("ClientHandshake with SkipVerify: %v", err)
+		}
+		if p := tc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+			t.Errorf("ALPN %q", p)
+		}
+		tc.Close()
+		<-done
+	})
 	t.Run("insecure passes the connection through", func(t *testing.T) {
 		c, s := net.Pipe()
 		defer s.Close()

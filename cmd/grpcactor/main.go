@@ -75,6 +75,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 // config is what the flags say.
 type config struct {
 	plaintext    bool
+	insecure     bool
 	cacert       string
 	cert         string
 	key          string
@@ -112,6 +113,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var maxTime, connTimeout string
 	fs.BoolVar(&c.cfg.plaintext, "plaintext", false, "use plaintext HTTP/2 (no TLS)")
+	fs.BoolVar(&c.cfg.insecure, "insecure", false, "TLS without checking the server's certificate (its chain and name): encrypted, not authenticated")
 	fs.StringVar(&c.cfg.cacert, "cacert", "", "PEM file of the authorities that may sign the server's certificate (default: the system's)")
 	fs.StringVar(&c.cfg.cert, "cert", "", "PEM file of the client certificate, for mutual TLS (needs -key)")
 	fs.StringVar(&c.cfg.key, "key", "", "PEM file of the client certificate's private key")
@@ -232,10 +234,13 @@ func (c *cli) dial(addr string, extra ...channel.Option) (*channel.Channel, erro
 		opts = append(opts, channel.WithAuthority(c.cfg.authority))
 	}
 	if c.cfg.plaintext {
-		if c.cfg.cacert != "" || c.cfg.cert != "" || c.cfg.key != "" || c.cfg.servername != "" {
-			return nil, errors.New("-plaintext cannot be used with -cacert, -cert, -key or -servername")
+		if c.cfg.insecure || c.cfg.cacert != "" || c.cfg.cert != "" || c.cfg.key != "" || c.cfg.servername != "" {
+			return nil, errors.New("-plaintext cannot be used with -insecure, -cacert, -cert, -key or -servername")
 		}
 		return channel.Insecure(addr, opts...)
+	}
+	if c.cfg.insecure && c.cfg.cacert != "" {
+		return nil, errors.New("-insecure cannot be used with -cacert: the certificate is not checked")
 	}
 	var tc credentials.TLSConfig
 	var err error
@@ -256,6 +261,7 @@ func (c *cli) dial(addr string, extra ...channel.Option) (*channel.Channel, erro
 		return nil, err
 	}
 	tc.ServerName = c.cfg.servername
+	tc.SkipVerify = c.cfg.insecure
 	creds, err := credentials.TLS(tc)
 	if err != nil {
 		return nil, err

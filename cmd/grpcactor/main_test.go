@@ -339,6 +339,15 @@ func TestTLS(t *testing.T) {
 	runCmd(t, "", append(mtls[:len(mtls):len(mtls)], "-servername", "wrong.example.org", "list", addr)...).want(t, 64+14, "Code: UNAVAILABLE", "wrong.example.org")
 	// Plaintext to a TLS server fails; TLS flags with -plaintext are refused.
 	runCmd(t, "", "-plaintext", "-cacert", ca, "list", addr).want(t, 1, "-plaintext cannot be used")
+	runCmd(t, "", "-plaintext", "-insecure", "list", addr).want(t, 1, "-plaintext cannot be used with -insecure")
+	// Without -cacert the system's roots do not know the test CA; with
+	// -insecure the certificate is not checked (neither its authority
+	// nor its name: 127.0.0.1 is not in it).
+	keyPair := []string{"-cert", testdata.Path("x509/client1_cert.pem"), "-key", testdata.Path("x509/client1_key.pem")}
+	runCmd(t, "", append(keyPair, "list", addr)...).want(t, 64+14, "Code: UNAVAILABLE", "certificate")
+	runCmd(t, "", append(keyPair, "-insecure", "list", addr)...).want(t, 0, "grpc.testing.TestService\n")
+	runCmd(t, "", append(keyPair, "-insecure", "call", addr, "grpc.testing.TestService/UnaryCall", "-d", `{"responseSize": 3}`)...).want(t, 0, `"body": "AAAA"`)
+	runCmd(t, "", append(keyPair, "-insecure", "-cacert", ca, "list", addr)...).want(t, 1, "-insecure cannot be used with -cacert")
 }
 
 func TestWatch(t *testing.T) {
