@@ -107,6 +107,9 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 	const msgSize = 8 << 10
 	var sent, credit atomic.Int64
 	var lastRefused atomic.Bool
+	// cancelled is set before the test cancels the stream: a SendCredit
+	// still on its way to the mailbox then meets Sends that fail.
+	var cancelled atomic.Bool
 	var c collector
 	ends := make(chan *actors.End, 1)
 	refs := make(chan *actors.Ref, 1)
@@ -119,7 +122,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 			credit.Add(int64(m.N))
 			have += m.N
 			for ; have > 0; have-- {
-				if err := m.Ref.Send(&outReq{Payload: &testgrpc.Payload{Body: make([]byte, msgSize)}}); err != nil {
+				if err := m.Ref.Send(&outReq{Payload: &testgrpc.Payload{Body: make([]byte, msgSize)}}); err != nil && !cancelled.Load() {
 					c.Errorf("Send with credit: %v", err)
 				}
 				sent.Add(1)
@@ -135,7 +138,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 				have--
 				sent.Add(1)
 				lastRefused.Store(false)
-			case status.Code(err) == codes.ResourceExhausted:
+			case status.Code(err) == codes.ResourceExhausted, cancelled.Load():
 				lastRefused.Store(true)
 			default:
 				c.Errorf("Send without credit: %v, want RESOURCE_EXHAUSTED or a top-up", err)
@@ -163,6 +166,7 @@ func TestSendCreditStopsWhenServerStopsReading(t *testing.T) {
 	if n > bound {
 		t.Errorf("%d requests sent to a server that reads nothing, want at most %d", n, bound)
 	}
+	cancelled.Store(true)
 	ref.Cancel()
 	if end := <-ends; status.Code(end.Err) != codes.Canceled {
 		t.Errorf("End %v, want CANCELLED", end.Err)

@@ -51,8 +51,10 @@ func TestGoAwayStormLosesNoCall(t *testing.T) {
 	}
 	lis := &countingListener{Listener: inner}
 	srv := peers.NewGoInterop(grpc.KeepaliveParams(keepalive.ServerParameters{
-		MaxConnectionAge:      200 * time.Millisecond,
-		MaxConnectionAgeGrace: time.Second,
+		MaxConnectionAge: 200 * time.Millisecond,
+		// The grace bounds a draining connection's calls: ample, so that a
+		// call starved of CPU on a loaded machine is not cut off.
+		MaxConnectionAgeGrace: 10 * time.Second,
 	}))
 	served := make(chan struct{})
 	go func() { defer close(served); _ = srv.Serve(lis) }()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // DefaultDNSPort is the port of a DNS server named without one.
@@ -54,8 +55,8 @@ type DNS struct {
 //
 // The errors name the host: `dns: resolving "nosuch.invalid": <lookup
 // error>` wraps the lookup's error so errors.As and errors.Is see it (the
-// default lookup returns a *net.DNSError, which also matches ctx's error when
-// ctx ended the lookup), and `dns: "x" resolved to no addresses` is returned
+// default lookup returns a *net.DNSError), and matches ctx's error too when
+// ctx has ended (see withContextErr), and `dns: "x" resolved to no addresses` is returned
 // when the lookup succeeds with nothing. An empty host or port, an invalid Server, or an
 // address that is not an IP are errors too.
 func (d *DNS) Resolve(ctx context.Context, host, port string) ([]Address, error) {
@@ -75,6 +76,7 @@ func (d *DNS) Resolve(ctx context.Context, host, port string) ([]Address, error)
 
 	hosts, err := lookup(ctx, host)
 	if err != nil {
+		err = withContextErr(ctx, err)
 		if d.Server != "" && d.LookupHost == nil {
 			// Go's error names the system's resolver even when the query
 			// went to Server: say which server was asked.
@@ -100,6 +102,22 @@ func (d *DNS) Resolve(ctx context.Context, host, port string) ([]Address, error)
 		return nil, fmt.Errorf("dns: %q resolved to no addresses", host)
 	}
 	return addrs, nil
+}
+
+// withContextErr returns err, made to match ctx's error when ctx has
+// ended: Go's resolver reports a query that ran into ctx's deadline on its
+// socket as an "i/o timeout" that does not match context.DeadlineExceeded
+// (only one that found ctx already done does). ctx's deadline counts as
+// passed once the clock says so, even before its timer has cancelled it.
+func withContextErr(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); cerr == nil && ok && !time.Now().Before(d) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, cerr)
 }
 
 // lookupFunc returns the lookup Resolve uses, after checking Server.

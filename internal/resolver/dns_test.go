@@ -167,6 +167,29 @@ func TestResolveContextError(t *testing.T) {
 	}
 }
 
+// A lookup that ran into ctx's deadline on its socket reports an i/o
+// timeout that is not ctx's error (Go's resolver does): Resolve's error
+// matches context.DeadlineExceeded all the same, keeps the lookup's, and
+// says both. A lookup that fails on its own is left as it is.
+func TestResolveDeadlineOnTheSocket(t *testing.T) {
+	ioTimeout := &net.DNSError{Err: "i/o timeout", Name: "svc.example", IsTimeout: true}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	d := &resolver.DNS{LookupHost: func(context.Context, string) ([]string, error) { return nil, ioTimeout }}
+	_, err := d.Resolve(ctx, "svc.example", "443")
+	var dnsErr *net.DNSError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &dnsErr) || dnsErr != ioTimeout {
+		t.Errorf("error = %v, want one matching context.DeadlineExceeded and the lookup's *net.DNSError", err)
+	}
+	if want := `dns: resolving "svc.example": lookup svc.example: i/o timeout (context deadline exceeded)`; err == nil || err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	_, err = d.Resolve(context.Background(), "svc.example", "443")
+	if errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &dnsErr) {
+		t.Errorf("without a deadline: error = %v, want the lookup's alone", err)
+	}
+}
+
 func TestResolveNoAddresses(t *testing.T) {
 	for _, result := range [][]string{nil, {}} {
 		d := &resolver.DNS{LookupHost: func(context.Context, string) ([]string, error) {
