@@ -44,13 +44,16 @@ func Insecure() *ChannelCredentials { return insecureCreds }
 // check of the peer.
 func (c *ChannelCredentials) IsInsecure() bool { return c == nil || c.kind == kindInsecure }
 
-// String names the credentials: "insecure", "tls", "local(tcp)" or
-// "local(uds)", with "+call" when call credentials are bundled.
+// String names the credentials: "insecure", "tls" ("tls(skip-verify)"
+// with TLSConfig.SkipVerify), "local(tcp)" or "local(uds)", with "+call"
+// when call credentials are bundled.
 func (c *ChannelCredentials) String() string {
 	var s string
 	switch {
 	case c.IsInsecure():
 		s = "insecure"
+	case c.kind == kindTLS && c.tls.InsecureSkipVerify:
+		s = "tls(skip-verify)"
 	case c.kind == kindTLS:
 		s = "tls"
 	default:

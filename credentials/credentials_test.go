@@ -137,6 +137,9 @@ func TestClientHandshake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if skip.String() != "tls(skip-verify)" || strict.String() != "tls" {
+			t.Errorf("String: %q and %q, want tls(skip-verify) and tls", skip, strict)
+		}
 		c, done = tlsServer(t, []string{"h2"})
 		defer c.Close()
 		tc, err := skip.ClientHandshake(context.Background(), "other.example.org", c)

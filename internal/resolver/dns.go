@@ -55,10 +55,10 @@ type DNS struct {
 //
 // The errors name the host: `dns: resolving "nosuch.invalid": <lookup
 // error>` wraps the lookup's error so errors.As and errors.Is see it (the
-// default lookup returns a *net.DNSError), and matches ctx's error too when
-// ctx has ended (see withContextErr), and `dns: "x" resolved to no addresses` is returned
-// when the lookup succeeds with nothing. An empty host or port, an invalid Server, or an
-// address that is not an IP are errors too.
+// default lookup returns a *net.DNSError) and matches ctx's error too once
+// ctx has ended (see withContextErr); `dns: "x" resolved to no addresses`
+// is returned when the lookup succeeds with nothing. An empty host or
+// port, an invalid Server, or an address that is not an IP are errors too.
 func (d *DNS) Resolve(ctx context.Context, host, port string) ([]Address, error) {
 	lookup, err := d.lookupFunc()
 	if err != nil {
