@@ -82,24 +82,29 @@ func tlsServer(t *testing.T, protos []string) (client net.Conn, done chan error)
 	return c, done
 }
 
+// handshakeH2 runs creds' handshake for serverName with a TLS server that
+// offers h2: it must succeed and negotiate h2.
+func handshakeH2(t *testing.T, creds *credentials.ChannelCredentials, serverName string) {
+	t.Helper()
+	c, done := tlsServer(t, []string{"h2"})
+	defer c.Close()
+	tc, err := creds.ClientHandshake(context.Background(), serverName, c)
+	if err != nil {
+		t.Fatalf("ClientHandshake (%v): %v", creds, err)
+	}
+	if p := tc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Errorf("ALPN %q", p)
+	}
+	tc.Close()
+	<-done
+}
+
 func TestClientHandshake(t *testing.T) {
 	creds, err := credentials.TLS(credentials.TLSConfig{RootCAs: pem(t, "x509/server_ca_cert.pem")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("h2", func(t *testing.T) {
-		c, done := tlsServer(t, []string{"h2"})
-		defer c.Close()
-		tc, err := creds.ClientHandshake(context.Background(), "x.test.example.com", c)
-		if err != nil {
-			t.Fatalf("ClientHandshake: %v", err)
-		}
-		if p := tc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
-			t.Errorf("ALPN %q", p)
-		}
-		tc.Close()
-		<-done
-	})
+	t.Run("h2", func(t *testing.T) { handshakeH2(t, creds, "x.test.example.com") })
 	t.Run("no ALPN", func(t *testing.T) {
 		c, done := tlsServer(t, nil)
 		defer c.Close()
@@ -140,17 +145,7 @@ func TestClientHandshake(t *testing.T) {
 		if skip.String() != "tls(skip-verify)" || strict.String() != "tls" {
 			t.Errorf("String: %q and %q, want tls(skip-verify) and tls", skip, strict)
 		}
-		c, done = tlsServer(t, []string{"h2"})
-		defer c.Close()
-		tc, err := skip.ClientHandshake(context.Background(), "other.example.org", c)
-		if err != nil {
-			t.Fatalf("ClientHandshake with SkipVerify: %v", err)
-		}
-		if p := tc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
-			t.Errorf("ALPN %q", p)
-		}
-		tc.Close()
-		<-done
+		handshakeH2(t, skip, "other.example.org")
 	})
 	t.Run("insecure passes the connection through", func(t *testing.T) {
 		c, s := net.Pipe()
